@@ -1,0 +1,32 @@
+"""The GraphQL layer: Strawberry types and operations over the ``server`` services."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.tools import merge_types
+
+from schema.catalog import CatalogQuery, Product, ScanMutation, Store
+from schema.context import OperationTransaction
+from schema.errors import CodedErrors
+from schema.node import NodeQuery
+from server.config import Settings
+
+Query = merge_types("Query", (NodeQuery, CatalogQuery))
+Mutation = merge_types("Mutation", (ScanMutation,))
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    """Return the GraphQL schema with the limits and error handling the settings ask for."""
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Product, Store],
+        extensions=[
+            OperationTransaction,
+            CodedErrors,
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        ],
+    )

@@ -1,0 +1,315 @@
+"""Catalog types and fields: products, prices, stores, availability, and the scan mutation."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from schema.context import context_of
+from schema.errors import UserError
+from schema.ids import decode_id, encode_id
+from server import analytics, catalog
+from server.catalog import PriceInfo, StockFigure, stock_status
+from server.errors import AppError, InvalidInput
+from server.gtin import Gtin, parse_gtin
+from server.models import Product as ProductRow
+from server.models import Store as StoreRow
+from server.money import format_money
+
+MAX_BATCH_GTINS = 100
+
+
+@strawberry.interface(description="An object with a global id, fetchable with `node(id)`.")
+class Node:
+    id: strawberry.ID = strawberry.field(description="The global id.")
+
+
+@strawberry.type(description="An amount of money in integer minor units.")
+class Money:
+    amount: int = strawberry.field(description="Minor units (øre, cents).")
+    currency: str = strawberry.field(description="ISO 4217 currency code.")
+
+    @strawberry.field(description="The amount as shoppers read it, e.g. `49,90 kr`.")
+    def formatted(self) -> str:
+        return format_money(self.amount, self.currency)
+
+
+@strawberry.type(description="A campaign that lowers prices for a time window.")
+class Campaign:
+    name: str = strawberry.field(description="The campaign's name as shown to shoppers.")
+    starts_at: datetime | None = strawberry.field(
+        description="When it starts; null: already running."
+    )
+    ends_at: datetime | None = strawberry.field(description="When it ends; null: open-ended.")
+
+
+@strawberry.type(
+    description="A product's price: regular, in force now, and the campaign behind it."
+)
+class Price:
+    regular: Money = strawberry.field(description="The regular price.")
+    current: Money = strawberry.field(description="The price in force now, in every channel alike.")
+    campaign: Campaign | None = strawberry.field(description="The campaign lowering it, if any.")
+
+    @classmethod
+    def from_info(cls, info: PriceInfo) -> Price:
+        """Build the GraphQL price from the catalog's price figures."""
+        campaign = (
+            Campaign(
+                name=info.campaign.name,
+                starts_at=info.campaign.starts_at,
+                ends_at=info.campaign.ends_at,
+            )
+            if info.campaign
+            else None
+        )
+        return cls(
+            regular=Money(amount=info.regular, currency=info.currency),
+            current=Money(amount=info.current, currency=info.currency),
+            campaign=campaign,
+        )
+
+
+@strawberry.enum(description="How much is left, as shown to shoppers.")
+class StockStatus(Enum):
+    IN_STOCK = "IN_STOCK"
+    LOW_STOCK = "LOW_STOCK"
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+
+
+@strawberry.type(description="A store of the chain.")
+class Store(Node):
+    code: str = strawberry.field(description="Short code staff and devices use.")
+    name: str = strawberry.field(description="The store's name.")
+    address: str | None = strawberry.field(description="Street address.")
+    city: str | None = strawberry.field(description="City.")
+    row: strawberry.Private[StoreRow]
+
+    @classmethod
+    def from_model(cls, row: StoreRow) -> Store:
+        """Build the GraphQL store from its row."""
+        return cls(
+            id=strawberry.ID(encode_id("Store", row.id)),
+            code=row.code,
+            name=row.name,
+            address=row.address,
+            city=row.city,
+            row=row,
+        )
+
+
+@strawberry.type(description="Stock of a product at one place: a store or the online warehouse.")
+class StockLevel:
+    store: Store | None = strawberry.field(description="The store; null for the online warehouse.")
+    online: bool = strawberry.field(description="True for the online warehouse.")
+    available: int = strawberry.field(description="Units that can still be sold or reserved.")
+    status: StockStatus = strawberry.field(
+        description="Available units as a shopper-facing status."
+    )
+
+
+@strawberry.type(description="Where a product can be had: here, online and in every store.")
+class Availability:
+    here: StockLevel | None = strawberry.field(
+        description="The asked-for store; null if none asked."
+    )
+    online: StockLevel = strawberry.field(description="The online warehouse.")
+    stores: list[StockLevel] = strawberry.field(description="Every store, ordered by name.")
+
+
+def _level(store: StoreRow | None, figure: StockFigure | None, threshold: int) -> StockLevel:
+    available = figure.available if figure else 0
+    return StockLevel(
+        store=Store.from_model(store) if store else None,
+        online=store is None,
+        available=available,
+        status=StockStatus(stock_status(available, threshold)),
+    )
+
+
+@strawberry.type(description="A sellable product, the same in every channel.")
+class Product(Node):
+    gtin: str = strawberry.field(
+        description="The primary barcode as printed (EAN-13, EAN-8 or GTIN-14)."
+    )
+    name: str = strawberry.field(description="The product's name.")
+    brand: str | None = strawberry.field(description="The brand.")
+    description: str | None = strawberry.field(description="A longer description.")
+    categories: list[str] = strawberry.field(description="Category path, broad to specific.")
+    quantity: str | None = strawberry.field(description="Pack size as printed, e.g. `500 g`.")
+    image_url: str | None = strawberry.field(description="A front image of the pack.")
+    sku: str = strawberry.field(description="The chain's stock-keeping unit.")
+    row: strawberry.Private[ProductRow]
+
+    @classmethod
+    def from_model(cls, row: ProductRow, primary_gtin: str) -> Product:
+        """Build the GraphQL product from its row and its primary canonical GTIN."""
+        return cls(
+            id=strawberry.ID(encode_id("Product", row.id)),
+            gtin=str(Gtin(primary_gtin)) if primary_gtin else "",
+            name=row.name,
+            brand=row.brand,
+            description=row.description,
+            categories=list(row.categories or []),
+            quantity=row.quantity,
+            image_url=row.image_url,
+            sku=row.sku,
+            row=row,
+        )
+
+    @classmethod
+    async def load(cls, info: Info, row: ProductRow) -> Product:
+        """Build the GraphQL product, fetching its barcodes through the operation's loader."""
+        codes = await context_of(info).loaders.barcodes.load(row.id) or []
+        return cls.from_model(row, codes[0] if codes else "")
+
+    @strawberry.field(description="Every barcode of the product, as printed.")
+    async def gtins(self, info: Info) -> list[str]:
+        codes = await context_of(info).loaders.barcodes.load(self.row.id) or []
+        return [str(Gtin(c)) for c in codes]
+
+    @strawberry.field(description="The price in force now, with the regular price and campaign.")
+    async def price(self, info: Info) -> Price:
+        ctx = context_of(info)
+        found = await ctx.loaders.price.load(self.row.id)
+        if found is None:
+            # A product without a price in the chain's currency is not for sale; show zero
+            # rather than failing the whole page.
+            found = PriceInfo(ctx.settings.currency, 0, 0, None)
+        return Price.from_info(found)
+
+    @strawberry.field(description="Stock here (the given store), online and in every store.")
+    async def availability(
+        self,
+        info: Info,
+        store_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="The shopper's store.")
+        ] = None,
+    ) -> Availability:
+        ctx = context_of(info)
+        threshold = ctx.settings.low_stock_threshold
+        here_id = decode_id(store_id, "Store", field="storeId") if store_id else None
+        figures = await ctx.loaders.stock.load(self.row.id) or []
+        by_store = {f.store_id: f for f in figures if not f.online}
+        online = next((f for f in figures if f.online), None)
+        stores = await ctx.loaders.all_stores()
+        levels = [_level(s, by_store.get(s.id), threshold) for s in stores]
+        here = None
+        if here_id is not None:
+            here = next((lv for s, lv in zip(stores, levels, strict=True) if s.id == here_id), None)
+        return Availability(here=here, online=_level(None, online, threshold), stores=levels)
+
+    @strawberry.field(description="Where to get the barcode image (SVG; `.png` also served).")
+    def barcode_url(self) -> str:
+        return f"/barcodes/{self.gtin}.svg"
+
+
+async def product_by_code(info: Info, code: str) -> Product | None:
+    """Resolve a typed or scanned barcode to the product page, or None if nobody sells it."""
+    ctx = context_of(info)
+    gtin = parse_gtin(code)
+    row = await catalog.product_by_gtin(await ctx.session(), gtin)
+    if row is None:
+        return None
+    ctx.loaders.prime_products([row])
+    return await Product.load(info, row)
+
+
+@strawberry.type
+class CatalogQuery:
+    @strawberry.field(
+        description="The product with this barcode in any printed form; null if unknown."
+    )
+    async def product(
+        self,
+        info: Info,
+        gtin: Annotated[str, strawberry.argument(description="EAN-13, EAN-8, UPC-A/E or GTIN-14.")],
+    ) -> Product | None:
+        return await product_by_code(info, gtin)
+
+    @strawberry.field(
+        description="Products for up to 100 barcodes, in the order asked; null where unknown."
+    )
+    async def products(
+        self,
+        info: Info,
+        gtins: Annotated[
+            list[str], strawberry.argument(description="Barcodes in any printed form.")
+        ],
+    ) -> list[Product | None]:
+        if len(gtins) > MAX_BATCH_GTINS:
+            raise InvalidInput(
+                f"Ask for at most {MAX_BATCH_GTINS} barcodes at once.", field="gtins"
+            )
+        ctx = context_of(info)
+        parsed = [parse_gtin(code) for code in gtins]
+        found = await catalog.products_by_gtins(await ctx.session(), parsed)
+        ctx.loaders.prime_products(found.values())
+        pages = await asyncio.gather(*(Product.load(info, row) for row in found.values()))
+        by_gtin = dict(zip(found, pages, strict=True))
+        return [by_gtin.get(g.digits) for g in parsed]
+
+    @strawberry.field(description="Every store of the chain.")
+    async def stores(self, info: Info) -> list[Store]:
+        return [Store.from_model(s) for s in await context_of(info).loaders.all_stores()]
+
+
+@strawberry.enum(description="What kind of device a scan came from.")
+class DeviceKind(Enum):
+    PHONE = "phone"
+    WEB = "web"
+    KIOSK = "kiosk"
+    STAFF = "staff"
+
+
+@strawberry.input(description="A barcode scanned in a store.")
+class ScanInput:
+    code: str = strawberry.field(
+        description="What the scanner read: a GTIN, GS1 string or Digital Link."
+    )
+    store_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Where it was scanned."
+    )
+    device_kind: DeviceKind = strawberry.field(
+        default=DeviceKind.PHONE, description="Scanning device."
+    )
+
+
+@strawberry.type(description="The result of a scan.")
+class ScanPayload:
+    product: Product | None = strawberry.field(
+        description="The product; null if the code is unknown."
+    )
+    gtin: str | None = strawberry.field(description="The code as a canonical printed GTIN.")
+    errors: list[UserError] = strawberry.field(description="Why the scan failed, if it did.")
+
+
+@strawberry.type
+class ScanMutation:
+    @strawberry.mutation(description="Record a scan and return the product page it leads to.")
+    async def scan(self, info: Info, input: ScanInput) -> ScanPayload:
+        ctx = context_of(info)
+        session = await ctx.session()
+        try:
+            store_id = (
+                decode_id(input.store_id, "Store", field="storeId") if input.store_id else None
+            )
+            async with session.begin_nested():
+                outcome = await analytics.record_scan(
+                    session,
+                    code=input.code,
+                    store_id=store_id,
+                    device_kind=input.device_kind.value,
+                    templates=ctx.runtime.templates,
+                )
+        except AppError as error:
+            return ScanPayload(product=None, gtin=None, errors=[UserError.from_error(error)])
+        product = await Product.load(info, outcome.product) if outcome.product else None
+        return ScanPayload(
+            product=product, gtin=str(outcome.gtin) if outcome.gtin else None, errors=[]
+        )

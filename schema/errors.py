@@ -1,0 +1,82 @@
+"""How failures reach GraphQL clients: ``UserError`` in payloads, coded errors in queries."""
+
+from __future__ import annotations
+
+import logging
+from enum import Enum
+
+import strawberry
+from graphql.error import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from server.errors import AppError
+
+log = logging.getLogger("omnicart.graphql")
+
+
+@strawberry.enum(description="Stable machine-readable reason of a UserError.")
+class ErrorCode(Enum):
+    INVALID_INPUT = "INVALID_INPUT"
+    INVALID_GTIN = "INVALID_GTIN"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    VERSION_CONFLICT = "VERSION_CONFLICT"
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    CODE_EXPIRED = "CODE_EXPIRED"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    RATE_LIMITED = "RATE_LIMITED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    SEARCH_UNAVAILABLE = "SEARCH_UNAVAILABLE"
+    INTERNAL = "INTERNAL"
+
+
+@strawberry.type(description="An expected failure of a mutation; nothing else of it took effect.")
+class UserError:
+    code: ErrorCode = strawberry.field(description="Why it failed.")
+    field: str | None = strawberry.field(description="The input field at fault, if one is.")
+    message: str = strawberry.field(description="A sentence to show a person.")
+
+    @classmethod
+    def from_error(cls, error: AppError) -> UserError:
+        """Build the GraphQL shape of an application error."""
+        return cls(code=ErrorCode(error.code), field=error.field, message=error.message)
+
+
+class CodedErrors(MaskErrors):
+    """Give application errors their ``extensions.code`` and mask everything unexpected."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=self._is_unexpected, error_message="Unexpected error.")
+
+    @staticmethod
+    def _is_unexpected(error: GraphQLError) -> bool:
+        original = error.original_error
+        # Errors without an original are the client's: syntax, validation, limits.
+        return original is not None and not isinstance(original, AppError)
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed: list[GraphQLError] = []
+        for error in errors:
+            original = error.original_error
+            if isinstance(original, AppError):
+                processed.append(
+                    GraphQLError(
+                        original.message,
+                        nodes=error.nodes,
+                        source=error.source,
+                        positions=error.positions,
+                        path=error.path,
+                        extensions={"code": original.code, "field": original.field},
+                    )
+                )
+            elif self._is_unexpected(error):
+                log.error("unexpected error in %s", error.path, exc_info=original)
+                masked = self.anonymise_error(error)
+                masked.extensions = {"code": "INTERNAL"}
+                processed.append(masked)
+            else:
+                processed.append(error)
+        return processed

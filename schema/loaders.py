@@ -1,0 +1,82 @@
+"""Per-operation DataLoaders: a relation reached from a list costs one query, not one per row."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from server import catalog
+from server.models import Product, Store
+
+if TYPE_CHECKING:
+    from schema.context import Context
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _mapping_loader(
+    lock: asyncio.Lock,
+    fetch: Callable[[list[K]], Awaitable[Mapping[K, V]]],
+    default: Callable[[], V] | None = None,
+) -> DataLoader[K, V | None]:
+    """Build a DataLoader from a function that fetches a mapping for a batch of keys."""
+
+    async def load(keys: list[K]) -> list[V | None]:
+        async with lock:
+            found = await fetch(keys)
+        return [found.get(k, default() if default else None) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    """The loaders of one operation, bound to its session."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        currency = ctx.settings.currency
+
+        async def products(ids: list[int]) -> Mapping[int, Product]:
+            return await catalog.products_by_ids(await ctx.session(), ids)
+
+        async def barcodes(ids: list[int]) -> Mapping[int, list[str]]:
+            return await catalog.barcodes_by_product(await ctx.session(), ids)
+
+        async def prices(ids: list[int]) -> Mapping[int, catalog.PriceInfo]:
+            return await catalog.prices_by_product(await ctx.session(), ids, currency)
+
+        async def stock(ids: list[int]) -> Mapping[int, list[catalog.StockFigure]]:
+            return await catalog.stock_by_product(await ctx.session(), ids)
+
+        async def stores(ids: list[int]) -> Mapping[int, Store]:
+            return await catalog.stores_by_ids(await ctx.session(), ids)
+
+        lock = ctx.session_lock
+        self.product: DataLoader[int, Product | None] = _mapping_loader(lock, products)
+        self.barcodes: DataLoader[int, list[str] | None] = _mapping_loader(lock, barcodes, list)
+        self.price: DataLoader[int, catalog.PriceInfo | None] = _mapping_loader(lock, prices)
+        self.stock: DataLoader[int, list[catalog.StockFigure] | None] = _mapping_loader(
+            lock, stock, list
+        )
+        self.store: DataLoader[int, Store | None] = _mapping_loader(lock, stores)
+        self._stores: Sequence[Store] | None = None
+        self._stores_lock = asyncio.Lock()
+
+    async def all_stores(self) -> Sequence[Store]:
+        """Return every store once per operation (they are few and shown together)."""
+        async with self._stores_lock:
+            if self._stores is None:
+                async with self._ctx.session_lock:
+                    self._stores = await catalog.list_stores(await self._ctx.session())
+                for store in self._stores:
+                    self.store.prime(store.id, store)
+        return self._stores
+
+    def prime_products(self, products: Iterable[Product]) -> None:
+        """Seed the product loader with rows already fetched by another query."""
+        for product in products:
+            self.product.prime(product.id, product)

@@ -1,0 +1,55 @@
+"""The ``node(id)`` entry point: any object with a global id, fetched by its type's resolver."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from schema.catalog import Node, Product, Store
+from schema.context import context_of
+from schema.ids import decode_any_id
+
+NodeResolver = Callable[[Info[Any, Any], int], Awaitable[Node | None]]
+_RESOLVERS: dict[str, NodeResolver] = {}
+
+
+def node_resolver(type_name: str) -> Callable[[NodeResolver], NodeResolver]:
+    """Register how ``node(id)`` fetches objects of one GraphQL type."""
+
+    def register(fn: NodeResolver) -> NodeResolver:
+        _RESOLVERS[type_name] = fn
+        return fn
+
+    return register
+
+
+@node_resolver("Product")
+async def _product(info: Info[Any, Any], pk: int) -> Node | None:
+    row = await context_of(info).loaders.product.load(pk)
+    if row is None or not row.active:
+        return None
+    return await Product.load(info, row)
+
+
+@node_resolver("Store")
+async def _store(info: Info[Any, Any], pk: int) -> Node | None:
+    row = await context_of(info).loaders.store.load(pk)
+    return Store.from_model(row) if row else None
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(description="Any object by its global id; null if it does not exist for you.")
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
+    ) -> Node | None:
+        type_name, pk = decode_any_id(id)
+        resolver = _RESOLVERS.get(type_name)
+        if resolver is None or not pk.isdecimal() or not pk.isascii():
+            return None
+        return await resolver(info, int(pk))

@@ -1,0 +1,147 @@
+"""The ASGI application: GraphQL, barcode images, health checks and the PWA's static files."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from schema.view import OmnicartGraphQL
+from server.barcodes import render_gtin
+from server.config import Settings
+from server.errors import AppError, InvalidInput
+from server.gtin import parse_gtin
+from server.http import BodySizeLimit, app_error_handler, error_response, not_found_handler
+from server.migrations import upgrade_to_head
+from server.runtime import Runtime
+
+log = logging.getLogger("omnicart")
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+_IMAGE_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
+
+
+def image_response(request: Request, body: bytes, fmt: str) -> Response:
+    """Serve an image that never changes for its URL, with an ETag and a long cache life."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=_IMAGE_TYPES[fmt], headers=headers)
+
+
+def split_image_name(name: str) -> tuple[str, str]:
+    """Split ``CODE.svg`` or ``CODE.png`` into code and format, or raise InvalidInput."""
+    stem, _, fmt = name.rpartition(".")
+    if fmt not in _IMAGE_TYPES or not stem:
+        raise InvalidInput("Ask for CODE.svg or CODE.png.", field="format")
+    return stem, fmt
+
+
+async def barcode_image(request: Request) -> Response:
+    """Draw a product barcode in the symbology its GTIN calls for."""
+    code, fmt = split_image_name(request.path_params["name"])
+    gtin = parse_gtin(code)
+    return image_response(request, render_gtin(gtin, fmt), fmt)  # type: ignore[arg-type]
+
+
+async def healthz(request: Request) -> Response:
+    """Answer while the process is up."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Answer 200 when the database (and every configured service) answers, 503 otherwise."""
+    runtime: Runtime = request.app.state.runtime
+    checks: dict[str, str] = {}
+    try:
+        async with runtime.db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver failure means "not ready"
+        log.warning("readiness: database unreachable: %s", exc)
+        checks["database"] = "unavailable"
+    for name, probe in runtime.extras.get("readiness", {}).items():
+        checks[name] = await probe()
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+    )
+
+
+def create_app(
+    settings: Settings, runtime: Runtime | None = None, *, migrate: bool = True
+) -> Starlette:
+    """Build the ASGI app for these settings; tests pass a runtime over their own database."""
+    owns_runtime = runtime is None
+    runtime = runtime or Runtime.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if migrate:
+            await upgrade_to_head(runtime.db)
+        if settings.demo:
+            from server.seed import seed_demo
+
+            await seed_demo(runtime.db, settings)
+        try:
+            yield
+        finally:
+            if owns_runtime:
+                await runtime.close()
+
+    graphql = OmnicartGraphQL(
+        runtime, graphql_ide="graphiql" if settings.debug or settings.demo else None
+    )
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/barcodes/{name}", barcode_image, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    if STATIC_DIR.is_dir():
+        routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
+    middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Cart-Token"],
+            )
+        )
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={
+            AppError: app_error_handler,
+            404: not_found_handler,
+            HTTPException: _http_error,
+        },
+    )
+    app.state.runtime = runtime
+    return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response("HTTP_ERROR", str(exc.detail), exc.status_code)
+
+
+def app_from_env() -> Starlette:
+    """Build the app from ``OMNICART_*`` variables: what ``omnicart serve`` workers run."""
+    return create_app(Settings())

@@ -1,0 +1,121 @@
+"""Settings: one frozen object built from ``OMNICART_*`` environment variables and passed in."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class Settings(BaseSettings):
+    """Everything the server, CLI and workers read from the environment, validated at start.
+
+    Defaults run with zero set-up: a SQLite file and the embedded search index in
+    ``data_dir``, the in-process event broker, and a secret key generated on first start
+    and kept in ``data_dir/secret_key``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="OMNICART_", frozen=True, extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"), description="Where the SQLite file and indexes live."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite+aiosqlite:///PATH or postgresql+asyncpg://…; default: SQLite.",
+    )
+    search_url: str | None = Field(
+        default=None,
+        description="Empty or embedded:PATH for the embedded engine, http://… for Meilisearch.",
+    )
+    meili_api_key: SecretStr | None = None
+    broker_url: str | None = Field(
+        default=None, description="Empty for the in-process broker, redis://… for Redis pub/sub."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs cursors and ids; generated if unset."
+    )
+    cors_origins: list[str] = Field(default_factory=list)
+    log_level: LogLevel = "INFO"
+    debug: bool = Field(
+        default=False, description="Enables GraphiQL and unmasked tracebacks in logs."
+    )
+    currency: str = Field(default="NOK", min_length=3, max_length=3)
+    low_stock_threshold: int = Field(default=3, ge=0)
+    restricted_templates: str | None = Field(
+        default=None,
+        description="In-store label templates, e.g. '20-22:PPIIIIIWWWWWK;23-25:PPIIIIIMMMMMK'.",
+    )
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_query_depth: int = Field(default=12, ge=2)
+    max_query_tokens: int = Field(default=2000, ge=50)
+    max_aliases: int = Field(default=30, ge=1)
+    demo: bool = Field(
+        default=False, description="Load the demo catalog, stores and stock on first start."
+    )
+    index_on_start: bool = Field(
+        default=True, description="Build the search index on start when it is empty."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if value.startswith("postgres://") or value.startswith("postgresql://"):
+            # Accept the URL people copy from their provider and pick the async driver for them.
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not (
+            value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")
+        ):
+            raise ValueError(
+                "OMNICART_DATABASE_URL must start with sqlite+aiosqlite:/// or "
+                "postgresql+asyncpg:// "
+                f"(got {value.split('://', 1)[0]}://…)"
+            )
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _upper_currency(cls, value: str) -> str:
+        if not value.isalpha():
+            raise ValueError("OMNICART_CURRENCY must be an ISO 4217 code such as NOK, SEK or EUR")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _broker_scheme(self) -> Settings:
+        if self.broker_url and not self.broker_url.startswith(("redis://", "rediss://")):
+            raise ValueError(
+                "OMNICART_BROKER_URL must be empty (in-process) or redis://host:port/db"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """Return the database URL in force: the configured one or SQLite in ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'omnicart.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Tell whether the database in force is SQLite."""
+        return self.resolved_database_url.startswith("sqlite")
+
+    def resolved_secret_key(self) -> str:
+        """Return the secret key, creating and keeping one in ``data_dir`` when none is set."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key

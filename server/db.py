@@ -1,0 +1,92 @@
+"""The async database engine, session factory and the SQLite settings that make it safe."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from server.config import Settings
+
+# Execution option naming the kind of BEGIN a SQLite write transaction needs.
+_SQLITE_BEGIN = "omnicart_sqlite_begin"
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """Turn on WAL, foreign keys and a busy timeout, and let write sessions BEGIN IMMEDIATE.
+
+    pysqlite's own transaction handling is switched off so that SAVEPOINTs work and so that
+    a write transaction takes the write lock at BEGIN: a deferred transaction that first
+    reads and then writes fails at once with SQLITE_BUSY when another writer got in
+    between, while BEGIN IMMEDIATE waits its turn (busy_timeout) and then sees fresh data.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """Owns the engine and hands out sessions: deferred ones for reads, locking ones for writes."""
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+            write_bind = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+        else:
+            write_bind = self.engine
+        self.read_sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, autoflush=False
+        )
+        self.write_sessions = async_sessionmaker(
+            write_bind, expire_on_commit=False, autoflush=False
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """Build the database named by the settings, creating the data dir for SQLite."""
+        if settings.is_sqlite:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(settings.resolved_database_url)
+
+    def session(self, *, write: bool = False) -> AsyncSession:
+        """Return a new session; ``write=True`` takes SQLite's write lock when it begins."""
+        return (self.write_sessions if write else self.read_sessions)()
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
+        """Run one unit of work: commit when the block succeeds, roll back when it raises."""
+        async with self.session(write=write) as session:
+            async with session.begin():
+                yield session
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()

@@ -1,0 +1,71 @@
+"""Plain HTTP plumbing shared by every route: the JSON error shape and the body-size cap."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.errors import AppError
+
+
+def error_response(code: str, message: str, status: int, field: str | None = None) -> JSONResponse:
+    """Return the JSON error shape of plain routes: ``{"error": {code, message, field}}``."""
+    return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status)
+
+
+async def app_error_handler(request: Request, exc: Exception) -> Response:
+    """Answer an AppError raised by a plain route with its status and the shared shape."""
+    assert isinstance(exc, AppError)
+    return error_response(exc.code, exc.message, exc.http_status, exc.field)
+
+
+async def not_found_handler(request: Request, exc: Exception) -> Response:
+    """Answer unknown paths with the shared shape."""
+    return error_response("NOT_FOUND", f"Nothing at {request.url.path}.", 404)
+
+
+class BodySizeLimit:
+    """Refuse request bodies larger than ``max_bytes`` with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = error_response(
+            "PAYLOAD_TOO_LARGE", f"Request bodies are limited to {self.max_bytes} bytes.", 413
+        )
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await too_large(scope, receive, send)
+                return
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not response_started:
+                await too_large(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    """Raised inside the app when a streamed body passes the cap."""

@@ -1,0 +1,31 @@
+"""Writing to the transactional outbox: changes recorded in the same transaction as the data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.models import OutboxEvent, utcnow
+
+PRODUCT_TOPIC = "product"
+
+
+async def record_product_changes(session: AsyncSession, product_ids: Iterable[int]) -> None:
+    """Note that these products changed (data, price or stock) so the search index follows.
+
+    Runs inside the caller's transaction: when it rolls back, the note goes with it, and
+    when it commits, the indexer is sure to see the change even after a crash.
+    """
+    ids = sorted(set(product_ids))
+    if not ids:
+        return
+    now = utcnow()
+    await session.execute(
+        insert(OutboxEvent),
+        [
+            {"topic": PRODUCT_TOPIC, "entity_id": pid, "payload": {}, "created_at": now}
+            for pid in ids
+        ],
+    )

@@ -1,0 +1,37 @@
+"""The running application's shared parts: settings, database and the services built on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.config import Settings
+from server.db import Database
+from server.gtin import DEFAULT_TEMPLATES, RestrictedTemplate, parse_template
+
+
+@dataclass
+class Runtime:
+    """What every request handler, GraphQL resolver and CLI command works with."""
+
+    settings: Settings
+    db: Database
+    templates: tuple[RestrictedTemplate, ...] = field(
+        default_factory=lambda: tuple(DEFAULT_TEMPLATES)
+    )
+    # Filled by the lifespan of the services each later capability adds.
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        """Build the runtime the settings describe; opens no connection yet."""
+        templates = (
+            tuple(parse_template(settings.restricted_templates))
+            if settings.restricted_templates
+            else tuple(DEFAULT_TEMPLATES)
+        )
+        return cls(settings=settings, db=Database.from_settings(settings), templates=templates)
+
+    async def close(self) -> None:
+        """Release every connection the runtime holds."""
+        await self.db.dispose()

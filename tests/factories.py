@@ -1,0 +1,159 @@
+"""Small factory functions that build test data through the ORM, one call per thing."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from stdnum import ean
+
+from server.config import Settings
+from server.db import Database
+from server.models import (
+    Campaign,
+    CampaignPrice,
+    Price,
+    Product,
+    ProductBarcode,
+    StockLevel,
+    StockLocation,
+    Store,
+)
+from server.runtime import Runtime
+
+_counter = itertools.count(1)
+
+
+def fresh_ean13(prefix: str = "703") -> str:
+    """Return a new valid EAN-13 (13 digits) that no other call returns in this run."""
+    body = f"{prefix}{next(_counter):0{12 - len(prefix)}d}"
+    return body + ean.calc_check_digit(body)
+
+
+def settings_for(db: Database, tmp_path: Path, **overrides: object) -> Settings:
+    """Return settings pointing at a test database and a temporary data dir."""
+    return Settings(data_dir=tmp_path, database_url=db.url, **overrides)  # type: ignore[arg-type]
+
+
+def client_for(db: Database, tmp_path: Path, **overrides: object) -> httpx.AsyncClient:
+    """Return an HTTP client talking to a fresh app over the given database."""
+    from server.app import create_app
+
+    settings = settings_for(db, tmp_path, **overrides)
+    app = create_app(settings, Runtime(settings=settings, db=db), migrate=False)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://omnicart.test"
+    )
+
+
+async def add_store(db: Database, code: str, name: str | None = None) -> tuple[int, int]:
+    """Create a store with its stock location; return (store id, location id)."""
+    async with db.transaction() as session:
+        store = Store(
+            code=code, name=name or f"Store {code}", address=f"{code} street 1", city="Oslo"
+        )
+        session.add(store)
+        await session.flush()
+        location = StockLocation(code=f"LOC-{code}", store_id=store.id, online=False)
+        session.add(location)
+        await session.flush()
+        return store.id, location.id
+
+
+async def add_online_warehouse(db: Database) -> int:
+    """Create the online warehouse location; return its id."""
+    async with db.transaction() as session:
+        location = StockLocation(code="ONLINE", store_id=None, online=True)
+        session.add(location)
+        await session.flush()
+        return location.id
+
+
+async def add_product(
+    db: Database,
+    *,
+    gtins: list[str] | None = None,
+    name: str = "Test product",
+    brand: str | None = "Testbrand",
+    categories: list[str] | None = None,
+    price: int | None = 4990,
+    currency: str = "NOK",
+    stock: dict[int, tuple[int, int]] | None = None,
+) -> int:
+    """Create a product with barcodes (canonical 14-digit), a price and stock per location id.
+
+    ``stock`` maps a location id to (on hand, reserved).
+    """
+    from server.gtin import parse_gtin
+
+    codes = gtins or [fresh_ean13()]
+    async with db.transaction() as session:
+        product = Product(
+            sku=f"SKU-{codes[0]}",
+            name=name,
+            brand=brand,
+            categories=categories or ["Food"],
+            attributes={},
+        )
+        session.add(product)
+        await session.flush()
+        for i, code in enumerate(codes):
+            session.add(
+                ProductBarcode(
+                    product_id=product.id, gtin=parse_gtin(code).digits, is_primary=i == 0
+                )
+            )
+        if price is not None:
+            session.add(Price(product_id=product.id, currency=currency, amount=price))
+        for location_id, (on_hand, reserved) in (stock or {}).items():
+            session.add(
+                StockLevel(
+                    location_id=location_id,
+                    product_id=product.id,
+                    on_hand=on_hand,
+                    reserved=reserved,
+                )
+            )
+        await session.flush()
+        return product.id
+
+
+async def add_campaign(
+    db: Database,
+    product_id: int,
+    amount: int,
+    *,
+    name: str = "Ukens tilbud",
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    currency: str = "NOK",
+) -> int:
+    """Create a campaign lowering one product's price in a window; return its id."""
+    async with db.transaction() as session:
+        campaign = Campaign(name=name, starts_at=starts_at, ends_at=ends_at)
+        session.add(campaign)
+        await session.flush()
+        session.add(
+            CampaignPrice(
+                campaign_id=campaign.id, product_id=product_id, currency=currency, amount=amount
+            )
+        )
+        return campaign.id
+
+
+async def graphql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, object] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, object]:
+    """POST a GraphQL document and return the decoded JSON body."""
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers or {}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert isinstance(body, dict)
+    return body

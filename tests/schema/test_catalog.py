@@ -1,0 +1,233 @@
+"""The product page over HTTP: lookup by any barcode form, price, availability, scan."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import event, func, select
+
+from server.db import Database
+from server.models import ScanEvent, StockLevel, utcnow
+from tests.factories import (
+    add_campaign,
+    add_online_warehouse,
+    add_product,
+    add_store,
+    client_for,
+    fresh_ean13,
+    graphql,
+)
+
+PRODUCT_PAGE = """
+query Page($gtin: String!, $storeId: ID) {
+  product(gtin: $gtin) {
+    id gtin gtins name brand
+    price { regular { amount currency formatted } current { amount } campaign { name } }
+    availability(storeId: $storeId) {
+      here { available status store { code } }
+      online { available status online }
+      stores { available status store { code } }
+    }
+    barcodeUrl
+  }
+}
+"""
+
+SCAN = """
+mutation Scan($input: ScanInput!) {
+  scan(input: $input) { product { name } gtin errors { code field message } }
+}
+"""
+
+PRODUCTS = """
+query Many($gtins: [String!]!, $storeId: ID) {
+  products(gtins: $gtins) {
+    name gtins
+    price { current { amount } campaign { name } }
+    availability(storeId: $storeId) {
+      here { available } online { available } stores { available store { name } }
+    }
+  }
+}
+"""
+
+STORES = "{ stores { id code name } }"
+
+
+async def test_upc_a_scan_finds_product_stored_under_its_ean13(
+    db: Database, tmp_path: Path
+) -> None:
+    await add_product(db, gtins=["0036000291452"], name="Kleenex")
+    async with client_for(db, tmp_path) as client:
+        body = await graphql(client, PRODUCT_PAGE, {"gtin": "036000291452"})
+    assert body["data"]["product"]["name"] == "Kleenex"
+    assert body["data"]["product"]["gtin"] == "0036000291452"
+
+
+async def test_ean8_padded_to_thirteen_digits_finds_the_same_product(
+    db: Database, tmp_path: Path
+) -> None:
+    await add_product(db, gtins=["59032823"], name="Short code")
+    async with client_for(db, tmp_path) as client:
+        padded = await graphql(client, PRODUCT_PAGE, {"gtin": "0000059032823"})
+        short = await graphql(client, PRODUCT_PAGE, {"gtin": "5903-2823"})
+    assert padded["data"]["product"]["name"] == "Short code"
+    assert short["data"]["product"]["id"] == padded["data"]["product"]["id"]
+    assert padded["data"]["product"]["gtin"] == "59032823"
+
+
+async def test_bad_check_digit_is_an_invalid_gtin_error(db: Database, tmp_path: Path) -> None:
+    async with client_for(db, tmp_path) as client:
+        body = await graphql(client, PRODUCT_PAGE, {"gtin": "7038010009452"})
+    assert body["data"] == {"product": None}
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_GTIN"
+    assert "check digit" in body["errors"][0]["message"]
+
+
+async def test_unknown_well_formed_code_is_null(db: Database, tmp_path: Path) -> None:
+    async with client_for(db, tmp_path) as client:
+        body = await graphql(client, PRODUCT_PAGE, {"gtin": fresh_ean13()})
+    assert body == {"data": {"product": None}}
+
+
+async def test_availability_matches_the_stock_table(db: Database, tmp_path: Path) -> None:
+    oslo, oslo_loc = await add_store(db, "OSL", "Oslo Storo")
+    bergen, bergen_loc = await add_store(db, "BGO", "Bergen Lagunen")
+    online = await add_online_warehouse(db)
+    code = fresh_ean13()
+    await add_product(
+        db, gtins=[code], stock={oslo_loc: (10, 3), bergen_loc: (2, 2), online: (40, 0)}
+    )
+    async with client_for(db, tmp_path) as client:
+        stores = await graphql(client, STORES)
+        oslo_id = next(s["id"] for s in stores["data"]["stores"] if s["code"] == "OSL")
+        body = await graphql(client, PRODUCT_PAGE, {"gtin": code, "storeId": oslo_id})
+    availability = body["data"]["product"]["availability"]
+    assert availability["here"] == {"available": 7, "status": "IN_STOCK", "store": {"code": "OSL"}}
+    assert availability["online"] == {"available": 40, "status": "IN_STOCK", "online": True}
+    assert availability["stores"] == [
+        {"available": 0, "status": "OUT_OF_STOCK", "store": {"code": "BGO"}},
+        {"available": 7, "status": "IN_STOCK", "store": {"code": "OSL"}},
+    ]
+    async with db.transaction(write=False) as session:
+        on_hand, reserved = (
+            await session.execute(
+                select(func.sum(StockLevel.on_hand), func.sum(StockLevel.reserved))
+            )
+        ).one()
+    total_shown = (
+        sum(s["available"] for s in availability["stores"]) + availability["online"]["available"]
+    )
+    # Bergen has 2 on hand and 2 reserved: nothing to sell there.
+    assert total_shown == on_hand - reserved == 47
+
+
+async def test_low_stock_is_flagged(db: Database, tmp_path: Path) -> None:
+    _, loc = await add_store(db, "TRD")
+    code = fresh_ean13()
+    await add_product(db, gtins=[code], stock={loc: (3, 0)})
+    async with client_for(db, tmp_path) as client:
+        body = await graphql(client, PRODUCT_PAGE, {"gtin": code})
+    assert body["data"]["product"]["availability"]["stores"][0]["status"] == "LOW_STOCK"
+
+
+async def test_campaign_price_applies_only_inside_its_window(db: Database, tmp_path: Path) -> None:
+    now = utcnow()
+    running, ended, future = fresh_ean13(), fresh_ean13(), fresh_ean13()
+    for code in (running, ended, future):
+        pid = await add_product(db, gtins=[code], price=5000)
+        if code == running:
+            await add_campaign(
+                db, pid, 3990, starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1)
+            )
+        elif code == ended:
+            await add_campaign(
+                db, pid, 3990, starts_at=now - timedelta(days=9), ends_at=now - timedelta(seconds=1)
+            )
+        else:
+            await add_campaign(db, pid, 3990, starts_at=now + timedelta(hours=1), ends_at=None)
+    async with client_for(db, tmp_path) as client:
+        prices = {
+            code: (await graphql(client, PRODUCT_PAGE, {"gtin": code}))["data"]["product"]["price"]
+            for code in (running, ended, future)
+        }
+    assert prices[running] == {
+        "regular": {"amount": 5000, "currency": "NOK", "formatted": "50,00\u00a0kr"},
+        "current": {"amount": 3990},
+        "campaign": {"name": "Ukens tilbud"},
+    }
+    assert prices[ended]["current"] == {"amount": 5000} and prices[ended]["campaign"] is None
+    assert prices[future]["current"] == {"amount": 5000} and prices[future]["campaign"] is None
+
+
+async def test_scan_records_the_event_and_returns_the_product(db: Database, tmp_path: Path) -> None:
+    store_id, loc = await add_store(db, "OSL")
+    code = fresh_ean13()
+    product_id = await add_product(db, gtins=[code], name="Brunost", stock={loc: (0, 0)})
+    async with client_for(db, tmp_path) as client:
+        stores = await graphql(client, STORES)
+        body = await graphql(
+            client,
+            SCAN,
+            {
+                "input": {
+                    "code": f" {code[:4]} {code[4:]} ",
+                    "storeId": stores["data"]["stores"][0]["id"],
+                }
+            },
+        )
+    assert body["data"]["scan"] == {"product": {"name": "Brunost"}, "gtin": code, "errors": []}
+    async with db.transaction(write=False) as session:
+        events = (await session.execute(select(ScanEvent))).scalars().all()
+    assert [(e.product_id, e.store_id, e.device_kind, e.available_here) for e in events] == [
+        (product_id, store_id, "phone", False)
+    ]
+
+
+async def test_scan_of_a_malformed_code_reports_and_records_nothing(
+    db: Database, tmp_path: Path
+) -> None:
+    async with client_for(db, tmp_path) as client:
+        body = await graphql(client, SCAN, {"input": {"code": "70380A0009457"}})
+    assert body["data"]["scan"]["errors"][0]["code"] == "INVALID_GTIN"
+    assert body["data"]["scan"]["product"] is None
+    async with db.transaction(write=False) as session:
+        assert (await session.execute(select(func.count(ScanEvent.id)))).scalar_one() == 0
+
+
+async def test_a_list_of_products_costs_a_fixed_number_of_queries(
+    db: Database, tmp_path: Path
+) -> None:
+    _, loc_a = await add_store(db, "A")
+    _, loc_b = await add_store(db, "B")
+    online = await add_online_warehouse(db)
+    codes = []
+    for i in range(50):
+        code = fresh_ean13()
+        codes.append(code)
+        pid = await add_product(
+            db, gtins=[code], stock={loc_a: (i, 0), loc_b: (1, 0), online: (5, 1)}
+        )
+        if i % 5 == 0:
+            await add_campaign(db, pid, 1000, starts_at=None, ends_at=None)
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    async with client_for(db, tmp_path) as client:
+        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            few = await graphql(client, PRODUCTS, {"gtins": codes[:2]})
+            few_count = len(statements)
+            statements.clear()
+            many = await graphql(client, PRODUCTS, {"gtins": codes})
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert len(few["data"]["products"]) == 2
+    assert len(many["data"]["products"]) == 50
+    assert [p["name"] for p in many["data"]["products"]] == ["Test product"] * 50
+    # products, barcodes, prices, campaign prices, stock, stores: the same for 2 or 50.
+    assert len(statements) == few_count == 6
