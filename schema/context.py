@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from functools import cached_property
 from typing import Any
 
@@ -17,6 +18,8 @@ from strawberry.types import Info
 
 from schema.loaders import Loaders
 from server.runtime import Runtime
+
+log = logging.getLogger("omnicart.graphql")
 
 
 class Context:
@@ -39,6 +42,7 @@ class Context:
         # statements at once: loaders take this lock around each batch query.
         self.session_lock = asyncio.Lock()
         self._open_lock = asyncio.Lock()
+        self._after_commit: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def settings(self) -> Any:
@@ -59,18 +63,32 @@ class Context:
         """Return this operation's DataLoaders, so each relation costs one query per list."""
         return Loaders(self)
 
+    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``callback`` once the operation's transaction has committed (e.g. to publish).
+
+        Events announce committed state only: a subscriber that reads the database on a
+        notice must find the change there.
+        """
+        self._after_commit.append(callback)
+
     async def finish(self, *, commit: bool) -> None:
-        """Commit or roll back the operation's transaction and close its session."""
+        """Commit or roll back the operation's transaction, close it, then run commit hooks."""
         session, self._session = self._session, None
-        if session is None:
-            return
-        try:
-            if commit:
-                await session.commit()
-            else:
-                await session.rollback()
-        finally:
-            await session.close()
+        callbacks, self._after_commit = self._after_commit, []
+        if session is not None:
+            try:
+                if commit:
+                    await session.commit()
+                else:
+                    await session.rollback()
+            finally:
+                await session.close()
+        if commit:
+            for callback in callbacks:
+                try:
+                    await callback()
+                except Exception:  # a lost notice must not fail a committed operation
+                    log.exception("after-commit hook failed")
 
 
 def context_of(info: Info[Any, Any]) -> Context:

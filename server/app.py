@@ -91,6 +91,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if migrate:
             await upgrade_to_head(runtime.db)
+        if settings.broker_url:
+            runtime.extras.setdefault("readiness", {})["events"] = runtime.events.health
         if settings.demo:
             from server.seed import seed_demo
 

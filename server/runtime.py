@@ -7,6 +7,7 @@ from typing import Any
 
 from server.config import Settings
 from server.db import Database
+from server.events import Broker, InProcessBroker, create_broker
 from server.gtin import DEFAULT_TEMPLATES, RestrictedTemplate, parse_template
 
 
@@ -19,6 +20,7 @@ class Runtime:
     templates: tuple[RestrictedTemplate, ...] = field(
         default_factory=lambda: tuple(DEFAULT_TEMPLATES)
     )
+    events: Broker = field(default_factory=InProcessBroker)
     # Filled by the lifespan of the services each later capability adds.
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -30,8 +32,14 @@ class Runtime:
             if settings.restricted_templates
             else tuple(DEFAULT_TEMPLATES)
         )
-        return cls(settings=settings, db=Database.from_settings(settings), templates=templates)
+        return cls(
+            settings=settings,
+            db=Database.from_settings(settings),
+            templates=templates,
+            events=create_broker(settings.broker_url),
+        )
 
     async def close(self) -> None:
         """Release every connection the runtime holds."""
+        await self.events.close()
         await self.db.dispose()

@@ -1,0 +1,204 @@
+"""Publish/subscribe of domain events (cart, order and stock changes) between devices.
+
+Two brokers behind one interface: in-process (one server process, the default) and Redis
+pub/sub (``OMNICART_BROKER_URL=redis://…``), so every worker behind a load balancer sees
+every event. Events are small notices (``{"id": 7, "version": 12}``); subscribers read the
+current state from the database, so a dropped or coalesced notice never shows stale data:
+the newest state is always one read away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("omnicart.events")
+
+Message = dict[str, Any]
+# A slow subscriber keeps at most this many notices; older ones are dropped first, which is
+# safe because each notice only says "read again".
+QUEUE_SIZE = 64
+
+
+def cart_topic(cart_id: int) -> str:
+    """Return the topic on which a cart's changes are announced."""
+    return f"cart:{cart_id}"
+
+
+def order_topic(order_id: int) -> str:
+    """Return the topic on which an order's changes are announced."""
+    return f"order:{order_id}"
+
+
+class Broker(Protocol):
+    """Where events are published and subscribed to."""
+
+    async def publish(self, topic: str, message: Message) -> None:
+        """Announce ``message`` to every subscriber of ``topic``, in every process."""
+
+    def subscribe(self, topic: str) -> AbstractAsyncContextManager[AsyncIterator[Message]]:
+        """Listen to ``topic`` for as long as the context is open."""
+
+    async def health(self) -> str:
+        """Return ``"ok"`` when events flow, ``"unavailable"`` otherwise."""
+
+    async def close(self) -> None:
+        """Stop delivering and release connections."""
+
+
+class _FanOut:
+    """Local delivery of messages to the queues of this process's subscribers."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, set[asyncio.Queue[Message]]] = defaultdict(set)
+
+    def deliver(self, topic: str, message: Message) -> None:
+        for queue in list(self.queues.get(topic, ())):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(message)
+
+    def add(self, topic: str) -> asyncio.Queue[Message]:
+        queue: asyncio.Queue[Message] = asyncio.Queue(QUEUE_SIZE)
+        self.queues[topic].add(queue)
+        return queue
+
+    def remove(self, topic: str, queue: asyncio.Queue[Message]) -> bool:
+        """Drop a queue; return True when the topic has no local subscriber left."""
+        queues = self.queues.get(topic)
+        if queues is None:
+            return True
+        queues.discard(queue)
+        if not queues:
+            del self.queues[topic]
+            return True
+        return False
+
+
+async def _drain(queue: asyncio.Queue[Message]) -> AsyncIterator[Message]:
+    while True:
+        yield await queue.get()
+
+
+class InProcessBroker:
+    """Delivers events to subscribers of the same process; no set-up needed."""
+
+    def __init__(self) -> None:
+        self._fan_out = _FanOut()
+
+    async def publish(self, topic: str, message: Message) -> None:
+        self._fan_out.deliver(topic, message)
+
+    @asynccontextmanager
+    async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[Message]]:
+        queue = self._fan_out.add(topic)
+        try:
+            yield _drain(queue)
+        finally:
+            self._fan_out.remove(topic, queue)
+
+    async def health(self) -> str:
+        return "ok"
+
+    async def close(self) -> None:
+        self._fan_out.queues.clear()
+
+
+class RedisBroker:
+    """Delivers events through Redis pub/sub so that every server process sees them.
+
+    One Redis connection publishes and one shared pub/sub connection listens for all the
+    topics this process's subscribers want; a reader task fans messages out locally.
+    """
+
+    def __init__(self, url: str, *, prefix: str = "omnicart") -> None:
+        self._redis = aioredis.from_url(url, decode_responses=True)
+        self._prefix = prefix
+        self._fan_out = _FanOut()
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def _channel(self, topic: str) -> str:
+        return f"{self._prefix}:{topic}"
+
+    async def publish(self, topic: str, message: Message) -> None:
+        await self._redis.publish(self._channel(topic), json.dumps(message))
+
+    async def _ensure_reader(self) -> Any:
+        if self._pubsub is None:
+            self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        return self._pubsub
+
+    async def _read_forever(self) -> None:
+        pubsub = self._pubsub
+        strip = len(self._prefix) + 1
+        while True:
+            try:
+                if not pubsub.subscribed:
+                    await asyncio.sleep(0.05)
+                    continue
+                item = await pubsub.get_message(timeout=1.0)
+            except RedisError as exc:
+                log.warning("event stream from Redis interrupted: %s; retrying", exc)
+                await asyncio.sleep(0.5)
+                continue
+            if item is None or item.get("type") != "message":
+                continue
+            try:
+                message = json.loads(item["data"])
+            except (TypeError, ValueError):
+                log.warning("dropping a malformed event on %s", item.get("channel"))
+                continue
+            self._fan_out.deliver(item["channel"][strip:], message)
+
+    @asynccontextmanager
+    async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[Message]]:
+        async with self._lock:
+            pubsub = await self._ensure_reader()
+            first = topic not in self._fan_out.queues
+            queue = self._fan_out.add(topic)
+            if first:
+                # Subscribed before returning, so nothing published after this is missed.
+                await pubsub.subscribe(self._channel(topic))
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(self._read_forever(), name="redis-events")
+        try:
+            yield _drain(queue)
+        finally:
+            async with self._lock:
+                if self._fan_out.remove(topic, queue):
+                    with contextlib.suppress(RedisError):
+                        await pubsub.unsubscribe(self._channel(topic))
+
+    async def health(self) -> str:
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError):
+            return "unavailable"
+        return "ok"
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        await self._redis.aclose()
+
+
+def create_broker(url: str | None, *, prefix: str = "omnicart") -> Broker:
+    """Return the broker the settings name: in-process for none, Redis for ``redis://…``."""
+    if not url:
+        return InProcessBroker()
+    return RedisBroker(url, prefix=prefix)
