@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from schema.accounts import AccountMutation, AccountQuery, Customer
+from schema.carts import (
+    LINE_QUANTITY_SCALAR,
+    Cart,
+    CartMutation,
+    CartQuery,
+    CartSubscription,
+    HandoffMutation,
+    LineQuantity,
+)
 from schema.catalog import CatalogQuery, Product, ScanMutation, Store
 from schema.context import OperationTransaction
 from schema.errors import CodedErrors
 from schema.node import NodeQuery
+from schema.search import SearchQuery
 from server.config import Settings
 
-Query = merge_types("Query", (NodeQuery, CatalogQuery))
-Mutation = merge_types("Mutation", (ScanMutation,))
+Query = merge_types("Query", (NodeQuery, CatalogQuery, SearchQuery, CartQuery, AccountQuery))
+Mutation = merge_types("Mutation", (ScanMutation, CartMutation, HandoffMutation, AccountMutation))
+Subscription = merge_types("Subscription", (CartSubscription,))
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -21,7 +34,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[Product, Store],
+        subscription=Subscription,
+        types=[Product, Store, Cart, Customer],
+        config=StrawberryConfig(scalar_map={LineQuantity: LINE_QUANTITY_SCALAR}),
         extensions=[
             OperationTransaction,
             CodedErrors,

@@ -204,6 +204,21 @@ class Product(Node):
             here = next((lv for s, lv in zip(stores, levels, strict=True) if s.id == here_id), None)
         return Availability(here=here, online=_level(None, online, threshold), stores=levels)
 
+    @strawberry.field(
+        description="Products of the same category to offer instead, in stock here first."
+    )
+    async def alternatives(
+        self,
+        info: Info,
+        store_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="The shopper's store.")
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="How many (0–20).")] = 5,
+    ) -> list[Product]:
+        from schema.search import alternatives_for
+
+        return await alternatives_for(info, self, store_id, first)
+
     @strawberry.field(description="Where to get the barcode image (SVG; `.png` also served).")
     def barcode_url(self) -> str:
         return f"/barcodes/{self.gtin}.svg"

@@ -1,25 +1,51 @@
-"""The per-operation context: one database session, the DataLoaders, and who is asking."""
+"""The per-operation context: one database session, the DataLoaders, and who is asking.
+
+Over HTTP a context lives for one operation. Over a WebSocket Strawberry keeps one context
+for the whole connection, so a subscription must not hold the connection's session between
+events: each event runs inside ``ctx.delivery()``, a short read transaction of its own that
+``session()``, ``loaders`` and ``viewer()`` use while that event's fields resolve.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from functools import cached_property
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
-from graphql import OperationType
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
+from strawberry.types.graphql import OperationType
 
 from schema.loaders import Loaders
+from server.accounts import resolve_viewer
+from server.models import utcnow
 from server.runtime import Runtime
+from server.viewer import Viewer
 
 log = logging.getLogger("omnicart.graphql")
+
+
+@dataclass
+class _Delivery:
+    """The session, loaders and viewer of one subscription event."""
+
+    ctx: Context
+    session: AsyncSession
+    loaders: Loaders | None = None
+    viewer: Viewer | None = None
+
+
+# The delivery in progress in this task; async generators run in their caller's context, so
+# a subscription's fields see the delivery its generator opened.
+_DELIVERY: ContextVar[_Delivery | None] = ContextVar("omnicart_delivery", default=None)
 
 
 class Context:
@@ -43,6 +69,9 @@ class Context:
         self.session_lock = asyncio.Lock()
         self._open_lock = asyncio.Lock()
         self._after_commit: list[Callable[[], Awaitable[None]]] = []
+        self._loaders: Loaders | None = None
+        self._viewer: Viewer | None = None
+        self._viewer_lock = asyncio.Lock()
 
     @property
     def settings(self) -> Any:
@@ -51,6 +80,9 @@ class Context:
 
     async def session(self) -> AsyncSession:
         """Return this operation's session, opening it (and its transaction) on first use."""
+        delivery = self._delivery()
+        if delivery is not None:
+            return delivery.session
         async with self._open_lock:
             if self._session is None:
                 session = self.runtime.db.session(write=self.write)
@@ -58,10 +90,78 @@ class Context:
                 self._session = session
         return self._session
 
-    @cached_property
+    @asynccontextmanager
+    async def use_session(self) -> AsyncIterator[AsyncSession]:
+        """Lend the session to one service call, never concurrently with a sibling's statements."""
+        session = await self.session()
+        async with self.session_lock:
+            yield session
+
+    @property
     def loaders(self) -> Loaders:
         """Return this operation's DataLoaders, so each relation costs one query per list."""
-        return Loaders(self)
+        delivery = self._delivery()
+        if delivery is not None:
+            if delivery.loaders is None:
+                delivery.loaders = Loaders(self)
+            return delivery.loaders
+        if self._loaders is None:
+            self._loaders = Loaders(self)
+        return self._loaders
+
+    def credentials(self) -> tuple[str | None, str | None]:
+        """Return the bearer token and the cart token the caller sent (headers or WS payload)."""
+        params = self.connection_params
+        authorization = params.get("authorization") or self.request.headers.get("authorization")
+        cart_token = params.get("cartToken") or self.request.headers.get("x-cart-token")
+        bearer = None
+        if isinstance(authorization, str) and authorization.strip():
+            scheme, _, value = authorization.strip().partition(" ")
+            bearer = value.strip() if scheme.lower() == "bearer" else authorization.strip()
+        return bearer or None, cart_token if isinstance(cart_token, str) and cart_token else None
+
+    @property
+    def client_address(self) -> str:
+        """Return the caller's network address, as rate limits count it."""
+        client = self.request.client
+        return client.host if client else "unknown"
+
+    async def viewer(self) -> Viewer:
+        """Return who is asking, resolved from the credentials once per operation (or event)."""
+        bearer, cart_token = self.credentials()
+        delivery = self._delivery()
+        if delivery is not None:
+            if delivery.viewer is None:
+                delivery.viewer = await resolve_viewer(
+                    delivery.session, bearer=bearer, cart_token=cart_token, now=utcnow()
+                )
+            return delivery.viewer
+        async with self._viewer_lock:
+            if self._viewer is None:
+                async with self.use_session() as session:
+                    self._viewer = await resolve_viewer(
+                        session, bearer=bearer, cart_token=cart_token, now=utcnow()
+                    )
+        return self._viewer
+
+    @asynccontextmanager
+    async def delivery(self) -> AsyncIterator[AsyncSession]:
+        """Open a short read transaction for one subscription event and scope it to this task.
+
+        Until the block ends, ``session()``, ``loaders`` and ``viewer()`` answer from it, so
+        every event reads committed state afresh and no transaction stays open in between.
+        """
+        async with self.runtime.db.transaction(write=False) as session:
+            _DELIVERY.set(_Delivery(self, session))
+            try:
+                yield session
+            finally:
+                # Not reset(token): a generator closed from another task has another context.
+                _DELIVERY.set(None)
+
+    def _delivery(self) -> _Delivery | None:
+        delivery = _DELIVERY.get()
+        return delivery if delivery is not None and delivery.ctx is self else None
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run ``callback`` once the operation's transaction has committed (e.g. to publish).
@@ -104,6 +204,8 @@ class OperationTransaction(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context.context
         if isinstance(ctx, Context):
+            # Strawberry's OperationType, not graphql-core's: comparing across the two enums
+            # is always False and would start every mutation as a deferred (read) transaction.
             ctx.write = self.execution_context.operation_type == OperationType.MUTATION
         yield
 

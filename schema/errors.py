@@ -25,6 +25,7 @@ class ErrorCode(Enum):
     OUT_OF_STOCK = "OUT_OF_STOCK"
     INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
     INVALID_TRANSITION = "INVALID_TRANSITION"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     CODE_EXPIRED = "CODE_EXPIRED"
     UNAUTHORIZED = "UNAUTHORIZED"
     RATE_LIMITED = "RATE_LIMITED"
@@ -52,15 +53,24 @@ class CodedErrors(MaskErrors):
         super().__init__(should_mask_error=self._is_unexpected, error_message="Unexpected error.")
 
     @staticmethod
-    def _is_unexpected(error: GraphQLError) -> bool:
+    def _original(error: GraphQLError) -> Exception | None:
+        """Return the root cause; variable coercion wraps a scalar's error in GraphQLErrors."""
         original = error.original_error
-        # Errors without an original are the client's: syntax, validation, limits.
-        return original is not None and not isinstance(original, AppError)
+        while isinstance(original, GraphQLError) and original.original_error is not None:
+            original = original.original_error
+        return original
+
+    @classmethod
+    def _is_unexpected(cls, error: GraphQLError) -> bool:
+        original = cls._original(error)
+        # Errors without an original are the client's: syntax, validation, limits, and
+        # a variable a built-in scalar refused.
+        return original is not None and not isinstance(original, AppError | GraphQLError)
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed: list[GraphQLError] = []
         for error in errors:
-            original = error.original_error
+            original = self._original(error)
             if isinstance(original, AppError):
                 processed.append(
                     GraphQLError(

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from server import catalog
-from server.models import Product, Store
+from server import accounts, catalog
+from server.models import Customer, Product, Store
 
 if TYPE_CHECKING:
     from schema.context import Context
@@ -55,6 +55,9 @@ class Loaders:
         async def stores(ids: list[int]) -> Mapping[int, Store]:
             return await catalog.stores_by_ids(await ctx.session(), ids)
 
+        async def customers(ids: list[int]) -> Mapping[int, Customer]:
+            return await accounts.customers_by_ids(await ctx.session(), ids)
+
         lock = ctx.session_lock
         self.product: DataLoader[int, Product | None] = _mapping_loader(lock, products)
         self.barcodes: DataLoader[int, list[str] | None] = _mapping_loader(lock, barcodes, list)
@@ -63,6 +66,7 @@ class Loaders:
             lock, stock, list
         )
         self.store: DataLoader[int, Store | None] = _mapping_loader(lock, stores)
+        self.customer: DataLoader[int, Customer | None] = _mapping_loader(lock, customers)
         self._stores: Sequence[Store] | None = None
         self._stores_lock = asyncio.Lock()
 

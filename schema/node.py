@@ -8,6 +8,8 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from schema.accounts import Customer
+from schema.carts.queries import cart_for
 from schema.catalog import Node, Product, Store
 from schema.context import context_of
 from schema.ids import decode_any_id
@@ -38,6 +40,21 @@ async def _product(info: Info[Any, Any], pk: int) -> Node | None:
 async def _store(info: Info[Any, Any], pk: int) -> Node | None:
     row = await context_of(info).loaders.store.load(pk)
     return Store.from_model(row) if row else None
+
+
+@node_resolver("Cart")
+async def _cart(info: Info[Any, Any], pk: int) -> Node | None:
+    return await cart_for(info, pk)
+
+
+@node_resolver("Customer")
+async def _customer(info: Info[Any, Any], pk: int) -> Node | None:
+    # Customers see themselves only; anyone else's id answers like a missing one.
+    ctx = context_of(info)
+    if (await ctx.viewer()).customer_id != pk:
+        return None
+    row = await ctx.loaders.customer.load(pk)
+    return Customer.from_model(row, with_cart=True) if row else None
 
 
 @strawberry.type

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -16,15 +18,17 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
 from schema.view import OmnicartGraphQL
 from server.barcodes import render_gtin
+from server.carts.routes import handoff_routes
 from server.config import Settings
 from server.errors import AppError, InvalidInput
 from server.gtin import parse_gtin
 from server.http import BodySizeLimit, app_error_handler, error_response, not_found_handler
+from server.indexing import keep_index_current
 from server.migrations import upgrade_to_head
+from server.pwa import APP_PAGES, PwaStaticFiles, page_route, service_worker_route
 from server.runtime import Runtime
 
 log = logging.getLogger("omnicart")
@@ -72,8 +76,10 @@ async def readyz(request: Request) -> Response:
     except Exception as exc:  # any driver failure means "not ready"
         log.warning("readiness: database unreachable: %s", exc)
         checks["database"] = "unavailable"
-    for name, probe in runtime.extras.get("readiness", {}).items():
-        checks[name] = await probe()
+    health = await runtime.search.health()
+    checks["search"] = "ok" if health.ok else "unavailable"
+    if runtime.settings.broker_url:
+        checks["events"] = await runtime.events.health()
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
@@ -91,15 +97,25 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if migrate:
             await upgrade_to_head(runtime.db)
-        if settings.broker_url:
-            runtime.extras.setdefault("readiness", {})["events"] = runtime.events.health
         if settings.demo:
             from server.seed import seed_demo
 
             await seed_demo(runtime.db, settings)
+        indexing = (
+            asyncio.create_task(
+                keep_index_current(runtime.db, runtime.search, settings.currency),
+                name="search-indexer",
+            )
+            if settings.index_on_start
+            else None
+        )
         try:
             yield
         finally:
+            if indexing is not None:
+                indexing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await indexing
             if owns_runtime:
                 await runtime.close()
 
@@ -110,11 +126,17 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/barcodes/{name}", barcode_image, methods=["GET"]),
+        *handoff_routes(),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
     if STATIC_DIR.is_dir():
-        routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
+        routes.append(Route("/sw.js", service_worker_route(STATIC_DIR), methods=["GET"]))
+        routes.extend(
+            Route(path, page_route(STATIC_DIR, page), methods=["GET"])
+            for path, page in APP_PAGES.items()
+        )
+        routes.append(Mount("/", PwaStaticFiles(directory=STATIC_DIR, html=True), name="static"))
     middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)]
     if settings.cors_origins:
         middleware.append(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -12,9 +14,13 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from search import SearchError
 from server.config import Settings
 from server.db import Database
+from server.errors import AppError
 from server.migrations import upgrade_to_head
 
 T = TypeVar("T")
@@ -22,6 +28,8 @@ console = Console(stderr=True)
 app = typer.Typer(help="omnicart: one shopping journey across every channel.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+device_app = typer.Typer(help="Kiosks and staff tablets of the stores.", no_args_is_help=True)
+app.add_typer(device_app, name="device")
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -129,6 +137,12 @@ def serve(
     import uvicorn
 
     settings = load_settings()
+    if workers > 1 and not (settings.search_url or "").startswith("http"):
+        console.print(
+            "[red]The embedded search engine lives in one process.[/red] Use --workers 1, or set "
+            "OMNICART_SEARCH_URL to a Meilisearch server (and run `omnicart indexer`) for more."
+        )
+        raise typer.Exit(2)
     if demo:
         from server.seed import seed_demo
 
@@ -156,6 +170,142 @@ async def _nothing(db: Database) -> None:
     return None
 
 
+class DeviceKindChoice(StrEnum):
+    """What a device is: an in-store order station or a staff tablet."""
+
+    kiosk = "kiosk"
+    staff = "staff"
+
+
+def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one write transaction; an AppError exits with its message."""
+
+    async def run(db: Database) -> T:
+        async with db.transaction() as session:
+            return await work(session)
+
+    try:
+        return run_with_db(settings, run)
+    except AppError as error:
+        console.print(f"[red]{error.message}[/red]")
+        raise typer.Exit(1) from error
+
+
+@device_app.command("add")
+def device_add(
+    store: Annotated[str, typer.Option(help="The store's code.")],
+    kind: Annotated[DeviceKindChoice, typer.Option(help="kiosk or staff.")],
+    name: Annotated[str | None, typer.Option(help="A name to tell it by.")] = None,
+) -> None:
+    """Register a device and print its token (shown this once; only a hash is kept)."""
+    from server.accounts import add_device
+    from server.models import utcnow
+
+    record, token = _in_transaction(
+        load_settings(),
+        lambda session: add_device(
+            session, store_code=store, kind=kind.value, name=name, now=utcnow()
+        ),
+    )
+    console.print(
+        f"Added {record.kind} device {record.id} ({record.name}) to store {record.store_code}. "
+        "Its token follows; it is not shown again:"
+    )
+    typer.echo(token)
+
+
+@device_app.command("list")
+def device_list(
+    store: Annotated[str | None, typer.Option(help="Only this store's devices.")] = None,
+) -> None:
+    """List the registered devices."""
+    from server.accounts import list_devices
+
+    records = _in_transaction(load_settings(), lambda session: list_devices(session, store))
+    table = Table("id", "store", "kind", "name", "added", "revoked")
+    for r in records:
+        revoked = r.revoked_at.strftime("%Y-%m-%d %H:%M") if r.revoked_at else ""
+        table.add_row(
+            str(r.id),
+            r.store_code,
+            r.kind,
+            r.name,
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+            revoked,
+        )
+    Console().print(table)
+
+
+@device_app.command("revoke")
+def device_revoke(
+    device_id: Annotated[int, typer.Argument(help="The device's id (see `device list`).")],
+) -> None:
+    """Stop a device's token from working, at once."""
+    from server.accounts import revoke_device
+    from server.models import utcnow
+
+    record = _in_transaction(
+        load_settings(), lambda session: revoke_device(session, device_id, utcnow())
+    )
+    console.print(f"Device {record.id} ({record.name}) is revoked.")
+
+
+
+@app.command("reindex")
+def reindex() -> None:
+    """Rebuild the search index from the database, from scratch."""
+    from server.indexing import reindex_all
+    from server.runtime import Runtime
+
+    settings = load_settings()
+
+    async def work(db: Database) -> int:
+        runtime = Runtime(settings=settings, db=db)
+        try:
+            with progress_bar() as progress:
+                task = progress.add_task("Indexing products", total=None)
+
+                def advance(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                return await reindex_all(db, runtime.search, settings.currency, on_progress=advance)
+        finally:
+            await runtime.search.close()
+
+    try:
+        count = run_with_db(settings, work)
+    except SearchError as exc:
+        console.print(f"[red]Search engine unavailable:[/red] {exc}. Check OMNICART_SEARCH_URL.")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]Indexed {count} products.[/green]")
+
+
+@app.command("indexer")
+def indexer(
+    interval: Annotated[float, typer.Option(help="Seconds between outbox polls.")] = 0.5,
+) -> None:
+    """Follow the outbox and keep the search index current (a worker of its own)."""
+    from server.indexing import keep_index_current
+    from server.runtime import Runtime
+
+    settings = load_settings()
+
+    async def work(db: Database) -> None:
+        runtime = Runtime(settings=settings, db=db)
+        try:
+            await keep_index_current(db, runtime.search, settings.currency, interval=interval)
+        finally:
+            await runtime.search.close()
+
+    console.print("Following the outbox; Ctrl+C stops.")
+    with contextlib.suppress(KeyboardInterrupt):
+        run_with_db(settings, work)
+
+
 def main() -> None:
     """Entry point of the ``omnicart`` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -59,7 +59,29 @@ class Settings(BaseSettings):
         default=False, description="Load the demo catalog, stores and stock on first start."
     )
     index_on_start: bool = Field(
-        default=True, description="Build the search index on start when it is empty."
+        default=True,
+        description=(
+            "Run the search indexer in the server: build the index when it is empty, then follow "
+            "changes. Turn off where `omnicart indexer` runs as a worker of its own."
+        ),
+    )
+    max_line_quantity: int = Field(
+        default=99, ge=1, le=1_000_000, description="Most units of one product in one cart."
+    )
+    customer_session_days: int = Field(
+        default=30, ge=1, description="How long a customer stays signed in on a device."
+    )
+    handoff_minutes: int = Field(
+        default=10, ge=1, le=60, description="How long a kiosk handoff code can be claimed."
+    )
+    claim_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="How long a kiosk may work on a claimed cart."
+    )
+    auth_failure_limit: int = Field(
+        default=10, ge=1, description="Failed codes or passwords allowed per window and bucket."
+    )
+    auth_failure_window_minutes: int = Field(
+        default=10, ge=1, description="The window over which failed attempts are counted."
     )
 
     @field_validator("database_url")

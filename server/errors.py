@@ -12,7 +12,8 @@
     │   ├── VersionConflict       VERSION_CONFLICT
     │   ├── OutOfStock            OUT_OF_STOCK
     │   ├── InsufficientStock     INSUFFICIENT_STOCK
-    │   └── InvalidTransition     INVALID_TRANSITION
+    │   ├── InvalidTransition     INVALID_TRANSITION
+    │   └── IdempotencyKeyReused  IDEMPOTENCY_KEY_REUSED
     ├── PermissionDenied          UNAUTHORIZED
     ├── RateLimited               RATE_LIMITED
     └── ServiceUnavailable        SERVICE_UNAVAILABLE
@@ -105,6 +106,13 @@ class InvalidTransition(Conflict):
     """An order cannot move from its current status to the one asked for."""
 
     code = "INVALID_TRANSITION"
+
+
+class IdempotencyKeyReused(Conflict):
+    """An idempotency key already stands for a different request on the same cart."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+    http_status = 422
 
 
 class PermissionDenied(AppError):

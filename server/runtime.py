@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from search import SearchEngine, create_engine
 from server.config import Settings
 from server.db import Database
 from server.events import Broker, InProcessBroker, create_broker
@@ -21,8 +23,19 @@ class Runtime:
         default_factory=lambda: tuple(DEFAULT_TEMPLATES)
     )
     events: Broker = field(default_factory=InProcessBroker)
+    # None: the engine OMNICART_SEARCH_URL names (embedded in the data dir by default).
+    search: SearchEngine = None  # type: ignore[assignment]
     # Filled by the lifespan of the services each later capability adds.
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.search is None:
+            key = self.settings.meili_api_key
+            self.search = create_engine(
+                self.settings.search_url,
+                self.settings.data_dir,
+                key.get_secret_value() if key else None,
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -39,7 +52,13 @@ class Runtime:
             events=create_broker(settings.broker_url),
         )
 
+    @cached_property
+    def secret_key(self) -> str:
+        """Return the server's secret key (read or generated once per process)."""
+        return self.settings.resolved_secret_key()
+
     async def close(self) -> None:
         """Release every connection the runtime holds."""
         await self.events.close()
+        await self.search.close()
         await self.db.dispose()

@@ -21,6 +21,7 @@ from server.models import (
     StockLocation,
     Store,
 )
+from server.outbox import record_product_changes
 from server.runtime import Runtime
 
 _counter = itertools.count(1)
@@ -37,15 +38,24 @@ def settings_for(db: Database, tmp_path: Path, **overrides: object) -> Settings:
     return Settings(data_dir=tmp_path, database_url=db.url, **overrides)  # type: ignore[arg-type]
 
 
-def client_for(db: Database, tmp_path: Path, **overrides: object) -> httpx.AsyncClient:
-    """Return an HTTP client talking to a fresh app over the given database."""
+def runtime_for(db: Database, tmp_path: Path, **overrides: object) -> Runtime:
+    """Return a runtime over a test database, its search index in the temporary data dir."""
+    return Runtime(settings=settings_for(db, tmp_path, **overrides), db=db)
+
+
+def client_of(runtime: Runtime) -> httpx.AsyncClient:
+    """Return an HTTP client talking to a fresh app over the given runtime."""
     from server.app import create_app
 
-    settings = settings_for(db, tmp_path, **overrides)
-    app = create_app(settings, Runtime(settings=settings, db=db), migrate=False)
+    app = create_app(runtime.settings, runtime, migrate=False)
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://omnicart.test"
     )
+
+
+def client_for(db: Database, tmp_path: Path, **overrides: object) -> httpx.AsyncClient:
+    """Return an HTTP client talking to a fresh app over the given database."""
+    return client_of(runtime_for(db, tmp_path, **overrides))
 
 
 async def add_store(db: Database, code: str, name: str | None = None) -> tuple[int, int]:
@@ -117,6 +127,7 @@ async def add_product(
                 )
             )
         await session.flush()
+        await record_product_changes(session, [product.id])
         return product.id
 
 
@@ -157,3 +168,49 @@ async def graphql(
     body = response.json()
     assert isinstance(body, dict)
     return body
+
+
+async def add_device(db: Database, store_code: str, kind: str = "kiosk") -> str:
+    """Register a kiosk or staff device of an existing store; return its bearer token."""
+    from server.accounts import add_device as register
+    from server.models import utcnow
+
+    async with db.transaction() as session:
+        _, token = await register(
+            session,
+            store_code=store_code,
+            kind=kind,  # type: ignore[arg-type]
+            name=None,
+            now=utcnow(),
+        )
+    return token
+
+
+NEW_CART = "mutation { cartCreate { cart { id version } cartToken errors { code } } }"
+SIGN_UP = """
+mutation SignUp($input: CustomerSignUpInput!) {
+  customerSignUp(input: $input) { token cart { id version } errors { code field message } }
+}
+"""
+
+
+async def new_cart(
+    client: httpx.AsyncClient, headers: dict[str, str] | None = None
+) -> tuple[str, dict[str, str]]:
+    """Create a cart; return its global id and the headers that reach it."""
+    body = await graphql(client, NEW_CART, headers=headers)
+    payload = body["data"]["cartCreate"]  # type: ignore[index]
+    assert payload["errors"] == [], payload
+    token = payload["cartToken"]
+    reach = {"X-Cart-Token": token} if token else dict(headers or {})
+    return payload["cart"]["id"], reach
+
+
+async def sign_up(
+    client: httpx.AsyncClient, email: str, password: str = "correct horse battery"
+) -> dict[str, str]:
+    """Create a customer account; return the Authorization header of its session."""
+    body = await graphql(client, SIGN_UP, {"input": {"email": email, "password": password}})
+    payload = body["data"]["customerSignUp"]  # type: ignore[index]
+    assert payload["errors"] == [], payload
+    return {"Authorization": f"Bearer {payload['token']}"}

@@ -70,7 +70,7 @@ async def test_health_and_readiness(db: Database, tmp_path: Path) -> None:
         ready = await client.get("/readyz")
     assert health.json() == {"status": "ok"}
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "checks": {"database": "ok"}}
+    assert ready.json() == {"status": "ok", "checks": {"database": "ok", "search": "ok"}}
 
 
 async def test_readiness_fails_when_the_database_is_gone(tmp_path: Path) -> None:
@@ -81,4 +81,7 @@ async def test_readiness_fails_when_the_database_is_gone(tmp_path: Path) -> None
     finally:
         await unreachable.dispose()
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "checks": {"database": "unavailable"}}
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "unavailable", "search": "ok"},
+    }

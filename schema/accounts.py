@@ -1,0 +1,214 @@
+"""Customer accounts over GraphQL: sign up, sign in (merging the guest cart), sign out, ``me``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from schema.carts.mutations import announce
+from schema.carts.types import Cart
+from schema.catalog import Node
+from schema.context import context_of
+from schema.errors import UserError
+from schema.ids import decode_id, encode_id
+from server import accounts, carts
+from server.errors import AppError
+from server.models import Customer as CustomerRow
+from server.models import utcnow
+
+
+@strawberry.type(description="A shopper with an account.")
+class Customer(Node):
+    email: str = strawberry.field(description="The email address signed in with (lower case).")
+    name: str | None = strawberry.field(description="The name the customer gave.")
+    phone: str | None = strawberry.field(description="The phone number the customer gave.")
+    row: strawberry.Private[CustomerRow]
+    with_cart: strawberry.Private[bool]
+
+    @classmethod
+    def from_model(cls, row: CustomerRow, *, with_cart: bool) -> Customer:
+        """Build the GraphQL customer; ``with_cart`` only where the customer is the one asking."""
+        return cls(
+            id=strawberry.ID(encode_id("Customer", row.id)),
+            email=row.email,
+            name=row.name,
+            phone=row.phone,
+            row=row,
+            with_cart=with_cart,
+        )
+
+    @strawberry.field(description="The customer's one active cart; null before the first one.")
+    async def cart(self, info: Info) -> Cart | None:
+        if not self.with_cart:
+            return None
+        async with context_of(info).use_session() as session:
+            view = await carts.active_cart_of(session, self.row.id)
+        return Cart.from_model(view) if view else None
+
+
+@strawberry.input(description="A new account, optionally taking over the guest cart.")
+class CustomerSignUpInput:
+    email: str = strawberry.field(description="Email address; case does not matter.")
+    password: str = strawberry.field(description="8 to 256 characters.")
+    name: str | None = strawberry.field(default=None, description="Name to show.")
+    phone: str | None = strawberry.field(default=None, description="Phone number for orders.")
+    cart_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The guest cart to keep; send its X-Cart-Token to prove you hold it.",
+    )
+
+
+@strawberry.input(description="Credentials, optionally with the guest cart to merge.")
+class CustomerSignInInput:
+    email: str = strawberry.field(description="Email address; case does not matter.")
+    password: str = strawberry.field(description="The password.")
+    cart_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The guest cart to merge into the customer's cart; send its X-Cart-Token to prove "
+            "you hold it. Afterwards the cart token no longer works."
+        ),
+    )
+
+
+@strawberry.input(description="Which sessions to end.")
+class CustomerSignOutInput:
+    everywhere: bool = strawberry.field(
+        default=False, description="End every session of the customer, not only this one."
+    )
+
+
+@strawberry.type(description="A new session, or why there is none.")
+class CustomerSessionPayload:
+    token: str | None = strawberry.field(
+        description="Send as `Authorization: Bearer <token>`; shown once."
+    )
+    expires_at: datetime | None = strawberry.field(description="When the session ends.")
+    customer: Customer | None = strawberry.field(description="The signed-in customer.")
+    cart: Cart | None = strawberry.field(
+        description="The customer's cart, with the guest cart's lines merged in."
+    )
+    errors: list[UserError] = strawberry.field(description="Why signing in failed, if it did.")
+
+    @classmethod
+    def failed(cls, error: AppError) -> CustomerSessionPayload:
+        """Build the payload of a refused sign-up or sign-in."""
+        return cls(
+            token=None,
+            expires_at=None,
+            customer=None,
+            cart=None,
+            errors=[UserError.from_error(error)],
+        )
+
+    @classmethod
+    def signed_in(cls, result: accounts.SignedIn) -> CustomerSessionPayload:
+        """Build the payload of a new session."""
+        return cls(
+            token=result.token,
+            expires_at=result.expires_at,
+            customer=Customer.from_model(result.customer, with_cart=True),
+            cart=Cart.from_model(result.cart) if result.cart else None,
+            errors=[],
+        )
+
+
+@strawberry.type(description="The result of signing out.")
+class CustomerSignOutPayload:
+    ended_sessions: int = strawberry.field(description="How many sessions ended.")
+    errors: list[UserError] = strawberry.field(description="Why signing out failed, if it did.")
+
+
+def _cart_pk(cart_id: strawberry.ID | None) -> int | None:
+    return decode_id(cart_id, "Cart", field="cartId") if cart_id is not None else None
+
+
+@strawberry.type
+class AccountQuery:
+    @strawberry.field(
+        description="The signed-in customer; null for guests, devices and expired sessions."
+    )
+    async def me(self, info: Info) -> Customer | None:
+        ctx = context_of(info)
+        viewer = await ctx.viewer()
+        if viewer.customer_id is None:
+            return None
+        row = await ctx.loaders.customer.load(viewer.customer_id)
+        return Customer.from_model(row, with_cart=True) if row else None
+
+
+@strawberry.type
+class AccountMutation:
+    @strawberry.mutation(description="Create an account and sign in; keeps the guest cart given.")
+    async def customer_sign_up(
+        self, info: Info, input: CustomerSignUpInput
+    ) -> CustomerSessionPayload:
+        ctx = context_of(info)
+        viewer = await ctx.viewer()
+        session = await ctx.session()
+        try:
+            async with session.begin_nested():
+                result = await accounts.sign_up(
+                    session,
+                    viewer,
+                    email=input.email,
+                    password=input.password,
+                    name=input.name,
+                    phone=input.phone,
+                    guest_cart_id=_cart_pk(input.cart_id),
+                    settings=ctx.settings,
+                    now=utcnow(),
+                )
+        except AppError as error:
+            return CustomerSessionPayload.failed(error)
+        announce(ctx, *result.changed)
+        return CustomerSessionPayload.signed_in(result)
+
+    @strawberry.mutation(
+        description="Sign in with email and password; merges the given guest cart into yours."
+    )
+    async def customer_sign_in(
+        self, info: Info, input: CustomerSignInInput
+    ) -> CustomerSessionPayload:
+        ctx = context_of(info)
+        viewer = await ctx.viewer()
+        session = await ctx.session()
+        try:
+            # No savepoint here: the service keeps a failed attempt (for rate limiting) and
+            # puts the rest of its work in a savepoint of its own.
+            result = await accounts.sign_in(
+                session,
+                viewer,
+                email=input.email,
+                password=input.password,
+                guest_cart_id=_cart_pk(input.cart_id),
+                client_address=ctx.client_address,
+                settings=ctx.settings,
+                now=utcnow(),
+            )
+        except AppError as error:
+            return CustomerSessionPayload.failed(error)
+        announce(ctx, *result.changed)
+        return CustomerSessionPayload.signed_in(result)
+
+    @strawberry.mutation(description="End this session (or all of the customer's sessions).")
+    async def customer_sign_out(
+        self,
+        info: Info,
+        input: Annotated[
+            CustomerSignOutInput | None, strawberry.argument(description="Which sessions to end.")
+        ] = None,
+    ) -> CustomerSignOutPayload:
+        ctx = context_of(info)
+        viewer = await ctx.viewer()
+        session = await ctx.session()
+        everywhere = input.everywhere if input else False
+        try:
+            async with session.begin_nested():
+                ended = await accounts.sign_out(session, viewer, everywhere=everywhere)
+        except AppError as error:
+            return CustomerSignOutPayload(ended_sessions=0, errors=[UserError.from_error(error)])
+        return CustomerSignOutPayload(ended_sessions=ended, errors=[])

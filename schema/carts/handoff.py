@@ -1,0 +1,123 @@
+"""Kiosk handoff over GraphQL: the phone asks for a code, a kiosk or staff device claims it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from schema.carts.mutations import CartPayload
+from schema.carts.types import Cart
+from schema.context import context_of
+from schema.errors import UserError
+from schema.ids import decode_id
+from server import carts
+from server.carts.routes import handoff_barcode_url, handoff_qr_url
+from server.errors import AppError
+from server.models import utcnow
+from server.ratelimit import AttemptLimit
+
+
+@strawberry.input(description="The cart to hand over to a kiosk.")
+class CartHandoffCreateInput:
+    cart_id: strawberry.ID = strawberry.field(description="The cart; you must hold or own it.")
+
+
+@strawberry.input(description="A code a shopper's phone shows.")
+class CartHandoffClaimInput:
+    code: str = strawberry.field(
+        description="The code as shown, typed or scanned; case, spaces and dashes do not matter."
+    )
+
+
+@strawberry.type(description="A single-use code that lets one kiosk pick the cart up.")
+class CartHandoffPayload:
+    code: str | None = strawberry.field(
+        description="Show it (e.g. `K7QM-3XPA`); 8 characters without 0, 1, I, L, O or U."
+    )
+    expires_at: datetime | None = strawberry.field(description="After this it no longer works.")
+    barcode_url: str | None = strawberry.field(
+        description="The code as a Code 128 image (SVG; `.png` also served); never cached."
+    )
+    qr_url: str | None = strawberry.field(
+        description="The code as a QR image (SVG; `qr.png` also served); never cached."
+    )
+    errors: list[UserError] = strawberry.field(
+        description="Why there is no code, if there is none."
+    )
+
+
+@strawberry.type
+class HandoffMutation:
+    @strawberry.mutation(
+        description=(
+            "Issue a code for a kiosk to pick the cart up, valid 10 minutes, once; it replaces "
+            "any earlier code of the cart."
+        )
+    )
+    async def cart_handoff_create(
+        self,
+        info: Info,
+        input: Annotated[CartHandoffCreateInput, strawberry.argument(description="The cart.")],
+    ) -> CartHandoffPayload:
+        ctx = context_of(info)
+        viewer = await ctx.viewer()
+        session = await ctx.session()
+        try:
+            async with session.begin_nested():
+                issued = await carts.create_handoff(
+                    session,
+                    viewer,
+                    decode_id(input.cart_id, "Cart", field="cartId"),
+                    secret_key=ctx.runtime.secret_key,
+                    lifetime=timedelta(minutes=ctx.settings.handoff_minutes),
+                    now=utcnow(),
+                )
+        except AppError as error:
+            return CartHandoffPayload(
+                code=None,
+                expires_at=None,
+                barcode_url=None,
+                qr_url=None,
+                errors=[UserError.from_error(error)],
+            )
+        return CartHandoffPayload(
+            code=issued.display,
+            expires_at=issued.expires_at,
+            barcode_url=handoff_barcode_url(issued.code),
+            qr_url=handoff_qr_url(issued.code),
+            errors=[],
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Kiosk or staff device only: pick up the cart behind a code for 30 minutes. Wrong, "
+            "expired and used codes answer CODE_EXPIRED; repeated failures RATE_LIMITED."
+        )
+    )
+    async def cart_handoff_claim(
+        self,
+        info: Info,
+        input: Annotated[CartHandoffClaimInput, strawberry.argument(description="The code.")],
+    ) -> CartPayload:
+        ctx = context_of(info)
+        viewer = await ctx.viewer()
+        session = await ctx.session()
+        try:
+            # No savepoint here: the service counts a failed code (rate limiting) outside the
+            # savepoint it runs the claim in, and that count must be committed.
+            cart = await carts.claim_handoff(
+                session,
+                viewer,
+                input.code,
+                client_address=ctx.client_address,
+                secret_key=ctx.runtime.secret_key,
+                claim_lifetime=timedelta(minutes=ctx.settings.claim_minutes),
+                limit=AttemptLimit.from_settings(ctx.settings),
+                now=utcnow(),
+            )
+        except AppError as error:
+            return CartPayload(cart=None, replayed=False, errors=[UserError.from_error(error)])
+        return CartPayload(cart=Cart.from_model(cart), replayed=False, errors=[])

@@ -1,0 +1,139 @@
+"""Cart types: the cart, its lines (products through the loaders) and the quantity scalar."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, NewType
+
+import strawberry
+from strawberry.types import Info
+
+from schema.catalog import Money, Node, Product
+from schema.context import context_of
+from schema.ids import encode_id
+from server.carts import CartView, LineView
+from server.catalog import PriceInfo
+from server.errors import InvalidQuantity
+
+if TYPE_CHECKING:
+    from schema.accounts import Customer
+
+
+def _parse_quantity(value: Any) -> int:
+    """Accept any whole number, however large: the range is the mutation's to judge."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise InvalidQuantity("A quantity is a whole number of units.", field="quantity")
+
+
+LineQuantity = NewType("LineQuantity", int)
+# Registered in the schema's scalar_map (see schema/__init__.py).
+LINE_QUANTITY_SCALAR = strawberry.scalar(
+    name="LineQuantity",
+    serialize=int,
+    parse_value=_parse_quantity,
+    description=(
+        "A whole number of units. Any integer is accepted by the schema (no 32-bit limit), "
+        "so that a cart mutation can answer INVALID_QUANTITY for 0, negative and too large "
+        "numbers."
+    ),
+)
+
+
+async def _price(info: Info[Any, Any], product_id: int) -> PriceInfo:
+    ctx = context_of(info)
+    found = await ctx.loaders.price.load(product_id)
+    # A product without a price in the chain's currency is not for sale: it shows as zero
+    # rather than failing the cart, as on the product page.
+    return found or PriceInfo(ctx.settings.currency, 0, 0, None)
+
+
+@strawberry.type(description="A product in a cart and how many of it; prices are as of now.")
+class CartLine:
+    id: strawberry.ID = strawberry.field(
+        description="The line's global id, for cartLinesUpdate and cartLinesRemove."
+    )
+    quantity: int = strawberry.field(description="Units of the product.")
+    view: strawberry.Private[LineView]
+
+    @classmethod
+    def from_model(cls, view: LineView) -> CartLine:
+        """Build the GraphQL line from the cart snapshot's line."""
+        return cls(
+            id=strawberry.ID(encode_id("CartLine", view.id)), quantity=view.quantity, view=view
+        )
+
+    @strawberry.field(description="The product, with its page as everywhere else.")
+    async def product(self, info: Info) -> Product:
+        row = await context_of(info).loaders.product.load(self.view.product_id)
+        assert row is not None, "a cart line's product is never deleted"
+        return await Product.load(info, row)
+
+    @strawberry.field(description="The price of one unit in force now (a campaign's, if one runs).")
+    async def unit_price(self, info: Info) -> Money:
+        price = await _price(info, self.view.product_id)
+        return Money(amount=price.current, currency=price.currency)
+
+    @strawberry.field(description="Unit price now times quantity.")
+    async def line_total(self, info: Info) -> Money:
+        price = await _price(info, self.view.product_id)
+        return Money(amount=price.current * self.quantity, currency=price.currency)
+
+
+@strawberry.type(
+    description="A shopping cart, the same on every device; the server's copy is the truth."
+)
+class Cart(Node):
+    version: int = strawberry.field(description="Counts the cart's changes: each adds exactly one.")
+    total_quantity: int = strawberry.field(description="Units in the cart, all lines together.")
+    updated_at: datetime = strawberry.field(description="When the cart last changed.")
+    view: strawberry.Private[CartView]
+
+    @classmethod
+    def from_model(cls, view: CartView) -> Cart:
+        """Build the GraphQL cart from a snapshot the carts service returned."""
+        return cls(
+            id=strawberry.ID(encode_id("Cart", view.id)),
+            version=view.version,
+            total_quantity=view.total_quantity,
+            updated_at=view.updated_at,
+            view=view,
+        )
+
+    @strawberry.field(description="The lines, in the order their products were first added.")
+    def lines(self) -> list[CartLine]:
+        return [CartLine.from_model(line) for line in self.view.lines]
+
+    @strawberry.field(description="The sum of the line totals at the prices in force now.")
+    async def subtotal(self, info: Info) -> Money:
+        ctx = context_of(info)
+        ids = [line.product_id for line in self.view.lines]
+        prices = await ctx.loaders.price.load_many(ids)
+        amount = sum(
+            (price.current if price else 0) * line.quantity
+            for price, line in zip(prices, self.view.lines, strict=True)
+        )
+        return Money(amount=amount, currency=ctx.settings.currency)
+
+    @strawberry.field(
+        description=(
+            "Whose cart it is: shown to that customer and to a device the cart was handed to; "
+            "null for a guest cart and for everyone else."
+        )
+    )
+    async def customer(
+        self, info: Info
+    ) -> Annotated[Customer, strawberry.lazy("schema.accounts")] | None:
+        from schema.accounts import Customer
+
+        customer_id = self.view.customer_id
+        if customer_id is None:
+            return None
+        ctx = context_of(info)
+        viewer = await ctx.viewer()
+        if viewer.customer_id != customer_id and viewer.device is None:
+            return None
+        row = await ctx.loaders.customer.load(customer_id)
+        return Customer.from_model(row, with_cart=False) if row else None

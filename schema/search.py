@@ -1,0 +1,215 @@
+"""Search and alternatives: the GraphQL face of the search engine, hydrated from the database."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from schema.catalog import Product
+from schema.context import context_of
+from schema.ids import decode_id
+from search import QueryTooLong, SearchEngineUnavailable, SearchError, SearchRequest
+from server.errors import InvalidInput, SearchUnavailable
+from server.indexing import build_document
+
+log = logging.getLogger("omnicart.search")
+MAX_PAGE = 100
+MAX_ALTERNATIVES = 20
+
+
+def encode_cursor(offset: int) -> str:
+    """Return the opaque cursor of the hit at ``offset``."""
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """Return the offset a cursor points at, or raise InvalidInput."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, value = raw.split(":", 1)
+        if kind != "offset" or not value.isdecimal():
+            raise ValueError(raw)
+        return int(value)
+    except (ValueError, UnicodeError, binascii.Error) as exc:
+        raise InvalidInput("That cursor is not one this server handed out.", field="after") from exc
+
+
+@strawberry.input(description="Narrow a search down.")
+class SearchFilter:
+    categories: list[str] | None = strawberry.field(
+        default=None, description="Any of these categories."
+    )
+    brands: list[str] | None = strawberry.field(default=None, description="Any of these brands.")
+    price_min: int | None = strawberry.field(default=None, description="Lowest price, minor units.")
+    price_max: int | None = strawberry.field(
+        default=None, description="Highest price, minor units."
+    )
+    in_stock_at: strawberry.ID | None = strawberry.field(
+        default=None, description="Only products available in this store."
+    )
+
+
+@strawberry.enum(description="Order of search hits.")
+class SearchSort(Enum):
+    RELEVANCE = "relevance"
+    PRICE_ASC = "price_asc"
+    PRICE_DESC = "price_desc"
+    NAME = "name"
+
+
+@strawberry.type(description="One search hit.")
+class SearchEdge:
+    cursor: str = strawberry.field(description="Pass as `after` to continue after this hit.")
+    node: Product = strawberry.field(description="The product.")
+    highlight: str | None = strawberry.field(
+        description="The name with matched words in <mark>…</mark>, HTML-escaped otherwise."
+    )
+
+
+@strawberry.type(description="Relay paging information.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More hits follow.")
+    has_previous_page: bool = strawberry.field(description="Hits come before this page.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first hit.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last hit.")
+
+
+@strawberry.type(description="A count of hits per value of one field.")
+class FacetValue:
+    value: str = strawberry.field(description="The brand or category.")
+    count: int = strawberry.field(description="Hits with it.")
+
+
+@strawberry.type(description="Hit counts for one field: `brand` or `category`.")
+class Facet:
+    name: str = strawberry.field(description="`brand` or `category`.")
+    values: list[FacetValue] = strawberry.field(description="Values, most hits first.")
+
+
+@strawberry.type(description="A page of search hits with facets.")
+class SearchResult:
+    total_count: int = strawberry.field(description="Hits in all.")
+    edges: list[SearchEdge] = strawberry.field(description="This page's hits.")
+    page_info: PageInfo = strawberry.field(description="Paging.")
+    facets: list[Facet] = strawberry.field(description="Counts per brand and category.")
+    processing_time_ms: int = strawberry.field(description="Time the engine took.")
+
+
+@strawberry.type
+class SearchQuery:
+    @strawberry.field(
+        description="Products by name, brand, category or barcode (typos and prefixes allowed)."
+    )
+    async def search(
+        self,
+        info: Info,
+        query: Annotated[str, strawberry.argument(description="What the shopper typed.")],
+        filter: Annotated[
+            SearchFilter | None, strawberry.argument(description="Narrow the hits.")
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="Hits per page (1–100).")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor to continue after.")
+        ] = None,
+        sort: Annotated[
+            SearchSort, strawberry.argument(description="Order.")
+        ] = SearchSort.RELEVANCE,
+    ) -> SearchResult:
+        ctx = context_of(info)
+        if not 1 <= first <= MAX_PAGE:
+            raise InvalidInput(f"Ask for 1 to {MAX_PAGE} hits at a time.", field="first")
+        offset = decode_cursor(after) + 1 if after else 0
+        f = filter or SearchFilter()
+        in_stock_at = (
+            decode_id(f.in_stock_at, "Store", field="filter.inStockAt") if f.in_stock_at else None
+        )
+        try:
+            request = SearchRequest(
+                query=query,
+                categories=tuple(f.categories or ()),
+                brands=tuple(f.brands or ()),
+                price_min=f.price_min,
+                price_max=f.price_max,
+                in_stock_at=in_stock_at,
+                sort=sort.value,  # type: ignore[arg-type]
+                offset=offset,
+                limit=first,
+            )
+            response = await ctx.runtime.search.search(request)
+        except QueryTooLong as exc:
+            raise InvalidInput(str(exc), field="query") from exc
+        except SearchEngineUnavailable as exc:
+            log.warning("search unavailable: %s", exc)
+            raise SearchUnavailable(
+                "Search is unavailable right now; scanning and barcode lookup still work."
+            ) from exc
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
+        except SearchError as exc:
+            log.error("search failed: %s", exc)
+            raise SearchUnavailable("Search failed; please try again.") from exc
+        rows = await asyncio.gather(*(ctx.loaders.product.load(hit.id) for hit in response.hits))
+        edges: list[SearchEdge] = []
+        for position, (hit, row) in enumerate(zip(response.hits, rows, strict=True)):
+            # The index can briefly lag a deleted or deactivated product: skip it.
+            if row is None or not row.active:
+                continue
+            edges.append(
+                SearchEdge(
+                    cursor=encode_cursor(offset + position),
+                    node=await Product.load(info, row),
+                    highlight=hit.highlight,
+                )
+            )
+        return SearchResult(
+            total_count=response.total,
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=offset + len(response.hits) < response.total,
+                has_previous_page=offset > 0,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            facets=[
+                Facet(name=name, values=[FacetValue(value=v, count=c) for v, c in values])
+                for name, values in response.facets.items()
+            ],
+            processing_time_ms=response.processing_time_ms,
+        )
+
+
+async def alternatives_for(
+    info: Info, product: Product, store_id: strawberry.ID | None, first: int
+) -> list[Product]:
+    """Return products to offer instead of ``product``: same category, in stock here first.
+
+    A search outage leaves the product page without alternatives rather than failing it.
+    """
+    ctx = context_of(info)
+    if not 0 <= first <= MAX_ALTERNATIVES:
+        raise InvalidInput(f"Ask for 0 to {MAX_ALTERNATIVES} alternatives.", field="first")
+    if first == 0:
+        return []
+    store = decode_id(store_id, "Store", field="storeId") if store_id else None
+    row = product.row
+    gtins, price, stock = await asyncio.gather(
+        ctx.loaders.barcodes.load(row.id),
+        ctx.loaders.price.load(row.id),
+        ctx.loaders.stock.load(row.id),
+    )
+    doc = build_document(row, gtins or [], price, stock or [], ctx.settings.currency)
+    try:
+        ids = await ctx.runtime.search.similar(doc, store_id=store, limit=first)
+    except SearchError as exc:
+        log.warning("alternatives unavailable: %s", exc)
+        return []
+    rows = await asyncio.gather(*(ctx.loaders.product.load(i) for i in ids))
+    live = [r for r in rows if r is not None and r.active and r.id != row.id]
+    return list(await asyncio.gather(*(Product.load(info, r) for r in live)))

@@ -1,0 +1,326 @@
+"""Accounts: customers and their sessions, store devices, and resolving who is asking.
+
+Customers sign up and in with email and password. Emails are trimmed and lower-cased, so
+one address is one account. Passwords (8 to 256 characters) are hashed with Argon2id
+(argon2-cffi's ``PasswordHasher`` defaults), verified in a worker thread, and rehashed on
+sign-in when the parameters change. A failed sign-in answers the same ``UNAUTHORIZED``
+("the email or password is wrong") and takes the same time whether or not the email
+exists, and counts against the email and the client address like handoff codes do.
+Signing up with an email that has an account is a ``CONFLICT``: an address can only be
+registered once, and telling the person so is the only useful answer there.
+
+A sign-in gives an opaque session token (``cs_…``, stored as SHA-256) valid for
+``customer_session_days``; ``customerSignOut`` ends it (or every session of the customer).
+Kiosks and staff tablets are devices of one store, added on the command line, with a
+``dv_…`` token printed once. ``resolve_viewer`` maps credentials to a ``Viewer``; a token
+that is unknown, expired or revoked resolves to nobody rather than failing, so a request
+still reaches what its other credential (a cart token) allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import TypeGuard
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import catalog
+from server.carts import CartView, active_cart_of, attach_guest_cart
+from server.config import Settings
+from server.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from server.models import Customer, CustomerSession, Device, Store
+from server.ratelimit import AttemptLimit, check_attempts, record_failure
+from server.tokens import (
+    CUSTOMER_SESSION_PREFIX,
+    DEVICE_PREFIX,
+    MAX_TOKEN_LENGTH,
+    new_token,
+    token_hash,
+)
+from server.viewer import DeviceIdentity, DeviceKind, Viewer
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 256
+_WRONG_CREDENTIALS = "The email or password is wrong."
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A new session and the customer's cart after any guest cart was attached."""
+
+    token: str
+    expires_at: datetime
+    customer: Customer
+    cart: CartView | None
+    # Carts whose version moved (the guest cart and the customer's), to announce.
+    changed: tuple[CartView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """A registered device as the command line lists it."""
+
+    id: int
+    store_code: str
+    kind: DeviceKind
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+async def resolve_viewer(
+    session: AsyncSession, *, bearer: str | None, cart_token: str | None, now: datetime
+) -> Viewer:
+    """Return who the credentials stand for; unknown or expired tokens stand for nobody."""
+    cart_hash = token_hash(cart_token) if _plausible(cart_token) else None
+    if bearer is None or not _plausible(bearer):
+        return Viewer(cart_token_hash=cart_hash)
+    if bearer.startswith(CUSTOMER_SESSION_PREFIX):
+        row = (
+            await session.execute(
+                select(CustomerSession.id, CustomerSession.customer_id).where(
+                    CustomerSession.token_hash == token_hash(bearer),
+                    CustomerSession.expires_at > now,
+                )
+            )
+        ).one_or_none()
+        if row is not None:
+            return Viewer(customer_id=row.customer_id, session_id=row.id, cart_token_hash=cart_hash)
+    elif bearer.startswith(DEVICE_PREFIX):
+        device = (
+            await session.execute(
+                select(Device).where(
+                    Device.token_hash == token_hash(bearer), Device.revoked_at.is_(None)
+                )
+            )
+        ).scalar_one_or_none()
+        if device is not None:
+            identity = DeviceIdentity(device.id, device.store_id, device.kind, device.name)  # type: ignore[arg-type]
+            return Viewer(device=identity, cart_token_hash=cart_hash)
+    return Viewer(cart_token_hash=cart_hash)
+
+
+def normalise_email(text: str) -> str:
+    """Return the stored form of an email address, or raise InvalidInput."""
+    email = text.strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise InvalidInput("This is not an email address.", field="email")
+    return email
+
+
+async def sign_up(
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    email: str,
+    password: str,
+    name: str | None,
+    phone: str | None,
+    guest_cart_id: int | None,
+    settings: Settings,
+    now: datetime,
+) -> SignedIn:
+    """Create a customer, sign them in, and make the guest cart they hold (if any) theirs."""
+    address = normalise_email(email)
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(
+            f"A password has {MIN_PASSWORD} to {MAX_PASSWORD} characters.", field="password"
+        )
+    if name is not None and len(name) > 200:
+        raise InvalidInput("A name has at most 200 characters.", field="name")
+    if phone is not None and len(phone) > 40:
+        raise InvalidInput("A phone number has at most 40 characters.", field="phone")
+    taken = Conflict("An account with this email exists; sign in instead.", field="email")
+    if await _customer_by_email(session, address) is not None:
+        raise taken
+    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    customer = Customer(
+        email=address, password_hash=password_hash, name=name, phone=phone, created_at=now
+    )
+    try:
+        async with session.begin_nested():
+            session.add(customer)
+            await session.flush()
+    except IntegrityError:  # another sign-up with the same email won the race
+        raise taken from None
+    return await _start(session, viewer, customer, guest_cart_id, settings, now)
+
+
+async def sign_in(
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    email: str,
+    password: str,
+    guest_cart_id: int | None,
+    client_address: str,
+    settings: Settings,
+    now: datetime,
+) -> SignedIn:
+    """Check the password, attach the guest cart the caller holds, and start a session.
+
+    A wrong email or password is recorded outside the savepoint of the rest, so the
+    failure counts once the caller commits; the caller must not roll it back.
+    """
+    address = normalise_email(email)
+    rule = AttemptLimit.from_settings(settings)
+    email_key = hashlib.sha256(address.encode()).hexdigest()[:32]
+    buckets = [f"signin:addr:{client_address}", f"signin:email:{email_key}"]
+    await check_attempts(session, buckets, rule, now)
+    customer = await _customer_by_email(session, address)
+    stored = customer.password_hash if customer is not None else _dummy_hash()
+    if not await asyncio.to_thread(_verify, stored, password) or customer is None:
+        await record_failure(session, buckets, rule, now)
+        raise PermissionDenied(_WRONG_CREDENTIALS)
+    async with session.begin_nested():
+        if _hasher.check_needs_rehash(customer.password_hash):
+            customer.password_hash = await asyncio.to_thread(_hasher.hash, password)
+        return await _start(session, viewer, customer, guest_cart_id, settings, now)
+
+
+async def sign_out(session: AsyncSession, viewer: Viewer, *, everywhere: bool) -> int:
+    """End the caller's session (or every session of the customer); return how many ended."""
+    if viewer.customer_id is None or viewer.session_id is None:
+        raise PermissionDenied("You are not signed in.")
+    stmt = delete(CustomerSession).where(
+        CustomerSession.customer_id == viewer.customer_id
+        if everywhere
+        else CustomerSession.id == viewer.session_id
+    )
+    result = await session.execute(stmt.returning(CustomerSession.id))
+    return len(result.all())
+
+
+async def customer_by_id(session: AsyncSession, customer_id: int) -> Customer | None:
+    """Return a customer row by id."""
+    return await session.get(Customer, customer_id)
+
+
+async def customers_by_ids(session: AsyncSession, ids: list[int]) -> dict[int, Customer]:
+    """Return customers by id in one query."""
+    if not ids:
+        return {}
+    rows = await session.execute(select(Customer).where(Customer.id.in_(set(ids))))
+    return {c.id: c for c in rows.scalars()}
+
+
+async def add_device(
+    session: AsyncSession, *, store_code: str, kind: DeviceKind, name: str | None, now: datetime
+) -> tuple[DeviceRecord, str]:
+    """Register a kiosk or staff device of a store; return it and its token (shown only once)."""
+    if kind not in ("kiosk", "staff"):
+        raise InvalidInput("A device is a kiosk or staff device.", field="kind")
+    store = await catalog.store_by_code(session, store_code)
+    if store is None:
+        raise NotFound(f"No store has the code {store_code!r}.", field="store")
+    token = new_token(DEVICE_PREFIX)
+    device = Device(
+        store_id=store.id,
+        kind=kind,
+        name=name or f"{store.code} {kind}",
+        token_hash=token_hash(token),
+        created_at=now,
+    )
+    session.add(device)
+    await session.flush()
+    return DeviceRecord(device.id, store.code, kind, device.name, now, None), token
+
+
+async def list_devices(session: AsyncSession, store_code: str | None = None) -> list[DeviceRecord]:
+    """Return the registered devices (of one store, if given), oldest first."""
+    stmt = select(Device, Store.code).join(Store, Store.id == Device.store_id).order_by(Device.id)
+    if store_code is not None:
+        stmt = stmt.where(Store.code == store_code)
+    return [
+        DeviceRecord(d.id, code, d.kind, d.name, d.created_at, d.revoked_at)  # type: ignore[arg-type]
+        for d, code in await session.execute(stmt)
+    ]
+
+
+async def revoke_device(session: AsyncSession, device_id: int, now: datetime) -> DeviceRecord:
+    """Stop a device's token from working, at once and for good."""
+    await session.execute(
+        update(Device)
+        .where(Device.id == device_id, Device.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    for record in await list_devices(session):
+        if record.id == device_id:
+            return record
+    raise NotFound(f"There is no device {device_id}.", field="device")
+
+
+async def _start(
+    session: AsyncSession,
+    viewer: Viewer,
+    customer: Customer,
+    guest_cart_id: int | None,
+    settings: Settings,
+    now: datetime,
+) -> SignedIn:
+    changed: tuple[CartView, ...] = ()
+    if guest_cart_id is not None:
+        attached = await attach_guest_cart(
+            session,
+            customer.id,
+            guest_cart_id,
+            viewer.cart_token_hash,
+            now,
+            max_quantity=settings.max_line_quantity,
+        )
+        cart: CartView | None = attached.cart
+        changed = attached.changed
+    else:
+        cart = await active_cart_of(session, customer.id)
+    await session.execute(
+        delete(CustomerSession).where(
+            CustomerSession.customer_id == customer.id, CustomerSession.expires_at <= now
+        )
+    )
+    token = new_token(CUSTOMER_SESSION_PREFIX)
+    expires_at = now + timedelta(days=settings.customer_session_days)
+    await session.execute(
+        insert(CustomerSession).values(
+            customer_id=customer.id,
+            token_hash=token_hash(token),
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    return SignedIn(token, expires_at, customer, cart, changed)
+
+
+async def _customer_by_email(session: AsyncSession, email: str) -> Customer | None:
+    return (
+        await session.execute(select(Customer).where(Customer.email == email))
+    ).scalar_one_or_none()
+
+
+def _plausible(token: str | None) -> TypeGuard[str]:
+    return token is not None and 0 < len(token) <= MAX_TOKEN_LENGTH
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of a random password: an unknown email costs one verification, like a known one."""
+    return _hasher.hash(secrets.token_urlsafe(16))

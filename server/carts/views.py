@@ -1,0 +1,149 @@
+"""Reading carts: plain snapshots of a cart and its lines, and who may reach which cart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.models import Cart, CartClaim, CartLine
+from server.viewer import Viewer
+
+ACTIVE = "active"
+MERGED = "merged"
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    """One line of a cart: which product and how many; prices are looked up when shown."""
+
+    id: int
+    product_id: int
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class CartView:
+    """A cart as it stood at one version, detached from the database session."""
+
+    id: int
+    version: int
+    customer_id: int | None
+    updated_at: datetime
+    lines: tuple[LineView, ...]
+
+    @property
+    def total_quantity(self) -> int:
+        """Return the number of units in the cart."""
+        return sum(line.quantity for line in self.lines)
+
+    def to_snapshot(self) -> dict[str, Any]:
+        """Return a JSON-able form, kept with an idempotency key to answer a retry."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "customer_id": self.customer_id,
+            "updated_at": self.updated_at.isoformat(),
+            "lines": [[line.id, line.product_id, line.quantity] for line in self.lines],
+        }
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any]) -> CartView:
+        """Rebuild a view from ``to_snapshot`` output."""
+        return cls(
+            id=int(data["id"]),
+            version=int(data["version"]),
+            customer_id=data["customer_id"],
+            updated_at=datetime.fromisoformat(data["updated_at"]),
+            lines=tuple(LineView(int(i), int(p), int(q)) for i, p, q in data["lines"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CartChange:
+    """The answer of a cart mutation: the cart after it, and whether it only replayed a retry."""
+
+    cart: CartView
+    replayed: bool = False
+
+
+def reachable_by(viewer: Viewer, now: datetime) -> ColumnElement[bool]:
+    """Return the SQL condition for the active carts ``viewer`` may read and change.
+
+    A cart token reaches its cart only while it is a guest cart (no customer); a customer
+    reaches their own cart; a device reaches a cart it claimed with a handoff code until
+    the claim expires. Closed and merged carts are reachable by nobody.
+    """
+    ways: list[ColumnElement[bool]] = []
+    if viewer.cart_token_hash is not None:
+        ways.append(and_(Cart.token_hash == viewer.cart_token_hash, Cart.customer_id.is_(None)))
+    if viewer.customer_id is not None:
+        ways.append(Cart.customer_id == viewer.customer_id)
+    if viewer.device is not None:
+        ways.append(
+            exists().where(
+                CartClaim.cart_id == Cart.id,
+                CartClaim.device_id == viewer.device.id,
+                CartClaim.expires_at > now,
+            )
+        )
+    if not ways:
+        return false()
+    return and_(Cart.status == ACTIVE, or_(*ways))
+
+
+async def lines_of(session: AsyncSession, cart_id: int) -> tuple[LineView, ...]:
+    """Return a cart's lines in the order they were first added."""
+    rows = await session.execute(
+        select(CartLine.id, CartLine.product_id, CartLine.quantity)
+        .where(CartLine.cart_id == cart_id)
+        .order_by(CartLine.id)
+    )
+    return tuple(LineView(i, p, q) for i, p, q in rows)
+
+
+async def load_view(session: AsyncSession, cart_id: int) -> CartView | None:
+    """Return the current state of a cart whatever its status, or None when there is none."""
+    row = (
+        await session.execute(
+            select(Cart.id, Cart.version, Cart.customer_id, Cart.updated_at).where(
+                Cart.id == cart_id
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return CartView(
+        row.id, row.version, row.customer_id, row.updated_at, await lines_of(session, row.id)
+    )
+
+
+async def cart_for_viewer(
+    session: AsyncSession, viewer: Viewer, cart_id: int, now: datetime
+) -> CartView | None:
+    """Return the cart if ``viewer`` may see it; None when it is missing and when not theirs."""
+    row = (
+        await session.execute(
+            select(Cart.id, Cart.version, Cart.customer_id, Cart.updated_at).where(
+                Cart.id == cart_id, reachable_by(viewer, now)
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return CartView(
+        row.id, row.version, row.customer_id, row.updated_at, await lines_of(session, row.id)
+    )
+
+
+async def active_cart_of(session: AsyncSession, customer_id: int) -> CartView | None:
+    """Return a customer's active cart, or None when they have none yet."""
+    cart_id = (
+        await session.execute(
+            select(Cart.id).where(Cart.customer_id == customer_id, Cart.status == ACTIVE)
+        )
+    ).scalar_one_or_none()
+    return None if cart_id is None else await load_view(session, cart_id)

@@ -1,0 +1,223 @@
+"""Keeping the search index in step with the database through the transactional outbox.
+
+Every product, price or stock change writes an outbox row in the same transaction as the
+change (``server.outbox.record_product_changes``). The indexer drains those rows: it reads
+the products' current state from the database, sends the documents to the engine, and only
+then deletes the rows. A crash between the two re-sends the same (current) documents on the
+next run, so nothing is lost and nothing goes stale. On PostgreSQL the rows being indexed
+stay locked (``FOR UPDATE SKIP LOCKED``), so several indexer processes share the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from search import ProductDocument, SearchEngine, SearchError
+from server import catalog
+from server.db import Database
+from server.gtin import Gtin
+from server.models import OutboxEvent, Product
+from server.outbox import PRODUCT_TOPIC
+
+log = logging.getLogger("omnicart.indexing")
+
+
+def build_document(
+    product: Product,
+    gtins: Sequence[str],
+    price: catalog.PriceInfo | None,
+    stock: Sequence[catalog.StockFigure],
+    currency: str,
+) -> ProductDocument:
+    """Return the search document of a product from its row, barcodes, price and stock."""
+    forms: list[str] = []
+    for digits in gtins:
+        forms.extend(f for f in Gtin(digits).forms if f not in forms)
+    return ProductDocument(
+        id=product.id,
+        name=product.name,
+        brand=product.brand,
+        categories=list(product.categories or []),
+        description=product.description,
+        barcodes=forms,
+        price=price.current if price else 0,
+        currency=price.currency if price else currency,
+        in_stock_at=sorted(
+            {
+                f.store_id
+                for f in stock
+                if f.store_id is not None and not f.online and f.available > 0
+            }
+        ),
+        in_stock_online=any(f.online and f.available > 0 for f in stock),
+        quantity=product.quantity,
+        image_url=product.image_url,
+    )
+
+
+async def documents_for(
+    session: AsyncSession, product_ids: Iterable[int], currency: str
+) -> tuple[list[ProductDocument], list[int]]:
+    """Return the documents of the active products among ``product_ids`` and the ids to drop."""
+    ids = set(product_ids)
+    products = await catalog.products_by_ids(session, ids)
+    live = [p for p in products.values() if p.active]
+    live_ids = [p.id for p in live]
+    barcodes = await catalog.barcodes_by_product(session, live_ids)
+    prices = await catalog.prices_by_product(session, live_ids, currency)
+    stock = await catalog.stock_by_product(session, live_ids)
+    docs = [
+        build_document(p, barcodes.get(p.id, []), prices.get(p.id), stock.get(p.id, []), currency)
+        for p in sorted(live, key=lambda p: p.id)
+    ]
+    return docs, sorted(ids - set(live_ids))
+
+
+async def _send(engine: SearchEngine, docs: list[ProductDocument], gone: list[int]) -> None:
+    if docs:
+        await engine.index(docs)
+    if gone:
+        await engine.delete(gone)
+
+
+class Indexer:
+    """Drains the product outbox into the search engine, in the server or as its own worker."""
+
+    def __init__(self, db: Database, engine: SearchEngine, currency: str, batch: int = 500) -> None:
+        self.db = db
+        self.engine = engine
+        self.currency = currency
+        self.batch = batch
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask the running loop to drain now instead of at its next tick."""
+        self._wake.set()
+
+    async def drain_once(self) -> int:
+        """Index one batch of pending changes; return how many outbox rows it consumed."""
+        async with self.db.transaction(write=not self.db.is_sqlite) as session:
+            stmt = (
+                select(OutboxEvent.id, OutboxEvent.entity_id)
+                .where(OutboxEvent.topic == PRODUCT_TOPIC)
+                .order_by(OutboxEvent.id)
+                .limit(self.batch)
+            )
+            if not self.db.is_sqlite:
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = (await session.execute(stmt)).all()
+            if not rows:
+                return 0
+            docs, gone = await documents_for(session, {r.entity_id for r in rows}, self.currency)
+            if not self.db.is_sqlite:
+                await _send(self.engine, docs, gone)
+                await session.execute(
+                    delete(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows]))
+                )
+                return len(rows)
+        # SQLite has one writer at a time: index outside the write lock, then delete the rows.
+        await _send(self.engine, docs, gone)
+        async with self.db.transaction() as session:
+            await session.execute(
+                delete(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows]))
+            )
+        return len(rows)
+
+    async def drain(self) -> int:
+        """Index every pending change; return how many outbox rows it consumed."""
+        total = 0
+        while consumed := await self.drain_once():
+            total += consumed
+        return total
+
+    async def run_forever(self, interval: float = 0.5) -> None:
+        """Drain continually; an engine outage is logged and retried, never fatal."""
+        while True:
+            try:
+                await self.drain()
+            except SearchError as exc:
+                log.warning("search index update postponed: %s", exc)
+                await asyncio.sleep(min(interval * 10, 5))
+            except Exception:
+                log.exception("search indexer failed; retrying")
+                await asyncio.sleep(min(interval * 10, 5))
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), interval)
+            except TimeoutError:
+                pass
+
+
+async def reindex_all(
+    db: Database,
+    engine: SearchEngine,
+    currency: str,
+    *,
+    batch: int = 1000,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Rebuild the index from scratch from the database; return how many products it holds."""
+    await engine.ensure_ready()
+    async with db.transaction(write=False) as session:
+        total = (await session.execute(select(func.count(Product.id)))).scalar_one()
+        # Changes noted before now are covered by this rebuild.
+        high_water = (await session.execute(select(func.max(OutboxEvent.id)))).scalar_one()
+    await engine.clear()
+    done = indexed = 0
+    last_id = 0
+    while True:
+        async with db.transaction(write=False) as session:
+            ids = list(
+                (
+                    await session.execute(
+                        select(Product.id)
+                        .where(Product.id > last_id)
+                        .order_by(Product.id)
+                        .limit(batch)
+                    )
+                ).scalars()
+            )
+            if not ids:
+                break
+            docs, _ = await documents_for(session, ids, currency)
+        await engine.index(docs)
+        last_id = ids[-1]
+        done += len(ids)
+        indexed += len(docs)
+        if on_progress:
+            on_progress(done, total)
+    if high_water is not None:
+        async with db.transaction() as session:
+            await session.execute(
+                delete(OutboxEvent).where(
+                    OutboxEvent.topic == PRODUCT_TOPIC, OutboxEvent.id <= high_water
+                )
+            )
+    return indexed
+
+
+async def keep_index_current(
+    db: Database, engine: SearchEngine, currency: str, *, interval: float = 0.5
+) -> None:
+    """Build the index when it is empty (first start), then follow the outbox for ever."""
+    indexer = Indexer(db, engine, currency)
+    while True:
+        try:
+            await engine.ensure_ready()
+            if await engine.count() == 0:
+                async with db.transaction(write=False) as session:
+                    has_products = (await session.execute(select(Product.id).limit(1))).first()
+                if has_products:
+                    log.info("search index is empty: building it from the database")
+                    indexed = await reindex_all(db, engine, currency)
+                    log.info("search index built: %d products", indexed)
+            break
+        except SearchError as exc:
+            log.warning("search engine not ready (%s); retrying", exc)
+            await asyncio.sleep(5)
+    await indexer.run_forever(interval)

@@ -1,0 +1,84 @@
+// The GraphQL client: POST /graphql with this device's credentials, typed failures.
+
+import { authHeaders } from "./session.js";
+
+const listeners = new Set();
+
+/** A failed operation: `code` is the server's error code, "OFFLINE" or "UNSUPPORTED". */
+export class ApiError extends Error {
+  constructor(message, { code = "ERROR", field = null, errors = [], cart = null } = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.code = code;
+    this.field = field;
+    this.errors = errors;
+    this.cart = cart;
+  }
+}
+
+// Validation errors that mean "this server does not have that part of the API (yet)".
+const UNSUPPORTED = /Cannot query field|Unknown argument|Unknown type|Cannot return null for non-nullable field Subscription/;
+
+/** Whether an error says the server lacks the field or type asked for. */
+export function isUnsupported(error) {
+  return error instanceof ApiError && error.code === "UNSUPPORTED";
+}
+
+/** Call `listener({fromCache})` after every answered request (the offline banner uses it). */
+export function onResponse(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/**
+ * Run one operation and return its `data`, or throw ApiError.
+ * The operation's name (from the document) travels as operationName: the service worker
+ * keeps the last answer of read operations it knows so the app opens offline.
+ */
+export async function gql(query, variables = {}, { headers = {}, signal } = {}) {
+  const operationName = /^\s*(?:query|mutation)\s+(\w+)/.exec(query)?.[1];
+  let response;
+  try {
+    response = await fetch("/graphql", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json", ...authHeaders(), ...headers },
+      body: JSON.stringify({ query, variables, operationName }),
+      signal,
+    });
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError("You are offline, and this is not saved on the device.", { code: "OFFLINE" });
+  }
+  const fromCache = response.headers.get("X-Omnicart-Offline") === "1";
+  for (const listener of listeners) listener({ fromCache, status: response.status });
+  let body;
+  try {
+    body = await response.json();
+  } catch {
+    throw new ApiError(`The server answered ${response.status}.`, { code: "HTTP_" + response.status });
+  }
+  if (body.errors?.length) {
+    const first = body.errors[0];
+    const code = UNSUPPORTED.test(first.message) ? "UNSUPPORTED" : first.extensions?.code || "ERROR";
+    throw new ApiError(first.message, { code, errors: body.errors });
+  }
+  if (!body.data) throw new ApiError("The server sent no data.", { code: "HTTP_" + response.status });
+  return body.data;
+}
+
+/**
+ * Unwrap a mutation payload: return it when `errors` is empty, else throw ApiError with
+ * the first UserError's code, field and message (and the current cart on conflicts).
+ */
+export function payload(result) {
+  if (result?.errors?.length) {
+    const [first] = result.errors;
+    throw new ApiError(first.message, { code: first.code, field: first.field, errors: result.errors, cart: result.cart ?? null });
+  }
+  return result;
+}
+
+/** A random idempotency key for a mutation that may be retried. */
+export function idempotencyKey() {
+  return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}

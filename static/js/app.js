@@ -1,0 +1,65 @@
+// The shopper app: routes, the header (store, live cart count), offline and update banners.
+
+import * as cartState from "./cart-state.js";
+import { h } from "./dom.js";
+import { setUpPwa } from "./pwa.js";
+import { current, navigate, route, start } from "./router.js";
+import * as account from "./screens/account.js";
+import * as cartScreen from "./screens/cart.js";
+import * as checkout from "./screens/checkout.js";
+import * as handoff from "./screens/handoff.js";
+import * as order from "./screens/order.js";
+import * as product from "./screens/product.js";
+import * as scan from "./screens/scan.js";
+import * as search from "./screens/search.js";
+import * as stores from "./screens/stores.js";
+import * as session from "./session.js";
+
+session.useApp("shopper");
+
+route("/", () => {
+  navigate(session.store() ? "/scan" : "/stores?next=/scan", { replace: true });
+  return h("p.loading", "Loading…");
+});
+route("/stores", stores.render);
+route("/scan", scan.render);
+route("/product/:gtin", product.render);
+route("/search", search.render);
+route("/cart", cartScreen.render);
+route("/handoff", handoff.render);
+route("/account", account.render);
+route("/checkout", checkout.render);
+route("/orders", order.renderList);
+route("/orders/:id", order.render);
+
+function updateHeader() {
+  const store = session.store();
+  const chip = document.getElementById("store-chip");
+  chip.textContent = store ? store.name : "Choose store";
+  chip.setAttribute("aria-label", store ? `Store: ${store.name}. Change store` : "Choose store");
+}
+
+function updateCartCount(cart) {
+  const count = cart?.totalQuantity ?? 0;
+  document.getElementById("cart-count").textContent = String(count);
+  document.getElementById("cart-link").setAttribute("aria-label", `Cart, ${count} item${count === 1 ? "" : "s"}`);
+}
+
+function updateTabs() {
+  const { path } = current();
+  for (const tab of document.querySelectorAll(".tabbar a")) {
+    const active = path.startsWith("/" + tab.dataset.tab) || (tab.dataset.tab === "scan" && path.startsWith("/product"));
+    if (active) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
+  }
+}
+
+document.getElementById("store-chip").addEventListener("click", () => navigate(`/stores?next=${encodeURIComponent(current().path)}`));
+session.onChange(updateHeader);
+cartState.onCart(updateCartCount);
+document.addEventListener("routechange", updateTabs);
+updateHeader();
+setUpPwa(document.getElementById("banners"));
+start(document.getElementById("view"));
+// Pick up the remembered cart (live from here on); offline it comes from the saved copy.
+cartState.load().catch(() => {});

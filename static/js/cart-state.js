@@ -1,0 +1,209 @@
+// The cart on this device: the server is the truth, this module keeps the newest version
+// it saw, follows `cartUpdated` so changes from other devices appear live, and sends
+// changes with idempotency keys (a retried tap never adds twice).
+//
+// A guest cart is remembered as {id, token}; a signed-in customer's one cart as {id} (the
+// session reaches it). The kiosk uses the same module for a cart it was handed.
+
+import { ApiError, gql, idempotencyKey, isUnsupported, payload } from "./api.js";
+import { CART } from "./fragments.js";
+import { onLiveStatus, reconnect, subscribe } from "./live.js";
+import * as session from "./session.js";
+
+// The selection of a cart and extra variables; the kiosk adds stock at its store.
+let fields = CART;
+let variableDefinitions = "";
+let extraVariables = {};
+
+/** Ask for other cart fields (with extra variables, e.g. `, $storeId: ID`) everywhere. */
+export function configure({ cartFields, definitions = "", variables = {} }) {
+  fields = cartFields;
+  variableDefinitions = definitions;
+  extraVariables = variables;
+}
+
+const CART_QUERY = () => `query Cart($id: ID!${variableDefinitions}) { cart(id: $id) { ${fields} } }`;
+const ME_CART = () => `query Me${variableDefinitions ? `(${variableDefinitions.slice(2)})` : ""} { me { id email name phone cart { ${fields} } } }`;
+const CREATE = () => `mutation CartCreate${variableDefinitions ? `(${variableDefinitions.slice(2)})` : ""} { cartCreate { cartToken cart { ${fields} } errors { code field message } } }`;
+const change_ = (name, field, input) => `mutation ${name}($input: ${input}!${variableDefinitions}) {
+  ${field}(input: $input) { cart { ${fields} } errors { code field message } }
+}`;
+const ADD = () => change_("CartLinesAdd", "cartLinesAdd", "CartLinesAddInput");
+const UPDATE = () => change_("CartLinesUpdate", "cartLinesUpdate", "CartLinesUpdateInput");
+const REMOVE = () => change_("CartLinesRemove", "cartLinesRemove", "CartLinesRemoveInput");
+const UPDATED = () => `subscription CartUpdated($cartId: ID!${variableDefinitions}) { cartUpdated(cartId: $cartId) { ${fields} } }`;
+
+const listeners = new Set();
+let cart = null;
+let unsubscribe = null;
+let liveCartId = null;
+let live = false;
+
+function emit() {
+  for (const listener of listeners) listener(cart, { live });
+}
+
+onLiveStatus((status) => {
+  live = status === "connected" && Boolean(liveCartId);
+  emit();
+});
+
+/** Call `listener(cart, {live})` now and whenever the cart changes (here or elsewhere). */
+export function onCart(listener) {
+  listeners.add(listener);
+  listener(cart, { live });
+  return () => listeners.delete(listener);
+}
+
+/** The newest cart seen, or null. */
+export function currentCart() {
+  return cart;
+}
+
+/** Take a newer version of the cart (never go back to an older one) and follow it live. */
+export function accept(next) {
+  if (!next) return;
+  if (cart && cart.id === next.id && next.version < cart.version) return;
+  cart = next;
+  const saved = session.get("cart");
+  if (!saved || saved.id !== next.id) session.set({ cart: { id: next.id } });
+  emit();
+  follow(next.id);
+}
+
+function follow(cartId) {
+  if (liveCartId === cartId) return;
+  unsubscribe?.();
+  liveCartId = cartId;
+  unsubscribe = subscribe(UPDATED(), { cartId, ...extraVariables }, {
+    onData: (data) => {
+      if (data.cartUpdated.id === liveCartId) accept(data.cartUpdated);
+    },
+    onError: (error) => {
+      // NOT_FOUND: the cart left our reach (merged at sign-in, claim over, signed out).
+      console.warn("cart updates stopped:", error.message);
+      if (liveCartId === cartId) {
+        liveCartId = null;
+        live = false;
+        emit();
+      }
+    },
+  });
+}
+
+function stopFollowing() {
+  unsubscribe?.();
+  unsubscribe = null;
+  liveCartId = null;
+  live = false;
+}
+
+/**
+ * Load this device's cart: a signed-in customer's one cart, or the remembered guest cart
+ * (offline: the copy the service worker saved). Returns it, or null if there is none.
+ */
+export async function load() {
+  if (session.get("authToken")) {
+    const { me } = await gql(ME_CART(), extraVariables);
+    if (!me) {
+      // The session ended (expired or signed out elsewhere): back to being a guest.
+      session.set({ authToken: null, customer: null, cart: null });
+      await reconnect();
+      return setNone();
+    }
+    session.set({ customer: { id: me.id, email: me.email, name: me.name, phone: me.phone } });
+    if (me.cart) accept(me.cart);
+    return me.cart ? cart : setNone();
+  }
+  const saved = session.get("cart");
+  if (!saved?.id) return null;
+  const data = await gql(CART_QUERY(), { id: saved.id, ...extraVariables });
+  if (!data.cart) {
+    // Gone (checked out, or out of reach): start afresh next time.
+    session.set({ cart: null });
+    return setNone();
+  }
+  accept(data.cart);
+  return cart;
+}
+
+function setNone() {
+  stopFollowing();
+  cart = null;
+  emit();
+  return null;
+}
+
+/** Forget the cart on this device (after checkout, sign-out, or a kiosk reset). */
+export function forget() {
+  stopFollowing();
+  cart = null;
+  session.set({ cart: null });
+  emit();
+}
+
+/** Follow a cart reached another way (sign-in, a kiosk claim); `token` for a guest cart. */
+export async function adopt(next, token = null) {
+  stopFollowing();
+  cart = null;
+  session.set({ cart: { id: next.id, ...(token ? { token } : {}) } });
+  await reconnect(); // the socket must carry the new credentials
+  accept(next);
+}
+
+async function ensureCart() {
+  if (cart) return cart;
+  if (session.get("cart")?.id || session.get("authToken")) {
+    const loaded = await load().catch((error) => {
+      if (isUnsupported(error)) throw error;
+      return null;
+    });
+    if (loaded) return loaded;
+  }
+  const result = payload((await gql(CREATE(), extraVariables)).cartCreate);
+  await adopt(result.cart, result.cartToken);
+  return cart;
+}
+
+async function change(mutation, field, input) {
+  try {
+    const result = payload((await gql(mutation(), { input, ...extraVariables }))[field]);
+    accept(result.cart);
+    return cart;
+  } catch (error) {
+    // On a version conflict the payload carries the current cart: show it.
+    if (error instanceof ApiError && error.cart) accept(error.cart);
+    throw error;
+  }
+}
+
+/** Add `quantity` of the product with this GTIN, creating the cart on first use. */
+export async function addLine(gtin, quantity = 1) {
+  const current = await ensureCart();
+  return change(ADD, "cartLinesAdd", {
+    cartId: current.id,
+    lines: [{ gtin, quantity }],
+    idempotencyKey: idempotencyKey(),
+  });
+}
+
+/** Set a line's quantity (0 removes it); a stale view gets VERSION_CONFLICT and the fresh cart. */
+export async function setQuantity(lineId, quantity) {
+  if (quantity <= 0) return removeLine(lineId);
+  return change(UPDATE, "cartLinesUpdate", {
+    cartId: cart.id,
+    lines: [{ lineId, quantity }],
+    expectedVersion: cart.version,
+    idempotencyKey: idempotencyKey(),
+  });
+}
+
+/** Remove a line. */
+export async function removeLine(lineId) {
+  return change(REMOVE, "cartLinesRemove", {
+    cartId: cart.id,
+    lineIds: [lineId],
+    expectedVersion: cart.version,
+    idempotencyKey: idempotencyKey(),
+  });
+}

@@ -1,0 +1,127 @@
+// Building DOM without a framework: h() for elements, small helpers every screen uses.
+
+/**
+ * Create an element: h("button.primary", {onclick, type: "button"}, "Add").
+ * Attributes starting with "on" become listeners; `class`, `data-*`, `aria-*` and the rest
+ * are set as attributes; null/false children and attributes are skipped.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const [head, ...classes] = tag.split(".");
+  const [name, id] = head.split("#");
+  const el = document.createElement(name || "div");
+  if (id) el.id = id;
+  if (classes.length) el.className = classes.join(" ");
+  if (attrs === null || typeof attrs !== "object" || attrs instanceof Node || Array.isArray(attrs)) {
+    children.unshift(attrs);
+    attrs = {};
+  }
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") {
+      el.addEventListener(key.slice(2), value);
+    } else if (key === "class") {
+      el.className = [el.className, value].filter(Boolean).join(" ");
+    } else if (key === "value" || key === "checked" || key === "disabled" || key === "hidden") {
+      el[key] = value;
+    } else {
+      el.setAttribute(key, value === true ? "" : String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+}
+
+/** Replace everything inside `el` with `children`. */
+export function replace(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+/** An SVG element (for icons and charts), attributes set as given. */
+export function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value !== null && value !== undefined) el.setAttribute(key, String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** A status message: kind is "info", "error" or "success"; errors are announced at once. */
+export function notice(kind, text) {
+  return h(`p.notice.notice-${kind}`, { role: kind === "error" ? "alert" : "status" }, text);
+}
+
+/** A page heading that the router focuses after navigation. */
+export function heading(text, level = 1) {
+  return h(`h${level}`, { tabindex: "-1", "data-focus": level === 1 ? "" : null }, text);
+}
+
+const STATUS_TEXT = { IN_STOCK: "In stock", LOW_STOCK: "Few left", OUT_OF_STOCK: "Out of stock" };
+
+/** A stock status pill; shows the count when it helps ("2 left"). */
+export function stockPill(level, { showCount = true } = {}) {
+  if (!level) return h("span.pill.pill-unknown", "Unknown");
+  const text =
+    level.status === "LOW_STOCK" && showCount ? `${level.available} left` : STATUS_TEXT[level.status];
+  return h(`span.pill.pill-${level.status.toLowerCase().replace("_", "-")}`, text);
+}
+
+/** A price block: the current price, the regular one struck through during a campaign. */
+export function priceBlock(price, { large = false } = {}) {
+  if (!price) return null;
+  const onCampaign = price.campaign && price.current.amount < price.regular.amount;
+  return h(
+    `div.price${large ? ".price-large" : ""}`,
+    h(`span.price-current${onCampaign ? ".price-campaign" : ""}`, { "data-testid": "price" }, price.current.formatted),
+    onCampaign ? h("s.price-regular", { "aria-label": `Regular price ${price.regular.formatted}` }, price.regular.formatted) : null,
+    onCampaign ? h("span.campaign-name", price.campaign.name) : null,
+  );
+}
+
+/** A product image with a neutral placeholder when there is none or it fails to load. */
+export function productImage(url, alt, size = "md") {
+  const placeholder = () =>
+    h(
+      `div.product-img.product-img-${size}.placeholder`,
+      alt ? { role: "img", "aria-label": alt } : { "aria-hidden": "true" },
+      svg("svg", { viewBox: "0 0 24 24", width: "40%", height: "40%", "aria-hidden": "true" },
+        svg("path", { fill: "currentColor", d: "M6 7V6a6 6 0 0 1 12 0v1h3v15H3V7zm2 0h8V6a4 4 0 0 0-8 0z" })),
+    );
+  if (!url) return placeholder();
+  const img = h(`img.product-img.product-img-${size}`, { src: url, alt, loading: "lazy", decoding: "async", referrerpolicy: "no-referrer" });
+  img.addEventListener("error", () => img.replaceWith(placeholder()), { once: true });
+  return img;
+}
+
+/** Disable a button while `work` runs, and re-enable it afterwards. */
+export async function busy(button, work) {
+  const label = button.textContent;
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    return await work();
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+    button.textContent = label;
+  }
+}
+
+/** Escape-free relative time: "in 5 min", "2 min ago". */
+export function minutesFromNow(iso) {
+  const minutes = Math.round((new Date(iso).getTime() - Date.now()) / 60000);
+  if (minutes === 0) return "now";
+  return minutes > 0 ? `in ${minutes} min` : `${-minutes} min ago`;
+}

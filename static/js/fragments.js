@@ -1,0 +1,25 @@
+// GraphQL selections shared by screens, so every screen asks for a product or cart alike.
+
+export const PRICE = `price { regular { amount currency formatted } current { amount currency formatted } campaign { name startsAt endsAt } }`;
+
+export const PRODUCT_CARD = `id gtin name brand quantity imageUrl ${PRICE}`;
+
+export const PRODUCT_PAGE = `
+  id gtin gtins name brand description categories quantity imageUrl barcodeUrl
+  ${PRICE}
+  availability(storeId: $storeId) {
+    here { available status store { id name } }
+    online { available status }
+    stores { available status store { id name city } }
+  }`;
+
+export const CART = `
+  id version totalQuantity updatedAt
+  subtotal { amount currency formatted }
+  customer { id name email }
+  lines {
+    id quantity
+    unitPrice { amount currency formatted }
+    lineTotal { amount currency formatted }
+    product { ${PRODUCT_CARD} }
+  }`;

@@ -1,0 +1,142 @@
+// Sign in / sign up (the guest cart comes along and is merged), and signing out.
+
+import { gql, isUnsupported, payload } from "../api.js";
+import * as cartState from "../cart-state.js";
+import { busy, h, heading, notice, replace } from "../dom.js";
+import { reconnect } from "../live.js";
+import { clearSavedData } from "../pwa.js";
+import { navigate } from "../router.js";
+import * as session from "../session.js";
+import { CART } from "../fragments.js";
+
+const SESSION_FIELDS = `token expiresAt customer { id email name phone } cart { ${CART} } errors { code field message }`;
+const SIGN_IN = `mutation CustomerSignIn($input: CustomerSignInInput!) { customerSignIn(input: $input) { ${SESSION_FIELDS} } }`;
+const SIGN_UP = `mutation CustomerSignUp($input: CustomerSignUpInput!) { customerSignUp(input: $input) { ${SESSION_FIELDS} } }`;
+const SIGN_OUT = `mutation CustomerSignOut { customerSignOut { endedSessions errors { code field message } } }`;
+
+async function startSession(result, next) {
+  const guestCart = session.get("cart");
+  session.set({ authToken: result.token, customer: result.customer, cart: result.cart ? { id: result.cart.id } : null });
+  if (result.cart) await cartState.adopt(result.cart);
+  else {
+    cartState.forget();
+    await reconnect();
+  }
+  navigate(next);
+  return guestCart;
+}
+
+function field(id, label, attrs) {
+  return h("div.field", h("label", { for: id }, label), h(`input#${id}`, attrs));
+}
+
+function signInForm(next, feedback) {
+  const submit = h("button.button.button-primary.button-block", { type: "submit" }, "Sign in");
+  const form = h(
+    "form.account-form",
+    {
+      "aria-labelledby": "sign-in-heading",
+      onsubmit: (event) => {
+        event.preventDefault();
+        busy(submit, async () => {
+          replace(feedback);
+          const data = new FormData(form);
+          try {
+            const result = payload(
+              (await gql(SIGN_IN, { input: { email: data.get("email"), password: data.get("password"), cartId: session.get("cart")?.token ? session.get("cart").id : null } })).customerSignIn,
+            );
+            await startSession(result, next);
+          } catch (error) {
+            replace(feedback, notice("error", error.message));
+          }
+        });
+      },
+    },
+    h("h2#sign-in-heading", "Sign in"),
+    field("signin-email", "Email", { type: "email", name: "email", autocomplete: "username", required: true }),
+    field("signin-password", "Password", { type: "password", name: "password", autocomplete: "current-password", required: true }),
+    submit,
+  );
+  return form;
+}
+
+function signUpForm(next, feedback) {
+  const submit = h("button.button.button-block", { type: "submit" }, "Create account");
+  const form = h(
+    "form.account-form",
+    {
+      "aria-labelledby": "sign-up-heading",
+      onsubmit: (event) => {
+        event.preventDefault();
+        busy(submit, async () => {
+          replace(feedback);
+          const data = new FormData(form);
+          try {
+            const result = payload(
+              (
+                await gql(SIGN_UP, {
+                  input: {
+                    email: data.get("email"),
+                    password: data.get("password"),
+                    name: data.get("name") || null,
+                    phone: data.get("phone") || null,
+                    cartId: session.get("cart")?.token ? session.get("cart").id : null,
+                  },
+                })
+              ).customerSignUp,
+            );
+            await startSession(result, next);
+          } catch (error) {
+            replace(feedback, notice("error", error.message));
+          }
+        });
+      },
+    },
+    h("h2#sign-up-heading", "New here? Create an account"),
+    field("signup-name", "Name", { type: "text", name: "name", autocomplete: "name" }),
+    field("signup-email", "Email", { type: "email", name: "email", autocomplete: "email", required: true }),
+    field("signup-phone", "Phone (for order updates)", { type: "tel", name: "phone", autocomplete: "tel" }),
+    field("signup-password", "Password (at least 8 characters)", { type: "password", name: "password", autocomplete: "new-password", minlength: "8", required: true }),
+    submit,
+  );
+  return form;
+}
+
+async function signOut() {
+  try {
+    await gql(SIGN_OUT);
+  } catch (error) {
+    if (!isUnsupported(error)) console.warn("sign-out:", error.message);
+  }
+  session.set({ authToken: null, customer: null });
+  cartState.forget();
+  await clearSavedData();
+  await reconnect();
+  navigate("/account", { replace: true });
+}
+
+export async function render(_params, query) {
+  const next = query.get("next") || "/cart";
+  const feedback = h("div", { "aria-live": "assertive" });
+  const customer = session.get("customer");
+  if (session.get("authToken") && customer) {
+    const out = h("button.button.button-ghost", { type: "button", onclick: () => busy(out, signOut) }, "Sign out");
+    return h(
+      "section.screen-account",
+      heading("Your account"),
+      h("p", "Signed in as ", h("strong", { "data-testid": "signed-in-as" }, customer.name || customer.email), customer.name ? ` (${customer.email})` : ""),
+      h("p.small", "Your cart is the same on every device you sign in on."),
+      h("ul.link-list", h("li", h("a", { href: "#/cart" }, "Your cart")), h("li", h("a", { href: "#/orders" }, "Your orders"))),
+      out,
+    );
+  }
+  const hasGuestCart = Boolean(cartState.currentCart()?.lines?.length);
+  return h(
+    "section.screen-account",
+    heading("Sign in or create an account"),
+    hasGuestCart ? h("p.lede", "What is in your cart now comes along into your account.") : null,
+    feedback,
+    signInForm(next, feedback),
+    signUpForm(next, feedback),
+  );
+}

@@ -1,0 +1,156 @@
+// The product page: image, name, brand, price and campaign, stock here / other stores /
+// online, alternatives in stock here, add to cart, and the barcode image.
+
+import { gql, isUnsupported } from "../api.js";
+import * as cartState from "../cart-state.js";
+import { busy, h, heading, notice, priceBlock, productImage, replace, stockPill } from "../dom.js";
+import { PRODUCT_CARD, PRODUCT_PAGE } from "../fragments.js";
+import * as session from "../session.js";
+import { rememberRecent } from "./scan.js";
+
+const PRODUCT = `query Product($gtin: String!, $storeId: ID) { product(gtin: $gtin) { ${PRODUCT_PAGE} } }`;
+const ALTERNATIVES = `query ProductAlternatives($gtin: String!, $storeId: ID) {
+  product(gtin: $gtin) {
+    id
+    alternatives(storeId: $storeId, first: 5) {
+      ${PRODUCT_CARD}
+      availability(storeId: $storeId) { here { available status } }
+    }
+  }
+}`;
+
+function formatDate(iso) {
+  return new Date(iso).toLocaleDateString(undefined, { day: "numeric", month: "short" });
+}
+
+function campaignNote(price) {
+  const campaign = price.campaign;
+  if (!campaign || price.current.amount >= price.regular.amount) return null;
+  return h("p.campaign-note", campaign.endsAt ? `${campaign.name} — until ${formatDate(campaign.endsAt)}` : campaign.name);
+}
+
+function availabilitySection(availability, store) {
+  const here = availability.here;
+  const others = availability.stores.filter((level) => level.store?.id !== store?.id);
+  return h(
+    "section.availability",
+    { "aria-labelledby": "availability-heading" },
+    h("h2#availability-heading", "Where to get it"),
+    h(
+      "dl.stock-list",
+      store ? [h("dt", `Here, ${store.name}`), h("dd", { "data-testid": "stock-here" }, stockPill(here))] : null,
+      h("dt", "Online"),
+      h("dd", { "data-testid": "stock-online" }, stockPill(availability.online)),
+    ),
+    others.length
+      ? h(
+          "details.other-stores",
+          h("summary", `Other stores (${others.filter((l) => l.status !== "OUT_OF_STOCK").length} of ${others.length} have it)`),
+          h("ul.stock-stores", others.map((level) => h("li", h("span", level.store?.name ?? "Store"), stockPill(level)))),
+        )
+      : null,
+  );
+}
+
+function addToCartSection(product) {
+  const quantity = h("input#add-quantity", { type: "number", min: "1", max: "99", value: "1", inputmode: "numeric" });
+  const feedback = h("div.add-feedback", { "aria-live": "polite" });
+  const button = h("button.button.button-primary.button-large", { type: "submit", "data-testid": "add-to-cart" }, "Add to cart");
+  return h(
+    "form.add-to-cart",
+    {
+      onsubmit: (event) => {
+        event.preventDefault();
+        busy(button, async () => {
+          replace(feedback);
+          try {
+            const cart = await cartState.addLine(product.gtin, Math.max(1, Number(quantity.value) || 1));
+            replace(feedback, notice("success", `Added. ${cart.totalQuantity} item${cart.totalQuantity === 1 ? "" : "s"} in your cart.`), " ", h("a", { href: "#/cart" }, "Go to cart"));
+          } catch (error) {
+            replace(feedback, notice("error", isUnsupported(error) ? "Carts are not available on this server yet." : error.message));
+          }
+        });
+      },
+    },
+    h("label", { for: "add-quantity" }, "Quantity"),
+    h("div.input-row", quantity, button),
+    feedback,
+  );
+}
+
+async function loadAlternatives(container, gtin, store) {
+  try {
+    const data = await gql(ALTERNATIVES, { gtin, storeId: store?.id ?? null });
+    const alternatives = data.product?.alternatives ?? [];
+    if (!alternatives.length) return container.remove();
+    replace(
+      container,
+      h("h2", store ? `Alternatives in stock at ${store.name}` : "Alternatives"),
+      h(
+        "ul.card-list",
+        alternatives.map((alt) =>
+          h(
+            "li",
+            h(
+              "a.product-card",
+              { href: `#/product/${alt.gtin}` },
+              productImage(alt.imageUrl, "", "sm"),
+              h("span.card-body", h("span.card-title", alt.name), h("span.card-meta", alt.brand ?? ""), priceBlock(alt.price)),
+              stockPill(alt.availability?.here),
+            ),
+          ),
+        ),
+      ),
+    );
+  } catch (error) {
+    // Alternatives are a bonus: a server without them (or offline) just shows none.
+    if (!isUnsupported(error)) console.warn("alternatives:", error.message);
+    container.remove();
+  }
+}
+
+export async function render({ gtin }) {
+  const store = session.store();
+  let product;
+  try {
+    product = (await gql(PRODUCT, { gtin, storeId: store?.id ?? null })).product;
+  } catch (error) {
+    return h("section", heading("Product"), notice("error", error.code === "INVALID_GTIN" ? `${gtin} is not a valid barcode.` : error.message), h("a.button", { href: "#/scan" }, "Scan another"));
+  }
+  if (!product) {
+    return h("section", heading("Unknown product"), notice("info", `No product has the barcode ${gtin}.`), h("a.button", { href: "#/scan" }, "Scan another"));
+  }
+  rememberRecent(product);
+  const alternatives = h("section.alternatives", { "aria-busy": "true" });
+  loadAlternatives(alternatives, product.gtin, store);
+  return h(
+    "article.screen-product",
+    { "data-gtin": product.gtin },
+    h(
+      "div.product-hero",
+      productImage(product.imageUrl, product.name, "lg"),
+      h(
+        "div.product-head",
+        product.brand ? h("p.product-brand", product.brand) : null,
+        heading(product.name),
+        product.quantity ? h("p.quantity", product.quantity) : null,
+        priceBlock(product.price, { large: true }),
+        campaignNote(product.price),
+      ),
+    ),
+    availabilitySection(product.availability, store),
+    addToCartSection(product),
+    alternatives,
+    h(
+      "section.product-details",
+      h("h2", "Details"),
+      product.description ? h("p", product.description) : null,
+      product.categories.length ? h("p.categories", product.categories.join(" › ")) : null,
+      h(
+        "figure.barcode",
+        h("img", { src: product.barcodeUrl, alt: `Barcode ${product.gtin}`, width: "240", height: "120", "data-testid": "barcode-image" }),
+      ),
+    ),
+    h("p", h("a.button.button-ghost", { href: "#/scan" }, "Scan another")),
+  );
+}

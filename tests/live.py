@@ -1,0 +1,162 @@
+"""Real servers on loopback and a small graphql-transport-ws client, for socket-level tests.
+
+``serve_in_thread`` runs the app in a ``uvicorn.Server`` on a thread with its own event
+loop; ``serve_in_process`` starts ``uvicorn server.app:app_from_env`` as a separate
+process (as ``omnicart serve`` workers run), configured by environment variables only.
+Both listen on a socket bound here to a free port, and both are always stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+from server.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+PROTOCOL = Subprotocol("graphql-transport-ws")
+WAIT = 10.0  # seconds any single step of a socket test may take
+
+
+def listening_socket() -> socket.socket:
+    """Return a TCP socket listening on a free loopback port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+@contextmanager
+def serve_in_thread(settings: Settings) -> Iterator[str]:
+    """Serve a fresh app for ``settings`` with uvicorn on a thread; yield its base URL."""
+    from server.app import create_app
+
+    app = create_app(settings, migrate=False)
+    sock = listening_socket()
+    config = uvicorn.Config(app, ws="websockets-sansio", log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + WAIT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(WAIT)
+        sock.close()
+
+
+@contextmanager
+def serve_in_process(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
+    """Start ``uvicorn server.app:app_from_env`` in a subprocess; yield its base URL.
+
+    ``env`` holds the ``OMNICART_*`` settings; the process inherits the listening socket.
+    """
+    sock = listening_socket()
+    fd = sock.fileno()
+    command = [
+        sys.executable, "-m", "uvicorn", "server.app:app_from_env", "--factory",
+        "--fd", str(fd), "--ws", "websockets-sansio", "--log-level", "warning",
+        "--workers", str(workers),
+    ]  # fmt: skip
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    process = subprocess.Popen(command, cwd=ROOT, env=full_env, pass_fds=(fd,))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        deadline = time.monotonic() + 3 * WAIT
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {process.returncode}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not answer /healthz in time")
+            time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(WAIT)
+        sock.close()
+
+
+class GraphQLWebSocket:
+    """One graphql-transport-ws connection: connection_init, subscribe, next, complete."""
+
+    def __init__(self, websocket: ClientConnection) -> None:
+        self.websocket = websocket
+        self._ids = 0
+
+    @classmethod
+    @asynccontextmanager
+    async def connect(
+        cls, base_url: str, payload: dict[str, Any] | None = None
+    ) -> AsyncIterator[GraphQLWebSocket]:
+        """Open a connection to ``base_url``'s /graphql and wait for its connection_ack."""
+        url = base_url.replace("http://", "ws://", 1) + "/graphql"
+        async with connect(url, subprotocols=[PROTOCOL], open_timeout=WAIT) as websocket:
+            client = cls(websocket)
+            await client.send({"type": "connection_init", "payload": payload or {}})
+            ack = await client.receive()
+            if ack.get("type") != "connection_ack":
+                raise AssertionError(f"expected connection_ack, got {ack}")
+            yield client
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send one protocol message."""
+        await self.websocket.send(json.dumps(message))
+
+    async def receive(self, within: float = WAIT) -> dict[str, Any]:
+        """Return the next protocol message (waiting ``within`` seconds), answering pings."""
+        while True:
+            raw = await asyncio.wait_for(self.websocket.recv(), within)
+            message: dict[str, Any] = json.loads(raw)
+            if message.get("type") == "ping":
+                await self.send({"type": "pong"})
+                continue
+            return message
+
+    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        """Start an operation; return its id."""
+        self._ids += 1
+        op_id = str(self._ids)
+        payload = {"query": query, "variables": variables or {}}
+        await self.send({"id": op_id, "type": "subscribe", "payload": payload})
+        return op_id
+
+    async def next(self, op_id: str, within: float = WAIT) -> dict[str, Any]:
+        """Return the next ``next``, ``error`` or ``complete`` message of an operation."""
+        while True:
+            message = await self.receive(within)
+            if message.get("id") == op_id:
+                return message
+
+    async def complete(self, op_id: str) -> None:
+        """Stop an operation."""
+        await self.send({"id": op_id, "type": "complete"})

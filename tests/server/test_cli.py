@@ -1,0 +1,267 @@
+"""The ``omnicart`` command end to end: real processes, each test on a fresh SQLite data dir.
+
+The command runs as ``python -m server.cli``, which is what the ``omnicart`` console script
+calls (``[project.scripts]``, pinned below), so the tests need no installed script.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from server.migrations import head_revision
+from server.models import Base
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMAND = [sys.executable, "-m", "server.cli"]
+WAIT = 60.0  # seconds any one command, or the server's start, may take
+
+MILK_GTIN = "7038010069307"
+COLA_GTIN = "5000112637922"
+BAD_GTIN = "7038010000000"  # the check digit should be 3
+BAD_LINE = json.dumps({"code": BAD_GTIN, "product_name": "Wrong check digit"})
+CATALOG_LINES = [
+    json.dumps({"code": MILK_GTIN, "product_name": "Lettmelk 1 l", "brands": "Tine"}),
+    BAD_LINE,
+    json.dumps({"code": COLA_GTIN, "product_name": "Coca-Cola 0,5 l", "quantity": "0.5 l"}),
+]
+
+DEMO_STORE_CODES = ["BGO-LAGUNEN", "OSL-STORO", "SVG-KVADRAT", "TRD-SOLSIDEN"]
+DEMO_MILK_GTIN = "7025110118769"
+STORES_QUERY = "{ stores { code } }"
+PRODUCT_QUERY = '{ product(gtin: "7025110118769") { gtin name sku } }'
+
+
+# ---------------------------------------------------------------------------------------------
+# Small builders
+
+
+def command_env(data_dir: Path, **settings: str) -> dict[str, str]:
+    """Return the environment of one command: no inherited OMNICART_* settings, wide output."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("OMNICART_") and k not in ("FORCE_COLOR", "COLUMNS")
+    }
+    # A wide, colourless console keeps rich from wrapping or styling what the tests read.
+    return {**env, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "COLUMNS": "300",
+            "OMNICART_DATA_DIR": str(data_dir), **settings}  # fmt: skip
+
+
+def omnicart(data_dir: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """Run ``omnicart ARGS`` to completion with ``OMNICART_DATA_DIR=data_dir``."""
+    return subprocess.run(
+        [*COMMAND, *args],
+        cwd=ROOT,
+        env=command_env(data_dir, **settings),
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+
+
+def one_line(text: str) -> str:
+    """Return the text with every run of whitespace as one space (rich may wrap or indent)."""
+    return " ".join(text.split())
+
+
+def write_catalog(path: Path) -> Path:
+    """Write the three-row JSON Lines catalog whose second row has a bad barcode."""
+    path.write_text("\n".join(CATALOG_LINES) + "\n", encoding="utf-8")
+    return path
+
+
+def database_file(data_dir: Path) -> Path:
+    """Return where the default settings keep the SQLite database."""
+    return data_dir / "omnicart.db"
+
+
+def query_sqlite(data_dir: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Return the rows of one query against the data dir's SQLite file."""
+    with closing(sqlite3.connect(database_file(data_dir))) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def table_counts(data_dir: Path) -> dict[str, int]:
+    """Return the number of rows of every table of the schema."""
+    return {
+        name: query_sqlite(data_dir, f'SELECT count(*) FROM "{name}"')[0][0]
+        for name in Base.metadata.tables
+    }
+
+
+def free_port() -> int:
+    """Return a loopback TCP port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(data_dir: Path, *args: str) -> Iterator[str]:
+    """Run ``omnicart serve ARGS --port <free>`` until /healthz answers; yield its base URL.
+
+    The server is always stopped (SIGTERM, then SIGKILL); its output lands in ``data_dir``
+    and is shown when it does not come up.
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = data_dir / "serve.log"
+    with log.open("w", encoding="utf-8") as output:
+        process = subprocess.Popen(
+            [*COMMAND, "serve", *args, "--port", str(port)],
+            cwd=ROOT,
+            env=command_env(data_dir),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + WAIT
+            while not _healthy(url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"serve did not come up:\n{log.read_text()}")
+                time.sleep(0.1)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def graphql(url: str, query: str) -> dict[str, Any]:
+    """POST one GraphQL document; return the whole JSON answer."""
+    response = httpx.post(f"{url}/graphql", json={"query": query}, timeout=10)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+
+
+def test_the_omnicart_script_is_server_cli_main() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["scripts"] == {"omnicart": "server.cli:main"}
+
+
+def test_db_upgrade_creates_the_sqlite_file_with_every_table(tmp_path: Path) -> None:
+    result = omnicart(tmp_path, "db", "upgrade")
+
+    assert result.returncode == 0, result.stderr
+    assert one_line(result.stderr) == "Database schema is up to date."
+    assert database_file(tmp_path).is_file()
+    tables = query_sqlite(tmp_path, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    assert {name for (name,) in tables} == {*Base.metadata.tables, "alembic_version"}
+    assert query_sqlite(tmp_path, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
+
+
+def test_import_prints_counts_and_writes_the_bad_row_to_the_rejected_report(
+    tmp_path: Path,
+) -> None:
+    catalog = write_catalog(tmp_path / "catalog.jsonl")
+
+    result = omnicart(tmp_path, "import", str(catalog))
+
+    assert result.returncode == 0, result.stderr
+    assert "rows=3, created=2, updated=0, unchanged=0, rejected=1," in one_line(result.stderr)
+    with (tmp_path / "catalog.jsonl.rejected.csv").open(newline="", encoding="utf-8") as report:
+        assert list(csv.DictReader(report)) == [
+            {
+                "line": "2",
+                "reason": "gtin_check_digit",
+                "message": f"The barcode {BAD_GTIN} has a wrong check digit (expected 3).",
+                "raw": BAD_LINE,
+            }
+        ]
+    assert query_sqlite(tmp_path, "SELECT sku, name FROM products ORDER BY sku") == [
+        (COLA_GTIN, "Coca-Cola 0,5 l"),
+        (MILK_GTIN, "Lettmelk 1 l"),
+    ]
+
+
+def test_importing_the_same_file_twice_leaves_every_count_as_it_was(tmp_path: Path) -> None:
+    catalog = write_catalog(tmp_path / "catalog.jsonl")
+    first = omnicart(tmp_path, "import", str(catalog))
+    assert first.returncode == 0, first.stderr
+    counts = table_counts(tmp_path)
+
+    again = omnicart(tmp_path, "import", str(catalog))
+
+    assert again.returncode == 0, again.stderr
+    assert "rows=3, created=0, updated=0, unchanged=2, rejected=1," in one_line(again.stderr)
+    assert table_counts(tmp_path) == counts
+    assert (counts["products"], counts["product_barcodes"]) == (2, 2)
+
+
+def test_importing_a_missing_file_exits_2_saying_it_does_not_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.jsonl"
+
+    result = omnicart(tmp_path, "import", str(missing))
+
+    assert result.returncode == 2
+    assert f"Invalid value for 'file': file '{missing}' does not exist." in one_line(result.stderr)
+    assert "Traceback" not in result.stderr
+    assert not database_file(tmp_path).exists()
+
+
+def test_an_invalid_setting_exits_2_naming_the_variable(tmp_path: Path) -> None:
+    result = omnicart(tmp_path, "db", "upgrade", OMNICART_DATABASE_URL="mysql://x")
+
+    assert result.returncode == 2
+    assert one_line(result.stderr) == (
+        "Invalid setting OMNICART_DATABASE_URL: Value error, OMNICART_DATABASE_URL must start "
+        "with sqlite+aiosqlite:/// or postgresql+asyncpg:// (got mysql://…)"
+    )
+    assert not database_file(tmp_path).exists()
+
+
+def test_seed_without_demo_exits_2_and_seeds_nothing(tmp_path: Path) -> None:
+    result = omnicart(tmp_path, "seed")
+
+    assert result.returncode == 2
+    assert one_line(result.stderr) == (
+        "Nothing to seed: pass --demo for the demo stores, catalog and stock."
+    )
+    assert not database_file(tmp_path).exists()
+
+
+def test_serve_demo_answers_graphql_with_the_demo_stores_and_products(tmp_path: Path) -> None:
+    with serving(tmp_path, "--demo") as url:
+        stores = graphql(url, STORES_QUERY)
+        product = graphql(url, PRODUCT_QUERY)
+
+    assert "errors" not in stores, stores
+    assert sorted(s["code"] for s in stores["data"]["stores"]) == DEMO_STORE_CODES
+    assert product == {
+        "data": {
+            "product": {
+                "gtin": DEMO_MILK_GTIN,
+                "name": "Økologisk lettmelk fra Rørosmeieriet",
+                "sku": DEMO_MILK_GTIN,
+            }
+        }
+    }

@@ -1,0 +1,112 @@
+"""The outbox keeps the search index in step with the database, crash or no crash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+
+from search import SearchEngineUnavailable, SearchRequest
+from search.embedded import EmbeddedEngine
+from server.db import Database
+from server.indexing import Indexer, reindex_all
+from server.models import OutboxEvent, Product, StockLevel
+from server.outbox import record_product_changes
+from tests.factories import add_online_warehouse, add_product, add_store, fresh_ean13
+
+
+async def pending(db: Database) -> int:
+    async with db.transaction(write=False) as session:
+        return (await session.execute(select(func.count(OutboxEvent.id)))).scalar_one()
+
+
+async def hits(engine: EmbeddedEngine, query: str, **filters: object) -> list[int]:
+    response = await engine.search(SearchRequest(query=query, **filters))  # type: ignore[arg-type]
+    return [h.id for h in response.hits]
+
+
+async def test_a_new_product_is_searchable_after_the_outbox_drains(
+    db: Database, tmp_path: Path
+) -> None:
+    engine = EmbeddedEngine(tmp_path / "index")
+    pid = await add_product(db, name="Tine Helmelk", brand="Tine")
+    assert await pending(db) == 1
+    assert await Indexer(db, engine, "NOK").drain() == 1
+    assert await pending(db) == 0
+    assert await hits(engine, "helmlek") == [pid]
+    await engine.close()
+
+
+async def test_a_stock_change_reaches_the_in_stock_filter(db: Database, tmp_path: Path) -> None:
+    engine = EmbeddedEngine(tmp_path / "index")
+    store_id, location = await add_store(db, "OSL")
+    pid = await add_product(db, name="Jarlsberg", stock={location: (0, 0)})
+    indexer = Indexer(db, engine, "NOK")
+    await indexer.drain()
+    assert await hits(engine, "jarlsberg", in_stock_at=store_id) == []
+    async with db.transaction() as session:
+        await session.execute(
+            update(StockLevel).where(StockLevel.product_id == pid).values(on_hand=4)
+        )
+        await record_product_changes(session, [pid])
+    await indexer.drain()
+    assert await hits(engine, "jarlsberg", in_stock_at=store_id) == [pid]
+    await engine.close()
+
+
+async def test_an_engine_outage_loses_no_change(db: Database, tmp_path: Path) -> None:
+    pid = await add_product(db, name="Kvikk Lunsj")
+    broken = EmbeddedEngine(tmp_path / "index")
+    await broken.close()  # a closed engine refuses every call, as a crashed one would
+    try:
+        await Indexer(db, broken, "NOK").drain()
+    except SearchEngineUnavailable:
+        pass
+    else:
+        raise AssertionError("draining into a closed engine should fail")
+    assert await pending(db) == 1
+    engine = EmbeddedEngine(tmp_path / "index")
+    assert await Indexer(db, engine, "NOK").drain() == 1
+    assert await hits(engine, "kvikk lunsj") == [pid]
+    await engine.close()
+
+
+async def test_a_deactivated_product_leaves_the_index(db: Database, tmp_path: Path) -> None:
+    engine = EmbeddedEngine(tmp_path / "index")
+    pid = await add_product(db, name="Solo Superleskende")
+    indexer = Indexer(db, engine, "NOK")
+    await indexer.drain()
+    async with db.transaction() as session:
+        await session.execute(update(Product).where(Product.id == pid).values(active=False))
+        await record_product_changes(session, [pid])
+    await indexer.drain()
+    assert await hits(engine, "solo") == []
+    await engine.close()
+
+
+async def test_reindex_rebuilds_everything_and_clears_the_outbox(
+    db: Database, tmp_path: Path
+) -> None:
+    engine = EmbeddedEngine(tmp_path / "index")
+    online = await add_online_warehouse(db)
+    code = fresh_ean13()
+    ids = [
+        await add_product(
+            db, name=f"Pålegg {i}", gtins=[code] if i == 0 else None, stock={online: (1, 0)}
+        )
+        for i in range(25)
+    ]
+    progress: list[tuple[int, int]] = []
+    assert (
+        await reindex_all(
+            db, engine, "NOK", batch=10, on_progress=lambda d, t: progress.append((d, t))
+        )
+        == 25
+    )
+    assert progress == [(10, 25), (20, 25), (25, 25)]
+    assert await engine.count() == 25
+    assert await pending(db) == 0
+    assert await hits(engine, code) == [ids[0]]
+    document = await engine.get(ids[0])
+    assert document is not None and document.in_stock_online is True
+    await engine.close()
