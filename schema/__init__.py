@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -24,13 +31,25 @@ from schema.node import NodeQuery
 from schema.search import SearchQuery
 from server.config import Settings
 
+# Distinct operation texts whose parse and validation results are kept.
+PARSE_CACHE_SIZE = 512
+
 Query = merge_types("Query", (NodeQuery, CatalogQuery, SearchQuery, CartQuery, AccountQuery))
 Mutation = merge_types("Mutation", (ScanMutation, CartMutation, HandoffMutation, AccountMutation))
 Subscription = merge_types("Subscription", (CartSubscription,))
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    """Return the GraphQL schema with the limits and error handling the settings ask for."""
+    """Return the GraphQL schema with the limits and error handling the settings ask for.
+
+    The depth and alias rules are built once per schema, not per request, so that the
+    validation cache (keyed on document and rules) answers repeated operations — the
+    shop's clients send the same few documents over and over.
+    """
+    limits = [
+        depth_rule(settings.max_query_depth, None, None),
+        alias_rule(settings.max_aliases),
+    ]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -40,8 +59,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions=[
             OperationTransaction,
             CodedErrors,
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: ParserCache(maxsize=PARSE_CACHE_SIZE),
+            lambda: AddValidationRules(limits),
+            lambda: ValidationCache(maxsize=PARSE_CACHE_SIZE),
         ],
     )
