@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -45,6 +46,43 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+class SerializedSession(AsyncSession):
+    """An AsyncSession that runs one statement at a time.
+
+    GraphQL resolves sibling fields concurrently, and they share the operation's session;
+    a plain AsyncSession refuses a second statement while one is in flight. Each call
+    here waits its turn instead.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._statement_lock = asyncio.Lock()
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._statement_lock:
+            return await super().execute(*args, **kwargs)
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._statement_lock:
+            return await super().scalar(*args, **kwargs)
+
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._statement_lock:
+            return await super().scalars(*args, **kwargs)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._statement_lock:
+            return await super().get(*args, **kwargs)
+
+    async def flush(self, *args: Any, **kwargs: Any) -> None:
+        async with self._statement_lock:
+            await super().flush(*args, **kwargs)
+
+    async def refresh(self, *args: Any, **kwargs: Any) -> None:
+        async with self._statement_lock:
+            await super().refresh(*args, **kwargs)
+
+
 class Database:
     """Owns the engine and hands out sessions: deferred ones for reads, locking ones for writes."""
 
@@ -63,10 +101,10 @@ class Database:
         else:
             write_bind = self.engine
         self.read_sessions = async_sessionmaker(
-            self.engine, expire_on_commit=False, autoflush=False
+            self.engine, class_=SerializedSession, expire_on_commit=False, autoflush=False
         )
         self.write_sessions = async_sessionmaker(
-            write_bind, expire_on_commit=False, autoflush=False
+            write_bind, class_=SerializedSession, expire_on_commit=False, autoflush=False
         )
 
     @classmethod

@@ -231,3 +231,21 @@ async def test_a_list_of_products_costs_a_fixed_number_of_queries(
     assert [p["name"] for p in many["data"]["products"]] == ["Test product"] * 50
     # products, barcodes, prices, campaign prices, stock, stores: the same for 2 or 50.
     assert len(statements) == few_count == 6
+
+
+async def test_sibling_top_level_fields_share_the_operation(db: Database, tmp_path: Path) -> None:
+    await add_store(db, "OSL")
+    code = fresh_ean13()
+    await add_product(db, gtins=[code], name="Fiskekaker")
+    query = """
+    query($g: String!) { stores { code } product(gtin: $g) { name } again: stores { name } }
+    """
+    async with client_for(db, tmp_path) as client:
+        body = await graphql(client, query, {"g": code})
+    assert body == {
+        "data": {
+            "stores": [{"code": "OSL"}],
+            "product": {"name": "Fiskekaker"},
+            "again": [{"name": "Store OSL"}],
+        }
+    }
