@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
-console = Console()
+console = Console(width=120)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Product-page lookups: GraphQL ``product(gtin)`` against a plain Starlette JSON route.
 
-Both servers are uvicorn processes on loopback over the same demo database; a closed loop of
-concurrent clients asks for random demo products with price and availability (and
-alternatives, which only GraphQL offers). Prints requests/s, p50 and p99 for each and the
+Both servers are uvicorn processes on loopback over the same demo database and search index;
+a closed loop of concurrent clients asks for random demo products with price, availability
+and five alternatives. Prints requests/s, p50 and p99 for each and the
 ratio GraphQL/plain.
 
     .venv/bin/python bench/lookup.py [--seconds 10] [--concurrency 16] [--database-url URL]
@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.loadgen import ROOT, closed_loop, console, print_figures, uvicorn_server  # noqa: E402
+from bench.loadgen import closed_loop, console, print_figures, uvicorn_server  # noqa: E402
 from server.config import Settings  # noqa: E402
 from server.db import Database  # noqa: E402
 from server.migrations import upgrade_to_head  # noqa: E402
@@ -37,25 +37,31 @@ query Page($gtin: String!, $storeId: ID) {
       online { available status }
       stores { available status store { code name } }
     }
+    alternatives(storeId: $storeId, first: 5) { gtin name price { current { amount } } }
   }
 }
 """
 
 
 async def prepare(settings: Settings) -> tuple[list[str], int]:
-    """Migrate and seed the demo; return a sample of barcodes and a store id."""
+    """Migrate, seed the demo and index it; return a sample of barcodes and a store id."""
+    from search import create_engine
+    from server.indexing import reindex_all
     from server.seed import seed_demo
 
     db = Database.from_settings(settings)
+    engine = create_engine(settings.search_url, settings.data_dir, None)
     try:
         await upgrade_to_head(db)
         await seed_demo(db, settings)
+        await reindex_all(db, engine, settings.currency)
         async with db.transaction(write=False) as session:
             codes = list((await session.execute(select(ProductBarcode.gtin))).scalars())
             store_id = (
                 (await session.execute(select(Store.id).order_by(Store.id))).scalars().first()
             )
     finally:
+        await engine.close()
         await db.dispose()
     random.Random(7).shuffle(codes)
     return codes[:500], int(store_id or 0)
@@ -94,7 +100,7 @@ def main(
                     seconds=seconds,
                 )
             )
-        with uvicorn_server("plain_lookup:create_plain_app", env, app_dir=ROOT / "bench") as base:
+        with uvicorn_server("bench.plain_lookup:create_plain_app", env) as base:
             plain_figures = asyncio.run(
                 closed_loop(
                     "plain Starlette JSON",

@@ -10,16 +10,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from search import create_engine
 from server import catalog
 from server.config import Settings
 from server.db import Database
 from server.gtin import Gtin, parse_gtin
+from server.indexing import build_document
 
 
 def create_plain_app() -> Starlette:
-    """Serve ``GET /product/{gtin}?store=ID`` with price and availability, straight from SQL."""
+    """Serve ``GET /product/{gtin}?store=ID`` with price, availability and alternatives."""
     settings = Settings()
     db = Database.from_settings(settings)
+    engine = create_engine(settings.search_url, settings.data_dir, None)
 
     async def product(request: Request) -> JSONResponse:
         gtin = parse_gtin(request.path_params["gtin"])
@@ -32,6 +35,20 @@ def create_plain_app() -> Starlette:
             price = (await catalog.prices_by_product(session, [row.id], settings.currency))[row.id]
             figures = (await catalog.stock_by_product(session, [row.id]))[row.id]
             stores = await catalog.list_stores(session)
+            doc = build_document(row, codes, price, figures, settings.currency)
+            similar = await engine.similar(doc, store_id=store_id, limit=5)
+            alt_rows = await catalog.products_by_ids(session, similar)
+            alt_codes = await catalog.barcodes_by_product(session, similar)
+            alt_prices = await catalog.prices_by_product(session, similar, settings.currency)
+        alternatives = [
+            {
+                "gtin": str(Gtin(alt_codes[i][0])),
+                "name": alt_rows[i].name,
+                "price": {"current": alt_prices[i].current if i in alt_prices else 0},
+            }
+            for i in similar
+            if i in alt_rows
+        ]
         by_store = {f.store_id: f for f in figures if not f.online}
         online = next((f.available for f in figures if f.online), 0)
         threshold = settings.low_stock_threshold
@@ -60,6 +77,7 @@ def create_plain_app() -> Starlette:
                         },
                         "stores": levels,
                     },
+                    "alternatives": alternatives,
                 }
             }
         )
@@ -70,6 +88,7 @@ def create_plain_app() -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        await engine.close()
         await db.dispose()
 
     return Starlette(
