@@ -15,6 +15,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.accounts import AccountMutation, AccountQuery, Customer
+from schema.analytics import AnalyticsQuery
 from schema.carts import (
     LINE_QUANTITY_SCALAR,
     Cart,
@@ -28,15 +29,46 @@ from schema.catalog import CatalogQuery, Product, ScanMutation, Store
 from schema.context import OperationTransaction
 from schema.errors import CodedErrors
 from schema.node import NodeQuery
+from schema.orders import (
+    CheckoutMutation,
+    Order,
+    OrderActionMutation,
+    OrderQuery,
+    OrderSubscription,
+)
 from schema.search import SearchQuery
+from schema.staff import StaffMutation, StaffQuery, StaffUser
 from server.config import Settings
 
 # Distinct operation texts whose parse and validation results are kept.
 PARSE_CACHE_SIZE = 512
 
-Query = merge_types("Query", (NodeQuery, CatalogQuery, SearchQuery, CartQuery, AccountQuery))
-Mutation = merge_types("Mutation", (ScanMutation, CartMutation, HandoffMutation, AccountMutation))
-Subscription = merge_types("Subscription", (CartSubscription,))
+Query = merge_types(
+    "Query",
+    (
+        NodeQuery,
+        CatalogQuery,
+        SearchQuery,
+        CartQuery,
+        AccountQuery,
+        OrderQuery,
+        StaffQuery,
+        AnalyticsQuery,
+    ),
+)
+Mutation = merge_types(
+    "Mutation",
+    (
+        ScanMutation,
+        CartMutation,
+        HandoffMutation,
+        AccountMutation,
+        CheckoutMutation,
+        OrderActionMutation,
+        StaffMutation,
+    ),
+)
+Subscription = merge_types("Subscription", (CartSubscription, OrderSubscription))
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -54,7 +86,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Product, Store, Cart, Customer],
+        types=[Product, Store, Cart, Customer, Order, StaffUser],
         config=StrawberryConfig(scalar_map={LineQuantity: LINE_QUANTITY_SCALAR}),
         extensions=[
             OperationTransaction,

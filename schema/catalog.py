@@ -306,21 +306,30 @@ class ScanPayload:
 
 @strawberry.type
 class ScanMutation:
-    @strawberry.mutation(description="Record a scan and return the product page it leads to.")
+    @strawberry.mutation(
+        description=(
+            "Record a scan and return the product page it leads to. Send the cart token or "
+            "session you have, so the scan counts for your cart in the scan reports."
+        )
+    )
     async def scan(self, info: Info, input: ScanInput) -> ScanPayload:
         ctx = context_of(info)
+        viewer = await ctx.viewer()
         session = await ctx.session()
         try:
             store_id = (
                 decode_id(input.store_id, "Store", field="storeId") if input.store_id else None
             )
             async with session.begin_nested():
+                scanner = await analytics.scanner_of(session, viewer)
                 outcome = await analytics.record_scan(
                     session,
                     code=input.code,
                     store_id=store_id,
                     device_kind=input.device_kind.value,
                     templates=ctx.runtime.templates,
+                    customer_id=scanner.customer_id,
+                    cart_id=scanner.cart_id,
                 )
         except AppError as error:
             return ScanPayload(product=None, gtin=None, errors=[UserError.from_error(error)])

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from server import accounts, catalog
+from server import accounts, catalog, orders, staff
 from server.models import Customer, Product, Store
 
 if TYPE_CHECKING:
@@ -58,6 +58,18 @@ class Loaders:
         async def customers(ids: list[int]) -> Mapping[int, Customer]:
             return await accounts.customers_by_ids(await ctx.session(), ids)
 
+        async def order_lines(ids: list[int]) -> Mapping[int, list[orders.OrderLineView]]:
+            return await orders.lines_by_order(await ctx.session(), ids)
+
+        async def order_history(ids: list[int]) -> Mapping[int, list[orders.StatusChangeView]]:
+            return await orders.history_by_order(await ctx.session(), ids)
+
+        async def staff_users(ids: list[int]) -> Mapping[int, staff.StaffRecord]:
+            return await staff.staff_by_ids(await ctx.session(), ids)
+
+        async def purchases(ids: list[int]) -> Mapping[int, list[staff.PurchasedProduct]]:
+            return await staff.purchase_history(await ctx.session(), ids)
+
         lock = ctx.session_lock
         self.product: DataLoader[int, Product | None] = _mapping_loader(lock, products)
         self.barcodes: DataLoader[int, list[str] | None] = _mapping_loader(lock, barcodes, list)
@@ -67,6 +79,18 @@ class Loaders:
         )
         self.store: DataLoader[int, Store | None] = _mapping_loader(lock, stores)
         self.customer: DataLoader[int, Customer | None] = _mapping_loader(lock, customers)
+        self.order_lines: DataLoader[int, list[orders.OrderLineView] | None] = _mapping_loader(
+            lock, order_lines, list
+        )
+        self.order_history: DataLoader[int, list[orders.StatusChangeView] | None] = _mapping_loader(
+            lock, order_history, list
+        )
+        self.staff_user: DataLoader[int, staff.StaffRecord | None] = _mapping_loader(
+            lock, staff_users
+        )
+        self.purchases: DataLoader[int, list[staff.PurchasedProduct] | None] = _mapping_loader(
+            lock, purchases, list
+        )
         self._stores: Sequence[Store] | None = None
         self._stores_lock = asyncio.Lock()
 

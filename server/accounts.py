@@ -40,10 +40,12 @@ from server.config import Settings
 from server.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from server.models import Customer, CustomerSession, Device, Store
 from server.ratelimit import AttemptLimit, check_attempts, record_failure
+from server.staff import staff_identity
 from server.tokens import (
     CUSTOMER_SESSION_PREFIX,
     DEVICE_PREFIX,
     MAX_TOKEN_LENGTH,
+    STAFF_SESSION_PREFIX,
     new_token,
     token_hash,
 )
@@ -109,6 +111,10 @@ async def resolve_viewer(
         if device is not None:
             identity = DeviceIdentity(device.id, device.store_id, device.kind, device.name)  # type: ignore[arg-type]
             return Viewer(device=identity, cart_token_hash=cart_hash)
+    elif bearer.startswith(STAFF_SESSION_PREFIX):
+        staff = await staff_identity(session, bearer, now)
+        if staff is not None:
+            return Viewer(staff=staff, cart_token_hash=cart_hash)
     return Viewer(cart_token_hash=cart_hash)
 
 
@@ -238,11 +244,17 @@ async def add_device(
     return DeviceRecord(device.id, store.code, kind, device.name, now, None), token
 
 
-async def list_devices(session: AsyncSession, store_code: str | None = None) -> list[DeviceRecord]:
-    """Return the registered devices (of one store, if given), oldest first."""
-    stmt = select(Device, Store.code).join(Store, Store.id == Device.store_id).order_by(Device.id)
+async def list_devices(
+    session: AsyncSession, store_code: str | None = None, *, device_id: int | None = None
+) -> list[DeviceRecord]:
+    """Return the registered devices (of one store, or one device, if given), oldest first."""
+    stmt = (
+        select(Device, Store.code).join(Store, Store.id == Device.store_id).order_by(Device.id)
+    )
     if store_code is not None:
         stmt = stmt.where(Store.code == store_code)
+    if device_id is not None:
+        stmt = stmt.where(Device.id == device_id)
     return [
         DeviceRecord(d.id, code, d.kind, d.name, d.created_at, d.revoked_at)  # type: ignore[arg-type]
         for d, code in await session.execute(stmt)
@@ -257,10 +269,10 @@ async def revoke_device(session: AsyncSession, device_id: int, now: datetime) ->
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
-    for record in await list_devices(session):
-        if record.id == device_id:
-            return record
-    raise NotFound(f"There is no device {device_id}.", field="device")
+    found = await list_devices(session, device_id=device_id)
+    if not found:
+        raise NotFound(f"There is no device {device_id}.", field="device")
+    return found[0]
 
 
 async def _start(

@@ -207,10 +207,8 @@ def device_add(
             session, store_code=store, kind=kind.value, name=name, now=utcnow()
         ),
     )
-    console.print(
-        f"Added {record.kind} device {record.id} ({record.name}) to store {record.store_code}. "
-        "Its token follows; it is not shown again:"
-    )
+    console.print(f"Added {record.kind} device {record.id} ({record.name}) to {record.store_code}.")
+    console.print("Its token follows on standard output; it is not shown again.")
     typer.echo(token)
 
 
@@ -248,7 +246,6 @@ def device_revoke(
         load_settings(), lambda session: revoke_device(session, device_id, utcnow())
     )
     console.print(f"Device {record.id} ({record.name}) is revoked.")
-
 
 
 @app.command("reindex")
@@ -300,6 +297,12 @@ def indexer(
     console.print("Following the outbox; Ctrl+C stops.")
     with contextlib.suppress(KeyboardInterrupt):
         run_with_db(settings, work)
+
+
+# Registered last: the sub-commands use the helpers above.
+from server.commands import register_commands  # noqa: E402
+
+register_commands(app)
 
 
 def main() -> None:

@@ -83,6 +83,24 @@ class Settings(BaseSettings):
     auth_failure_window_minutes: int = Field(
         default=10, ge=1, description="The window over which failed attempts are counted."
     )
+    order_pickup_days: int = Field(
+        default=7,
+        ge=1,
+        le=365,
+        description=(
+            "Days a click-and-collect order waits for its shopper (from placing, and again from "
+            "being ready) before `omnicart expire-orders` expires it and releases its stock."
+        ),
+    )
+    staff_session_hours: int = Field(
+        default=12, ge=1, le=24 * 30, description="How long a staff sign-in lasts on a tablet."
+    )
+    scan_conversion_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=24 * 60,
+        description="A scan counts as leading to a cart line when one follows within this time.",
+    )
 
     @field_validator("database_url")
     @classmethod

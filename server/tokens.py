@@ -1,8 +1,9 @@
 """Secrets handed to clients (bearer tokens, cart tokens, handoff codes); only hashes are kept.
 
 Tokens are 256 bits from ``secrets`` with a short kind prefix (``cs_`` customer session,
-``dv_`` device, ``ct_`` cart), so a leaked one is recognisable and the viewer knows which
-table to look in. At that entropy a plain SHA-256 is a safe stored form.
+``dv_`` device, ``ct_`` cart, ``ss_`` staff session), so a leaked one is recognisable and
+the viewer knows which table to look in. At that entropy a plain SHA-256 is a safe stored
+form.
 
 Handoff codes are short enough to read aloud, so they are hashed with HMAC under the
 server's secret key: a copy of the database alone does not let anyone brute-force them.
@@ -17,6 +18,7 @@ import secrets
 CUSTOMER_SESSION_PREFIX = "cs_"
 DEVICE_PREFIX = "dv_"
 CART_PREFIX = "ct_"
+STAFF_SESSION_PREFIX = "ss_"
 _TOKEN_BYTES = 32
 # Longest token accepted from a client; anything longer is not one of ours.
 MAX_TOKEN_LENGTH = 128

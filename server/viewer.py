@@ -5,8 +5,8 @@ A viewer is resolved from the request's credentials by ``server.accounts.resolve
 ``connection_init`` payload). Services take it as a plain value and decide from it what the
 caller may reach; they never look at headers.
 
-Issue 5 adds signed-in staff users with roles: they get a ``staff`` field here, resolved
-from their own bearer-token prefix, next to ``customer_id`` and ``device``.
+Signed-in staff users (``ss_…`` bearer tokens) get a ``staff`` field, next to
+``customer_id`` and ``device``; what staff may do is decided in ``server.staff``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 DeviceKind = Literal["kiosk", "staff"]
+StaffRole = Literal["staff", "admin"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,17 @@ class DeviceIdentity:
 
 
 @dataclass(frozen=True, slots=True)
+class StaffIdentity:
+    """A signed-in staff user: ``staff`` works in ``store_id``, ``admin`` for every store."""
+
+    id: int
+    role: StaffRole
+    store_id: int | None
+    name: str
+    session_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Viewer:
     """The identity of a caller; every field is optional, an empty viewer is anonymous."""
 
@@ -36,11 +48,17 @@ class Viewer:
     device: DeviceIdentity | None = None
     # The hash of the X-Cart-Token the caller sent (the token itself is never kept).
     cart_token_hash: str | None = None
+    staff: StaffIdentity | None = None
 
     @property
     def is_anonymous(self) -> bool:
         """Tell whether the caller proved nothing at all."""
-        return self.customer_id is None and self.device is None and self.cart_token_hash is None
+        return (
+            self.customer_id is None
+            and self.device is None
+            and self.cart_token_hash is None
+            and self.staff is None
+        )
 
     def as_cart_holder(self) -> Viewer:
         """Return this viewer without its device: what the cart's own holder (phone) may do."""

@@ -29,6 +29,7 @@ const SHELL = [
   "/js/api.js",
   "/js/app.js",
   "/js/cart-state.js",
+  "/js/code128.js",
   "/js/dom.js",
   "/js/gtin.js",
   "/js/live.js",
@@ -73,12 +74,12 @@ self.addEventListener("install", (event) => {
       // The vendor entry modules import versioned files; keep those with the shell too.
       if (vendorEntry) {
         const text = await vendorEntry.clone().text();
-        const imports = [...text.matchAll(/from "\.\/([^"]+)"/g)].map((m) => "/vendor/" + m[1]);
+        const imports = [...new Set([...text.matchAll(/from "\.\/([^"]+)"/g)].map((m) => "/vendor/" + m[1]))];
         await cache.addAll(imports);
         for (const url of imports) {
           const module = await (await cache.match(url)).text();
-          const chunks = [...module.matchAll(/from '\.\/([^']+)'/g)].map((m) => new URL(m[1], location.origin + url).pathname);
-          await cache.addAll(chunks);
+          const chunks = new Set([...module.matchAll(/from '\.\/([^']+)'/g)].map((m) => new URL(m[1], location.origin + url).pathname));
+          await cache.addAll([...chunks]);
         }
       }
     })(),

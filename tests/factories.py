@@ -214,3 +214,66 @@ async def sign_up(
     payload = body["data"]["customerSignUp"]  # type: ignore[index]
     assert payload["errors"] == [], payload
     return {"Authorization": f"Bearer {payload['token']}"}
+
+
+STAFF_PASSWORD = "staff password 1"
+STAFF_SIGN_IN = """
+mutation StaffSignIn($input: StaffSignInInput!) {
+  staffSignIn(input: $input) { token errors { code message } }
+}
+"""
+
+
+async def add_staff(
+    db: Database,
+    email: str,
+    *,
+    role: str = "staff",
+    store_code: str | None = None,
+    name: str = "Staff member",
+    password: str = STAFF_PASSWORD,
+) -> int:
+    """Create a staff account (``staff`` of a store, or ``admin``); return its id."""
+    from server.models import utcnow
+    from server.staff import add_staff as create
+
+    async with db.transaction() as session:
+        record = await create(
+            session,
+            email=email,
+            name=name,
+            role=role,
+            store_code=store_code,
+            password=password,
+            now=utcnow(),
+        )
+    return record.id
+
+
+async def staff_sign_in(
+    client: httpx.AsyncClient, email: str, password: str = STAFF_PASSWORD
+) -> dict[str, str]:
+    """Sign a staff member in; return the Authorization header of the session."""
+    body = await graphql(client, STAFF_SIGN_IN, {"input": {"email": email, "password": password}})
+    payload = body["data"]["staffSignIn"]  # type: ignore[index]
+    assert payload["errors"] == [], payload
+    return {"Authorization": f"Bearer {payload['token']}"}
+
+
+async def stock_figures(db: Database, location_id: int, product_id: int) -> tuple[int, int, int]:
+    """Return (on hand, reserved, units in held reservations) of a product at a location."""
+    from sqlalchemy import select
+
+    from server.orders.stock import held_units
+
+    async with db.transaction(write=False) as session:
+        row = (
+            await session.execute(
+                select(StockLevel.on_hand, StockLevel.reserved).where(
+                    StockLevel.location_id == location_id, StockLevel.product_id == product_id
+                )
+            )
+        ).one_or_none()
+        held = await held_units(session, location_id, product_id)
+    on_hand, reserved = row if row is not None else (0, 0)
+    return on_hand, reserved, held

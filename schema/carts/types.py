@@ -17,6 +17,7 @@ from server.errors import InvalidQuantity
 
 if TYPE_CHECKING:
     from schema.accounts import Customer
+    from schema.orders.fulfilment import LineFulfilment
 
 
 def _parse_quantity(value: Any) -> int:
@@ -81,6 +82,21 @@ class CartLine:
         price = await _price(info, self.view.product_id)
         return Money(amount=price.current * self.quantity, currency=price.currency)
 
+    @strawberry.field(
+        description=(
+            "For a kiosk or staff tablet: is this line on the shelf in the given store, or "
+            "how can it be ordered (collect here, at another store, delivery)?"
+        )
+    )
+    async def fulfilment_options(
+        self,
+        info: Info,
+        store_id: Annotated[strawberry.ID, strawberry.argument(description="The store.")],
+    ) -> Annotated[LineFulfilment, strawberry.lazy("schema.orders.fulfilment")]:
+        from schema.orders.fulfilment import line_fulfilment
+
+        return await line_fulfilment(info, self.view, store_id)
+
 
 @strawberry.type(
     description="A shopping cart, the same on every device; the server's copy is the truth."
@@ -126,6 +142,7 @@ class Cart(Node):
     async def customer(
         self, info: Info
     ) -> Annotated[Customer, strawberry.lazy("schema.accounts")] | None:
+        # Imported here: schema.accounts builds carts (Customer.cart), so it imports this module.
         from schema.accounts import Customer
 
         customer_id = self.view.customer_id

@@ -7,7 +7,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import catalog
@@ -80,6 +82,11 @@ class _Replayed(Exception):
     def __init__(self, cart: CartView) -> None:
         super().__init__("replayed")
         self.cart = cart
+
+
+def _dialect_insert(session: AsyncSession) -> Callable[..., Any]:
+    """Return the INSERT construct with ON CONFLICT of the session's database."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def check_quantity(quantity: int, max_quantity: int, field: str) -> None:
@@ -168,30 +175,33 @@ async def add_lines(
     request = [[line.gtin, line.product_id, line.quantity] for line in lines]
 
     async def apply() -> None:
-        rows = await session.execute(
-            select(CartLine.id, CartLine.product_id, CartLine.quantity).where(
-                CartLine.cart_id == cart_id, CartLine.product_id.in_(wanted)
-            )
-        )
-        present = {pid: (line_id, qty) for line_id, pid, qty in rows}
-        raised, added = [], []
-        for pid, (index, units) in wanted.items():
-            line_id, had = present.get(pid, (None, 0))
-            if had + units > max_quantity:
+        # One upsert for all lines: a line only grows while it stays within the limit, and
+        # RETURNING names the lines that did; a product missing from it would pass the limit.
+        rows = [
+            {"cart_id": cart_id, "product_id": pid, "quantity": units, "created_at": now}
+            for pid, (_, units) in wanted.items()
+        ]
+        stmt = _dialect_insert(session)(CartLine).values(rows)
+        grown = CartLine.quantity + stmt.excluded.quantity
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[CartLine.cart_id, CartLine.product_id],
+            set_={"quantity": grown},
+            where=grown <= max_quantity,
+        ).returning(CartLine.product_id)
+        landed = set((await session.execute(stmt)).scalars())
+        for pid, (index, _) in wanted.items():
+            if pid not in landed:
+                had = (
+                    await session.execute(
+                        select(CartLine.quantity).where(
+                            CartLine.cart_id == cart_id, CartLine.product_id == pid
+                        )
+                    )
+                ).scalar_one()
                 raise InvalidQuantity(
                     f"At most {max_quantity} of one product fit in a cart; it holds {had}.",
                     field=f"lines[{index}].quantity",
                 )
-            if line_id is None:
-                added.append(
-                    {"cart_id": cart_id, "product_id": pid, "quantity": units, "created_at": now}
-                )
-            else:
-                raised.append({"line": line_id, "qty": had + units})
-        if raised:
-            await session.execute(SET_LINE_QUANTITY, raised)
-        if added:
-            await session.execute(insert(CartLine), added)
 
     return await _write(session, viewer, cart_id, "cartLinesAdd", request, options, now, apply)
 
@@ -273,33 +283,52 @@ async def _write(
     The conditional UPDATE is the first statement touching the cart: it checks access and
     ``expectedVersion`` and takes the row lock (PostgreSQL) while SQLite's write lock is
     already held (BEGIN IMMEDIATE), so concurrent writers of one cart queue here and
-    versions stay gapless. Everything runs in a savepoint: a failure or a replay leaves
-    the cart (and its version) as it was.
+    versions stay gapless. A failure raises after the bump: callers run a change in a
+    savepoint (the GraphQL layer does) so it leaves nothing behind. With an idempotency
+    key the change runs in a savepoint of its own, which a replay rolls back.
     """
     key = idempotency.check_key(options.idempotency_key)
     request_hash = idempotency.fingerprint(
         operation, {"request": request, "expectedVersion": options.expected_version}
     )
+    if key is None:
+        return await _apply(session, viewer, cart_id, operation, None, "", options, now, apply)
     try:
         async with session.begin_nested():
-            locked = await _lock(session, viewer, cart_id, options.expected_version, now)
-            if locked is None:
-                return await _refusal(session, viewer, cart_id, operation, key, request_hash, now)
-            if key is not None:
-                earlier = await idempotency.recorded_outcome(
-                    session, cart_id, operation, key, request_hash, now
-                )
-                if earlier is not None:
-                    raise _Replayed(earlier)
-            await apply()
-            cart = CartView(
-                cart_id, locked.version, locked.customer_id, now, await lines_of(session, cart_id)
+            return await _apply(
+                session, viewer, cart_id, operation, key, request_hash, options, now, apply
             )
-            if key is not None:
-                await idempotency.record_outcome(session, operation, key, request_hash, cart, now)
-            return CartChange(cart)
     except _Replayed as replayed:
         return CartChange(replayed.cart, replayed=True)
+
+
+async def _apply(
+    session: AsyncSession,
+    viewer: Viewer,
+    cart_id: int,
+    operation: str,
+    key: str | None,
+    request_hash: str,
+    options: WriteOptions,
+    now: datetime,
+    apply: Callable[[], Awaitable[None]],
+) -> CartChange:
+    locked = await _lock(session, viewer, cart_id, options.expected_version, now)
+    if locked is None:
+        return await _refusal(session, viewer, cart_id, operation, key, request_hash, now)
+    if key is not None:
+        earlier = await idempotency.recorded_outcome(
+            session, cart_id, operation, key, request_hash, now
+        )
+        if earlier is not None:
+            raise _Replayed(earlier)
+    await apply()
+    cart = CartView(
+        cart_id, locked.version, locked.customer_id, now, await lines_of(session, cart_id)
+    )
+    if key is not None:
+        await idempotency.record_outcome(session, operation, key, request_hash, cart, now)
+    return CartChange(cart)
 
 
 async def _lock(

@@ -15,7 +15,9 @@ from server.models.catalog import (
     Store,
     StoreItemCode,
 )
+from server.models.orders import Order, OrderLine, OrderStatusChange, StockReservation
 from server.models.outbox import OutboxEvent
+from server.models.staff import StaffAuditEntry, StaffSession, StaffUser
 
 __all__ = [
     "AuthFailure",
@@ -30,13 +32,20 @@ __all__ = [
     "CustomerSession",
     "Device",
     "IdempotencyKey",
+    "Order",
+    "OrderLine",
+    "OrderStatusChange",
     "OutboxEvent",
     "Price",
     "Product",
     "ProductBarcode",
     "ScanEvent",
+    "StaffAuditEntry",
+    "StaffSession",
+    "StaffUser",
     "StockLevel",
     "StockLocation",
+    "StockReservation",
     "Store",
     "StoreItemCode",
     "utcnow",

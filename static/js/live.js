@@ -36,6 +36,10 @@ async function client() {
         },
       }),
     );
+    // Offline before the module was ever loaded: try again on the next subscription.
+    clientPromise.catch(() => {
+      clientPromise = null;
+    });
   }
   return clientPromise;
 }

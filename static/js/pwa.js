@@ -23,6 +23,7 @@ function showOffline() {
     offlineBanner = null;
   }
   document.documentElement.classList.toggle("is-offline", offline);
+  document.documentElement.classList.toggle("served-from-cache", servedFromCache);
 }
 
 function showUpdate(worker) {

@@ -68,13 +68,16 @@ export function authHeaders() {
   return headers;
 }
 
-/** The same values for a graphql-transport-ws connection_init payload. */
+/**
+ * The same values for a graphql-transport-ws connection_init payload. A guest without a
+ * cart sends the token of the cart behind their latest order, so it stays live.
+ */
 export function connectionParams() {
   const params = {};
   const token = get("authToken");
   if (token) params.authorization = `Bearer ${token}`;
-  const cart = get("cart");
-  if (cart?.token) params.cartToken = cart.token;
+  const cartToken = get("cart")?.token ?? (token ? null : get("orders")?.find((o) => o.token)?.token);
+  if (cartToken) params.cartToken = cartToken;
   return params;
 }
 

@@ -16,7 +16,8 @@ PASSWORD = "correct horse battery"
 SIGN_UP = """
 mutation SignUp($input: CustomerSignUpInput!) {
   customerSignUp(input: $input) {
-    token customer { email name } cart { id version lines { quantity } } errors { code field message }
+    token customer { email name } cart { id version lines { quantity } }
+    errors { code field message }
   }
 }
 """

@@ -1,4 +1,4 @@
-"""Carts over GraphQL: lines by barcode or id, quantities, prices at read time, versions, retries."""
+"""Carts over GraphQL: lines by barcode or id, quantities, prices when shown, versions, retries."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ mutation Create($input: CartCreateInput) {{
 """
 ADD = f"""
 mutation Add($input: CartLinesAddInput!) {{
-  cartLinesAdd(input: $input) {{ cart {{ {CART_FIELDS} }} replayed errors {{ code field message }} }}
+  cartLinesAdd(input: $input) {{
+    cart {{ {CART_FIELDS} }} replayed errors {{ code field message }}
+  }}
 }}
 """
 UPDATE = f"""

@@ -18,8 +18,11 @@ import * as session from "../session.js";
 
 session.useApp("kiosk");
 
-const IDLE_MS = Number(new URLSearchParams(location.search).get("idle") || 90) * 1000;
-const WARNING_S = 15;
+// Seconds without a touch before "Are you still there?", and of its countdown; a kiosk's
+// URL may set others (/kiosk?idle=120&warn=20).
+const settings = new URLSearchParams(location.search);
+const IDLE_MS = Number(settings.get("idle") || 90) * 1000;
+const WARNING_S = Number(settings.get("warn") || 15);
 // The handoff alphabet: no 0, 1, I, L, O or U.
 const CODE_KEYS = "ABCDEFGHJKMNPQRSTVWXYZ23456789".split("");
 
@@ -31,21 +34,24 @@ const KIOSK_CART = `
     id quantity
     unitPrice { amount currency formatted }
     lineTotal { amount currency formatted }
-    product {
-      ${PRODUCT_CARD}
-      availability(storeId: $storeId) { here { available status } online { available status } }
+    product { ${PRODUCT_CARD} }
+    fulfilmentOptions(storeId: $storeId) {
+      availableHere onShelfHere collectHere delivery availableOnline recommended
+      collectAt { id name }
     }
   }`;
 const STORES = `query Stores { stores { id code name address city } }`;
-const CLAIM = `mutation CartHandoffClaim($input: CartHandoffClaimInput!, $storeId: ID) {
+const CLAIM = `mutation CartHandoffClaim($input: CartHandoffClaimInput!, $storeId: ID!) {
   cartHandoffClaim(input: $input) { cart { ${KIOSK_CART} } errors { code field message } }
 }`;
-const REMOVE = `mutation KioskLinesRemove($input: CartLinesRemoveInput!) {
-  cartLinesRemove(input: $input) { cart { id version } errors { code field message } }
-}`;
+const ORDER_FIELDS = `id number status fulfilment createdAt deliveryAddress
+  pickupStore { id name }
+  total { formatted }
+  lines { name gtin quantity lineTotal { formatted } }`;
 const CHECKOUT = `mutation Checkout($input: CheckoutInput!) {
   checkout(input: $input) {
-    order { id number status createdAt total { formatted } lines { quantity product { name gtin } lineTotal { formatted } } }
+    order { ${ORDER_FIELDS} }
+    unavailableLines { lineId requested available }
     errors { code field message }
   }
 }`;
@@ -195,29 +201,46 @@ async function claim(code, feedback) {
 
 // ---- the claimed cart ---------------------------------------------------------------
 
-/** Where a line comes from in this store: the shelf, an order, or nowhere. */
+/** Where a line comes from, seen from this store: the shelf, an order, or nowhere. */
 function whereFrom(line) {
-  const here = line.product.availability?.here;
-  if (here && here.available >= line.quantity) return "shelf";
-  if (line.product.availability?.online?.available > 0 || (here && here.available > 0)) return "order";
-  return "none";
+  const options = line.fulfilmentOptions;
+  if (options.onShelfHere) return "shelf";
+  return options.recommended === "UNAVAILABLE" ? "none" : "order";
 }
 
 const WHERE_TEXT = { shelf: "On the shelf here", order: "Order", none: "Sold out" };
 
+function orderNote(line) {
+  const options = line.fulfilmentOptions;
+  if (options.onShelfHere) return `${options.availableHere} on the shelf`;
+  if (options.recommended === "DELIVERY") return "Home delivery";
+  if (options.recommended === "COLLECT_ELSEWHERE") return `Collect at ${options.collectAt[0]?.name}`;
+  return "Not available anywhere now";
+}
+
+function linesToOrder(cart) {
+  return cart.lines.map((line) => ({ line, where: whereFrom(line) })).filter((l) => l.where === "order");
+}
+
 function renderCart() {
   const body = h("div", { "aria-live": "polite" });
   const feedback = h("div", { "aria-live": "assertive" });
+  // Built once: live cart updates redraw the lines, not a half-filled order form.
+  const orderPanel = h("div.order-panel", { "aria-live": "polite" });
+  const orderButton = h(
+    "button.button.button-primary.button-large",
+    { type: "button", "data-testid": "kiosk-order-rest", onclick: () => renderOrderChoice(orderPanel) },
+  );
   const stop = cartState.onCart((cart) => {
     if (!cart) return;
     const lines = cart.lines.map((line) => ({ line, where: whereFrom(line) }));
     const toOrder = lines.filter((l) => l.where === "order");
     const onShelf = lines.filter((l) => l.where === "shelf");
-    const orderButton = h(
-      "button.button.button-primary.button-large",
-      { type: "button", disabled: toOrder.length === 0, "data-testid": "kiosk-order-rest", onclick: () => busy(orderButton, () => orderRest(cart, onShelf, toOrder, feedback)) },
-      toOrder.length ? `Order the ${toOrder.length === 1 ? "item" : `${toOrder.length} items`} not on the shelf, collect here` : "Everything is on the shelf here",
-    );
+    orderButton.disabled = toOrder.length === 0;
+    orderButton.textContent = toOrder.length
+      ? `Order the ${toOrder.length === 1 ? "item" : `${toOrder.length} items`} not on the shelf here`
+      : "Everything is on the shelf here";
+    if (!toOrder.length) replace(orderPanel);
     replace(
       body,
       cart.lines.length === 0 ? notice("info", "This cart is empty.") : null,
@@ -229,7 +252,7 @@ function renderCart() {
             "li.kiosk-line",
             { "data-gtin": line.product.gtin, "data-where": where },
             productImage(line.product.imageUrl, "", "sm"),
-            h("div", h("div.card-title", `${line.quantity} × ${line.product.name}`), h("div.small", line.product.brand ?? ""), priceBlock(line.product.price)),
+            h("div", h("div.card-title", `${line.quantity} × ${line.product.name}`), h("div.small", [line.product.brand, orderNote(line)].filter(Boolean).join(" · ")), priceBlock(line.product.price)),
             h(`span.where.where-${where}`, WHERE_TEXT[where]),
           ),
         ),
@@ -237,47 +260,102 @@ function renderCart() {
       h(
         "div.kiosk-summary",
         h("div", h("span", "On the shelf here: pick these up in the store"), h("strong", String(onShelf.reduce((n, l) => n + l.line.quantity, 0)))),
-        h("div", h("span", "To order for collection here"), h("strong", String(toOrder.reduce((n, l) => n + l.line.quantity, 0)))),
+        h("div", h("span", "To order"), h("strong", String(toOrder.reduce((n, l) => n + l.line.quantity, 0)))),
         h("div", h("span", "Cart total"), h("strong", cart.subtotal.formatted)),
       ),
-      h("div.kiosk-actions", orderButton, h("button.button.button-large", { type: "button", onclick: reset }, "Done — start over")),
     );
   });
-  show("cart", h("section", heading("Your cart"), feedback, body));
+  show(
+    "cart",
+    h(
+      "section",
+      heading("Your cart"),
+      feedback,
+      body,
+      h("div.kiosk-actions", orderButton, orderPanel, h("button.button.button-large", { type: "button", onclick: reset }, "Done — start over")),
+    ),
+  );
   cleanupScreen = stop;
 }
 
 let cleanupScreen = () => {};
 
-async function orderRest(cart, onShelf, toOrder, feedback) {
+/** How the lines not on the shelf can be ordered together: delivery, or collect at a store. */
+function orderChoices(toOrder) {
+  const choices = [];
+  if (toOrder.every((l) => l.line.fulfilmentOptions.delivery)) choices.push({ kind: "delivery", label: "Home delivery" });
+  const [first, ...rest] = toOrder.map((l) => l.line.fulfilmentOptions.collectAt);
+  for (const store of first ?? []) {
+    if (rest.every((stores) => stores.some((s) => s.id === store.id))) choices.push({ kind: "collect", store, label: `Collect at ${store.name}` });
+  }
+  return choices;
+}
+
+function renderOrderChoice(panel) {
+  const choices = orderChoices(linesToOrder(cartState.currentCart()));
+  if (!choices.length) {
+    replace(panel, notice("error", "These items cannot be ordered together. Ask staff for help."));
+    return;
+  }
+  const feedback = h("div", { "aria-live": "assertive" });
+  const address = h("textarea#delivery-address", { name: "address", rows: "3", autocomplete: "street-address" });
+  const form = h(
+    "form.order-choice",
+    {
+      onsubmit: (event) => {
+        event.preventDefault();
+        const picked = choices[Number(new FormData(form).get("how"))];
+        busy(submit, () => orderRest(picked, address.value.trim(), feedback));
+      },
+    },
+    h(
+      "fieldset",
+      h("legend", "How do you want them?"),
+      choices.map((choice, i) => h("label.choice", h("input", { type: "radio", name: "how", value: String(i), checked: i === 0, required: true }), choice.label)),
+    ),
+    choices.some((c) => c.kind === "delivery") ? h("div.field", h("label", { for: "delivery-address" }, "Delivery address (for home delivery)"), address) : null,
+    feedback,
+  );
+  const submit = h("button.button.button-primary.button-large", { type: "submit", "data-testid": "kiosk-place-order" }, "Place the order");
+  form.append(submit);
+  replace(panel, form);
+  form.querySelector("input")?.focus();
+}
+
+async function orderRest(choice, address, feedback) {
   replace(feedback);
+  // The newest cart: the phone may have changed it while the form was open.
+  const cart = cartState.currentCart();
+  const toOrder = linesToOrder(cart);
+  if (choice.kind === "delivery" && !address) {
+    replace(feedback, notice("error", "Type the address to deliver to."));
+    return;
+  }
   try {
-    // What is on the shelf is picked up by hand and paid at the till: leave only the rest.
-    let version = cart.version;
-    if (onShelf.length) {
-      const removed = payload(
-        (await gql(REMOVE, { input: { cartId: cart.id, lineIds: onShelf.map((l) => l.line.id), expectedVersion: cart.version } })).cartLinesRemove,
-      );
-      version = removed.cart.version;
-    }
     const result = payload(
       (
         await gql(CHECKOUT, {
-          input: { cartId: cart.id, expectedVersion: version, fulfilment: { clickAndCollect: { storeId: session.store().id } } },
+          input: {
+            cartId: cart.id,
+            expectedVersion: cart.version,
+            lineIds: toOrder.map((l) => l.line.id),
+            fulfilment: choice.kind === "delivery" ? { delivery: { address } } : { clickAndCollect: { storeId: choice.store.id } },
+          },
         })
       ).checkout,
     );
-    renderReceipt(result.order, toOrder);
+    renderReceipt(result.order);
   } catch (error) {
-    replace(feedback, notice("error", isUnsupported(error) ? "Ordering from the order station is not available yet." : error.message));
+    const text = error.code === "VERSION_CONFLICT" ? "The cart changed on the phone just now: check it and try again." : isUnsupported(error) ? "Ordering from the order station is not available yet." : error.message;
+    replace(feedback, notice("error", text));
   }
 }
 
-function renderReceipt(order, ordered) {
+function renderReceipt(order) {
   cleanupScreen();
   cleanupScreen = () => {};
   cartState.forget();
-  const store = session.store();
+  const how = order.fulfilment === "DELIVERY" ? `Home delivery to ${order.deliveryAddress}.` : `Click and collect at ${order.pickupStore?.name}. We tell you when it is ready.`;
   show(
     "receipt",
     h(
@@ -286,16 +364,17 @@ function renderReceipt(order, ordered) {
       h(
         "div.receipt",
         { "data-testid": "receipt" },
-        h("h2", `Order ${order.number}`),
-        h("p", `Click and collect at ${store.name}. We tell you when it is ready.`),
-        code128Svg(String(order.number)),
+        h("h2", "Order ", h("span", { "data-testid": "order-number" }, order.number)),
+        h("p", how),
+        code128Svg(order.number),
         h(
           "table",
           h("thead", h("tr", h("th", "Item"), h("th.num", "Qty"), h("th.num", "Total"))),
-          h("tbody", (order.lines ?? ordered.map((l) => l.line)).map((line) => h("tr", h("td", line.product.name), h("td.num", String(line.quantity)), h("td.num", line.lineTotal.formatted)))),
+          h("tbody", order.lines.map((line) => h("tr", h("td", line.name), h("td.num", String(line.quantity)), h("td.num", line.lineTotal.formatted)))),
         ),
         h("p.cart-summary", h("span", "Total"), h("strong", order.total.formatted)),
-        h("p.small", new Date(order.createdAt ?? Date.now()).toLocaleString()),
+        h("p.small", `${session.store().name} · ${new Date(order.createdAt).toLocaleString()}`),
+        h("p.small", "What was on the shelf stays in your cart on your phone: pick it up and pay at the till."),
       ),
       h("div.kiosk-actions.no-print", h("button.button.button-large", { type: "button", onclick: () => print() }, "Print receipt"), h("button.button.button-primary.button-large", { type: "button", onclick: reset }, "Done")),
     ),
@@ -355,7 +434,7 @@ async function start() {
   document.getElementById("kiosk-store").textContent = store ? store.name : "";
   if (!session.get("authToken") || !store) return renderSetup();
   // Live cart views include this store's stock.
-  cartState.configure({ cartFields: KIOSK_CART, definitions: ", $storeId: ID", variables: { storeId: store.id } });
+  cartState.configure({ cartFields: KIOSK_CART, definitions: ", $storeId: ID!", variables: { storeId: store.id } });
   renderStart();
   armIdle();
 }

@@ -43,7 +43,7 @@ function lineView(line, feedback) {
 
 /** Render a cart's lines, subtotal and actions into `container` (used on each update). */
 function fill(container, cart, live, feedback) {
-  const liveBadge = h("p.small", { "data-testid": "live-status" }, h("span.live-dot", { class: live ? "is-live" : "" }), live ? "Live: changes on your other devices show here at once." : "Connecting for live updates…");
+  const liveBadge = h("p.small", { "data-testid": "live-status" }, h("span.live-dot", { class: live ? "is-live" : "" }), live ? "Live: changes on your other devices show here at once." : navigator.onLine ? "Connecting for live updates…" : "Offline: live updates resume when you are back online.");
   if (!cart || cart.lines.length === 0) {
     replace(
       container,

@@ -87,6 +87,7 @@ export async function render(_params, query) {
   let controller = null;
   let timer = null;
   let cursor = null;
+  const openFacets = new Set(); // facet panels the shopper opened stay open across updates
 
   async function run({ append = false } = {}) {
     controller?.abort();
@@ -139,9 +140,9 @@ export async function render(_params, query) {
         .map((facet) => {
           const key = facet.name === "brand" ? "brands" : "categories";
           const chosen = state[key];
-          return h(
-            "details",
-            { open: chosen.length ? "" : null },
+          const details = h("details", { open: chosen.length || openFacets.has(facet.name) ? "" : null });
+          details.addEventListener("toggle", () => (details.open ? openFacets.add(facet.name) : openFacets.delete(facet.name)));
+          details.append(
             h("summary", `${FACET_LABELS[facet.name] ?? facet.name}${chosen.length ? ` (${chosen.length})` : ""}`),
             h(
               "div.facet-values",
@@ -164,6 +165,7 @@ export async function render(_params, query) {
               }),
             ),
           );
+          return details;
         }),
     );
   }

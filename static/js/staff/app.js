@@ -1,1 +1,370 @@
-// placeholder
+// The staff screen (/staff): sign in, the store's orders by status with ready/collected
+// actions, customer lookup, and scan analytics drawn in the browser.
+//
+// Staff sign in as people (staffSignIn); a shared staff tablet may instead be provisioned
+// with a device token (/staff#device=dv_…), which runs the order desk only: looking up
+// customers and reports need a person, so the audit trail names who looked.
+
+import { gql, isUnsupported, payload } from "../api.js";
+import { busy, h, heading, notice, replace } from "../dom.js";
+import { reconnect } from "../live.js";
+import { setUpPwa } from "../pwa.js";
+import { current, navigate, route, start } from "../router.js";
+import { STATUS_TEXT } from "../screens/order.js";
+import * as session from "../session.js";
+import { barChart, stat } from "./charts.js";
+
+session.useApp("staff");
+
+const SIGN_IN = `mutation StaffSignIn($input: StaffSignInInput!) {
+  staffSignIn(input: $input) { token expiresAt staff { id name email role store { id name code } } errors { code field message } }
+}`;
+const SIGN_OUT = `mutation StaffSignOut { staffSignOut { endedSessions errors { code message } } }`;
+const STAFF_ME = `query StaffMe { staffMe { id name email role store { id name code } } }`;
+const STORES = `query Stores { stores { id code name } }`;
+const ORDER_CARD = `id number status fulfilment createdAt pickupDeadline deliveryAddress
+  customer { name email phone }
+  totalQuantity total { formatted }
+  lines { id name quantity }`;
+const STORE_ORDERS = `query StoreOrders($storeId: ID, $status: [OrderStatus!], $first: Int!) {
+  storeOrders(storeId: $storeId, status: $status, first: $first) { edges { node { ${ORDER_CARD} } } }
+}`;
+const ORDER_BY_NUMBER = `query OrderByNumber($number: String!) { orderByNumber(number: $number) { ${ORDER_CARD} } }`;
+const ACTIONS = {
+  ready: { field: "orderMarkReady", label: "Mark ready", done: "ready for pickup" },
+  collected: { field: "orderMarkCollected", label: "Mark collected", done: "collected" },
+  cancel: { field: "orderCancel", label: "Cancel", done: "cancelled" },
+};
+const action = (field) => `mutation ${field}($input: OrderActionInput!) {
+  ${field}(input: $input) { order { ${ORDER_CARD} } errors { code field message } }
+}`;
+const CUSTOMER_SEARCH = `query CustomerSearch($query: String!) {
+  customerSearch(query: $query, first: 20) {
+    customer { id name email phone }
+    cart { totalQuantity subtotal { formatted } lines { quantity product { name } } }
+    orders(first: 5) { edges { node { id number status total { formatted } createdAt } } }
+    purchaseHistory { name units }
+  }
+}`;
+const SCAN_REPORT = `query ScanReport($storeId: ID!, $since: DateTime!) {
+  scanReport(storeId: $storeId, since: $since) {
+    since until totalScans unknownScans ledToCart outOfStockScans conversionRate
+    topProducts(first: 10) { name gtin scans ledToCart outOfStockScans }
+    missedDemand(first: 10) { name gtin scans outOfStockScans }
+    unknownCodes(first: 10) { code scans }
+  }
+}`;
+const STATUS_GROUPS = [
+  { key: "todo", label: "To pick", status: ["PLACED"] },
+  { key: "ready", label: "Ready for pickup", status: ["READY_FOR_PICKUP"] },
+  { key: "done", label: "Done", status: ["COLLECTED", "SHIPPED", "DELIVERED", "CANCELLED", "EXPIRED", "RETURNED"] },
+];
+const REFRESH_MS = 10_000;
+
+const who = document.getElementById("staff-who");
+const tabs = document.getElementById("staff-tabs");
+
+function staff() {
+  return session.get("staff");
+}
+
+function storeId() {
+  return staff()?.store?.id ?? session.get("store")?.id ?? null;
+}
+
+function isPerson() {
+  return Boolean(staff());
+}
+
+function header() {
+  const me = staff();
+  const store = me?.store ?? session.get("store");
+  const signedIn = Boolean(session.get("authToken"));
+  tabs.hidden = !signedIn;
+  if (!signedIn) return replace(who);
+  const out = h("button.button.button-small", { type: "button", onclick: () => busy(out, signOut) }, "Sign out");
+  replace(who, h("span", [me?.name ?? "Staff tablet", store?.name].filter(Boolean).join(" · ")), out);
+}
+
+async function signOut() {
+  if (isPerson()) await gql(SIGN_OUT).catch(() => {});
+  session.set({ authToken: null, staff: null, store: null });
+  await reconnect();
+  header();
+  navigate("/", { replace: true });
+}
+
+// ---- sign in ------------------------------------------------------------------------
+
+function signInScreen() {
+  const feedback = h("div", { "aria-live": "assertive" });
+  const submit = h("button.button.button-primary.button-block", { type: "submit" }, "Sign in");
+  const form = h(
+    "form.account-form",
+    {
+      onsubmit: (event) => {
+        event.preventDefault();
+        busy(submit, async () => {
+          replace(feedback);
+          const data = new FormData(form);
+          try {
+            const result = payload((await gql(SIGN_IN, { input: { email: data.get("email"), password: data.get("password") } })).staffSignIn);
+            session.set({ authToken: result.token, staff: result.staff, store: result.staff.store });
+            await reconnect();
+            header();
+            navigate("/orders");
+          } catch (error) {
+            replace(feedback, notice("error", error.message));
+          }
+        });
+      },
+    },
+    h("div.field", h("label", { for: "staff-email" }, "Email"), h("input#staff-email", { type: "email", name: "email", autocomplete: "username", required: true })),
+    h("div.field", h("label", { for: "staff-password" }, "Password"), h("input#staff-password", { type: "password", name: "password", autocomplete: "current-password", required: true })),
+    submit,
+  );
+  return h("section.screen-staff-sign-in", { style: "max-width: 460px; margin: 0 auto" }, heading("Staff sign in"), feedback, form);
+}
+
+// ---- orders ---------------------------------------------------------------------------
+
+function orderCard(order, refresh) {
+  const feedback = h("div", { "aria-live": "polite" });
+  const run = (kind) => async (event) => {
+    const button = event.currentTarget;
+    await busy(button, async () => {
+      replace(feedback);
+      try {
+        payload((await gql(action(ACTIONS[kind].field), { input: { orderId: order.id } }))[ACTIONS[kind].field]);
+        await refresh();
+      } catch (error) {
+        replace(feedback, notice("error", error.message));
+      }
+    });
+  };
+  const buttons = [];
+  if (order.status === "PLACED" && order.fulfilment === "CLICK_AND_COLLECT") buttons.push(h("button.button.button-primary.button-small", { type: "button", onclick: run("ready") }, ACTIONS.ready.label));
+  if (order.status === "READY_FOR_PICKUP") buttons.push(h("button.button.button-primary.button-small", { type: "button", onclick: run("collected") }, ACTIONS.collected.label));
+  if (order.status === "PLACED" || order.status === "READY_FOR_PICKUP") buttons.push(h("button.button.button-danger.button-small", { type: "button", onclick: run("cancel") }, ACTIONS.cancel.label));
+  const customer = order.customer ? [order.customer.name, order.customer.phone || order.customer.email].filter(Boolean).join(" · ") : "Guest";
+  return h(
+    "li.order-card",
+    { "data-order-number": order.number, "data-status": order.status },
+    h("header", h("span.order-number", order.number), h("span.status-pill", { "data-status": order.status }, STATUS_TEXT[order.status] ?? order.status)),
+    h("div.small", `${new Date(order.createdAt).toLocaleString()} · ${order.fulfilment === "DELIVERY" ? "Delivery" : "Click and collect"} · ${customer}`),
+    h("ul", order.lines.map((line) => h("li", `${line.quantity} × ${line.name}`))),
+    h("div", h("strong", order.total.formatted), ` · ${order.totalQuantity} item${order.totalQuantity === 1 ? "" : "s"}`),
+    buttons.length ? h("div.actions", buttons) : null,
+    feedback,
+  );
+}
+
+async function ordersScreen(_params, query) {
+  const group = STATUS_GROUPS.find((g) => g.key === query.get("status")) ?? STATUS_GROUPS[0];
+  const list = h("ul.order-cards", { "data-testid": "staff-orders", "aria-live": "polite" });
+  const feedback = h("div");
+  async function refresh() {
+    try {
+      const { storeOrders } = await gql(STORE_ORDERS, { storeId: storeId(), status: group.status, first: 50 });
+      const orders = storeOrders.edges.map((e) => e.node);
+      replace(list, orders.length ? orders.map((o) => orderCard(o, refresh)) : h("li", notice("info", `No orders: ${group.label.toLowerCase()}.`)));
+      replace(feedback);
+    } catch (error) {
+      replace(feedback, notice("error", isUnsupported(error) ? "Orders are not available on this server yet." : error.message));
+    }
+  }
+  const lookup = h("input#order-number", { type: "text", autocomplete: "off", placeholder: "Scan or type an order number" });
+  const found = h("div");
+  const lookupForm = h(
+    "form.input-row",
+    {
+      role: "search",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        try {
+          const { orderByNumber } = await gql(ORDER_BY_NUMBER, { number: lookup.value.trim() });
+          replace(found, orderByNumber ? h("ul.order-cards", orderCard(orderByNumber, refresh)) : notice("info", "No order of this store has that number."));
+        } catch (error) {
+          replace(found, notice("error", error.message));
+        }
+      },
+    },
+    h("label.visually-hidden", { for: "order-number" }, "Order number"),
+    lookup,
+    h("button.button", { type: "submit" }, "Find"),
+  );
+  await refresh();
+  // No store-wide subscription: refresh while the screen is open.
+  const timer = setInterval(refresh, REFRESH_MS);
+  return {
+    node: h(
+      "section.screen-staff-orders",
+      heading(`Orders`),
+      lookupForm,
+      found,
+      h(
+        "div.status-filter",
+        { role: "group", "aria-label": "Status" },
+        STATUS_GROUPS.map((g) => h("button.button.button-small", { type: "button", "aria-pressed": String(g === group), onclick: () => navigate(`/orders?status=${g.key}`) }, g.label)),
+      ),
+      feedback,
+      list,
+    ),
+    cleanup: () => clearInterval(timer),
+  };
+}
+
+// ---- customers ------------------------------------------------------------------------
+
+function customerCard(record) {
+  const c = record.customer;
+  return h(
+    "article.customer-card",
+    h("h2", c.name || c.email),
+    h("p", [c.email, c.phone].filter(Boolean).join(" · ")),
+    record.cart?.lines?.length
+      ? h("p", `Open cart: ${record.cart.totalQuantity} items, ${record.cart.subtotal.formatted} — `, record.cart.lines.map((l) => `${l.quantity} × ${l.product.name}`).join(", "))
+      : h("p.small", "No open cart."),
+    record.orders.edges.length
+      ? h("ul", record.orders.edges.map(({ node }) => h("li", `${node.number} · ${STATUS_TEXT[node.status] ?? node.status} · ${node.total.formatted}`)))
+      : h("p.small", "No orders yet."),
+    record.purchaseHistory.length ? h("p.small", "Buys: ", record.purchaseHistory.slice(0, 5).map((p) => `${p.name} (${p.units})`).join(", ")) : null,
+  );
+}
+
+async function customersScreen(_params, query) {
+  if (!isPerson()) return h("section", heading("Customers"), notice("info", "Looking customers up needs a person signed in: sign out and sign in with your staff account."));
+  const input = h("input#customer-query", { type: "search", value: query.get("q") || "", autocomplete: "off", minlength: "2" });
+  const results = h("div", { "aria-live": "polite" });
+  const form = h(
+    "form.input-row",
+    {
+      role: "search",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        history.replaceState(null, "", `#/customers?q=${encodeURIComponent(input.value)}`);
+        replace(results, h("p.loading", "Searching…"));
+        try {
+          const { customerSearch } = await gql(CUSTOMER_SEARCH, { query: input.value.trim() });
+          replace(results, customerSearch.length ? customerSearch.map(customerCard) : notice("info", "No customer matches."));
+        } catch (error) {
+          replace(results, notice("error", error.message));
+        }
+      },
+    },
+    input,
+    h("button.button.button-primary", { type: "submit" }, "Search"),
+  );
+  if (input.value) queueMicrotask(() => form.requestSubmit());
+  return h(
+    "section.screen-staff-customers",
+    heading("Customers"),
+    h("label", { for: "customer-query" }, "Name, email or phone"),
+    h("p.help", "Every lookup is recorded in the audit trail."),
+    form,
+    results,
+  );
+}
+
+// ---- scan analytics -------------------------------------------------------------------
+
+const PERIODS = [
+  ["1", "Last 24 hours"],
+  ["7", "Last 7 days"],
+  ["30", "Last 30 days"],
+];
+
+async function analyticsScreen(_params, query) {
+  if (!isPerson()) return h("section", heading("Scan analytics"), notice("info", "Reports need a person signed in."));
+  const days = PERIODS.some(([d]) => d === query.get("days")) ? query.get("days") : "7";
+  const since = new Date(Date.now() - Number(days) * 86_400_000).toISOString();
+  let report;
+  try {
+    report = (await gql(SCAN_REPORT, { storeId: storeId(), since })).scanReport;
+  } catch (error) {
+    return h("section", heading("Scan analytics"), notice("error", isUnsupported(error) ? "Scan reports are not available on this server yet." : error.message));
+  }
+  const period = h(
+    "select#report-period",
+    { onchange: (event) => navigate(`/analytics?days=${event.target.value}`) },
+    PERIODS.map(([value, label]) => h("option", { value, selected: value === days ? "" : null }, label)),
+  );
+  return h(
+    "section.screen-staff-analytics",
+    heading(`Scan analytics`),
+    h("div.input-row", { style: "align-items: center" }, h("label", { for: "report-period", style: "margin: 0" }, "Period"), period),
+    h(
+      "div.report-stats",
+      { "data-testid": "report-stats" },
+      stat("scans", report.totalScans),
+      stat("led to a cart", report.ledToCart),
+      stat("conversion", `${Math.round(report.conversionRate * 100)} %`),
+      stat("out of stock here", report.outOfStockScans),
+      stat("unknown codes", report.unknownScans),
+    ),
+    h(
+      "div.charts",
+      barChart("Most scanned", report.topProducts.map((p) => ({ label: p.name, value: p.scans, detail: `${p.ledToCart} to cart` }))),
+      barChart("Missed demand: scanned while out of stock here", report.missedDemand.map((p) => ({ label: p.name, value: p.outOfStockScans, detail: `${p.scans} scans` })), { color: "#a4231b" }),
+    ),
+    report.unknownCodes.length
+      ? h("section", h("h2", "Codes we do not know"), h("table", h("thead", h("tr", h("th", "Code"), h("th.num", "Scans"))), h("tbody", report.unknownCodes.map((c) => h("tr", h("td", c.code), h("td.num", String(c.scans)))))))
+      : null,
+  );
+}
+
+// ---- boot -----------------------------------------------------------------------------
+
+function guard(screen) {
+  return (params, query) => (session.get("authToken") ? screen(params, query) : signInScreen());
+}
+
+async function provisionFromLink() {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ""));
+  const token = params.get("device");
+  if (!token) return;
+  history.replaceState(null, "", location.pathname + "#/orders");
+  session.set({ authToken: token, staff: null });
+  const code = params.get("store");
+  if (code) {
+    const store = (await gql(STORES)).stores.find((s) => s.code === code);
+    if (store) session.set({ store });
+  }
+}
+
+async function refreshMe() {
+  if (!session.get("authToken") || !staff()) return;
+  try {
+    const { staffMe } = await gql(STAFF_ME);
+    if (staffMe) session.set({ staff: staffMe, store: staffMe.store });
+    else session.set({ authToken: null, staff: null });
+  } catch {
+    // offline: keep what we know
+  }
+}
+
+route("/", () => {
+  navigate(session.get("authToken") ? "/orders" : "/sign-in", { replace: true });
+  return h("p.loading", "Loading…");
+});
+route("/sign-in", signInScreen);
+route("/orders", guard(ordersScreen));
+route("/customers", guard(customersScreen));
+route("/analytics", guard(analyticsScreen));
+
+document.addEventListener("routechange", () => {
+  const { path } = current();
+  for (const tab of tabs.querySelectorAll("a")) {
+    if (path.startsWith("/" + tab.dataset.tab)) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
+  }
+});
+
+setUpPwa(document.getElementById("banners"));
+provisionFromLink()
+  .catch((error) => console.warn("provisioning failed:", error))
+  .then(refreshMe)
+  .finally(() => {
+    header();
+    start(document.getElementById("view"));
+  });

@@ -1,19 +1,53 @@
-"""Scan analytics: recording what shoppers scan where, and the reports built on it."""
+"""Recording scans: what was scanned, where, by what kind of device, for which cart."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import catalog
 from server.errors import InvalidGtin, NotFound
 from server.gtin import Gtin, RestrictedCode, RestrictedTemplate, parse_scan
-from server.models import Product, ScanEvent, StoreItemCode
+from server.models import Cart, Product, ScanEvent, StoreItemCode
+from server.viewer import Viewer
 
 DEVICE_KINDS = ("phone", "web", "kiosk", "staff")
+
+
+@dataclass(frozen=True, slots=True)
+class Scanner:
+    """Whose scan it is, as far as the request tells: a customer and their cart, or a cart."""
+
+    customer_id: int | None = None
+    cart_id: int | None = None
+
+
+async def scanner_of(session: AsyncSession, viewer: Viewer) -> Scanner:
+    """Return the customer and the active cart behind a scan (what links it to cart lines).
+
+    A signed-in customer's scan records the customer and their active cart; a guest's the
+    cart its ``X-Cart-Token`` reaches; anyone else's neither.
+    """
+    if viewer.customer_id is not None:
+        cart_id = await session.scalar(
+            select(Cart.id).where(Cart.customer_id == viewer.customer_id, Cart.status == "active")
+        )
+        return Scanner(viewer.customer_id, cart_id)
+    if viewer.cart_token_hash is not None:
+        cart_id = await session.scalar(
+            select(Cart.id).where(
+                and_(
+                    Cart.token_hash == viewer.cart_token_hash,
+                    Cart.customer_id.is_(None),
+                    Cart.status == "active",
+                )
+            )
+        )
+        return Scanner(None, cart_id)
+    return Scanner()
 
 
 @dataclass(frozen=True, slots=True)

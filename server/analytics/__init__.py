@@ -1,0 +1,37 @@
+"""Scan analytics: recording what shoppers scan where, and the reports built on it.
+
+Every ``scan`` records a ``ScanEvent``: the code, the product (if known), the store, the
+kind of device, whether the product was available in that store at that moment, and —
+when the request says who scans — the customer and the cart (see ``scanner_of``).
+The reports (``reports``) read those events per store and period.
+"""
+
+from __future__ import annotations
+
+from server.analytics.reports import (
+    CodeScans,
+    ProductScans,
+    ScanReport,
+    scan_report,
+    scan_report_for_staff,
+)
+from server.analytics.scans import (
+    DEVICE_KINDS,
+    Scanner,
+    ScanOutcome,
+    record_scan,
+    scanner_of,
+)
+
+__all__ = [
+    "DEVICE_KINDS",
+    "CodeScans",
+    "ProductScans",
+    "ScanOutcome",
+    "ScanReport",
+    "Scanner",
+    "record_scan",
+    "scan_report",
+    "scan_report_for_staff",
+    "scanner_of",
+]

@@ -1,0 +1,245 @@
+"""Scan reports per store and period: most scanned products, scans that led to a cart line,
+and missed demand.
+
+Definitions, for one store and the period ``[since, until)``:
+
+* **Scans** are the scan events recorded in that store in the period: known products and
+  well-formed codes no product has (``unknown codes``: what shoppers look for).
+* **Most scanned** products: by number of scans, ties by product id.
+* **Led to a cart line**: a scan of product P counts when P got a line in a cart of the
+  scanner at or after the scan and at most ``scan_conversion_minutes`` (30) later — in the
+  cart the scan recorded, or in any cart of the scanning customer. A line counts from when
+  it was created (raising the quantity of a line already there is not a new line); lines
+  that left the cart at checkout still count, through their order line, which keeps when
+  the cart line was created. A scan by nobody known (no cart, no customer) cannot count.
+* **Missed demand**: scans of a known product that was not available in that store at
+  the moment of the scan (``available_here`` false): someone wanted it and the shelf was
+  empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Interval, and_, case, exists, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import catalog
+from server.errors import InvalidInput, NotFound, PermissionDenied
+from server.gtin import Gtin
+from server.models import Cart, CartLine, Order, OrderLine, ScanEvent
+from server.staff import require_staff
+from server.viewer import Viewer
+
+MAX_PERIOD = timedelta(days=366)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductScans:
+    """One product's scans in the report's store and period."""
+
+    product_id: int
+    name: str
+    gtin: str
+    scans: int
+    led_to_cart: int
+    out_of_stock_scans: int
+    last_scanned_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CodeScans:
+    """Scans of a well-formed code that no product has."""
+
+    code: str
+    scans: int
+    last_scanned_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ScanReport:
+    """What was scanned in one store in one period, and what came of it."""
+
+    store_id: int
+    store_code: str
+    store_name: str
+    since: datetime
+    until: datetime
+    window_minutes: int
+    total_scans: int
+    unknown_scans: int
+    led_to_cart: int
+    out_of_stock_scans: int
+    # Every scanned product, most scanned first.
+    products: tuple[ProductScans, ...]
+    unknown_codes: tuple[CodeScans, ...]
+
+    @property
+    def missed_demand(self) -> tuple[ProductScans, ...]:
+        """Return the products scanned while out of stock here, most missed first."""
+        missed = [p for p in self.products if p.out_of_stock_scans > 0]
+        return tuple(sorted(missed, key=lambda p: (-p.out_of_stock_scans, p.product_id)))
+
+    @property
+    def conversion_rate(self) -> float:
+        """Return the share of known-product scans that led to a cart line (0 when none)."""
+        known = self.total_scans - self.unknown_scans
+        return self.led_to_cart / known if known else 0.0
+
+
+async def scan_report_for_staff(
+    session: AsyncSession,
+    viewer: Viewer,
+    store_id: int,
+    *,
+    since: datetime,
+    until: datetime,
+    window_minutes: int,
+) -> ScanReport:
+    """Return a store's report to its staff (admins: any store's)."""
+    actor = require_staff(viewer)
+    if not actor.works_at(store_id):
+        raise PermissionDenied("Staff see their own store's scan report.")
+    return await scan_report(
+        session, store_id, since=since, until=until, window_minutes=window_minutes
+    )
+
+
+async def scan_report(
+    session: AsyncSession,
+    store_id: int,
+    *,
+    since: datetime,
+    until: datetime,
+    window_minutes: int,
+) -> ScanReport:
+    """Return the scan report of a store for ``[since, until)`` (definitions above).
+
+    Times without a zone are taken as UTC.
+    """
+    since, until = _aware(since), _aware(until)
+    if until <= since:
+        raise InvalidInput("The period ends after it starts.", field="until")
+    if until - since > MAX_PERIOD:
+        raise InvalidInput("A report covers at most a year.", field="since")
+    store = (await catalog.stores_by_ids(session, [store_id])).get(store_id)
+    if store is None:
+        raise NotFound("There is no such store.", field="storeId")
+    dialect = (await session.connection()).dialect.name
+    in_period = and_(
+        ScanEvent.store_id == store_id, ScanEvent.scanned_at >= since, ScanEvent.scanned_at < until
+    )
+    converted = _led_to_cart(dialect, window_minutes)
+    rows = (
+        await session.execute(
+            select(
+                ScanEvent.product_id,
+                func.count(),
+                func.sum(case((converted, 1), else_=0)),
+                func.sum(case((ScanEvent.available_here.is_(False), 1), else_=0)),
+                func.max(ScanEvent.scanned_at),
+            )
+            .where(in_period, ScanEvent.product_id.is_not(None))
+            .group_by(ScanEvent.product_id)
+        )
+    ).all()
+    ids = [row[0] for row in rows]
+    products = await catalog.products_by_ids(session, ids)
+    barcodes = await catalog.barcodes_by_product(session, ids)
+    per_product = sorted(
+        (
+            ProductScans(
+                product_id=pid,
+                name=products[pid].name if pid in products else f"product {pid}",
+                gtin=str(Gtin(barcodes[pid][0])) if barcodes.get(pid) else "",
+                scans=int(scans),
+                led_to_cart=int(led or 0),
+                out_of_stock_scans=int(missed or 0),
+                last_scanned_at=last,
+            )
+            for pid, scans, led, missed, last in rows
+        ),
+        key=lambda p: (-p.scans, p.product_id),
+    )
+    code = func.coalesce(ScanEvent.gtin, ScanEvent.code)
+    unknown = (
+        await session.execute(
+            select(code, func.count(), func.max(ScanEvent.scanned_at))
+            .where(in_period, ScanEvent.product_id.is_(None))
+            .group_by(code)
+            .order_by(func.count().desc(), code)
+        )
+    ).all()
+    unknown_codes = tuple(
+        CodeScans(_printed(value), int(scans), last) for value, scans, last in unknown
+    )
+    unknown_scans = sum(c.scans for c in unknown_codes)
+    return ScanReport(
+        store_id=store.id,
+        store_code=store.code,
+        store_name=store.name,
+        since=since,
+        until=until,
+        window_minutes=window_minutes,
+        total_scans=sum(p.scans for p in per_product) + unknown_scans,
+        unknown_scans=unknown_scans,
+        led_to_cart=sum(p.led_to_cart for p in per_product),
+        out_of_stock_scans=sum(p.out_of_stock_scans for p in per_product),
+        products=tuple(per_product),
+        unknown_codes=unknown_codes,
+    )
+
+
+def _within(dialect: str, added: Any, minutes: int) -> ColumnElement[bool]:
+    """Return "``added`` is at or after the scan and at most ``minutes`` later" for a dialect."""
+    if dialect == "postgresql":
+        latest = ScanEvent.scanned_at + literal(timedelta(minutes=minutes), Interval())
+        return and_(added >= ScanEvent.scanned_at, added <= latest)
+    # SQLite keeps timestamps as ISO text in UTC: compare as text, measure with julianday.
+    gap = (func.julianday(added) - func.julianday(ScanEvent.scanned_at)) * 1440.0
+    return and_(added >= ScanEvent.scanned_at, gap <= minutes)
+
+
+def _led_to_cart(dialect: str, minutes: int) -> ColumnElement[bool]:
+    """Return the condition "this scan led to a cart line", correlated to ``ScanEvent``."""
+    scanner_cart = or_(
+        Cart.id == ScanEvent.cart_id,
+        and_(ScanEvent.customer_id.is_not(None), Cart.customer_id == ScanEvent.customer_id),
+    )
+    in_cart = exists(
+        select(CartLine.id)
+        .join(Cart, Cart.id == CartLine.cart_id)
+        .where(
+            CartLine.product_id == ScanEvent.product_id,
+            scanner_cart,
+            _within(dialect, CartLine.created_at, minutes),
+        )
+    )
+    scanner_order = or_(
+        Order.cart_id == ScanEvent.cart_id,
+        and_(ScanEvent.customer_id.is_not(None), Order.customer_id == ScanEvent.customer_id),
+    )
+    ordered = exists(
+        select(OrderLine.id)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            OrderLine.product_id == ScanEvent.product_id,
+            OrderLine.added_to_cart_at.is_not(None),
+            scanner_order,
+            _within(dialect, OrderLine.added_to_cart_at, minutes),
+        )
+    )
+    return or_(in_cart, ordered)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _printed(value: str) -> str:
+    """Show a canonical GTIN as printed (EAN-13 …); leave other codes as scanned."""
+    if len(value) == 14 and value.isdigit():
+        return str(Gtin(value))
+    return value

@@ -1,0 +1,71 @@
+"""After checkout: a checked-out cart closes (a customer gets a fresh one), or gives up lines.
+
+The checkout service (``server.orders``) calls these with the cart's row already locked by
+its versioned UPDATE, so nothing else changes the cart meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.carts import idempotency
+from server.carts.views import ACTIVE, CartView
+from server.models import Cart, CartClaim, CartHandoff, CartLine
+
+CLOSED = "closed"
+
+
+async def close_cart(session: AsyncSession, cart_id: int, now: datetime) -> None:
+    """Close a checked-out cart: its lines stay as a record, nobody reaches it any more.
+
+    Live handoff codes and device claims of the cart end with it, and its idempotency keys
+    are dropped (an order's own key answers a retried checkout).
+    """
+    await session.execute(
+        update(Cart)
+        .where(Cart.id == cart_id)
+        .values(status=CLOSED, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(CartHandoff)
+        .where(
+            CartHandoff.cart_id == cart_id,
+            CartHandoff.used_at.is_(None),
+            CartHandoff.expires_at > now,
+        )
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(CartClaim)
+        .where(CartClaim.cart_id == cart_id, CartClaim.expires_at > now)
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await idempotency.forget_keys(session, cart_id)
+
+
+async def start_fresh_cart(session: AsyncSession, customer_id: int, now: datetime) -> CartView:
+    """Give a customer whose cart just closed a new, empty active cart."""
+    cart_id = (
+        await session.execute(
+            insert(Cart)
+            .values(
+                customer_id=customer_id, status=ACTIVE, version=1, created_at=now, updated_at=now
+            )
+            .returning(Cart.id)
+        )
+    ).scalar_one()
+    return CartView(cart_id, 1, customer_id, now, ())
+
+
+async def take_lines(session: AsyncSession, cart_id: int, line_ids: Sequence[int]) -> None:
+    """Remove lines that became an order from a cart that stays open (a kiosk's split)."""
+    await session.execute(
+        delete(CartLine).where(CartLine.cart_id == cart_id, CartLine.id.in_(line_ids))
+    )

@@ -1,0 +1,581 @@
+"""Checkout: a cart at the version the shopper saw becomes an order holding its stock.
+
+See ``server.orders`` for the rules; this module is the one transaction that applies them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import catalog
+from server.carts import CartView, active_cart_of, cart_for_viewer, load_view
+from server.carts.closing import close_cart, start_fresh_cart, take_lines
+from server.carts.idempotency import check_key, fingerprint
+from server.carts.service import lock_customer
+from server.carts.views import reachable_by
+from server.errors import (
+    IdempotencyKeyReused,
+    InsufficientStock,
+    InvalidInput,
+    NotFound,
+    VersionConflict,
+)
+from server.models import (
+    Cart,
+    CartLine,
+    Order,
+    OrderLine,
+    OrderStatusChange,
+    StockLocation,
+    StockReservation,
+    Store,
+)
+from server.orders import stock
+from server.orders.access import shopper_placed
+from server.orders.views import (
+    CLICK_AND_COLLECT,
+    DELIVERY,
+    OrderLineView,
+    OrderView,
+    lines_by_order,
+    order_for_key,
+    request_hash_of,
+)
+from server.outbox import record_product_changes
+from server.viewer import Viewer
+
+_LINE_SNAPSHOT = (
+    "position",
+    "product_id",
+    "gtin",
+    "name",
+    "unit_price",
+    "regular_unit_price",
+    "campaign_name",
+    "quantity",
+    "line_total",
+    "returned_quantity",
+)
+MAX_ADDRESS = 500
+MAX_LINE_IDS = 100
+SHOPPER_CHANNELS = ("web", "app")
+
+
+@dataclass(frozen=True, slots=True)
+class ClickAndCollect:
+    """Collect in a store: the units are reserved at that store's stock location."""
+
+    store_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Deliver to an address: the units are reserved at the online warehouse."""
+
+    address: str
+
+
+Fulfilment = ClickAndCollect | Delivery
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    """What the shopper (or the kiosk for them) asks to order."""
+
+    cart_id: int
+    expected_version: int
+    fulfilment: Fulfilment
+    # A subset of the cart's lines to order (a kiosk's split); None orders the whole cart.
+    line_ids: tuple[int, ...] | None = None
+    # web or app, as the client says; kiosks and staff devices are known by their token.
+    channel: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnavailableLine:
+    """A cart line that cannot be had where it was asked for, and how much can."""
+
+    line_id: int
+    product_id: int
+    requested: int
+    available: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutResult:
+    """The order, the cart the shopper goes on with, and the carts whose version moved."""
+
+    order: OrderView
+    lines: tuple[OrderLineView, ...]
+    # The customer's fresh cart, or the cart with the lines a split left behind; None for
+    # a guest whose whole cart became the order.
+    cart: CartView | None
+    changed_carts: tuple[CartView, ...]
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _CartLine:
+    id: int
+    product_id: int
+    quantity: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Locked:
+    version: int
+    customer_id: int | None
+    token_hash: str | None
+
+
+class _Replayed(Exception):
+    """Unwinds a checkout whose idempotency key already placed an order."""
+
+    def __init__(self, result: CheckoutResult) -> None:
+        super().__init__("replayed")
+        self.result = result
+
+
+async def checkout(
+    session: AsyncSession,
+    viewer: Viewer,
+    request: CheckoutRequest,
+    *,
+    now: datetime,
+    currency: str,
+    pickup_days: int,
+) -> CheckoutResult:
+    """Turn the cart (or the chosen lines) into an order, reserving its stock all or nothing.
+
+    Raises NotFound (cart, lines, store), VersionConflict (with the current cart),
+    InsufficientStock (``details``: the UnavailableLine list), InvalidInput and
+    IdempotencyKeyReused; any of them leaves everything as it was.
+    """
+    key = check_key(request.idempotency_key)
+    request_hash = fingerprint("checkout", _canonical(request))
+    fulfilment = _checked_fulfilment(request.fulfilment)
+    channel = _channel(viewer, request.channel)
+    _check_line_ids(request.line_ids)
+    try:
+        async with session.begin_nested():
+            locked = await _lock_cart(session, viewer, request, now)
+            if locked is None:
+                return await _refusal(session, viewer, request, key, request_hash, now)
+            if key is not None:
+                earlier = await order_for_key(session, request.cart_id, key)
+                if earlier is not None:
+                    await _check_same_request(session, earlier, request_hash)
+                    raise _Replayed(await _replay(session, viewer, earlier, now))
+            return await _place(
+                session,
+                viewer,
+                request,
+                locked,
+                fulfilment,
+                channel,
+                key=key,
+                request_hash=request_hash,
+                now=now,
+                currency=currency,
+                pickup_days=pickup_days,
+            )
+    except _Replayed as replayed:
+        return replayed.result
+
+
+async def _place(
+    session: AsyncSession,
+    viewer: Viewer,
+    request: CheckoutRequest,
+    locked: _Locked,
+    fulfilment: Fulfilment,
+    channel: str,
+    *,
+    key: str | None,
+    request_hash: str,
+    now: datetime,
+    currency: str,
+    pickup_days: int,
+) -> CheckoutResult:
+    cart_id = request.cart_id
+    every = await _cart_lines(session, cart_id)
+    chosen = _choose(every, request.line_ids)
+    location, where = await _location(session, fulfilment)
+    product_ids = sorted({line.product_id for line in chosen})
+    products = await catalog.products_by_ids(session, product_ids)
+    prices = await catalog.prices_by_product(session, product_ids, currency, at=now)
+    barcodes = await catalog.barcodes_by_product(session, product_ids)
+    wanted: dict[int, int] = defaultdict(int)
+    for line in chosen:
+        wanted[line.product_id] += line.quantity
+    # A product no longer sold (inactive, or without a price) counts as none available.
+    unsellable = [pid for pid in product_ids if not products[pid].active or prices.get(pid) is None]
+    if unsellable:
+        sellable = sorted(pid for pid in product_ids if pid not in unsellable)
+        available = await stock.available_at(session, location.id, sellable)
+        shortfalls = [stock.Shortfall(pid, wanted[pid], 0) for pid in unsellable] + [
+            stock.Shortfall(pid, wanted[pid], available[pid])
+            for pid in sellable
+            if available[pid] < wanted[pid]
+        ]
+        raise _insufficient(chosen, shortfalls, products, where)
+
+    rows: list[dict[str, Any]] = []
+    for position, line in enumerate(chosen):
+        price = prices[line.product_id]
+        codes = barcodes.get(line.product_id) or [""]
+        rows.append(
+            {
+                "position": position,
+                "cart_line_id": line.id,
+                "product_id": line.product_id,
+                "gtin": codes[0],
+                "name": products[line.product_id].name,
+                "unit_price": price.current,
+                "regular_unit_price": price.regular,
+                "campaign_name": price.campaign.name if price.campaign else None,
+                "quantity": line.quantity,
+                "line_total": price.current * line.quantity,
+                "returned_quantity": 0,
+                "added_to_cart_at": line.created_at,
+            }
+        )
+    subtotal = sum(int(row["line_total"]) for row in rows)
+    is_collect = isinstance(fulfilment, ClickAndCollect)
+    values: dict[str, Any] = {
+        "status": "placed",
+        "fulfilment": CLICK_AND_COLLECT if is_collect else DELIVERY,
+        "channel": channel,
+        "store_id": viewer.device.store_id if viewer.device else None,
+        "pickup_store_id": fulfilment.store_id if is_collect else None,  # type: ignore[union-attr]
+        "location_id": location.id,
+        "delivery_address": None if is_collect else fulfilment.address,  # type: ignore[union-attr]
+        "customer_id": locked.customer_id,
+        "cart_id": cart_id,
+        "cart_token_hash": locked.token_hash,
+        "device_id": viewer.device.id if viewer.device else None,
+        "currency": currency,
+        "subtotal": subtotal,
+        "total": subtotal,
+        "version": 1,
+        "pickup_deadline": now + timedelta(days=pickup_days) if is_collect else None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    order_id = (
+        await session.execute(
+            insert(Order)
+            .values(**values, idempotency_key=key, request_hash=request_hash)
+            .returning(Order.id)
+        )
+    ).scalar_one()
+    line_ids = (
+        (
+            await session.execute(
+                insert(OrderLine).returning(OrderLine.id, sort_by_parameter_order=True),
+                [{"order_id": order_id, **row} for row in rows],
+            )
+        )
+        .scalars()
+        .all()
+    )
+    await session.execute(
+        insert(StockReservation),
+        [
+            {
+                "order_id": order_id,
+                "order_line_id": line_id,
+                "location_id": location.id,
+                "product_id": row["product_id"],
+                "quantity": row["quantity"],
+                "status": stock.HELD,
+                "created_at": now,
+            }
+            for line_id, row in zip(line_ids, rows, strict=True)
+        ],
+    )
+    actor_kind, actor_id = _actor(viewer)
+    await session.execute(
+        insert(OrderStatusChange).values(
+            order_id=order_id,
+            from_status=None,
+            to_status="placed",
+            actor_kind=actor_kind,
+            actor_id=actor_id,
+            at=now,
+        )
+    )
+    cart, changed = await _after(session, cart_id, locked, every, chosen, now)
+    await record_product_changes(session, product_ids)
+    # The hot rows last: other checkouts of these products wait only from here to commit.
+    shortfalls = await stock.reserve(session, location.id, wanted, now)
+    if shortfalls:
+        raise _insufficient(chosen, shortfalls, products, where)
+    order = OrderView(id=order_id, **values)
+    lines = tuple(
+        OrderLineView(
+            id=line_id,
+            order_id=order_id,
+            **{k: row[k] for k in _LINE_SNAPSHOT},
+        )
+        for line_id, row in zip(line_ids, rows, strict=True)
+    )
+    return CheckoutResult(order, lines, cart, changed)
+
+
+async def _after(
+    session: AsyncSession,
+    cart_id: int,
+    locked: _Locked,
+    every: Sequence[_CartLine],
+    chosen: Sequence[_CartLine],
+    now: datetime,
+) -> tuple[CartView | None, tuple[CartView, ...]]:
+    """Close the cart (a customer gets a fresh one), or take the ordered lines out of it."""
+    if len(chosen) < len(every):
+        await take_lines(session, cart_id, [line.id for line in chosen])
+        remaining = await load_view(session, cart_id)
+        assert remaining is not None, "the cart is locked"
+        return remaining, (remaining,)
+    await close_cart(session, cart_id, now)
+    closed = CartView(cart_id, locked.version, locked.customer_id, now, ())
+    if locked.customer_id is None:
+        return None, (closed,)
+    fresh = await start_fresh_cart(session, locked.customer_id, now)
+    return fresh, (closed, fresh)
+
+
+async def _lock_cart(
+    session: AsyncSession, viewer: Viewer, request: CheckoutRequest, now: datetime
+) -> _Locked | None:
+    """Bump the cart's version if the caller reaches it at ``expectedVersion``, locking it.
+
+    A customer's row is locked before their cart (the order sign-in and cart creation use
+    too), so a checkout never waits on a cart another transaction holds the other way round.
+    A kiosk does not know whose cart it holds until it looks.
+    """
+    conditions = [
+        Cart.id == request.cart_id,
+        reachable_by(viewer, now),
+        Cart.version == request.expected_version,
+    ]
+    if viewer.device is not None:
+        owner = (
+            await session.execute(
+                select(Cart.customer_id).where(
+                    Cart.id == request.cart_id, reachable_by(viewer, now)
+                )
+            )
+        ).one_or_none()
+        if owner is None:
+            return None
+        if owner.customer_id is not None:
+            await lock_customer(session, owner.customer_id)
+        conditions.append(
+            Cart.customer_id.is_(None)
+            if owner.customer_id is None
+            else (Cart.customer_id == owner.customer_id)
+        )
+    elif viewer.customer_id is not None:
+        await lock_customer(session, viewer.customer_id)
+    row = (
+        await session.execute(
+            update(Cart)
+            .where(*conditions)
+            .values(version=Cart.version + 1, updated_at=now)
+            .returning(Cart.version, Cart.customer_id, Cart.token_hash)
+            .execution_options(synchronize_session=False)
+        )
+    ).one_or_none()
+    return None if row is None else _Locked(row.version, row.customer_id, row.token_hash)
+
+
+async def _refusal(
+    session: AsyncSession,
+    viewer: Viewer,
+    request: CheckoutRequest,
+    key: str | None,
+    request_hash: str,
+    now: datetime,
+) -> CheckoutResult:
+    """Explain why the lock matched nothing: a retry to replay, a stranger, or a stale version."""
+    if key is not None:
+        earlier = await order_for_key(session, request.cart_id, key)
+        if earlier is not None and _may_replay(viewer, earlier):
+            await _check_same_request(session, earlier, request_hash)
+            return await _replay(session, viewer, earlier, now)
+    current = await cart_for_viewer(session, viewer, request.cart_id, now)
+    if current is None:
+        raise NotFound("There is no such cart.", field="cartId")
+    raise VersionConflict(
+        f"The cart changed meanwhile; it is at version {current.version} now.",
+        field="expectedVersion",
+        details=current,
+    )
+
+
+async def _replay(
+    session: AsyncSession, viewer: Viewer, order: OrderView, now: datetime
+) -> CheckoutResult:
+    """Answer a retried checkout with the order it placed and the shopper's cart as it is now."""
+    cart = None
+    if order.cart_id is not None:
+        cart = await cart_for_viewer(session, viewer, order.cart_id, now)
+    if cart is None and order.customer_id is not None and viewer.customer_id == order.customer_id:
+        cart = await active_cart_of(session, order.customer_id)
+    lines = (await lines_by_order(session, [order.id]))[order.id]
+    return CheckoutResult(order, tuple(lines), cart, (), replayed=True)
+
+
+def _may_replay(viewer: Viewer, order: OrderView) -> bool:
+    placed_here = viewer.device is not None and viewer.device.id == order.device_id
+    return placed_here or shopper_placed(viewer, order)
+
+
+async def _check_same_request(session: AsyncSession, order: OrderView, request_hash: str) -> None:
+    if await request_hash_of(session, order.id) != request_hash:
+        raise IdempotencyKeyReused(
+            "This idempotency key already placed an order with a different request.",
+            field="idempotencyKey",
+        )
+
+
+async def _cart_lines(session: AsyncSession, cart_id: int) -> list[_CartLine]:
+    rows = await session.execute(
+        select(CartLine.id, CartLine.product_id, CartLine.quantity, CartLine.created_at)
+        .where(CartLine.cart_id == cart_id)
+        .order_by(CartLine.id)
+    )
+    return [_CartLine(*row) for row in rows]
+
+
+def _choose(every: Sequence[_CartLine], line_ids: tuple[int, ...] | None) -> list[_CartLine]:
+    if line_ids is None:
+        chosen = list(every)
+    else:
+        by_id = {line.id: line for line in every}
+        for i, line_id in enumerate(line_ids):
+            if line_id not in by_id:
+                raise NotFound("The cart has no such line.", field=f"lineIds[{i}]")
+        wanted = set(line_ids)
+        chosen = [line for line in every if line.id in wanted]
+    if not chosen:
+        raise InvalidInput("The cart is empty: there is nothing to order.", field="cartId")
+    return chosen
+
+
+async def _location(session: AsyncSession, fulfilment: Fulfilment) -> tuple[StockLocation, str]:
+    """Return the stock location the order reserves at, and how to name it to people."""
+    if isinstance(fulfilment, ClickAndCollect):
+        found = (
+            await session.execute(
+                select(StockLocation, Store.name)
+                .join(Store, Store.id == StockLocation.store_id)
+                .where(
+                    StockLocation.store_id == fulfilment.store_id,
+                    StockLocation.online.is_(False),
+                )
+            )
+        ).first()
+        if found is None:
+            raise NotFound(
+                "There is no such store to collect at.", field="fulfilment.clickAndCollect.storeId"
+            )
+        location, name = found
+        return location, name
+    location = await catalog.location_for_store(session, None)
+    if location is None:
+        raise NotFound("There is no online warehouse to deliver from.", field="fulfilment")
+    return location, "the online warehouse"
+
+
+def _insufficient(
+    chosen: Sequence[_CartLine],
+    shortfalls: Sequence[stock.Shortfall],
+    products: dict[int, Any],
+    where: str,
+) -> InsufficientStock:
+    """Name every line that cannot be had (lines of one product are judged together)."""
+    short = {s.product_id: s for s in shortfalls}
+    unavailable = [
+        UnavailableLine(line.id, line.product_id, line.quantity, short[line.product_id].available)
+        for line in chosen
+        if line.product_id in short
+    ]
+    parts = [
+        f"{products[u.product_id].name}: {u.requested} asked, {u.available} available"
+        for u in unavailable
+    ]
+    return InsufficientStock(
+        f"Not enough stock at {where}. " + "; ".join(parts) + ".", details=unavailable
+    )
+
+
+def _checked_fulfilment(fulfilment: Fulfilment) -> Fulfilment:
+    if isinstance(fulfilment, Delivery):
+        address = " ".join(fulfilment.address.split())
+        if not address or len(address) > MAX_ADDRESS:
+            raise InvalidInput(
+                f"A delivery address has 1 to {MAX_ADDRESS} characters.",
+                field="fulfilment.delivery.address",
+            )
+        return Delivery(address)
+    return fulfilment
+
+
+def _channel(viewer: Viewer, asked: str | None) -> str:
+    """Return the order's channel: the device's kind, else what the shopper's client says."""
+    if viewer.device is not None:
+        return viewer.device.kind
+    if asked is None:
+        return "web"
+    if asked not in SHOPPER_CHANNELS:
+        raise InvalidInput(
+            "Only kiosks and staff devices place kiosk and staff orders.", field="channel"
+        )
+    return asked
+
+
+def _check_line_ids(line_ids: tuple[int, ...] | None) -> None:
+    if line_ids is None:
+        return
+    if not line_ids:
+        raise InvalidInput("Name at least one line, or leave lineIds out.", field="lineIds")
+    if len(line_ids) > MAX_LINE_IDS:
+        raise InvalidInput(f"Name at most {MAX_LINE_IDS} lines.", field="lineIds")
+    seen: set[int] = set()
+    for i, line_id in enumerate(line_ids):
+        if line_id in seen:
+            raise InvalidInput("The same line is named twice.", field=f"lineIds[{i}]")
+        seen.add(line_id)
+
+
+def _actor(viewer: Viewer) -> tuple[str, int | None]:
+    if viewer.device is not None:
+        return ("kiosk" if viewer.device.kind == "kiosk" else "device"), viewer.device.id
+    if viewer.customer_id is not None:
+        return "customer", viewer.customer_id
+    return "guest", None
+
+
+def _canonical(request: CheckoutRequest) -> dict[str, Any]:
+    f = request.fulfilment
+    target: list[Any] = (
+        ["collect", f.store_id] if isinstance(f, ClickAndCollect) else ["delivery", f.address]
+    )
+    return {
+        "cartId": request.cart_id,
+        "expectedVersion": request.expected_version,
+        "fulfilment": target,
+        "lineIds": sorted(request.line_ids) if request.line_ids is not None else None,
+        "channel": request.channel,
+    }

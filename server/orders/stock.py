@@ -1,0 +1,183 @@
+"""Stock movements of orders: reserve, release, consume (collect/ship) and restock (returns).
+
+Every movement changes ``stock_levels`` with one conditional UPDATE per product, always in
+product id order, so two transactions never wait on each other's rows the other way round
+(no deadlock) and a check and its change are one statement (no oversell). Reservation
+rows (per order line and location) change in the same transaction, so the ``held`` ones
+always add up to ``StockLevel.reserved``. Each movement notes the products in the outbox,
+so the search index's "in stock at" filters follow.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.models import StockLevel, StockReservation
+from server.outbox import record_product_changes
+
+HELD = "held"
+CONSUMED = "consumed"
+RELEASED = "released"
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """A product of which fewer units are available at a location than were asked for."""
+
+    product_id: int
+    requested: int
+    available: int
+
+
+async def available_at(
+    session: AsyncSession, location_id: int, product_ids: Sequence[int]
+) -> dict[int, int]:
+    """Return on hand minus reserved per product at a location (0 where there is no row)."""
+    rows = await session.execute(
+        select(StockLevel.product_id, StockLevel.on_hand - StockLevel.reserved).where(
+            StockLevel.location_id == location_id, StockLevel.product_id.in_(product_ids)
+        )
+    )
+    found = {pid: max(int(units), 0) for pid, units in rows}
+    return {pid: found.get(pid, 0) for pid in product_ids}
+
+
+async def reserve(
+    session: AsyncSession, location_id: int, wanted: Mapping[int, int], now: datetime
+) -> list[Shortfall]:
+    """Reserve ``wanted`` units per product at a location, all or nothing.
+
+    Each product is one ``UPDATE … SET reserved = reserved + q WHERE … AND on_hand -
+    reserved >= q``; the first that matches no row ends the attempt, and what the rest
+    would have needed is read, so the answer names every line that cannot be had. An
+    empty answer means everything is reserved; otherwise the caller must roll back (the
+    savepoint it runs in) to undo the reservations made before the shortfall.
+
+    The caller notes the products in the outbox: checkout does so before reserving, so the
+    contended stock rows are held for as short a time as possible (until its commit).
+    """
+    order = sorted(wanted)
+    for i, product_id in enumerate(order):
+        units = wanted[product_id]
+        reserved = (
+            await session.execute(
+                update(StockLevel)
+                .where(
+                    StockLevel.location_id == location_id,
+                    StockLevel.product_id == product_id,
+                    StockLevel.on_hand - StockLevel.reserved >= units,
+                )
+                .values(reserved=StockLevel.reserved + units, updated_at=now)
+                .returning(StockLevel.reserved)
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+        if reserved is None:
+            rest = order[i:]
+            available = await available_at(session, location_id, rest)
+            return [
+                Shortfall(pid, wanted[pid], available[pid])
+                for pid in rest
+                if available[pid] < wanted[pid]
+            ]
+    return []
+
+
+async def _close_held(
+    session: AsyncSession, order_id: int, status: str, now: datetime
+) -> dict[tuple[int, int], int]:
+    """Mark an order's held reservations ``status``; return units per (location, product)."""
+    rows = await session.execute(
+        update(StockReservation)
+        .where(StockReservation.order_id == order_id, StockReservation.status == HELD)
+        .values(status=status, closed_at=now)
+        .returning(
+            StockReservation.location_id, StockReservation.product_id, StockReservation.quantity
+        )
+        .execution_options(synchronize_session=False)
+    )
+    units: dict[tuple[int, int], int] = defaultdict(int)
+    for location_id, product_id, quantity in rows:
+        units[(location_id, product_id)] += quantity
+    return units
+
+
+async def release(session: AsyncSession, order_id: int, now: datetime) -> int:
+    """Give an order's held units back to sale (cancelled, expired); return how many."""
+    units = await _close_held(session, order_id, RELEASED, now)
+    for (location_id, product_id), quantity in sorted(units.items(), key=_by_product):
+        await session.execute(
+            update(StockLevel)
+            .where(StockLevel.location_id == location_id, StockLevel.product_id == product_id)
+            .values(reserved=StockLevel.reserved - quantity, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    await record_product_changes(session, [pid for _, pid in units])
+    return sum(units.values())
+
+
+async def consume(session: AsyncSession, order_id: int, now: datetime) -> int:
+    """Turn an order's held units into units gone (collected, shipped); return how many."""
+    units = await _close_held(session, order_id, CONSUMED, now)
+    for (location_id, product_id), quantity in sorted(units.items(), key=_by_product):
+        await session.execute(
+            update(StockLevel)
+            .where(StockLevel.location_id == location_id, StockLevel.product_id == product_id)
+            .values(
+                on_hand=StockLevel.on_hand - quantity,
+                reserved=StockLevel.reserved - quantity,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    await record_product_changes(session, [pid for _, pid in units])
+    return sum(units.values())
+
+
+async def restock(
+    session: AsyncSession, location_id: int, units: Mapping[int, int], now: datetime
+) -> None:
+    """Put returned units on hand at a location, creating the stock row where there is none."""
+    connection = await session.connection()
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    for product_id in sorted(units):
+        quantity = units[product_id]
+        stmt = insert(StockLevel).values(
+            location_id=location_id,
+            product_id=product_id,
+            on_hand=quantity,
+            reserved=0,
+            updated_at=now,
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[StockLevel.location_id, StockLevel.product_id],
+                set_={"on_hand": StockLevel.on_hand + quantity, "updated_at": now},
+            )
+        )
+    await record_product_changes(session, units)
+
+
+async def held_units(session: AsyncSession, location_id: int, product_id: int) -> int:
+    """Return the units of held reservations of a product at a location (for checks)."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(StockReservation.quantity), 0)).where(
+            StockReservation.location_id == location_id,
+            StockReservation.product_id == product_id,
+            StockReservation.status == HELD,
+        )
+    )
+    return int(total or 0)
+
+
+def _by_product(item: tuple[tuple[int, int], int]) -> tuple[int, int]:
+    (location_id, product_id), _ = item
+    return product_id, location_id

@@ -1,0 +1,238 @@
+"""Reading orders: detached snapshots of orders, their lines and history, and paged lists."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Self, TypeVar
+
+from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.models import Order, OrderLine, OrderStatusChange
+from server.orders.numbers import order_number, parse_order_number
+
+CLICK_AND_COLLECT = "click_and_collect"
+DELIVERY = "delivery"
+OPEN_STATUSES = ("placed", "ready_for_pickup", "shipped")
+MAX_PAGE = 100
+T = TypeVar("T")
+
+
+def _from_mapping(cls: type[T], mapping: Any) -> T:
+    return cls(**{f.name: mapping[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An order as it stands, detached from the session (lines and history are read apart)."""
+
+    id: int
+    status: str
+    fulfilment: str
+    channel: str
+    store_id: int | None
+    pickup_store_id: int | None
+    location_id: int
+    delivery_address: str | None
+    customer_id: int | None
+    cart_id: int | None
+    cart_token_hash: str | None
+    device_id: int | None
+    currency: str
+    subtotal: int
+    total: int
+    version: int
+    pickup_deadline: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_mapping(cls, mapping: Any) -> Self:
+        """Build a view from a row of ``orders`` columns."""
+        return _from_mapping(cls, mapping)
+
+    @property
+    def number(self) -> str:
+        """Return the order number people read and type (``OC-26-000123-4``)."""
+        return order_number(self.id, self.created_at)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLineView:
+    """One order line as snapshotted at checkout, with what has come back since."""
+
+    id: int
+    order_id: int
+    position: int
+    product_id: int
+    gtin: str
+    name: str
+    unit_price: int
+    regular_unit_price: int
+    campaign_name: str | None
+    quantity: int
+    line_total: int
+    returned_quantity: int
+
+    @classmethod
+    def from_mapping(cls, mapping: Any) -> Self:
+        """Build a view from a row of ``order_lines`` columns."""
+        return _from_mapping(cls, mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChangeView:
+    """One step of an order's history."""
+
+    id: int
+    order_id: int
+    from_status: str | None
+    to_status: str
+    actor_kind: str
+    actor_id: int | None
+    note: str | None
+    at: datetime
+
+    @classmethod
+    def from_mapping(cls, mapping: Any) -> Self:
+        """Build a view from a row of ``order_status_changes`` columns."""
+        return _from_mapping(cls, mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    """One page of a newest-first order list; ``has_next`` when older orders follow."""
+
+    orders: tuple[OrderView, ...]
+    has_next: bool
+
+
+_ORDER = [getattr(Order, f.name) for f in fields(OrderView)]
+_LINE = [getattr(OrderLine, f.name) for f in fields(OrderLineView)]
+_CHANGE = [getattr(OrderStatusChange, f.name) for f in fields(StatusChangeView)]
+
+
+async def load_order(session: AsyncSession, order_id: int) -> OrderView | None:
+    """Return an order by id, or None."""
+    row = (await session.execute(select(*_ORDER).where(Order.id == order_id))).one_or_none()
+    return None if row is None else OrderView.from_mapping(row._mapping)
+
+
+async def orders_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, OrderView]:
+    """Return orders by id in one query."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(select(*_ORDER).where(Order.id.in_(wanted)))
+    return {row.id: OrderView.from_mapping(row._mapping) for row in rows}
+
+
+async def order_by_number(session: AsyncSession, text: str) -> OrderView | None:
+    """Return the order with this number in any typed form; None for unknown or mistyped ones."""
+    parsed = parse_order_number(text)
+    if parsed is None:
+        return None
+    order = await load_order(session, parsed.order_id)
+    if order is None or order.created_at.year % 100 != parsed.year:
+        return None
+    return order
+
+
+async def lines_by_order(
+    session: AsyncSession, order_ids: Iterable[int]
+) -> dict[int, list[OrderLineView]]:
+    """Return each order's lines in checkout order, in one query."""
+    wanted = set(order_ids)
+    found: dict[int, list[OrderLineView]] = defaultdict(list)
+    if not wanted:
+        return found
+    rows = await session.execute(
+        select(*_LINE)
+        .where(OrderLine.order_id.in_(wanted))
+        .order_by(OrderLine.order_id, OrderLine.position)
+    )
+    for row in rows:
+        found[row.order_id].append(OrderLineView.from_mapping(row._mapping))
+    return found
+
+
+async def history_by_order(
+    session: AsyncSession, order_ids: Iterable[int]
+) -> dict[int, list[StatusChangeView]]:
+    """Return each order's status changes, oldest first, in one query."""
+    wanted = set(order_ids)
+    found: dict[int, list[StatusChangeView]] = defaultdict(list)
+    if not wanted:
+        return found
+    rows = await session.execute(
+        select(*_CHANGE)
+        .where(OrderStatusChange.order_id.in_(wanted))
+        .order_by(OrderStatusChange.order_id, OrderStatusChange.id)
+    )
+    for row in rows:
+        found[row.order_id].append(StatusChangeView.from_mapping(row._mapping))
+    return found
+
+
+async def list_orders(
+    session: AsyncSession,
+    *,
+    condition: ColumnElement[bool],
+    statuses: Sequence[str] = (),
+    fulfilment: str | None = None,
+    before_id: int | None = None,
+    limit: int = 20,
+) -> OrderPage:
+    """Return the newest orders matching ``condition`` (and the filters), older than ``before_id``.
+
+    Keyset paging on the id: a page stays stable while new orders arrive.
+    """
+    stmt = select(*_ORDER).where(condition)
+    if statuses:
+        stmt = stmt.where(Order.status.in_(statuses))
+    if fulfilment is not None:
+        stmt = stmt.where(Order.fulfilment == fulfilment)
+    if before_id is not None:
+        stmt = stmt.where(Order.id < before_id)
+    rows = (await session.execute(stmt.order_by(Order.id.desc()).limit(limit + 1))).all()
+    orders = tuple(OrderView.from_mapping(row._mapping) for row in rows[:limit])
+    return OrderPage(orders, len(rows) > limit)
+
+
+def placed_by(customer_id: int | None, cart_token_hash: str | None) -> ColumnElement[bool]:
+    """Return the condition for the orders a shopper placed: as a customer, or with a cart token.
+
+    A guest order stays reachable with the token of the cart that placed it; once an order
+    belongs to a customer, only the customer's session reaches it.
+    """
+    ways: list[ColumnElement[bool]] = []
+    if customer_id is not None:
+        ways.append(Order.customer_id == customer_id)
+    if cart_token_hash is not None:
+        ways.append(and_(Order.customer_id.is_(None), Order.cart_token_hash == cart_token_hash))
+    return or_(*ways) if ways else false()
+
+
+def at_store(store_id: int | None) -> ColumnElement[bool]:
+    """Return the condition for a store's orders (collected there); every order for None."""
+    if store_id is None:
+        return Order.id.is_not(None)
+    return Order.pickup_store_id == store_id
+
+
+async def order_for_key(session: AsyncSession, cart_id: int, key: str) -> OrderView | None:
+    """Return the order a cart's checkout placed under an idempotency key, if any."""
+    row = (
+        await session.execute(
+            select(*_ORDER).where(Order.cart_id == cart_id, Order.idempotency_key == key)
+        )
+    ).one_or_none()
+    return None if row is None else OrderView.from_mapping(row._mapping)
+
+
+async def request_hash_of(session: AsyncSession, order_id: int) -> str | None:
+    """Return the fingerprint of the checkout request that placed an order."""
+    return await session.scalar(select(Order.request_hash).where(Order.id == order_id))

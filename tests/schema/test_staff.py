@@ -1,0 +1,329 @@
+"""Staff tablets: signing in, looking customers up (audited), and the admins' audit trail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from schema.ids import encode_id
+from server.db import Database
+from server.models import StaffAuditEntry, StaffSession
+from tests.factories import (
+    STAFF_PASSWORD,
+    add_device,
+    add_online_warehouse,
+    add_product,
+    add_staff,
+    add_store,
+    client_for,
+    fresh_ean13,
+    graphql,
+    staff_sign_in,
+)
+
+SIGN_IN = """
+mutation SignIn($input: StaffSignInInput!) {
+  staffSignIn(input: $input) {
+    token expiresAt staff { name email role store { code } } errors { code message }
+  }
+}
+"""
+STAFF_ME = "{ staffMe { name role store { code } } }"
+SIGN_OUT = "mutation { staffSignOut { endedSessions errors { code } } }"
+SEARCH = """
+query Search($q: String!) {
+  customerSearch(query: $q) {
+    customer { email name phone }
+    cart { lines { quantity product { name } } }
+    orders { edges { node { number status } } }
+    purchaseHistory { name units orders product { name } }
+  }
+}
+"""
+ONE = "query One($id: ID!) { staffCustomer(id: $id) { customer { email } } }"
+AUDIT = """
+query Audit($action: String, $first: Int, $after: String) {
+  staffAudit(action: $action, first: $first, after: $after) {
+    entries { action subjectId details staff { email } store { code } deviceId }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+SIGN_UP = """
+mutation SignUp($input: CustomerSignUpInput!) { customerSignUp(input: $input) { token } }
+"""
+CREATE = """
+mutation Create($input: CartCreateInput) { cartCreate(input: $input) { cart { id version } } }
+"""
+CHECKOUT = """
+mutation Checkout($input: CheckoutInput!) {
+  checkout(input: $input) { order { id number } errors { code } }
+}
+"""
+READY = """
+mutation Ready($input: OrderActionInput!) {
+  r: orderMarkReady(input: $input) { errors { code } }
+}
+"""
+COLLECT = """
+mutation Collect($input: OrderActionInput!) {
+  c: orderMarkCollected(input: $input) { errors { code } }
+}
+"""
+
+
+async def customer(client, email, name, phone):  # type: ignore[no-untyped-def]
+    variables = {
+        "input": {"email": email, "password": "customer password", "name": name, "phone": phone}
+    }
+    token = (await graphql(client, SIGN_UP, variables))["data"]["customerSignUp"]["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_staff_sign_in_with_email_and_password(db: Database, tmp_path: Path) -> None:
+    await add_store(db, "OSL")
+    await add_staff(db, "ola@shop.no", store_code="OSL", name="Ola Nordmann")
+    async with client_for(db, tmp_path) as client:
+        ok = await graphql(
+            client, SIGN_IN, {"input": {"email": " OLA@shop.no", "password": STAFF_PASSWORD}}
+        )
+        payload = ok["data"]["staffSignIn"]
+        session = {"Authorization": f"Bearer {payload['token']}"}
+        me = await graphql(client, STAFF_ME, headers=session)
+        wrong = await graphql(
+            client, SIGN_IN, {"input": {"email": "ola@shop.no", "password": "nope nope"}}
+        )
+        unknown = await graphql(
+            client, SIGN_IN, {"input": {"email": "who@shop.no", "password": STAFF_PASSWORD}}
+        )
+        out = await graphql(client, SIGN_OUT, headers=session)
+        after = await graphql(client, STAFF_ME, headers=session)
+    assert payload["errors"] == [] and payload["token"].startswith("ss_")
+    assert payload["staff"] == {
+        "name": "Ola Nordmann",
+        "email": "ola@shop.no",
+        "role": "STAFF",
+        "store": {"code": "OSL"},
+    }
+    assert me["data"]["staffMe"] == {
+        "name": "Ola Nordmann",
+        "role": "STAFF",
+        "store": {"code": "OSL"},
+    }
+    for refused in (wrong, unknown):
+        assert refused["data"]["staffSignIn"]["token"] is None
+        assert refused["data"]["staffSignIn"]["errors"] == [
+            {"code": "UNAUTHORIZED", "message": "The email or password is wrong."}
+        ]
+    assert out["data"]["staffSignOut"] == {"endedSessions": 1, "errors": []}
+    assert after["data"]["staffMe"] is None
+    async with db.transaction(write=False) as session_:
+        assert (await session_.execute(select(StaffSession.token_hash))).scalars().all() == []
+
+
+async def test_staff_sign_in_is_rate_limited(db: Database, tmp_path: Path) -> None:
+    await add_staff(db, "admin@shop.no", role="admin")
+    async with client_for(db, tmp_path, auth_failure_limit=3) as client:
+        for _ in range(3):
+            await graphql(
+                client, SIGN_IN, {"input": {"email": "admin@shop.no", "password": "x" * 8}}
+            )
+        right = await graphql(
+            client, SIGN_IN, {"input": {"email": "admin@shop.no", "password": STAFF_PASSWORD}}
+        )
+    assert [e["code"] for e in right["data"]["staffSignIn"]["errors"]] == ["RATE_LIMITED"]
+
+
+async def test_customers_are_found_by_name_email_or_phone_with_cart_orders_and_purchases(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, location = await add_store(db, "OSL")
+    code, other = fresh_ean13(), fresh_ean13()
+    await add_product(db, gtins=[code], name="Brunost", stock={location: (10, 0)})
+    await add_product(db, gtins=[other], name="Knekkebrød", stock={location: (10, 0)})
+    await add_staff(db, "ola@shop.no", store_code="OSL")
+    async with client_for(db, tmp_path) as client:
+        kari = await customer(client, "kari@example.com", "Kari Nordmann", "+47 912 34 567")
+        await customer(client, "per@example.com", "Per Hansen", "22 33 44 55")
+        cart = (
+            await graphql(
+                client, CREATE, {"input": {"lines": [{"gtin": code, "quantity": 2}]}}, kari
+            )
+        )["data"]["cartCreate"]["cart"]
+        placed = await graphql(
+            client,
+            CHECKOUT,
+            {
+                "input": {
+                    "cartId": cart["id"],
+                    "expectedVersion": cart["version"],
+                    "fulfilment": {"clickAndCollect": {"storeId": encode_id("Store", store_id)}},
+                }
+            },
+            kari,
+        )
+        order = placed["data"]["checkout"]["order"]
+        staff = await staff_sign_in(client, "ola@shop.no")
+        await graphql(client, READY, {"input": {"orderId": order["id"]}}, staff)
+        await graphql(client, COLLECT, {"input": {"orderId": order["id"]}}, staff)
+        await graphql(client, CREATE, {"input": {"lines": [{"gtin": other, "quantity": 1}]}}, kari)
+        by_name = await graphql(client, SEARCH, {"q": "nordm"}, staff)
+        by_email = await graphql(client, SEARCH, {"q": "PER@EXAMPLE"}, staff)
+        by_phone = await graphql(client, SEARCH, {"q": "91234"}, staff)
+        nobody = await graphql(client, SEARCH, {"q": "zz%"}, staff)
+        too_short = await graphql(client, SEARCH, {"q": "k"}, staff)
+    found = by_name["data"]["customerSearch"]
+    assert found == [
+        {
+            "customer": {
+                "email": "kari@example.com",
+                "name": "Kari Nordmann",
+                "phone": "+47 912 34 567",
+            },
+            "cart": {"lines": [{"quantity": 1, "product": {"name": "Knekkebrød"}}]},
+            "orders": {"edges": [{"node": {"number": order["number"], "status": "COLLECTED"}}]},
+            "purchaseHistory": [
+                {"name": "Brunost", "units": 2, "orders": 1, "product": {"name": "Brunost"}}
+            ],
+        }
+    ]
+    assert [r["customer"]["email"] for r in by_email["data"]["customerSearch"]] == [
+        "per@example.com"
+    ]
+    assert [r["customer"]["email"] for r in by_phone["data"]["customerSearch"]] == [
+        "kari@example.com"
+    ]
+    assert nobody["data"]["customerSearch"] == []
+    assert too_short["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "query"}
+
+
+async def test_customer_lookups_need_a_staff_person_and_are_audited(
+    db: Database, tmp_path: Path
+) -> None:
+    await add_store(db, "OSL")
+    await add_staff(db, "ola@shop.no", store_code="OSL")
+    device = {"Authorization": f"Bearer {await add_device(db, 'OSL', 'staff')}"}
+    kiosk = {"Authorization": f"Bearer {await add_device(db, 'OSL', 'kiosk')}"}
+    async with client_for(db, tmp_path) as client:
+        kari = await customer(client, "kari@example.com", "Kari", None)
+        staff = await staff_sign_in(client, "ola@shop.no")
+        refused = [
+            await graphql(client, SEARCH, {"q": "kari"}, headers)
+            for headers in (kari, kiosk, device, {})
+        ]
+        found = await graphql(client, SEARCH, {"q": "kari"}, staff)
+        one = await graphql(client, ONE, {"id": encode_id("Customer", 1)}, staff)
+        by_customer = await graphql(client, ONE, {"id": encode_id("Customer", 1)}, kari)
+    for body in refused:
+        assert body["data"] is None
+        assert body["errors"][0]["extensions"]["code"] == "UNAUTHORIZED"
+    assert by_customer["data"] == {"staffCustomer": None}
+    assert by_customer["errors"][0]["extensions"]["code"] == "UNAUTHORIZED"
+    assert len(found["data"]["customerSearch"]) == 1
+    assert one["data"]["staffCustomer"] == {"customer": {"email": "kari@example.com"}}
+    async with db.transaction(write=False) as session:
+        rows = (
+            await session.execute(
+                select(
+                    StaffAuditEntry.action,
+                    StaffAuditEntry.subject_id,
+                    StaffAuditEntry.staff_user_id,
+                    StaffAuditEntry.details,
+                ).order_by(StaffAuditEntry.id)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("customer.search", 1, 1, {"query": "kari", "found": [1]}),
+        ("customer.view", 1, 1, {"found": True}),
+    ]
+
+
+async def test_admins_read_the_audit_trail_and_nobody_else_does(
+    db: Database, tmp_path: Path
+) -> None:
+    online = await add_online_warehouse(db)
+    store_id, location = await add_store(db, "OSL")
+    code = fresh_ean13()
+    await add_product(db, gtins=[code], stock={location: (5, 0), online: (5, 0)})
+    await add_staff(db, "ola@shop.no", store_code="OSL")
+    await add_staff(db, "admin@shop.no", role="admin")
+    device = {"Authorization": f"Bearer {await add_device(db, 'OSL', 'staff')}"}
+    async with client_for(db, tmp_path) as client:
+        staff = await staff_sign_in(client, "ola@shop.no")
+        admin = await staff_sign_in(client, "admin@shop.no")
+        kari = await customer(client, "kari@example.com", "Kari", None)
+        cart = (
+            await graphql(
+                client, CREATE, {"input": {"lines": [{"gtin": code, "quantity": 1}]}}, kari
+            )
+        )["data"]["cartCreate"]["cart"]
+        placed = await graphql(
+            client,
+            CHECKOUT,
+            {
+                "input": {
+                    "cartId": cart["id"],
+                    "expectedVersion": cart["version"],
+                    "fulfilment": {"clickAndCollect": {"storeId": encode_id("Store", store_id)}},
+                }
+            },
+            kari,
+        )
+        order = placed["data"]["checkout"]["order"]
+        await graphql(client, READY, {"input": {"orderId": order["id"]}}, device)
+        await graphql(client, COLLECT, {"input": {"orderId": order["id"]}}, staff)
+        await graphql(client, SEARCH, {"q": "kari"}, staff)
+        trail = await graphql(client, AUDIT, {"first": 2}, admin)
+        page = trail["data"]["staffAudit"]
+        older = await graphql(
+            client, AUDIT, {"first": 2, "after": page["pageInfo"]["endCursor"]}, admin
+        )
+        only = await graphql(client, AUDIT, {"action": "order.mark_ready"}, admin)
+        refused = [await graphql(client, AUDIT, {}, h) for h in (staff, device, kari)]
+    assert page["entries"] == [
+        {
+            "action": "customer.search",
+            "subjectId": encode_id("Customer", 1),
+            "details": {"query": "kari", "found": [1]},
+            "staff": {"email": "ola@shop.no"},
+            "store": {"code": "OSL"},
+            "deviceId": None,
+        },
+        {
+            "action": "order.mark_collected",
+            "subjectId": order["id"],
+            "details": {"number": order["number"], "from": "ready_for_pickup", "to": "collected"},
+            "staff": {"email": "ola@shop.no"},
+            "store": {"code": "OSL"},
+            "deviceId": None,
+        },
+    ]
+    assert page["pageInfo"]["hasNextPage"] is True
+    assert [e["action"] for e in older["data"]["staffAudit"]["entries"]] == ["order.mark_ready"]
+    assert older["data"]["staffAudit"]["pageInfo"]["hasNextPage"] is False
+    ready = only["data"]["staffAudit"]["entries"]
+    assert [(e["staff"], e["deviceId"]) for e in ready] == [(None, encode_id("Device", 1))]
+    for body in refused:
+        assert body["errors"][0]["extensions"]["code"] == "UNAUTHORIZED"
+
+
+async def test_staff_see_the_same_product_page_as_shoppers(db: Database, tmp_path: Path) -> None:
+    store_id, location = await add_store(db, "OSL")
+    code = fresh_ean13()
+    await add_product(db, gtins=[code], name="Brunost", price=8990, stock={location: (4, 1)})
+    await add_staff(db, "ola@shop.no", store_code="OSL")
+    page = """
+    query Page($gtin: String!, $storeId: ID) {
+      product(gtin: $gtin) {
+        name price { current { amount } } availability(storeId: $storeId) { here { available } }
+      }
+    }
+    """
+    variables = {"gtin": code, "storeId": encode_id("Store", store_id)}
+    async with client_for(db, tmp_path) as client:
+        staff = await staff_sign_in(client, "ola@shop.no")
+        as_staff = await graphql(client, page, variables, staff)
+        as_shopper = await graphql(client, page, variables)
+    assert as_staff == as_shopper
+    assert as_staff["data"]["product"]["availability"]["here"] == {"available": 3}

@@ -1,0 +1,225 @@
+"""Live carts over real sockets: graphql-transport-ws subscribers on uvicorn, 1 or 2 processes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from server.db import Database
+from tests.conftest import REDIS_URL, make_database, require_service
+from tests.factories import (
+    add_product,
+    fresh_ean13,
+    graphql,
+    new_cart,
+    settings_for,
+    sign_up,
+)
+from tests.live import GraphQLWebSocket, serve_in_process, serve_in_thread
+
+UPDATED = """
+subscription Updated($cartId: ID!) {
+  cartUpdated(cartId: $cartId) { id version totalQuantity lines { quantity product { name } } }
+}
+"""
+ADD = """
+mutation Add($input: CartLinesAddInput!) {
+  cartLinesAdd(input: $input) { cart { version } errors { code } }
+}
+"""
+SIGN_IN = """
+mutation SignIn($input: CustomerSignInInput!) {
+  customerSignIn(input: $input) { token errors { code } }
+}
+"""
+
+
+async def add(
+    base_url: str, cart_id: str, reach: dict[str, str], code: str, quantity: int = 1
+) -> int:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        variables = {"input": {"cartId": cart_id, "lines": [{"gtin": code, "quantity": quantity}]}}
+        body = await graphql(client, ADD, variables, reach)
+    payload = body["data"]["cartLinesAdd"]  # type: ignore[index]
+    assert payload["errors"] == [], payload
+    return int(payload["cart"]["version"])
+
+
+def cart_of(message: dict[str, Any]) -> dict[str, Any]:
+    assert message["type"] == "next", message
+    assert "errors" not in message["payload"], message
+    return message["payload"]["data"]["cartUpdated"]  # type: ignore[no-any-return]
+
+
+def ws_params(reach: dict[str, str]) -> dict[str, str]:
+    if "X-Cart-Token" in reach:
+        return {"cartToken": reach["X-Cart-Token"]}
+    return {"authorization": reach["Authorization"]}
+
+
+async def test_two_subscribers_see_a_change_made_on_a_third_connection(
+    db: Database, tmp_path: Path
+) -> None:
+    code = fresh_ean13()
+    await add_product(db, gtins=[code], name="Kaffe")
+    with serve_in_thread(settings_for(db, tmp_path)) as base_url:
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            cart_id, reach = await new_cart(client)
+        async with (
+            GraphQLWebSocket.connect(base_url, ws_params(reach)) as phone,
+            GraphQLWebSocket.connect(base_url, ws_params(reach)) as desktop,
+        ):
+            on_phone = await phone.subscribe(UPDATED, {"cartId": cart_id})
+            on_desktop = await desktop.subscribe(UPDATED, {"cartId": cart_id})
+            # Subscribing answers the cart as it is now.
+            assert cart_of(await phone.next(on_phone))["version"] == 1
+            assert cart_of(await desktop.next(on_desktop))["version"] == 1
+            version = await add(base_url, cart_id, reach, code, 3)
+            for ws, op in ((phone, on_phone), (desktop, on_desktop)):
+                assert cart_of(await ws.next(op)) == {
+                    "id": cart_id,
+                    "version": version,
+                    "totalQuantity": 3,
+                    "lines": [{"quantity": 3, "product": {"name": "Kaffe"}}],
+                }
+            await phone.complete(on_phone)
+            # The other subscriber carries on after one completes.
+            version = await add(base_url, cart_id, reach, code)
+            assert cart_of(await desktop.next(on_desktop))["version"] == version == 3
+
+
+async def test_a_resubscribing_client_gets_the_current_cart_first(
+    db: Database, tmp_path: Path
+) -> None:
+    code = fresh_ean13()
+    await add_product(db, gtins=[code])
+    with serve_in_thread(settings_for(db, tmp_path)) as base_url:
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            session = await sign_up(client, "live@example.com")
+            cart_id, reach = await new_cart(client, session)
+        async with GraphQLWebSocket.connect(base_url, ws_params(reach)) as ws:
+            op = await ws.subscribe(UPDATED, {"cartId": cart_id})
+            assert cart_of(await ws.next(op))["version"] == 1
+            await ws.complete(op)
+        # Changes made while nobody listened.
+        for _ in range(3):
+            await add(base_url, cart_id, reach, code)
+        async with GraphQLWebSocket.connect(base_url, ws_params(reach)) as ws:
+            op = await ws.subscribe(UPDATED, {"cartId": cart_id})
+            first = cart_of(await ws.next(op))
+    assert (first["version"], first["totalQuantity"]) == (4, 3)
+
+
+async def test_subscribing_without_the_right_credentials_finds_no_cart(
+    db: Database, tmp_path: Path
+) -> None:
+    with serve_in_thread(settings_for(db, tmp_path)) as base_url:
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            cart_id, reach = await new_cart(client)
+            someone = await sign_up(client, "nosy@example.com")
+        for params in ({}, {"cartToken": "ct_wrong"}, ws_params(someone)):
+            async with GraphQLWebSocket.connect(base_url, params) as ws:
+                op = await ws.subscribe(UPDATED, {"cartId": cart_id})
+                refused = await ws.next(op)
+                assert refused["type"] == "next"
+                assert refused["payload"]["data"] is None
+                assert [e["extensions"]["code"] for e in refused["payload"]["errors"]] == [
+                    "NOT_FOUND"
+                ]
+                assert (await ws.next(op))["type"] == "complete"
+
+
+async def test_a_guest_cart_merged_at_sign_in_ends_its_subscription(
+    db: Database, tmp_path: Path
+) -> None:
+    code = fresh_ean13()
+    await add_product(db, gtins=[code])
+    with serve_in_thread(settings_for(db, tmp_path)) as base_url:
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            desktop = await sign_up(client, "merge-live@example.com")
+            own_id, _ = await new_cart(client, desktop)
+            guest_id, phone = await new_cart(client)
+            async with (
+                GraphQLWebSocket.connect(base_url, ws_params(phone)) as guest_ws,
+                GraphQLWebSocket.connect(base_url, ws_params(desktop)) as own_ws,
+            ):
+                guest_op = await guest_ws.subscribe(UPDATED, {"cartId": guest_id})
+                own_op = await own_ws.subscribe(UPDATED, {"cartId": own_id})
+                assert cart_of(await guest_ws.next(guest_op))["version"] == 1
+                assert cart_of(await own_ws.next(own_op))["version"] == 1
+                await add(base_url, guest_id, phone, code, 2)
+                assert cart_of(await guest_ws.next(guest_op))["version"] == 2
+                signed_in = await graphql(
+                    client,
+                    SIGN_IN,
+                    {
+                        "input": {
+                            "email": "merge-live@example.com",
+                            "password": "correct horse battery",
+                            "cartId": guest_id,
+                        }
+                    },
+                    phone,
+                )
+                assert signed_in["data"]["customerSignIn"]["errors"] == []  # type: ignore[index]
+                merged = cart_of(await own_ws.next(own_op))
+                ended = await guest_ws.next(guest_op)
+    assert (merged["version"], merged["totalQuantity"]) == (2, 2)
+    assert ended["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+@pytest.fixture
+async def shared_postgres(
+    tmp_path: Path, sqlite_template: Path, pg_template: str | None
+) -> AsyncIterator[Database]:
+    """A migrated PostgreSQL database that several server processes share."""
+    from tests.conftest import _pg_admin
+
+    database, name = await make_database("postgres", tmp_path, sqlite_template, pg_template)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_two_server_processes_share_changes_through_redis(
+    shared_postgres: Database, tmp_path: Path
+) -> None:
+    if not REDIS_URL:
+        require_service("Redis", "OMNICART_TEST_REDIS_URL")
+    code = fresh_ean13()
+    await add_product(shared_postgres, gtins=[code], name="Te")
+    env = {
+        "OMNICART_DATABASE_URL": shared_postgres.url,
+        "OMNICART_BROKER_URL": REDIS_URL,
+        "OMNICART_SECRET_KEY": uuid.uuid4().hex,
+        "OMNICART_DATA_DIR": str(tmp_path / "data"),
+        "OMNICART_INDEX_ON_START": "false",
+    }
+    with serve_in_process(env) as first, serve_in_process(env) as second:
+        async with httpx.AsyncClient(base_url=first) as client:
+            cart_id, reach = await new_cart(client)
+        async with (
+            GraphQLWebSocket.connect(second, ws_params(reach)) as on_second,
+            GraphQLWebSocket.connect(first, ws_params(reach)) as on_first,
+        ):
+            op_second = await on_second.subscribe(UPDATED, {"cartId": cart_id})
+            op_first = await on_first.subscribe(UPDATED, {"cartId": cart_id})
+            assert cart_of(await on_second.next(op_second))["version"] == 1
+            assert cart_of(await on_first.next(op_first))["version"] == 1
+            for expected in (2, 3, 4):
+                # The mutation goes to the first process; both processes' subscribers hear it.
+                assert await add(first, cart_id, reach, code) == expected
+                assert cart_of(await on_second.next(op_second))["version"] == expected
+                assert cart_of(await on_first.next(op_first))["version"] == expected
+            # And the other way round.
+            assert await add(second, cart_id, reach, code) == 5
+            assert cart_of(await on_first.next(op_first))["totalQuantity"] == 4
