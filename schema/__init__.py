@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -78,7 +79,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     validation cache (keyed on document and rules) answers repeated operations — the
     shop's clients send the same few documents over and over.
     """
-    limits = [
+    limits: list[type[ASTValidationRule]] = [
         depth_rule(settings.max_query_depth, None, None),
         alias_rule(settings.max_aliases),
     ]

@@ -103,7 +103,8 @@ function stopFollowing() {
  * (offline: the copy the service worker saved). Returns it, or null if there is none.
  */
 export async function load() {
-  if (session.get("authToken")) {
+  // A signed-in customer (a kiosk's device token is no customer: it only adopts carts).
+  if (session.get("authToken") && session.get("customer")) {
     const { me } = await gql(ME_CART(), extraVariables);
     if (!me) {
       // The session ended (expired or signed out elsewhere): back to being a guest.
@@ -153,7 +154,7 @@ export async function adopt(next, token = null) {
 
 async function ensureCart() {
   if (cart) return cart;
-  if (session.get("cart")?.id || session.get("authToken")) {
+  if (session.get("cart")?.id || session.get("customer")) {
     const loaded = await load().catch((error) => {
       if (isUnsupported(error)) throw error;
       return null;

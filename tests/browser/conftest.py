@@ -1,0 +1,189 @@
+"""Browser test fixtures: a real uvicorn serving the demo shop; Debian's Chromium via Playwright.
+
+The tests use Playwright's sync API from plain (sync) test functions, which pytest-asyncio
+leaves alone; nothing here runs inside an event loop. One server and one browser serve a
+whole module. The server is a subprocess (``uvicorn server.app:app_from_env``) over a
+SQLite file that is migrated and seeded (the demo catalog, plus a kiosk and a staff device
+of the test store) before it starts.
+
+Chromium is ``/usr/bin/chromium`` unless ``OMNICART_CHROMIUM`` names another; without it
+the tests skip, except under ``CI=true``, where they fail (``tests.conftest.require_service``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require_service
+
+CHROMIUM = os.environ.get("OMNICART_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--headless=new",
+]
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+STORE_CODE = "OSL-STORO"
+OTHER_STORE_CODE = "BGO-LAGUNEN"
+STAFF_EMAIL = "ola.ansatt@omnicart.test"
+STAFF_PASSWORD = "counter-desk-2026"
+PHONE = {"width": 390, "height": 844}
+NARROW_PHONE = {"width": 360, "height": 740}
+KIOSK = {"width": 1080, "height": 1920}
+TABLET = {"width": 1024, "height": 768}
+# Expect-style waits: generous for a loaded CI machine, far below the test timeout.
+WAIT_MS = 10_000
+
+pytestmark = pytest.mark.browser
+
+
+@dataclass(frozen=True)
+class Shop:
+    """The running shop the browsers talk to."""
+
+    url: str
+    kiosk_token: str
+    staff_device_token: str
+    store_code: str = STORE_CODE
+    staff_email: str = STAFF_EMAIL
+    staff_password: str = STAFF_PASSWORD
+
+
+def chromium_available() -> None:
+    """Skip (fail under CI=true) when Debian's Chromium is not installed."""
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        require_service("browser", "OMNICART_CHROMIUM (or install Debian's chromium)")
+
+
+async def _prepare_database(data_dir: Path) -> tuple[str, str, str]:
+    """Migrate and seed the demo shop, with a kiosk and a staff account in the test store."""
+    from server.config import Settings
+    from server.db import Database
+    from server.migrations import upgrade_to_head
+    from tests.factories import add_device
+
+    url = f"sqlite+aiosqlite:///{data_dir / 'omnicart.db'}"
+    settings = Settings(data_dir=data_dir, database_url=url)  # type: ignore[arg-type]
+    db = Database(url)
+    try:
+        await upgrade_to_head(db)
+        from server.seed import seed_demo
+
+        await seed_demo(db, settings)
+        kiosk = await add_device(db, STORE_CODE, "kiosk")
+        staff = await add_device(db, STORE_CODE, "staff")
+        from server.models import utcnow
+        from server.staff.accounts import add_staff
+
+        async with db.transaction() as session:
+            await add_staff(
+                session,
+                email=STAFF_EMAIL,
+                name="Ola Ansatt",
+                role="staff",
+                store_code=STORE_CODE,
+                password=STAFF_PASSWORD,
+                now=utcnow(),
+            )
+    finally:
+        await db.dispose()
+    return url, kiosk, staff
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+    """A real server on loopback over a freshly seeded SQLite database."""
+    chromium_available()
+    from tests.live import serve_in_process
+
+    data_dir = tmp_path_factory.mktemp("browser-shop")
+    # Playwright's sync API may already hold this thread's event loop: seed on another.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        url, kiosk, staff = pool.submit(lambda: asyncio.run(_prepare_database(data_dir))).result()
+    env = {
+        "OMNICART_DATA_DIR": str(data_dir),
+        "OMNICART_DATABASE_URL": url,
+        "OMNICART_LOG_LEVEL": "WARNING",
+    }
+    with serve_in_process(env) as base_url:
+        yield Shop(url=base_url, kiosk_token=kiosk, staff_device_token=staff)
+
+
+@pytest.fixture(scope="module")
+def playwright_instance() -> Iterator[Any]:
+    """One Playwright driver for the module."""
+    chromium_available()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_instance: Any) -> Iterator[Any]:
+    """Debian's Chromium, headless."""
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture
+def new_context(browser: Any, shop: Shop) -> Iterator[Callable[..., Any]]:
+    """Make browser contexts (one per device) that fail the test on uncaught page errors."""
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def make(viewport: dict[str, int] = PHONE, **options: Any) -> Any:
+        context = browser.new_context(
+            base_url=shop.url, viewport=viewport, locale="en-GB", **options
+        )
+        context.set_default_timeout(WAIT_MS)
+        context.on("page", lambda page: page.on("pageerror", lambda e: errors.append(str(e))))
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+@contextmanager
+def fake_camera_browser(playwright: Any, video: Path) -> Iterator[Any]:
+    """Launch a second Chromium whose camera shows ``video`` (a Y4M file), looping."""
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+        ],
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot to artifacts/screenshots/NAME.png and return its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
