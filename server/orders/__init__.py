@@ -36,15 +36,7 @@ Numbers, the lifecycle and expiry are in ``numbers``, ``lifecycle`` and
 from __future__ import annotations
 
 from server.orders.access import may_see, shopper_placed, staff_may_see
-from server.orders.checkout import (
-    CheckoutRequest,
-    CheckoutResult,
-    ClickAndCollect,
-    Delivery,
-    Fulfilment,
-    UnavailableLine,
-    checkout,
-)
+from server.orders.checkout import checkout
 from server.orders.lifecycle import (
     Action,
     Expired,
@@ -61,6 +53,14 @@ from server.orders.queries import (
     order_for_viewer,
     shopper_orders,
     store_orders,
+)
+from server.orders.requests import (
+    CheckoutRequest,
+    CheckoutResult,
+    ClickAndCollect,
+    Delivery,
+    Fulfilment,
+    UnavailableLine,
 )
 from server.orders.views import (
     CLICK_AND_COLLECT,

@@ -22,8 +22,6 @@ from server.carts.service import lock_customer
 from server.carts.views import reachable_by
 from server.errors import (
     IdempotencyKeyReused,
-    InsufficientStock,
-    InvalidInput,
     NotFound,
     VersionConflict,
 )
@@ -39,6 +37,20 @@ from server.models import (
 )
 from server.orders import stock
 from server.orders.access import shopper_placed
+from server.orders.requests import (
+    CartLineSnapshot,
+    CheckoutRequest,
+    CheckoutResult,
+    ClickAndCollect,
+    Fulfilment,
+    actor_of,
+    canonical,
+    channel_of,
+    check_line_ids,
+    checked_fulfilment,
+    choose_lines,
+    insufficient,
+)
 from server.orders.views import (
     CLICK_AND_COLLECT,
     DELIVERY,
@@ -63,71 +75,6 @@ _LINE_SNAPSHOT = (
     "line_total",
     "returned_quantity",
 )
-MAX_ADDRESS = 500
-MAX_LINE_IDS = 100
-SHOPPER_CHANNELS = ("web", "app")
-
-
-@dataclass(frozen=True, slots=True)
-class ClickAndCollect:
-    """Collect in a store: the units are reserved at that store's stock location."""
-
-    store_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """Deliver to an address: the units are reserved at the online warehouse."""
-
-    address: str
-
-
-Fulfilment = ClickAndCollect | Delivery
-
-
-@dataclass(frozen=True, slots=True)
-class CheckoutRequest:
-    """What the shopper (or the kiosk for them) asks to order."""
-
-    cart_id: int
-    expected_version: int
-    fulfilment: Fulfilment
-    # A subset of the cart's lines to order (a kiosk's split); None orders the whole cart.
-    line_ids: tuple[int, ...] | None = None
-    # web or app, as the client says; kiosks and staff devices are known by their token.
-    channel: str | None = None
-    idempotency_key: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class UnavailableLine:
-    """A cart line that cannot be had where it was asked for, and how much can."""
-
-    line_id: int
-    product_id: int
-    requested: int
-    available: int
-
-
-@dataclass(frozen=True, slots=True)
-class CheckoutResult:
-    """The order, the cart the shopper goes on with, and the carts whose version moved."""
-
-    order: OrderView
-    lines: tuple[OrderLineView, ...]
-    # The customer's fresh cart, or the cart with the lines a split left behind; None for
-    # a guest whose whole cart became the order.
-    cart: CartView | None
-    changed_carts: tuple[CartView, ...]
-    replayed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _CartLine:
-    id: int
-    product_id: int
-    quantity: int
-    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,10 +108,10 @@ async def checkout(
     IdempotencyKeyReused; any of them leaves everything as it was.
     """
     key = check_key(request.idempotency_key)
-    request_hash = fingerprint("checkout", _canonical(request))
-    fulfilment = _checked_fulfilment(request.fulfilment)
-    channel = _channel(viewer, request.channel)
-    _check_line_ids(request.line_ids)
+    request_hash = fingerprint("checkout", canonical(request))
+    fulfilment = checked_fulfilment(request.fulfilment)
+    channel = channel_of(viewer, request.channel)
+    check_line_ids(request.line_ids)
     try:
         async with session.begin_nested():
             locked = await _lock_cart(session, viewer, request, now)
@@ -208,7 +155,7 @@ async def _place(
 ) -> CheckoutResult:
     cart_id = request.cart_id
     every = await _cart_lines(session, cart_id)
-    chosen = _choose(every, request.line_ids)
+    chosen = choose_lines(every, request.line_ids)
     location, where = await _location(session, fulfilment)
     product_ids = sorted({line.product_id for line in chosen})
     products = await catalog.products_by_ids(session, product_ids)
@@ -227,7 +174,7 @@ async def _place(
             for pid in sellable
             if available[pid] < wanted[pid]
         ]
-        raise _insufficient(chosen, shortfalls, products, where)
+        raise insufficient(chosen, shortfalls, products, where)
 
     rows: list[dict[str, Any]] = []
     for position, line in enumerate(chosen):
@@ -303,7 +250,7 @@ async def _place(
             for line_id, row in zip(line_ids, rows, strict=True)
         ],
     )
-    actor_kind, actor_id = _actor(viewer)
+    actor_kind, actor_id = actor_of(viewer)
     await session.execute(
         insert(OrderStatusChange).values(
             order_id=order_id,
@@ -319,7 +266,7 @@ async def _place(
     # The hot rows last: other checkouts of these products wait only from here to commit.
     shortfalls = await stock.reserve(session, location.id, wanted, now)
     if shortfalls:
-        raise _insufficient(chosen, shortfalls, products, where)
+        raise insufficient(chosen, shortfalls, products, where)
     order = OrderView(id=order_id, **values)
     lines = tuple(
         OrderLineView(
@@ -336,8 +283,8 @@ async def _after(
     session: AsyncSession,
     cart_id: int,
     locked: _Locked,
-    every: Sequence[_CartLine],
-    chosen: Sequence[_CartLine],
+    every: Sequence[CartLineSnapshot],
+    chosen: Sequence[CartLineSnapshot],
     now: datetime,
 ) -> tuple[CartView | None, tuple[CartView, ...]]:
     """Close the cart (a customer gets a fresh one), or take the ordered lines out of it."""
@@ -449,28 +396,13 @@ async def _check_same_request(session: AsyncSession, order: OrderView, request_h
         )
 
 
-async def _cart_lines(session: AsyncSession, cart_id: int) -> list[_CartLine]:
+async def _cart_lines(session: AsyncSession, cart_id: int) -> list[CartLineSnapshot]:
     rows = await session.execute(
         select(CartLine.id, CartLine.product_id, CartLine.quantity, CartLine.created_at)
         .where(CartLine.cart_id == cart_id)
         .order_by(CartLine.id)
     )
-    return [_CartLine(*row) for row in rows]
-
-
-def _choose(every: Sequence[_CartLine], line_ids: tuple[int, ...] | None) -> list[_CartLine]:
-    if line_ids is None:
-        chosen = list(every)
-    else:
-        by_id = {line.id: line for line in every}
-        for i, line_id in enumerate(line_ids):
-            if line_id not in by_id:
-                raise NotFound("The cart has no such line.", field=f"lineIds[{i}]")
-        wanted = set(line_ids)
-        chosen = [line for line in every if line.id in wanted]
-    if not chosen:
-        raise InvalidInput("The cart is empty: there is nothing to order.", field="cartId")
-    return chosen
+    return [CartLineSnapshot(*row) for row in rows]
 
 
 async def _location(session: AsyncSession, fulfilment: Fulfilment) -> tuple[StockLocation, str]:
@@ -490,92 +422,8 @@ async def _location(session: AsyncSession, fulfilment: Fulfilment) -> tuple[Stoc
             raise NotFound(
                 "There is no such store to collect at.", field="fulfilment.clickAndCollect.storeId"
             )
-        location, name = found
-        return location, name
-    location = await catalog.location_for_store(session, None)
-    if location is None:
+        return found[0], found[1]
+    online = await catalog.location_for_store(session, None)
+    if online is None:
         raise NotFound("There is no online warehouse to deliver from.", field="fulfilment")
-    return location, "the online warehouse"
-
-
-def _insufficient(
-    chosen: Sequence[_CartLine],
-    shortfalls: Sequence[stock.Shortfall],
-    products: dict[int, Any],
-    where: str,
-) -> InsufficientStock:
-    """Name every line that cannot be had (lines of one product are judged together)."""
-    short = {s.product_id: s for s in shortfalls}
-    unavailable = [
-        UnavailableLine(line.id, line.product_id, line.quantity, short[line.product_id].available)
-        for line in chosen
-        if line.product_id in short
-    ]
-    parts = [
-        f"{products[u.product_id].name}: {u.requested} asked, {u.available} available"
-        for u in unavailable
-    ]
-    return InsufficientStock(
-        f"Not enough stock at {where}. " + "; ".join(parts) + ".", details=unavailable
-    )
-
-
-def _checked_fulfilment(fulfilment: Fulfilment) -> Fulfilment:
-    if isinstance(fulfilment, Delivery):
-        address = " ".join(fulfilment.address.split())
-        if not address or len(address) > MAX_ADDRESS:
-            raise InvalidInput(
-                f"A delivery address has 1 to {MAX_ADDRESS} characters.",
-                field="fulfilment.delivery.address",
-            )
-        return Delivery(address)
-    return fulfilment
-
-
-def _channel(viewer: Viewer, asked: str | None) -> str:
-    """Return the order's channel: the device's kind, else what the shopper's client says."""
-    if viewer.device is not None:
-        return viewer.device.kind
-    if asked is None:
-        return "web"
-    if asked not in SHOPPER_CHANNELS:
-        raise InvalidInput(
-            "Only kiosks and staff devices place kiosk and staff orders.", field="channel"
-        )
-    return asked
-
-
-def _check_line_ids(line_ids: tuple[int, ...] | None) -> None:
-    if line_ids is None:
-        return
-    if not line_ids:
-        raise InvalidInput("Name at least one line, or leave lineIds out.", field="lineIds")
-    if len(line_ids) > MAX_LINE_IDS:
-        raise InvalidInput(f"Name at most {MAX_LINE_IDS} lines.", field="lineIds")
-    seen: set[int] = set()
-    for i, line_id in enumerate(line_ids):
-        if line_id in seen:
-            raise InvalidInput("The same line is named twice.", field=f"lineIds[{i}]")
-        seen.add(line_id)
-
-
-def _actor(viewer: Viewer) -> tuple[str, int | None]:
-    if viewer.device is not None:
-        return ("kiosk" if viewer.device.kind == "kiosk" else "device"), viewer.device.id
-    if viewer.customer_id is not None:
-        return "customer", viewer.customer_id
-    return "guest", None
-
-
-def _canonical(request: CheckoutRequest) -> dict[str, Any]:
-    f = request.fulfilment
-    target: list[Any] = (
-        ["collect", f.store_id] if isinstance(f, ClickAndCollect) else ["delivery", f.address]
-    )
-    return {
-        "cartId": request.cart_id,
-        "expectedVersion": request.expected_version,
-        "fulfilment": target,
-        "lineIds": sorted(request.line_ids) if request.line_ids is not None else None,
-        "channel": request.channel,
-    }
+    return online, "the online warehouse"

@@ -21,7 +21,7 @@ cancel                         click-and-collect orders of S       any order
 mark shipped / delivered       no (the online warehouse's work)    delivery orders
 take a return                  into S                              into a store named
 look customers up              yes (person only)                   yes
-scan report                    S (person only)                     any store
+scan report                    S                                   any store
 audit trail                    no                                  yes
 =============================  ==================================  =====================
 

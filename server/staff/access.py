@@ -3,8 +3,9 @@
 A signed-in ``staff`` user works in one store, an ``admin`` in every store. A registered
 staff device (a shared tablet, issue 4's ``dv_…`` token) works in its store as ``staff``
 but is not a person: it may run the store's order desk (lists, ready, collected, cancel,
-returns), while looking customers up, scan reports and the audit log need a person signed
-in, so that the audit trail names who looked. Customers, kiosks and guests are not staff.
+returns) and read its scan report, while looking customers up and the audit trail need a
+person signed in, so that the audit trail names who looked. Customers, kiosks and guests
+are not staff.
 """
 
 from __future__ import annotations

@@ -567,3 +567,30 @@ async def test_order_numbers_are_unique_and_carry_a_check_digit(
         assert normalise_order_number("".join(digits)) is None
     async with db.transaction(write=False) as session:
         assert await session.scalar(select(func.count()).select_from(Cart)) == 5
+
+
+async def test_a_staff_tablet_orders_for_a_shopper_with_channel_staff(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, location = await add_store(db, "OSL")
+    code = fresh_ean13()
+    await add_product(db, gtins=[code], stock={location: (5, 0)})
+    tablet = {"Authorization": f"Bearer {await add_device(db, 'OSL', 'staff')}"}
+    async with client_for(db, tmp_path) as client:
+        cart_id, phone = await new_cart(client)
+        cart = await fill(client, cart_id, phone, [(code, 1)])
+        handoff = await graphql(client, HANDOFF, {"input": {"cartId": cart_id}}, phone)
+        code_text = handoff["data"]["cartHandoffCreate"]["code"]
+        await graphql(client, CLAIM, {"input": {"code": code_text}}, tablet)
+        placed = await checkout(
+            client,
+            tablet,
+            cartId=cart_id,
+            expectedVersion=cart["version"],
+            fulfilment=collect_at(store_id),
+            channel="WEB",
+        )
+        seen_by_phone = await graphql(client, ORDER, {"id": placed["order"]["id"]}, phone)
+    assert (placed["order"]["channel"], placed["order"]["store"]) == ("STAFF", {"code": "OSL"})
+    assert placed["order"]["history"][0]["actor"] == "device"
+    assert seen_by_phone["data"]["order"]["channel"] == "STAFF"

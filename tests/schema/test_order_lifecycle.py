@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from schema.ids import decode_id, encode_id
 from server.db import Database
-from server.models import Order, StaffAuditEntry, StockReservation, utcnow
+from server.models import Order, OutboxEvent, StaffAuditEntry, StockReservation, utcnow
 from server.orders import expire_overdue
 from tests.factories import (
     add_device,
@@ -541,3 +541,36 @@ async def test_uncollected_orders_expire_once_and_release_their_stock(
     assert delivery["status"] == "PLACED"
     assert await stock_figures(db, shop.osl_location, shop.product) == (10, 0, 0)
     assert await stock_figures(db, shop.online, shop.product) == (20, 1, 1)
+
+
+async def test_every_stock_change_notes_the_product_in_the_outbox(
+    db: Database, tmp_path: Path, shop: Shop
+) -> None:
+    async def notes() -> int:
+        async with db.transaction(write=False) as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(OutboxEvent)
+                .where(OutboxEvent.entity_id == shop.product)
+            )
+        return int(count or 0)
+
+    seen = [await notes()]
+    async with client_for(db, tmp_path) as client:
+        osl = await staff_sign_in(client, "osl@shop.no")
+        admin = await staff_sign_in(client, "admin@shop.no")
+        collect, _ = await place(client, [(shop.code, 1)], collect_at(shop.osl))
+        seen.append(await notes())  # reserved
+        await act(client, "orderMarkReady", collect["id"], osl)
+        seen.append(await notes())  # no stock change
+        await act(client, "orderMarkCollected", collect["id"], osl)
+        seen.append(await notes())  # consumed
+        cancel, _ = await place(client, [(shop.code, 1)], collect_at(shop.osl))
+        await act(client, "orderCancel", cancel["id"], osl)
+        seen.append(await notes())  # reserved and released
+        delivery, _ = await place(client, [(shop.code, 1)], DELIVER)
+        await act(client, "orderMarkShipped", delivery["id"], admin)
+        await act(client, "orderMarkDelivered", delivery["id"], admin)
+        await graphql(client, RETURN, {"input": {"orderId": delivery["id"]}}, osl)
+        seen.append(await notes())  # reserved, consumed, restocked
+    assert [b - a for a, b in zip(seen, seen[1:], strict=False)] == [1, 0, 1, 2, 3]

@@ -38,6 +38,10 @@ query Alt($gtin: String!, $storeId: ID) {
 
 STORES = "{ stores { id code } }"
 
+SCAN = """
+mutation Scan($c: String!) { scan(input: {code: $c}) { product { name } errors { code } } }
+"""
+
 
 async def indexed(runtime: Runtime) -> None:
     await Indexer(runtime.db, runtime.search, runtime.settings.currency).drain()
@@ -158,11 +162,7 @@ async def test_with_the_engine_down_lookup_and_scan_work_and_search_says_why(
     # Nothing listens on port 1: a Meilisearch that is down.
     async with client_for(db, tmp_path, search_url="http://127.0.0.1:1") as client:
         found = await graphql(client, ALTERNATIVES, {"gtin": code})
-        scanned = await graphql(
-            client,
-            "mutation($c: String!) { scan(input: {code: $c}) { product { name } errors { code } } }",
-            {"c": code},
-        )
+        scanned = await graphql(client, SCAN, {"c": code})
         search = await graphql(client, SEARCH, {"query": "lefse"})
         ready = await client.get("/readyz")
     assert found["data"]["product"] == {"name": "Lefse", "alternatives": []}

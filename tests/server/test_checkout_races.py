@@ -178,3 +178,34 @@ async def test_multi_line_carts_racing_for_hot_products_never_oversell(
     # Contention was real: some checkouts had to be refused.
     assert any(result["errors"] for result in results)
     await reservations_add_up(db)
+
+
+async def test_concurrent_retries_of_one_checkout_place_one_order(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, location = await add_store(db, "OSL")
+    code = fresh_ean13()
+    await add_product(db, gtins=[code], stock={location: (10, 0)})
+    retry = """
+    mutation Checkout($input: CheckoutInput!) {
+      checkout(input: $input) { order { number } replayed errors { code } }
+    }
+    """
+    async with app_client(db, tmp_path) as client:
+        cart_id, version, reach = await cart_with(client, [(code, 2)])
+        variables = {
+            "input": {
+                "cartId": cart_id,
+                "expectedVersion": version,
+                "fulfilment": {"clickAndCollect": {"storeId": encode_id("Store", store_id)}},
+                "idempotencyKey": "double-tap",
+            }
+        }
+        bodies = await asyncio.gather(*(graphql(client, retry, variables, reach) for _ in range(5)))
+    results = [body["data"]["checkout"] for body in bodies]  # type: ignore[index]
+    assert all(r["errors"] == [] for r in results), results
+    assert len({r["order"]["number"] for r in results}) == 1
+    assert sorted(r["replayed"] for r in results) == [False, True, True, True, True]
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(Order)) == 1
+    await reservations_add_up(db)

@@ -17,6 +17,7 @@ from schema.ids import encode_id
 from server.cli import app
 from server.db import Database
 from server.models import Order, StaffUser, utcnow
+from server.orders.numbers import parse_order_number
 from tests.factories import (
     add_product,
     add_store,
@@ -157,7 +158,7 @@ async def test_expire_orders_expires_overdue_pickups_once(db: Database, tmp_path
     async with db.transaction() as session:
         await session.execute(
             update(Order)
-            .where(Order.number == numbers[0])
+            .where(Order.id == parse_order_number(numbers[0]).order_id)  # type: ignore[union-attr]
             .values(pickup_deadline=utcnow() - timedelta(minutes=1))
         )
     first, out, err = await omnicart(db, tmp_path, "expire-orders")
