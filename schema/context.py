@@ -9,6 +9,7 @@ events: each event runs inside ``ctx.delivery()``, a short read transaction of i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -68,6 +69,7 @@ class Context:
         # statements at once: loaders take this lock around each batch query.
         self.session_lock = asyncio.Lock()
         self._open_lock = asyncio.Lock()
+        self._resources = contextlib.AsyncExitStack()
         self._after_commit: list[Callable[[], Awaitable[None]]] = []
         self._loaders: Loaders | None = None
         self._viewer: Viewer | None = None
@@ -85,6 +87,8 @@ class Context:
             return delivery.session
         async with self._open_lock:
             if self._session is None:
+                if self.write:
+                    await self._resources.enter_async_context(self.runtime.db.writer_turn())
                 session = self.runtime.db.session(write=self.write)
                 await session.begin()
                 self._session = session
@@ -175,14 +179,18 @@ class Context:
         """Commit or roll back the operation's transaction, close it, then run commit hooks."""
         session, self._session = self._session, None
         callbacks, self._after_commit = self._after_commit, []
-        if session is not None:
-            try:
-                if commit:
-                    await session.commit()
-                else:
-                    await session.rollback()
-            finally:
-                await session.close()
+        try:
+            if session is not None:
+                try:
+                    if commit:
+                        await session.commit()
+                    else:
+                        await session.rollback()
+                finally:
+                    await session.close()
+        finally:
+            # Hands SQLite's write turn to the next writer once this one is done.
+            await self._resources.aclose()
         if commit:
             for callback in callbacks:
                 try:

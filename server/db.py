@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -100,6 +102,13 @@ class Database:
             write_bind = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
         else:
             write_bind = self.engine
+        # One queue of SQLite writers per event loop (tests run several loops in one process).
+        self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._writer_owners: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Task[Any] | None
+        ] = weakref.WeakKeyDictionary()
         self.read_sessions = async_sessionmaker(
             self.engine, class_=SerializedSession, expire_on_commit=False, autoflush=False
         )
@@ -119,9 +128,39 @@ class Database:
         return (self.write_sessions if write else self.read_sessions)()
 
     @asynccontextmanager
+    async def writer_turn(self) -> AsyncIterator[None]:
+        """Wait in line, first come first served, for this process's turn to write to SQLite.
+
+        SQLite lets one writer in at a time and makes the others poll its file lock with
+        growing sleeps, which under contention turns into seconds of tail latency. Queueing
+        writers of this process here instead hands the lock over the moment it is free;
+        other processes still meet the file lock and its busy timeout. PostgreSQL needs no
+        line: it locks rows.
+        """
+        if not self.is_sqlite:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._writer_locks.get(loop)
+        if lock is None:
+            lock = self._writer_locks[loop] = asyncio.Lock()
+        task = asyncio.current_task()
+        if self._writer_owners.get(loop) is task:
+            raise RuntimeError("a write transaction was opened inside another one in the same task")
+        async with lock:
+            self._writer_owners[loop] = task
+            try:
+                yield
+            finally:
+                self._writer_owners.pop(loop, None)
+
+    @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
         """Run one unit of work: commit when the block succeeds, roll back when it raises."""
-        async with self.session(write=write) as session:
+        async with contextlib.AsyncExitStack() as stack:
+            if write:
+                await stack.enter_async_context(self.writer_turn())
+            session = await stack.enter_async_context(self.session(write=write))
             async with session.begin():
                 yield session
 
