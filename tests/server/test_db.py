@@ -1,0 +1,50 @@
+"""The database layer: SQLite's write queue and sessions shared by sibling resolvers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select, text
+
+from server.db import Database
+from server.models import Store
+
+
+async def test_sqlite_writers_take_turns_in_arrival_order(sqlite_db: Database) -> None:
+    order: list[str] = []
+
+    async def writer(name: str, hold: float) -> None:
+        async with sqlite_db.transaction() as session:
+            order.append(f"{name} in")
+            session.add(Store(code=name, name=name))
+            await session.flush()
+            await asyncio.sleep(hold)
+            order.append(f"{name} out")
+
+    first = asyncio.create_task(writer("A", 0.2))
+    await asyncio.sleep(0.05)
+    second = asyncio.create_task(writer("B", 0))
+    await asyncio.sleep(0.01)
+    third = asyncio.create_task(writer("C", 0))
+    await asyncio.gather(first, second, third)
+    assert order == ["A in", "A out", "B in", "B out", "C in", "C out"]
+    async with sqlite_db.transaction(write=False) as session:
+        assert list((await session.execute(select(Store.code).order_by(Store.id))).scalars()) == [
+            "A",
+            "B",
+            "C",
+        ]
+
+
+async def test_a_write_inside_a_write_of_the_same_task_is_refused(sqlite_db: Database) -> None:
+    async with sqlite_db.transaction():
+        with pytest.raises(RuntimeError, match="inside another one"):
+            async with sqlite_db.transaction():
+                pass
+
+
+async def test_concurrent_statements_on_one_session_wait_their_turn(db: Database) -> None:
+    async with db.transaction(write=False) as session:
+        results = await asyncio.gather(*(session.execute(text(f"SELECT {i}")) for i in range(20)))
+    assert [r.scalar_one() for r in results] == list(range(20))
