@@ -290,3 +290,13 @@ def test_every_graphql_document_of_the_pwa_is_valid_against_the_schema() -> None
         assert not errors, f"{where}: {[e.message for e in errors]}"
         checked += 1
     assert checked >= 15, f"only {checked} documents found"
+
+
+@pytest.mark.parametrize("path", ["/", "/kiosk", "/staff"])
+async def test_every_screen_credits_the_product_data(client: httpx.AsyncClient, path: str) -> None:
+    # The demo catalog is Open Food Facts data under the ODbL, which asks for this credit
+    # wherever the data is shown.
+    page = (await client.get(path)).text
+    assert "Open Food Facts" in page
+    assert "https://world.openfoodfacts.org/terms-of-use" in page
+    assert "Open Database License (ODbL)" in page
