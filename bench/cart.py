@@ -28,7 +28,6 @@ import json
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.loadgen import answers, percentile, running  # noqa: E402
 from server.db import Database  # noqa: E402
 
 ADD = """
@@ -66,12 +66,6 @@ class Figures:
     per_second: float = 0.0
     write_ms: list[float] = field(default_factory=list)
     event_ms: list[float] = field(default_factory=list)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Return the value below which ``fraction`` of the sorted values lie."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 # --- the baseline server ---------------------------------------------------------------
@@ -118,42 +112,19 @@ def baseline_app(url: str):  # type: ignore[no-untyped-def]
 @contextmanager
 def uvicorn_process(args: list[str], env: dict[str, str]) -> Iterator[str]:
     """Run a uvicorn-serving command on an inherited loopback socket; yield its base URL."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # uvicorn's --fd takes the socket for a Unix one and never sets TCP_NODELAY; accepted
-    # connections inherit it from the listener, which spares every response Nagle's delay.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    fd = sock.fileno()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    process = subprocess.Popen(
-        [a.replace("{fd}", str(fd)) for a in args],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-        pass_fds=(fd,),
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{args} exited with {process.returncode}")
-            try:
-                httpx.get(url + "/", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{args} did not start") from None
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        sock.close()
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # uvicorn's --fd takes the socket for a Unix one and never sets TCP_NODELAY; accepted
+        # connections inherit it from the listener, which spares every response Nagle's delay.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1024)
+        fd = sock.fileno()
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        command = [a.replace("{fd}", str(fd)) for a in args]
+        env = {"PYTHONPATH": str(ROOT), **env}
+        with running(command, env, lambda: answers(url + "/"), pass_fds=(fd,)):
+            yield url
 
 
 def omnicart_server(env: dict[str, str]) -> list[str]:
@@ -384,7 +355,7 @@ async def run(args: argparse.Namespace) -> None:
             f"{figures.per_second / plain.per_second:.2f}",
             f"{statistics.median(figures.write_ms):.2f}",
             f"{statistics.median(events):.2f}" if events else "—",
-            f"{percentile(events, 0.99):.2f}" if events else "—",
+            f"{percentile(events, 99):.2f}" if events else "—",
             f"{statistics.median(events) / base_p50:.2f}" if events else "—",
         )
     console.print(table)

@@ -37,11 +37,7 @@ class Figures:
         return self.requests / self.seconds if self.seconds else 0.0
 
     def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        if not ordered:
-            return float("nan")
-        index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
-        return ordered[index]
+        return percentile(self.latencies_ms, q)
 
     @property
     def p50(self) -> float:
@@ -52,6 +48,15 @@ class Figures:
         return self.percentile(99)
 
 
+def percentile(values: Sequence[float], q: float) -> float:
+    """Return the ``q``-th percentile (0 to 100) of ``values`` by nearest rank; NaN for none."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
 def free_port() -> int:
     """Return a TCP port on loopback that nothing listens on right now."""
     with socket.socket() as sock:
@@ -59,52 +64,67 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def answers(url: str, *, status: int | None = None) -> bool:
+    """Return whether ``url`` answers right now (with ``status``, when one is given)."""
+    try:
+        response = httpx.get(url, timeout=1)
+    except httpx.HTTPError:
+        return False
+    return status is None or response.status_code == status
+
+
 @contextmanager
-def uvicorn_server(target: str, env: dict[str, str], *, app_dir: Path = ROOT) -> Iterator[str]:
-    """Run ``uvicorn --factory target`` in a subprocess on a free port; yield its base URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            target,
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-            "--log-level",
-            "warning",
-            "--app-dir",
-            str(app_dir),
-            "--ws",
-            "websockets-sansio",
-        ],
-        env={**os.environ, **env},
-        cwd=ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
+def running(
+    command: Sequence[str],
+    env: dict[str, str],
+    ready: Callable[[], bool],
+    *,
+    pass_fds: Sequence[int] = (),
+) -> Iterator[None]:
+    """Run a server command in a subprocess for the block, once ``ready()`` (30 s at most)."""
+    process = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT, pass_fds=pass_fds)
     try:
         deadline = time.monotonic() + 30
-        while True:
+        while not ready():
             if process.poll() is not None:
-                raise RuntimeError(f"{target} exited with {process.returncode}")
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+                raise RuntimeError(f"{command} exited with {process.returncode}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{target} did not answer /healthz within 30 s")
-            time.sleep(0.1)
-        yield base
+                raise RuntimeError(f"{command} did not start within 30 s")
+            time.sleep(0.05)
+        yield
     finally:
         process.terminate()
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(10)
+
+
+@contextmanager
+def uvicorn_server(target: str, env: dict[str, str], *, app_dir: Path = ROOT) -> Iterator[str]:
+    """Run ``uvicorn --factory target`` in a subprocess on a free port; yield its base URL."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        target,
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--log-level",
+        "warning",
+        "--app-dir",
+        str(app_dir),
+        "--ws",
+        "websockets-sansio",
+    ]
+    base = f"http://127.0.0.1:{port}"
+    with running(command, env, lambda: answers(base + "/healthz", status=200)):
+        yield base
 
 
 async def closed_loop(

@@ -14,6 +14,7 @@ from schema.catalog import Node
 from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id, encode_id
+from schema.mutations import in_savepoint
 from server import accounts, carts
 from server.errors import AppError
 from server.models import Customer as CustomerRow
@@ -149,21 +150,22 @@ class AccountMutation:
         ctx = context_of(info)
         viewer = await ctx.viewer()
         session = await ctx.session()
-        try:
-            async with session.begin_nested():
-                result = await accounts.sign_up(
-                    session,
-                    viewer,
-                    email=input.email,
-                    password=input.password,
-                    name=input.name,
-                    phone=input.phone,
-                    guest_cart_id=_cart_pk(input.cart_id),
-                    settings=ctx.settings,
-                    now=utcnow(),
-                )
-        except AppError as error:
-            return CustomerSessionPayload.failed(error)
+        result = await in_savepoint(
+            ctx,
+            lambda: accounts.sign_up(
+                session,
+                viewer,
+                email=input.email,
+                password=input.password,
+                name=input.name,
+                phone=input.phone,
+                guest_cart_id=_cart_pk(input.cart_id),
+                settings=ctx.settings,
+                now=utcnow(),
+            ),
+        )
+        if isinstance(result, AppError):
+            return CustomerSessionPayload.failed(result)
         announce(ctx, *result.changed)
         return CustomerSessionPayload.signed_in(result)
 
@@ -206,9 +208,9 @@ class AccountMutation:
         viewer = await ctx.viewer()
         session = await ctx.session()
         everywhere = input.everywhere if input else False
-        try:
-            async with session.begin_nested():
-                ended = await accounts.sign_out(session, viewer, everywhere=everywhere)
-        except AppError as error:
-            return CustomerSignOutPayload(ended_sessions=0, errors=[UserError.from_error(error)])
+        ended = await in_savepoint(
+            ctx, lambda: accounts.sign_out(session, viewer, everywhere=everywhere)
+        )
+        if isinstance(ended, AppError):
+            return CustomerSignOutPayload(ended_sessions=0, errors=[UserError.from_error(ended)])
         return CustomerSignOutPayload(ended_sessions=ended, errors=[])

@@ -13,6 +13,7 @@ from strawberry.types import Info
 from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id, encode_id
+from schema.mutations import in_savepoint
 from server import analytics, catalog
 from server.catalog import PriceInfo, StockFigure, stock_status
 from server.errors import AppError, InvalidInput
@@ -316,23 +317,25 @@ class ScanMutation:
         ctx = context_of(info)
         viewer = await ctx.viewer()
         session = await ctx.session()
-        try:
+
+        async def record() -> analytics.ScanOutcome:
             store_id = (
                 decode_id(input.store_id, "Store", field="storeId") if input.store_id else None
             )
-            async with session.begin_nested():
-                scanner = await analytics.scanner_of(session, viewer)
-                outcome = await analytics.record_scan(
-                    session,
-                    code=input.code,
-                    store_id=store_id,
-                    device_kind=input.device_kind.value,
-                    templates=ctx.runtime.templates,
-                    customer_id=scanner.customer_id,
-                    cart_id=scanner.cart_id,
-                )
-        except AppError as error:
-            return ScanPayload(product=None, gtin=None, errors=[UserError.from_error(error)])
+            scanner = await analytics.scanner_of(session, viewer)
+            return await analytics.record_scan(
+                session,
+                code=input.code,
+                store_id=store_id,
+                device_kind=input.device_kind.value,
+                templates=ctx.runtime.templates,
+                customer_id=scanner.customer_id,
+                cart_id=scanner.cart_id,
+            )
+
+        outcome = await in_savepoint(ctx, record)
+        if isinstance(outcome, AppError):
+            return ScanPayload(product=None, gtin=None, errors=[UserError.from_error(outcome)])
         product = await Product.load(info, outcome.product) if outcome.product else None
         return ScanPayload(
             product=product, gtin=str(outcome.gtin) if outcome.gtin else None, errors=[]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 from enum import Enum
 from typing import Annotated
@@ -15,6 +13,7 @@ from strawberry.types import Info
 from schema.catalog import Product
 from schema.context import context_of
 from schema.ids import decode_id
+from schema.paging import PageInfo, decode_cursor, encode_cursor
 from search import QueryTooLong, SearchEngineUnavailable, SearchError, SearchRequest
 from server.errors import InvalidInput, SearchUnavailable
 from server.indexing import build_document
@@ -22,23 +21,6 @@ from server.indexing import build_document
 log = logging.getLogger("omnicart.search")
 MAX_PAGE = 100
 MAX_ALTERNATIVES = 20
-
-
-def encode_cursor(offset: int) -> str:
-    """Return the opaque cursor of the hit at ``offset``."""
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    """Return the offset a cursor points at, or raise InvalidInput."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, value = raw.split(":", 1)
-        if kind != "offset" or not value.isdecimal():
-            raise ValueError(raw)
-        return int(value)
-    except (ValueError, UnicodeError, binascii.Error) as exc:
-        raise InvalidInput("That cursor is not one this server handed out.", field="after") from exc
 
 
 @strawberry.input(description="Narrow a search down.")
@@ -71,14 +53,6 @@ class SearchEdge:
     highlight: str | None = strawberry.field(
         description="The name with matched words in <mark>…</mark>, HTML-escaped otherwise."
     )
-
-
-@strawberry.type(description="Relay paging information.")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="More hits follow.")
-    has_previous_page: bool = strawberry.field(description="Hits come before this page.")
-    start_cursor: str | None = strawberry.field(description="Cursor of the first hit.")
-    end_cursor: str | None = strawberry.field(description="Cursor of the last hit.")
 
 
 @strawberry.type(description="A count of hits per value of one field.")
@@ -125,7 +99,7 @@ class SearchQuery:
         ctx = context_of(info)
         if not 1 <= first <= MAX_PAGE:
             raise InvalidInput(f"Ask for 1 to {MAX_PAGE} hits at a time.", field="first")
-        offset = decode_cursor(after) + 1 if after else 0
+        offset = decode_cursor("offset", after) + 1 if after else 0
         f = filter or SearchFilter()
         in_stock_at = (
             decode_id(f.in_stock_at, "Store", field="filter.inStockAt") if f.in_stock_at else None
@@ -163,7 +137,7 @@ class SearchQuery:
                 continue
             edges.append(
                 SearchEdge(
-                    cursor=encode_cursor(offset + position),
+                    cursor=encode_cursor("offset", offset + position),
                     node=await Product.load(info, row),
                     highlight=hit.highlight,
                 )
@@ -171,11 +145,10 @@ class SearchQuery:
         return SearchResult(
             total_count=response.total,
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=offset + len(response.hits) < response.total,
-                has_previous_page=offset > 0,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+            page_info=PageInfo.of(
+                [edge.cursor for edge in edges],
+                has_next=offset + len(response.hits) < response.total,
+                has_previous=offset > 0,
             ),
             facets=[
                 Facet(name=name, values=[FacetValue(value=v, count=c) for v, c in values])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from enum import Enum
 from typing import Annotated
@@ -12,15 +10,17 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from schema import paging
 from schema.accounts import Customer
 from schema.carts.types import Cart
 from schema.catalog import Node, Product, Store
 from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id, encode_id
+from schema.mutations import in_savepoint
 from schema.orders.queries import AFTER, FIRST
 from schema.orders.types import OrderConnection, decode_cursor
-from schema.search import PageInfo
+from schema.paging import PageInfo
 from server import carts, orders
 from server import staff as staff_service
 from server.errors import AppError, InvalidInput
@@ -204,23 +204,6 @@ class AuditConnection:
     page_info: PageInfo = strawberry.field(description="Paging.")
 
 
-def _audit_cursor(entry_id: int) -> str:
-    return base64.urlsafe_b64encode(f"audit:{entry_id}".encode()).decode().rstrip("=")
-
-
-def _audit_after(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, value = raw.split(":", 1)
-        if kind != "audit" or not value.isdecimal():
-            raise ValueError(raw)
-        return int(value)
-    except (ValueError, UnicodeError, binascii.Error) as exc:
-        raise InvalidInput("That cursor is not one this server handed out.", field="after") from exc
-
-
 @strawberry.type
 class StaffQuery:
     @strawberry.field(description="The signed-in staff member; null for everyone else.")
@@ -299,17 +282,15 @@ class StaffQuery:
                 else None,
                 action=action,
                 since=since,
-                before_id=_audit_after(after),
+                before_id=paging.decode_cursor("audit", after) if after is not None else None,
                 limit=first,
             )
-        entries = [AuditEntry.from_model(v) for v in views]
         return AuditConnection(
-            entries=entries,
-            page_info=PageInfo(
-                has_next_page=more,
-                has_previous_page=after is not None,
-                start_cursor=_audit_cursor(views[0].id) if views else None,
-                end_cursor=_audit_cursor(views[-1].id) if views else None,
+            entries=[AuditEntry.from_model(v) for v in views],
+            page_info=PageInfo.of(
+                [paging.encode_cursor("audit", v.id) for v in views],
+                has_next=more,
+                has_previous=after is not None,
             ),
         )
 
@@ -350,9 +331,7 @@ class StaffMutation:
         ctx = context_of(info)
         viewer = await ctx.viewer()
         session = await ctx.session()
-        try:
-            async with session.begin_nested():
-                ended = await staff_service.sign_out(session, viewer)
-        except AppError as error:
-            return StaffSignOutPayload(ended_sessions=0, errors=[UserError.from_error(error)])
+        ended = await in_savepoint(ctx, lambda: staff_service.sign_out(session, viewer))
+        if isinstance(ended, AppError):
+            return StaffSignOutPayload(ended_sessions=0, errors=[UserError.from_error(ended)])
         return StaffSignOutPayload(ended_sessions=ended, errors=[])

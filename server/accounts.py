@@ -3,9 +3,10 @@
 Customers sign up and in with email and password. Emails are trimmed and lower-cased, so
 one address is one account. Passwords (8 to 256 characters) are hashed with Argon2id
 (argon2-cffi's ``PasswordHasher`` defaults), verified in a worker thread, and rehashed on
-sign-in when the parameters change. A failed sign-in answers the same ``UNAUTHORIZED``
-("the email or password is wrong") and takes the same time whether or not the email
-exists, and counts against the email and the client address like handoff codes do.
+sign-in when the parameters change (``server.signin``, shared with staff). A failed sign-in
+answers the same ``UNAUTHORIZED`` ("the email or password is wrong") and takes the same
+time whether or not the email exists, and counts against the email and the client address
+like handoff codes do.
 Signing up with an email that has an account is a ``CONFLICT``: an address can only be
 registered once, and telling the person so is the only useful answer there.
 
@@ -19,18 +20,12 @@ still reaches what its other credential (a cart token) allows.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import TypeGuard
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +34,13 @@ from server.carts import CartView, active_cart_of, attach_guest_cart
 from server.config import Settings
 from server.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from server.models import Customer, CustomerSession, Device, Store
-from server.ratelimit import AttemptLimit, check_attempts, record_failure
+from server.signin import (
+    check_password_rules,
+    hash_password,
+    rehash_if_outdated,
+    start_session,
+    start_sign_in,
+)
 from server.staff import staff_identity
 from server.tokens import (
     CUSTOMER_SESSION_PREFIX,
@@ -52,10 +53,6 @@ from server.tokens import (
 from server.viewer import DeviceIdentity, DeviceKind, Viewer
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-MIN_PASSWORD = 8
-MAX_PASSWORD = 256
-_WRONG_CREDENTIALS = "The email or password is wrong."
-_hasher = PasswordHasher()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +137,7 @@ async def sign_up(
 ) -> SignedIn:
     """Create a customer, sign them in, and make the guest cart they hold (if any) theirs."""
     address = normalise_email(email)
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidInput(
-            f"A password has {MIN_PASSWORD} to {MAX_PASSWORD} characters.", field="password"
-        )
+    check_password_rules(password)
     if name is not None and len(name) > 200:
         raise InvalidInput("A name has at most 200 characters.", field="name")
     if phone is not None and len(phone) > 40:
@@ -151,7 +145,7 @@ async def sign_up(
     taken = Conflict("An account with this email exists; sign in instead.", field="email")
     if await _customer_by_email(session, address) is not None:
         raise taken
-    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    password_hash = await hash_password(password)
     customer = Customer(
         email=address, password_hash=password_hash, name=name, phone=phone, created_at=now
     )
@@ -181,18 +175,12 @@ async def sign_in(
     failure counts once the caller commits; the caller must not roll it back.
     """
     address = normalise_email(email)
-    rule = AttemptLimit.from_settings(settings)
-    email_key = hashlib.sha256(address.encode()).hexdigest()[:32]
-    buckets = [f"signin:addr:{client_address}", f"signin:email:{email_key}"]
-    await check_attempts(session, buckets, rule, now)
-    customer = await _customer_by_email(session, address)
-    stored = customer.password_hash if customer is not None else _dummy_hash()
-    if not await asyncio.to_thread(_verify, stored, password) or customer is None:
-        await record_failure(session, buckets, rule, now)
-        raise PermissionDenied(_WRONG_CREDENTIALS)
+    attempt = await start_sign_in(
+        session, "signin", email=address, client_address=client_address, settings=settings, now=now
+    )
+    customer = await attempt.check(session, await _customer_by_email(session, address), password)
     async with session.begin_nested():
-        if _hasher.check_needs_rehash(customer.password_hash):
-            customer.password_hash = await asyncio.to_thread(_hasher.hash, password)
+        await rehash_if_outdated(customer, password)
         return await _start(session, viewer, customer, guest_cart_id, settings, now)
 
 
@@ -248,9 +236,7 @@ async def list_devices(
     session: AsyncSession, store_code: str | None = None, *, device_id: int | None = None
 ) -> list[DeviceRecord]:
     """Return the registered devices (of one store, or one device, if given), oldest first."""
-    stmt = (
-        select(Device, Store.code).join(Store, Store.id == Device.store_id).order_by(Device.id)
-    )
+    stmt = select(Device, Store.code).join(Store, Store.id == Device.store_id).order_by(Device.id)
     if store_code is not None:
         stmt = stmt.where(Store.code == store_code)
     if device_id is not None:
@@ -297,20 +283,14 @@ async def _start(
         changed = attached.changed
     else:
         cart = await active_cart_of(session, customer.id)
-    await session.execute(
-        delete(CustomerSession).where(
-            CustomerSession.customer_id == customer.id, CustomerSession.expires_at <= now
-        )
-    )
-    token = new_token(CUSTOMER_SESSION_PREFIX)
-    expires_at = now + timedelta(days=settings.customer_session_days)
-    await session.execute(
-        insert(CustomerSession).values(
-            customer_id=customer.id,
-            token_hash=token_hash(token),
-            created_at=now,
-            expires_at=expires_at,
-        )
+    token, expires_at = await start_session(
+        session,
+        CustomerSession,
+        CustomerSession.customer_id,
+        customer.id,
+        prefix=CUSTOMER_SESSION_PREFIX,
+        lifetime=timedelta(days=settings.customer_session_days),
+        now=now,
     )
     return SignedIn(token, expires_at, customer, cart, changed)
 
@@ -323,16 +303,3 @@ async def _customer_by_email(session: AsyncSession, email: str) -> Customer | No
 
 def _plausible(token: str | None) -> TypeGuard[str]:
     return token is not None and 0 < len(token) <= MAX_TOKEN_LENGTH
-
-
-def _verify(stored: str, password: str) -> bool:
-    try:
-        return _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    """A hash of a random password: an unknown email costs one verification, like a known one."""
-    return _hasher.hash(secrets.token_urlsafe(16))

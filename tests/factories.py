@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from stdnum import ean
@@ -214,6 +215,85 @@ async def sign_up(
     payload = body["data"]["customerSignUp"]  # type: ignore[index]
     assert payload["errors"] == [], payload
     return {"Authorization": f"Bearer {payload['token']}"}
+
+
+CREATE_WITH_LINES = """
+mutation Create($input: CartCreateInput) {
+  cartCreate(input: $input) { cart { id version } cartToken errors { code } }
+}
+"""
+CHECKOUT = """
+mutation Checkout($input: CheckoutInput!) {
+  checkout(input: $input) {
+    order { id number status version lines { id quantity } } errors { code message }
+  }
+}
+"""
+HANDOFF = """
+mutation Handoff($input: CartHandoffCreateInput!) {
+  cartHandoffCreate(input: $input) { code errors { code } }
+}
+"""
+CLAIM = """
+mutation Claim($input: CartHandoffClaimInput!) {
+  cartHandoffClaim(input: $input) { cart { version } errors { code } }
+}
+"""
+
+
+async def store_with_product(
+    db: Database, store_code: str = "OSL", *, on_hand: int = 5, **product: Any
+) -> tuple[int, int, str, int]:
+    """Create a store and a product with ``on_hand`` units there (``product``: add_product's).
+
+    Return (store id, location id, the product's barcode, product id).
+    """
+    store_id, location = await add_store(db, store_code)
+    code = fresh_ean13()
+    product_id = await add_product(db, gtins=[code], stock={location: (on_hand, 0)}, **product)
+    return store_id, location, code, product_id
+
+
+def collect_at(store_id: int) -> dict[str, object]:
+    """Return the checkout fulfilment that collects the order at a store (by database id)."""
+    from schema.ids import encode_id
+
+    return {"clickAndCollect": {"storeId": encode_id("Store", store_id)}}
+
+
+async def place_order(
+    client: httpx.AsyncClient,
+    lines: list[tuple[str, int]],
+    fulfilment: dict[str, object],
+    headers: dict[str, str] | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Fill a new cart (the customer's when ``headers`` sign one in) and check it out.
+
+    Return the order (id, number, status, version, lines with id and quantity) and the
+    headers that reach it.
+    """
+    variables = {"input": {"lines": [{"gtin": g, "quantity": q} for g, q in lines]}}
+    created = (await graphql(client, CREATE_WITH_LINES, variables, headers))["data"]["cartCreate"]  # type: ignore[index]
+    assert created["errors"] == [], created
+    reach = headers or {"X-Cart-Token": created["cartToken"]}
+    cart = created["cart"]
+    request = {"cartId": cart["id"], "expectedVersion": cart["version"], "fulfilment": fulfilment}
+    body = await graphql(client, CHECKOUT, {"input": request}, reach)
+    payload = body["data"]["checkout"]  # type: ignore[index]
+    assert payload["errors"] == [], payload
+    return payload["order"], reach
+
+
+async def hand_over(
+    client: httpx.AsyncClient, cart_id: str, holder: dict[str, str], device: dict[str, str]
+) -> None:
+    """Hand a cart to a kiosk or staff device: the holder asks for a code, the device claims it."""
+    body = await graphql(client, HANDOFF, {"input": {"cartId": cart_id}}, holder)
+    issued = body["data"]["cartHandoffCreate"]  # type: ignore[index]
+    assert issued["errors"] == [], issued
+    body = await graphql(client, CLAIM, {"input": {"code": issued["code"]}}, device)
+    claimed = body["data"]["cartHandoffClaim"]  # type: ignore[index]
+    assert claimed["errors"] == [], claimed
 
 
 STAFF_PASSWORD = "staff password 1"

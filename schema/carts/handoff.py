@@ -13,6 +13,7 @@ from schema.carts.types import Cart
 from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id
+from schema.mutations import in_savepoint
 from server import carts
 from server.carts.routes import handoff_barcode_url, handoff_qr_url
 from server.errors import AppError
@@ -65,23 +66,24 @@ class HandoffMutation:
         ctx = context_of(info)
         viewer = await ctx.viewer()
         session = await ctx.session()
-        try:
-            async with session.begin_nested():
-                issued = await carts.create_handoff(
-                    session,
-                    viewer,
-                    decode_id(input.cart_id, "Cart", field="cartId"),
-                    secret_key=ctx.runtime.secret_key,
-                    lifetime=timedelta(minutes=ctx.settings.handoff_minutes),
-                    now=utcnow(),
-                )
-        except AppError as error:
+        issued = await in_savepoint(
+            ctx,
+            lambda: carts.create_handoff(
+                session,
+                viewer,
+                decode_id(input.cart_id, "Cart", field="cartId"),
+                secret_key=ctx.runtime.secret_key,
+                lifetime=timedelta(minutes=ctx.settings.handoff_minutes),
+                now=utcnow(),
+            ),
+        )
+        if isinstance(issued, AppError):
             return CartHandoffPayload(
                 code=None,
                 expires_at=None,
                 barcode_url=None,
                 qr_url=None,
-                errors=[UserError.from_error(error)],
+                errors=[UserError.from_error(issued)],
             )
         return CartHandoffPayload(
             code=issued.display,

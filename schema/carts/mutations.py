@@ -13,6 +13,7 @@ from schema.carts.types import Cart, LineQuantity
 from schema.context import Context, context_of
 from schema.errors import UserError
 from schema.ids import decode_id
+from schema.mutations import in_savepoint
 from server import carts
 from server.errors import AppError, VersionConflict
 from server.events import cart_topic
@@ -132,12 +133,9 @@ async def run_change(info: Info, work: CartWork) -> CartPayload:
     """
     ctx = context_of(info)
     viewer = await ctx.viewer()
-    session = await ctx.session()
-    try:
-        async with session.begin_nested():
-            change = await work(viewer, utcnow())
-    except AppError as error:
-        return CartPayload.failed(error)
+    change = await in_savepoint(ctx, lambda: work(viewer, utcnow()))
+    if isinstance(change, AppError):
+        return CartPayload.failed(change)
     if not change.replayed:
         announce(ctx, change.cart)
     return CartPayload(cart=Cart.from_model(change.cart), replayed=change.replayed, errors=[])
@@ -180,20 +178,21 @@ class CartMutation:
         ctx = context_of(info)
         viewer = await ctx.viewer()
         session = await ctx.session()
-        try:
-            lines = _add_lines(input.lines if input else [])
-            async with session.begin_nested():
-                created, change = await carts.create_cart(
-                    session,
-                    viewer,
-                    utcnow(),
-                    lines=lines,
-                    max_quantity=ctx.settings.max_line_quantity,
-                )
-        except AppError as error:
+        outcome = await in_savepoint(
+            ctx,
+            lambda: carts.create_cart(
+                session,
+                viewer,
+                utcnow(),
+                lines=_add_lines(input.lines if input else []),
+                max_quantity=ctx.settings.max_line_quantity,
+            ),
+        )
+        if isinstance(outcome, AppError):
             return CartCreatePayload(
-                cart=None, cart_token=None, errors=[UserError.from_error(error)]
+                cart=None, cart_token=None, errors=[UserError.from_error(outcome)]
             )
+        created, change = outcome
         cart = change.cart if change else created.cart
         announce(ctx, cart)
         return CartCreatePayload(cart=Cart.from_model(cart), cart_token=created.token, errors=[])

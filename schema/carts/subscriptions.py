@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Annotated
 
 import strawberry
@@ -11,10 +12,12 @@ from strawberry.types import Info
 from schema.carts.types import Cart
 from schema.context import context_of
 from schema.ids import decode_id
+from schema.live import follow_versions
 from server import carts
 from server.errors import NotFound
 from server.events import cart_topic
 from server.models import utcnow
+from server.viewer import Viewer
 
 
 @strawberry.type
@@ -35,20 +38,11 @@ class CartSubscription:
     ) -> AsyncGenerator[Cart, None]:
         ctx = context_of(info)
         pk = decode_id(cart_id, "Cart", field="cartId")
-        # Listen before the first read, so a change committed in between is not missed.
-        async with ctx.runtime.events.subscribe(cart_topic(pk)) as notices:
-            shown = 0
-            while True:
-                # One short read transaction per event; the viewer is checked again each time.
-                async with ctx.delivery() as session:
-                    viewer = await ctx.viewer()
-                    cart = await carts.cart_for_viewer(session, viewer, pk, utcnow())
-                    if cart is None:
-                        raise NotFound("There is no such cart.", field="cartId")
-                    if cart.version > shown:
-                        shown = cart.version
-                        yield Cart.from_model(cart)
-                async for notice in notices:
-                    # Notices for versions already shown (read with a newer one) are skipped.
-                    if int(notice.get("version", 0)) > shown:
-                        break
+
+        async def read(viewer: Viewer) -> carts.CartView | None:
+            return await carts.cart_for_viewer(await ctx.session(), viewer, pk, utcnow())
+
+        missing = NotFound("There is no such cart.", field="cartId")
+        async with aclosing(follow_versions(ctx, cart_topic(pk), read, missing)) as versions:
+            async for cart in versions:
+                yield Cart.from_model(cart)

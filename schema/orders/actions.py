@@ -12,6 +12,7 @@ from strawberry.types import Info
 from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id
+from schema.mutations import in_savepoint
 from schema.orders.checkout import announce_order
 from schema.orders.types import Order
 from server import orders
@@ -70,13 +71,9 @@ async def _act(info: Info, work: Work) -> OrderPayload:
     """Run one staff action in a savepoint; refuse non-staff before looking anything up."""
     ctx = context_of(info)
     viewer = await ctx.viewer()
-    session = await ctx.session()
-    try:
-        actor = require_staff(viewer)
-        async with session.begin_nested():
-            order = await work(actor, utcnow())
-    except AppError as error:
-        return OrderPayload.failed(error)
+    order = await in_savepoint(ctx, lambda: work(require_staff(viewer), utcnow()))
+    if isinstance(order, AppError):
+        return OrderPayload.failed(order)
     announce_order(ctx, order)
     return OrderPayload(order=Order.from_model(order), errors=[])
 

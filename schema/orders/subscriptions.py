@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Annotated
 
 import strawberry
@@ -10,10 +11,12 @@ from strawberry.types import Info
 
 from schema.context import context_of
 from schema.ids import decode_id
+from schema.live import follow_versions
 from schema.orders.types import Order
 from server import orders
 from server.errors import NotFound
 from server.events import order_topic
+from server.viewer import Viewer
 
 
 @strawberry.type
@@ -34,18 +37,11 @@ class OrderSubscription:
     ) -> AsyncGenerator[Order, None]:
         ctx = context_of(info)
         pk = decode_id(order_id, "Order", field="orderId")
-        # Listen before the first read, so a change committed in between is not missed.
-        async with ctx.runtime.events.subscribe(order_topic(pk)) as notices:
-            shown = 0
-            while True:
-                async with ctx.delivery() as session:
-                    viewer = await ctx.viewer()
-                    order = await orders.order_for_viewer(session, viewer, pk)
-                    if order is None:
-                        raise NotFound("There is no such order.", field="orderId")
-                    if order.version > shown:
-                        shown = order.version
-                        yield Order.from_model(order)
-                async for notice in notices:
-                    if int(notice.get("version", 0)) > shown:
-                        break
+
+        async def read(viewer: Viewer) -> orders.OrderView | None:
+            return await orders.order_for_viewer(await ctx.session(), viewer, pk)
+
+        missing = NotFound("There is no such order.", field="orderId")
+        async with aclosing(follow_versions(ctx, order_topic(pk), read, missing)) as versions:
+            async for order in versions:
+                yield Order.from_model(order)

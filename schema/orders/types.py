@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
@@ -11,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
+from schema import paging
 from schema.catalog import Money, Node, Product, Store
 from schema.context import context_of
 from schema.ids import encode_id
-from schema.search import PageInfo
-from server.errors import InvalidInput
+from schema.paging import PageInfo
 from server.gtin import Gtin
 from server.orders import OrderLineView, OrderPage, OrderView, StatusChangeView, UnavailableLine
 from server.staff import staff_actor
@@ -233,32 +231,22 @@ class OrderConnection:
         ]
         return cls(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+            page_info=PageInfo.of(
+                [edge.cursor for edge in edges],
+                has_next=page.has_next,
+                has_previous=after is not None,
             ),
         )
 
 
 def encode_cursor(order_id: int) -> str:
     """Return the opaque cursor of an order in a list."""
-    return base64.urlsafe_b64encode(f"order:{order_id}".encode()).decode().rstrip("=")
+    return paging.encode_cursor("order", order_id)
 
 
 def decode_cursor(cursor: str | None) -> int | None:
     """Return the order id a cursor points at (None for none), or raise InvalidInput."""
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, value = raw.split(":", 1)
-        if kind != "order" or not value.isdecimal():
-            raise ValueError(raw)
-        return int(value)
-    except (ValueError, UnicodeError, binascii.Error) as exc:
-        raise InvalidInput("That cursor is not one this server handed out.", field="after") from exc
+    return None if cursor is None else paging.decode_cursor("order", cursor)
 
 
 @strawberry.type(

@@ -202,24 +202,24 @@ def _within(dialect: str, added: Any, minutes: int) -> ColumnElement[bool]:
     return and_(added >= ScanEvent.scanned_at, gap <= minutes)
 
 
+def _of_scanner(cart_id: Any, customer_id: Any) -> ColumnElement[bool]:
+    """Return "the row is the scanner's": of the scanned cart, or of the scanning customer."""
+    return or_(
+        cart_id == ScanEvent.cart_id,
+        and_(ScanEvent.customer_id.is_not(None), customer_id == ScanEvent.customer_id),
+    )
+
+
 def _led_to_cart(dialect: str, minutes: int) -> ColumnElement[bool]:
     """Return the condition "this scan led to a cart line", correlated to ``ScanEvent``."""
-    scanner_cart = or_(
-        Cart.id == ScanEvent.cart_id,
-        and_(ScanEvent.customer_id.is_not(None), Cart.customer_id == ScanEvent.customer_id),
-    )
     in_cart = exists(
         select(CartLine.id)
         .join(Cart, Cart.id == CartLine.cart_id)
         .where(
             CartLine.product_id == ScanEvent.product_id,
-            scanner_cart,
+            _of_scanner(Cart.id, Cart.customer_id),
             _within(dialect, CartLine.created_at, minutes),
         )
-    )
-    scanner_order = or_(
-        Order.cart_id == ScanEvent.cart_id,
-        and_(ScanEvent.customer_id.is_not(None), Order.customer_id == ScanEvent.customer_id),
     )
     ordered = exists(
         select(OrderLine.id)
@@ -227,7 +227,7 @@ def _led_to_cart(dialect: str, minutes: int) -> ColumnElement[bool]:
         .where(
             OrderLine.product_id == ScanEvent.product_id,
             OrderLine.added_to_cart_at.is_not(None),
-            scanner_order,
+            _of_scanner(Order.cart_id, Order.customer_id),
             _within(dialect, OrderLine.added_to_cart_at, minutes),
         )
     )

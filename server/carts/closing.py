@@ -1,7 +1,8 @@
 """After checkout: a checked-out cart closes (a customer gets a fresh one), or gives up lines.
 
 The checkout service (``server.orders``) calls these with the cart's row already locked by
-its versioned UPDATE, so nothing else changes the cart meanwhile.
+its versioned UPDATE, so nothing else changes the cart meanwhile. ``retire_cart`` also ends
+what pointed at a guest cart merged at sign-in (``server.carts.merge``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.carts import idempotency
+from server.carts.handoff import end_live_codes
 from server.carts.views import ACTIVE, CartView
-from server.models import Cart, CartClaim, CartHandoff, CartLine
+from server.models import Cart, CartClaim, CartLine
 
 CLOSED = "closed"
 
@@ -31,16 +33,12 @@ async def close_cart(session: AsyncSession, cart_id: int, now: datetime) -> None
         .values(status=CLOSED, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    await session.execute(
-        update(CartHandoff)
-        .where(
-            CartHandoff.cart_id == cart_id,
-            CartHandoff.used_at.is_(None),
-            CartHandoff.expires_at > now,
-        )
-        .values(expires_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    await retire_cart(session, cart_id, now)
+
+
+async def retire_cart(session: AsyncSession, cart_id: int, now: datetime) -> None:
+    """End what still points at a cart that closed or merged: codes, claims, retry keys."""
+    await end_live_codes(session, cart_id, now)
     await session.execute(
         update(CartClaim)
         .where(CartClaim.cart_id == cart_id, CartClaim.expires_at > now)

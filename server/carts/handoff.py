@@ -59,16 +59,7 @@ async def create_handoff(
     ).scalar_one_or_none()
     if reachable is None:
         raise NotFound("There is no such cart.", field="cartId")
-    await session.execute(
-        update(CartHandoff)
-        .where(
-            CartHandoff.cart_id == cart_id,
-            CartHandoff.used_at.is_(None),
-            CartHandoff.expires_at > now,
-        )
-        .values(expires_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    await end_live_codes(session, cart_id, now)
     await session.execute(
         delete(CartHandoff).where(
             CartHandoff.cart_id == cart_id, CartHandoff.expires_at < now - _HISTORY
@@ -88,6 +79,20 @@ async def create_handoff(
         )
     )
     return HandoffCode(code, expires_at)
+
+
+async def end_live_codes(session: AsyncSession, cart_id: int, now: datetime) -> None:
+    """End a cart's live (unused, unexpired) handoff codes; used ones stay as the claim's record."""
+    await session.execute(
+        update(CartHandoff)
+        .where(
+            CartHandoff.cart_id == cart_id,
+            CartHandoff.used_at.is_(None),
+            CartHandoff.expires_at > now,
+        )
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def claim_handoff(

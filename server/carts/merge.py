@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.carts import idempotency
+from server.carts.closing import retire_cart
 from server.carts.service import SET_LINE_QUANTITY, lock_customer
 from server.carts.views import ACTIVE, MERGED, CartView, lines_of, load_view
 from server.errors import NotFound
-from server.models import Cart, CartClaim, CartHandoff, CartLine
+from server.models import Cart, CartLine
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,31 +137,10 @@ async def _merge(
         .values(status=MERGED, merged_into_id=target_id)
         .execution_options(synchronize_session=False)
     )
-    await _retire(session, guest_id, now)
+    await retire_cart(session, guest_id, now)
     closed = CartView(guest_id, versions[guest_id], None, now, ())
     merged = await _view(session, target_id)
     return Attached(merged, (closed, merged))
-
-
-async def _retire(session: AsyncSession, cart_id: int, now: datetime) -> None:
-    """End what still points at a merged cart: live handoff codes, device claims, retry keys."""
-    await session.execute(
-        update(CartHandoff)
-        .where(
-            CartHandoff.cart_id == cart_id,
-            CartHandoff.used_at.is_(None),
-            CartHandoff.expires_at > now,
-        )
-        .values(expires_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(CartClaim)
-        .where(CartClaim.cart_id == cart_id, CartClaim.expires_at > now)
-        .values(expires_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    await idempotency.forget_keys(session, cart_id)
 
 
 async def _view(session: AsyncSession, cart_id: int) -> CartView:

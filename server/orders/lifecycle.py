@@ -165,22 +165,13 @@ async def take_return(
     location = await catalog.location_for_store(session, into)
     if location is None:
         raise NotFound("There is no such store.", field="storeId")
-    locked = (
-        await session.execute(
-            update(Order)
-            .where(Order.id == order.id, Order.status.in_(RETURNABLE))
-            .values(version=Order.version + 1, updated_at=now)
-            .returning(Order.status)
-            .execution_options(synchronize_session=False)
-        )
-    ).one_or_none()
-    if locked is None:
-        current = await load_order(session, order.id)
-        status = current.status if current else order.status
-        raise InvalidTransition(
-            f"The order is {_words(status)}; only collected or delivered orders come back.",
-            details=current,
-        )
+    status = await _move(
+        session,
+        order,
+        RETURNABLE,
+        {"version": Order.version + 1, "updated_at": now},
+        refusal="only collected or delivered orders come back.",
+    )
     units = await _take_back(session, order.id, lines)
     await stock.restock(session, location.id, units, now)
     left = await session.scalar(
@@ -188,8 +179,8 @@ async def take_return(
         .where(OrderLine.order_id == order.id, OrderLine.returned_quantity < OrderLine.quantity)
         .limit(1)
     )
-    target = "returned" if left is None else locked.status
-    if target != locked.status:
+    target = "returned" if left is None else status
+    if target != status:
         await session.execute(
             update(Order)
             .where(Order.id == order.id)
@@ -200,7 +191,7 @@ async def take_return(
     await _history(
         session,
         order.id,
-        locked.status,
+        status,
         target,
         actor.kind,
         actor.actor_id,
@@ -283,21 +274,7 @@ async def _apply(
     if rule.target == "ready_for_pickup":
         # The shopper gets the full pickup time from the moment the order is ready.
         values["pickup_deadline"] = now + timedelta(days=pickup_days)
-    moved = (
-        await session.execute(
-            update(Order)
-            .where(Order.id == order.id, Order.status.in_(rule.sources))
-            .values(**values)
-            .returning(Order.status)
-            .execution_options(synchronize_session=False)
-        )
-    ).one_or_none()
-    if moved is None:
-        current = await load_order(session, order.id)
-        status = current.status if current else order.status
-        raise InvalidTransition(
-            f"The order is {_words(status)}; it cannot be {rule.verb} now.", details=current
-        )
+    await _move(session, order, rule.sources, values, refusal=f"it cannot be {rule.verb} now.")
     if rule.effect == "release":
         await stock.release(session, order.id, now)
     elif rule.effect == "consume":
@@ -306,6 +283,35 @@ async def _apply(
     changed = await load_order(session, order.id)
     assert changed is not None
     return changed
+
+
+async def _move(
+    session: AsyncSession,
+    order: OrderView,
+    sources: Sequence[str],
+    values: dict[str, object],
+    *,
+    refusal: str,
+) -> str:
+    """Update the order with ``values`` if its status is one of ``sources``; return that status.
+
+    The conditional UPDATE locks the row, so of two staff acting at once one moves the order
+    and the other is refused with the order as it now is.
+    """
+    moved = (
+        await session.execute(
+            update(Order)
+            .where(Order.id == order.id, Order.status.in_(sources))
+            .values(**values)
+            .returning(Order.status)
+            .execution_options(synchronize_session=False)
+        )
+    ).one_or_none()
+    if moved is None:
+        current = await load_order(session, order.id)
+        status = current.status if current else order.status
+        raise InvalidTransition(f"The order is {_words(status)}; {refusal}", details=current)
+    return moved.status
 
 
 async def _visible(session: AsyncSession, actor: StaffActor, order_id: int) -> OrderView:

@@ -10,6 +10,7 @@ from typing import Any, Self, TypeVar
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from server.models import Order, OrderLine, OrderStatusChange
 from server.orders.numbers import order_number, parse_order_number
@@ -111,8 +112,6 @@ class OrderPage:
 
 
 _ORDER = [getattr(Order, f.name) for f in fields(OrderView)]
-_LINE = [getattr(OrderLine, f.name) for f in fields(OrderLineView)]
-_CHANGE = [getattr(OrderStatusChange, f.name) for f in fields(StatusChangeView)]
 
 
 async def load_order(session: AsyncSession, order_id: int) -> OrderView | None:
@@ -145,35 +144,36 @@ async def lines_by_order(
     session: AsyncSession, order_ids: Iterable[int]
 ) -> dict[int, list[OrderLineView]]:
     """Return each order's lines in checkout order, in one query."""
-    wanted = set(order_ids)
-    found: dict[int, list[OrderLineView]] = defaultdict(list)
-    if not wanted:
-        return found
-    rows = await session.execute(
-        select(*_LINE)
-        .where(OrderLine.order_id.in_(wanted))
-        .order_by(OrderLine.order_id, OrderLine.position)
-    )
-    for row in rows:
-        found[row.order_id].append(OrderLineView.from_mapping(row._mapping))
-    return found
+    return await _per_order(session, order_ids, OrderLine, OrderLineView, OrderLine.position)
 
 
 async def history_by_order(
     session: AsyncSession, order_ids: Iterable[int]
 ) -> dict[int, list[StatusChangeView]]:
     """Return each order's status changes, oldest first, in one query."""
+    return await _per_order(
+        session, order_ids, OrderStatusChange, StatusChangeView, OrderStatusChange.id
+    )
+
+
+async def _per_order(
+    session: AsyncSession,
+    order_ids: Iterable[int],
+    table: type[OrderLine] | type[OrderStatusChange],
+    view: type[T],
+    then_by: InstrumentedAttribute[int],
+) -> dict[int, list[T]]:
+    """Return the rows of an order's child table as ``view``s, grouped by order and sorted."""
     wanted = set(order_ids)
-    found: dict[int, list[StatusChangeView]] = defaultdict(list)
+    found: dict[int, list[T]] = defaultdict(list)
     if not wanted:
         return found
+    columns = [getattr(table, f.name) for f in fields(view)]  # type: ignore[arg-type]
     rows = await session.execute(
-        select(*_CHANGE)
-        .where(OrderStatusChange.order_id.in_(wanted))
-        .order_by(OrderStatusChange.order_id, OrderStatusChange.id)
+        select(*columns).where(table.order_id.in_(wanted)).order_by(table.order_id, then_by)
     )
     for row in rows:
-        found[row.order_id].append(StatusChangeView.from_mapping(row._mapping))
+        found[row.order_id].append(_from_mapping(view, row._mapping))
     return found
 
 

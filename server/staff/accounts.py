@@ -9,16 +9,10 @@ email and the client address (the shared failed-attempt limit). A sign-in gives 
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import cast
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,15 +21,17 @@ from server import catalog
 from server.config import Settings
 from server.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from server.models import StaffSession, StaffUser, Store
-from server.ratelimit import AttemptLimit, check_attempts, record_failure
-from server.tokens import STAFF_SESSION_PREFIX, new_token, token_hash
+from server.signin import (
+    check_password_rules,
+    hash_password,
+    rehash_if_outdated,
+    start_session,
+    start_sign_in,
+)
+from server.tokens import STAFF_SESSION_PREFIX, token_hash
 from server.viewer import StaffIdentity, StaffRole, Viewer
 
-MIN_PASSWORD = 8
-MAX_PASSWORD = 256
 ROLES: tuple[StaffRole, ...] = ("staff", "admin")
-_WRONG_CREDENTIALS = "The email or password is wrong."
-_hasher = PasswordHasher()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +75,7 @@ async def add_staff(
         raise InvalidInput("A staff role is staff or admin.", field="role")
     if not name.strip() or len(name) > 200:
         raise InvalidInput("A name has 1 to 200 characters.", field="name")
-    _check_password(password)
+    check_password_rules(password)
     store: Store | None = None
     if store_code:
         store = await catalog.store_by_code(session, store_code)
@@ -87,7 +83,7 @@ async def add_staff(
             raise NotFound(f"No store has the code {store_code!r}.", field="store")
     elif role == "staff":
         raise InvalidInput("Staff work in one store: give its code.", field="store")
-    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    password_hash = await hash_password(password)
     try:
         async with session.begin_nested():
             staff_id = (
@@ -156,40 +152,35 @@ async def sign_in(
     from server.accounts import normalise_email
 
     address = normalise_email(email)
-    rule = AttemptLimit.from_settings(settings)
-    email_key = hashlib.sha256(address.encode()).hexdigest()[:32]
-    buckets = [f"staff-signin:addr:{client_address}", f"staff-signin:email:{email_key}"]
-    await check_attempts(session, buckets, rule, now)
-    row = (
+    attempt = await start_sign_in(
+        session,
+        "staff-signin",
+        email=address,
+        client_address=client_address,
+        settings=settings,
+        now=now,
+    )
+    found, code = (
         await session.execute(
             select(StaffUser, Store.code)
             .outerjoin(Store, Store.id == StaffUser.store_id)
             .where(StaffUser.email == address)
         )
-    ).one_or_none()
-    stored = row[0].password_hash if row is not None else _dummy_hash()
-    verified = await asyncio.to_thread(_verify, stored, password)
-    if not verified or row is None or row[0].disabled_at is not None:
-        await record_failure(session, buckets, rule, now)
-        raise PermissionDenied(_WRONG_CREDENTIALS)
-    user, code = row
+    ).one_or_none() or (None, None)
+    # A disabled account answers like a wrong password.
+    user = await attempt.check(
+        session, found, password, usable=found is None or found.disabled_at is None
+    )
     async with session.begin_nested():
-        if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = await asyncio.to_thread(_hasher.hash, password)
-        await session.execute(
-            delete(StaffSession).where(
-                StaffSession.staff_user_id == user.id, StaffSession.expires_at <= now
-            )
-        )
-        token = new_token(STAFF_SESSION_PREFIX)
-        expires_at = now + timedelta(hours=settings.staff_session_hours)
-        await session.execute(
-            insert(StaffSession).values(
-                staff_user_id=user.id,
-                token_hash=token_hash(token),
-                created_at=now,
-                expires_at=expires_at,
-            )
+        await rehash_if_outdated(user, password)
+        token, expires_at = await start_session(
+            session,
+            StaffSession,
+            StaffSession.staff_user_id,
+            user.id,
+            prefix=STAFF_SESSION_PREFIX,
+            lifetime=timedelta(hours=settings.staff_session_hours),
+            now=now,
         )
     return StaffSignedIn(token, expires_at, _record(user, code))
 
@@ -238,23 +229,3 @@ def _record(user: StaffUser, store_code: str | None) -> StaffRecord:
         user.created_at,
         user.disabled_at,
     )
-
-
-def _check_password(password: str) -> None:
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidInput(
-            f"A password has {MIN_PASSWORD} to {MAX_PASSWORD} characters.", field="password"
-        )
-
-
-def _verify(stored: str, password: str) -> bool:
-    try:
-        return _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    """A hash of a random password: an unknown email costs one verification, like a known one."""
-    return _hasher.hash(secrets.token_urlsafe(16))

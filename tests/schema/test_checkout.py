@@ -18,11 +18,14 @@ from tests.factories import (
     add_product,
     add_store,
     client_for,
+    collect_at,
     fresh_ean13,
     graphql,
+    hand_over,
     new_cart,
     sign_up,
     stock_figures,
+    store_with_product,
 )
 
 ORDER_FIELDS = """
@@ -74,10 +77,6 @@ async def checkout(client, reach, **input):  # type: ignore[no-untyped-def]
     body = await graphql(client, CHECKOUT, {"input": input}, reach)
     assert "errors" not in body, body
     return body["data"]["checkout"]
-
-
-def collect_at(store_id: int) -> dict[str, object]:
-    return {"clickAndCollect": {"storeId": encode_id("Store", store_id)}}
 
 
 async def test_click_and_collect_reserves_at_the_store_and_snapshots_the_lines(
@@ -245,9 +244,7 @@ async def test_not_enough_stock_names_every_short_line_and_reserves_nothing(
 async def test_a_stale_version_conflicts_with_the_current_cart(
     db: Database, tmp_path: Path
 ) -> None:
-    store_id, location = await add_store(db, "OSL")
-    code = fresh_ean13()
-    pid = await add_product(db, gtins=[code], stock={location: (5, 0)})
+    store_id, location, code, pid = await store_with_product(db)
     async with client_for(db, tmp_path) as client:
         cart_id, reach = await new_cart(client)
         seen = await fill(client, cart_id, reach, [(code, 1)])
@@ -269,9 +266,7 @@ async def test_a_stale_version_conflicts_with_the_current_cart(
 async def test_a_retry_with_the_same_key_answers_the_order_already_placed(
     db: Database, tmp_path: Path
 ) -> None:
-    store_id, location = await add_store(db, "OSL")
-    code = fresh_ean13()
-    pid = await add_product(db, gtins=[code], stock={location: (5, 0)})
+    store_id, location, code, pid = await store_with_product(db)
     async with client_for(db, tmp_path) as client:
         session = await sign_up(client, "retry@example.com")
         cart_id, _ = await new_cart(client, session)
@@ -298,9 +293,7 @@ async def test_a_retry_with_the_same_key_answers_the_order_already_placed(
 
 
 async def test_nobody_else_reaches_the_cart_or_the_order(db: Database, tmp_path: Path) -> None:
-    store_id, location = await add_store(db, "OSL")
-    code = fresh_ean13()
-    await add_product(db, gtins=[code], stock={location: (5, 0)})
+    store_id, _, code, _ = await store_with_product(db)
     async with client_for(db, tmp_path) as client:
         cart_id, reach = await new_cart(client)
         cart = await fill(client, cart_id, reach, [(code, 1)])
@@ -337,9 +330,7 @@ async def test_nobody_else_reaches_the_cart_or_the_order(db: Database, tmp_path:
 
 
 async def test_bad_fulfilment_and_channel_are_refused(db: Database, tmp_path: Path) -> None:
-    store_id, location = await add_store(db, "OSL")
-    code = fresh_ean13()
-    await add_product(db, gtins=[code], stock={location: (5, 0)})
+    store_id, _, code, _ = await store_with_product(db)
     async with client_for(db, tmp_path) as client:
         cart_id, reach = await new_cart(client)
         cart = await fill(client, cart_id, reach, [(code, 1)])
@@ -396,14 +387,6 @@ query KioskCart($id: ID!, $storeId: ID!) {
   }
 }
 """
-HANDOFF = """
-mutation Handoff($input: CartHandoffCreateInput!) { cartHandoffCreate(input: $input) { code } }
-"""
-CLAIM = """
-mutation Claim($input: CartHandoffClaimInput!) {
-  cartHandoffClaim(input: $input) { cart { version } errors { code } }
-}
-"""
 
 
 async def test_a_kiosk_splits_the_cart_into_shelf_lines_and_an_order(
@@ -423,10 +406,7 @@ async def test_a_kiosk_splits_the_cart_into_shelf_lines_and_an_order(
         session = await sign_up(client, "split@example.com")
         cart_id, _ = await new_cart(client, session)
         await fill(client, cart_id, session, [(shelf, 2), (elsewhere, 2), (web, 1)])
-        code = (await graphql(client, HANDOFF, {"input": {"cartId": cart_id}}, session))["data"][
-            "cartHandoffCreate"
-        ]["code"]
-        claimed = await graphql(client, CLAIM, {"input": {"code": code}}, kiosk)
+        await hand_over(client, cart_id, session, kiosk)
         view = await graphql(
             client, KIOSK_CART, {"id": cart_id, "storeId": encode_id("Store", here_id)}, kiosk
         )
@@ -441,7 +421,6 @@ async def test_a_kiosk_splits_the_cart_into_shelf_lines_and_an_order(
             lineIds=to_order[:1],
         )
         phone = await graphql(client, CART, {"id": cart_id}, session)
-    assert claimed["data"]["cartHandoffClaim"]["errors"] == []
     options = {line["product"]["name"]: line["fulfilmentOptions"] for line in lines}
     assert options == {
         "Shelf": {
@@ -490,9 +469,7 @@ async def test_a_kiosk_splits_the_cart_into_shelf_lines_and_an_order(
 
 
 async def test_line_ids_must_be_lines_of_the_cart(db: Database, tmp_path: Path) -> None:
-    store_id, location = await add_store(db, "OSL")
-    code = fresh_ean13()
-    await add_product(db, gtins=[code], stock={location: (5, 0)})
+    store_id, _, code, _ = await store_with_product(db)
     async with client_for(db, tmp_path) as client:
         cart_id, reach = await new_cart(client)
         cart = await fill(client, cart_id, reach, [(code, 1)])
@@ -511,9 +488,7 @@ async def test_line_ids_must_be_lines_of_the_cart(db: Database, tmp_path: Path) 
 
 
 async def test_prices_are_those_in_force_at_checkout(db: Database, tmp_path: Path) -> None:
-    store_id, location = await add_store(db, "OSL")
-    code = fresh_ean13()
-    pid = await add_product(db, gtins=[code], price=5000, stock={location: (9, 0)})
+    store_id, _, code, pid = await store_with_product(db, price=5000, on_hand=9)
     now = utcnow()
     await add_campaign(db, pid, 3000, name="Over", starts_at=now - timedelta(days=3), ends_at=now)
     await add_campaign(
@@ -543,9 +518,7 @@ async def test_order_numbers_are_unique_and_carry_a_check_digit(
 ) -> None:
     from server.orders import normalise_order_number
 
-    store_id, location = await add_store(db, "OSL")
-    code = fresh_ean13()
-    await add_product(db, gtins=[code], stock={location: (50, 0)})
+    store_id, _, code, _ = await store_with_product(db, on_hand=50)
     numbers = []
     async with client_for(db, tmp_path) as client:
         for _ in range(5):
@@ -572,16 +545,12 @@ async def test_order_numbers_are_unique_and_carry_a_check_digit(
 async def test_a_staff_tablet_orders_for_a_shopper_with_channel_staff(
     db: Database, tmp_path: Path
 ) -> None:
-    store_id, location = await add_store(db, "OSL")
-    code = fresh_ean13()
-    await add_product(db, gtins=[code], stock={location: (5, 0)})
+    store_id, _, code, _ = await store_with_product(db)
     tablet = {"Authorization": f"Bearer {await add_device(db, 'OSL', 'staff')}"}
     async with client_for(db, tmp_path) as client:
         cart_id, phone = await new_cart(client)
         cart = await fill(client, cart_id, phone, [(code, 1)])
-        handoff = await graphql(client, HANDOFF, {"input": {"cartId": cart_id}}, phone)
-        code_text = handoff["data"]["cartHandoffCreate"]["code"]
-        await graphql(client, CLAIM, {"input": {"code": code_text}}, tablet)
+        await hand_over(client, cart_id, phone, tablet)
         placed = await checkout(
             client,
             tablet,

@@ -15,31 +15,24 @@ from server.db import Database
 from server.models import Order, OutboxEvent, StaffAuditEntry, StockReservation, utcnow
 from server.orders import expire_overdue
 from tests.factories import (
+    CHECKOUT,
+    CREATE_WITH_LINES,
     add_device,
     add_online_warehouse,
     add_product,
     add_staff,
     add_store,
     client_for,
+    collect_at,
     fresh_ean13,
     graphql,
+    hand_over,
+    place_order,
     sign_up,
     staff_sign_in,
     stock_figures,
 )
 
-CREATE = """
-mutation Create($input: CartCreateInput) {
-  cartCreate(input: $input) { cart { id version } cartToken errors { code } }
-}
-"""
-CHECKOUT = """
-mutation Checkout($input: CheckoutInput!) {
-  checkout(input: $input) {
-    order { id number status version lines { id quantity } } errors { code message }
-  }
-}
-"""
 ORDER = """
 query Order($id: ID!) {
   order(id: $id) {
@@ -88,38 +81,6 @@ async def act(
     return body["data"][mutation]  # type: ignore[index,no-any-return]
 
 
-async def place(
-    client: httpx.AsyncClient,
-    lines: list[tuple[str, int]],
-    fulfilment: dict[str, object],
-    headers: dict[str, str] | None = None,
-) -> tuple[dict, dict[str, str]]:  # type: ignore[type-arg]
-    """Fill a new cart (the customer's when ``headers`` sign one in) and check it out."""
-    variables = {"input": {"lines": [{"gtin": g, "quantity": q} for g, q in lines]}}
-    created = (await graphql(client, CREATE, variables, headers))["data"]["cartCreate"]  # type: ignore[index]
-    reach = headers or {"X-Cart-Token": created["cartToken"]}
-    cart = created["cart"]
-    body = await graphql(
-        client,
-        CHECKOUT,
-        {
-            "input": {
-                "cartId": cart["id"],
-                "expectedVersion": cart["version"],
-                "fulfilment": fulfilment,
-            }
-        },
-        reach,
-    )
-    payload = body["data"]["checkout"]  # type: ignore[index]
-    assert payload["errors"] == [], payload
-    return payload["order"], reach
-
-
-def collect_at(store_id: int) -> dict[str, object]:
-    return {"clickAndCollect": {"storeId": encode_id("Store", store_id)}}
-
-
 DELIVER = {"delivery": {"address": "Storgata 1, Oslo"}}
 
 
@@ -157,7 +118,7 @@ async def test_click_and_collect_ready_then_collected_turns_the_reservation_into
 ) -> None:
     async with client_for(db, tmp_path) as client:
         osl = await staff_sign_in(client, "osl@shop.no")
-        order, phone = await place(client, [(shop.code, 3)], collect_at(shop.osl))
+        order, phone = await place_order(client, [(shop.code, 3)], collect_at(shop.osl))
         placed_stock = await stock_figures(db, shop.osl_location, shop.product)
         ready = await act(client, "orderMarkReady", order["id"], osl)
         ready_stock = await stock_figures(db, shop.osl_location, shop.product)
@@ -196,14 +157,14 @@ async def test_illegal_transitions_are_refused_and_change_nothing(
     async with client_for(db, tmp_path) as client:
         osl = await staff_sign_in(client, "osl@shop.no")
         admin = await staff_sign_in(client, "admin@shop.no")
-        order, _ = await place(client, [(shop.code, 1)], collect_at(shop.osl))
+        order, _ = await place_order(client, [(shop.code, 1)], collect_at(shop.osl))
         too_early = await act(client, "orderMarkCollected", order["id"], osl)
         not_shipped = await act(client, "orderMarkShipped", order["id"], admin)
         await act(client, "orderMarkReady", order["id"], osl)
         ready_again = await act(client, "orderMarkReady", order["id"], osl)
         await act(client, "orderMarkCollected", order["id"], osl)
         cancel_late = await act(client, "orderCancel", order["id"], osl)
-        delivery, _ = await place(client, [(shop.code, 1)], DELIVER)
+        delivery, _ = await place_order(client, [(shop.code, 1)], DELIVER)
         delivered_early = await act(client, "orderMarkDelivered", delivery["id"], admin)
         ready_delivery = await act(client, "orderMarkReady", delivery["id"], admin)
         not_back = await graphql(client, RETURN, {"input": {"orderId": delivery["id"]}}, osl)
@@ -234,7 +195,7 @@ async def test_cancelling_releases_the_reservation(
 ) -> None:
     async with client_for(db, tmp_path) as client:
         osl = await staff_sign_in(client, "osl@shop.no")
-        order, _ = await place(client, [(shop.code, 4)], collect_at(shop.osl))
+        order, _ = await place_order(client, [(shop.code, 4)], collect_at(shop.osl))
         if first == "ready":
             await act(client, "orderMarkReady", order["id"], osl)
         cancelled = await act(client, "orderCancel", order["id"], osl, note="Shopper called")
@@ -251,7 +212,7 @@ async def test_delivery_shipped_delivered_and_returned_in_a_store(
         admin = await staff_sign_in(client, "admin@shop.no")
         bgo = await staff_sign_in(client, "bgo@shop.no")
         customer = await sign_up(client, "home@example.com")
-        order, _ = await place(client, [(shop.code, 3)], DELIVER, customer)
+        order, _ = await place_order(client, [(shop.code, 3)], DELIVER, customer)
         by_store_staff = await act(client, "orderMarkShipped", order["id"], bgo)
         shipped = await act(client, "orderMarkShipped", order["id"], admin)
         shipped_stock = await stock_figures(db, shop.online, shop.product)
@@ -322,7 +283,7 @@ async def test_a_return_into_a_store_without_a_row_for_the_product_creates_it(
     async with client_for(db, tmp_path) as client:
         admin = await staff_sign_in(client, "admin@shop.no")
         trd = await staff_sign_in(client, "trd@shop.no")
-        order, _ = await place(client, [(code, 2)], DELIVER)
+        order, _ = await place_order(client, [(code, 2)], DELIVER)
         await act(client, "orderMarkShipped", order["id"], admin)
         await act(client, "orderMarkDelivered", order["id"], admin)
         back = await graphql(client, RETURN, {"input": {"orderId": order["id"]}}, trd)
@@ -336,7 +297,7 @@ async def test_admins_cancel_delivery_orders_and_release_online_stock(
     async with client_for(db, tmp_path) as client:
         admin = await staff_sign_in(client, "admin@shop.no")
         osl = await staff_sign_in(client, "osl@shop.no")
-        order, _ = await place(client, [(shop.code, 2)], DELIVER)
+        order, _ = await place_order(client, [(shop.code, 2)], DELIVER)
         by_store = await act(client, "orderCancel", order["id"], osl)
         by_admin = await act(client, "orderCancel", order["id"], admin)
     assert [e["code"] for e in by_store["errors"]] == ["UNAUTHORIZED"]
@@ -350,7 +311,7 @@ async def test_shoppers_kiosks_and_strangers_cannot_act_and_learn_nothing(
     missing = encode_id("Order", 999)
     async with client_for(db, tmp_path) as client:
         customer = await sign_up(client, "me@example.com")
-        order, phone = await place(client, [(shop.code, 1)], collect_at(shop.osl), customer)
+        order, phone = await place_order(client, [(shop.code, 1)], collect_at(shop.osl), customer)
         for headers in (customer, shop.kiosk, {}, {"Authorization": "Bearer ss_forged"}):
             for mutation in ("orderMarkReady", "orderMarkCollected", "orderCancel"):
                 for target in (order["id"], missing):
@@ -380,7 +341,7 @@ async def test_staff_act_only_on_their_own_stores_orders(
         bgo = await staff_sign_in(client, "bgo@shop.no")
         osl = await staff_sign_in(client, "osl@shop.no")
         admin = await staff_sign_in(client, "admin@shop.no")
-        order, _ = await place(client, [(shop.code, 1)], collect_at(shop.osl))
+        order, _ = await place_order(client, [(shop.code, 1)], collect_at(shop.osl))
         other_store = await act(client, "orderMarkReady", order["id"], bgo)
         hidden = await graphql(client, ORDER, {"id": order["id"]}, bgo)
         shown = await graphql(client, ORDER, {"id": order["id"]}, osl)
@@ -414,22 +375,11 @@ async def test_staff_of_the_kiosks_store_see_an_order_collected_elsewhere_but_ca
     async with client_for(db, tmp_path) as client:
         osl = await staff_sign_in(client, "osl@shop.no")
         cart = await graphql(
-            client, CREATE, {"input": {"lines": [{"gtin": shop.code, "quantity": 1}]}}
+            client, CREATE_WITH_LINES, {"input": {"lines": [{"gtin": shop.code, "quantity": 1}]}}
         )
         created = cart["data"]["cartCreate"]
         phone = {"X-Cart-Token": created["cartToken"]}
-        handoff = await graphql(
-            client,
-            "mutation H($i: CartHandoffCreateInput!) { cartHandoffCreate(input: $i) { code } }",
-            {"i": {"cartId": created["cart"]["id"]}},
-            phone,
-        )
-        await graphql(
-            client,
-            "mutation C($i: CartHandoffClaimInput!) { cartHandoffClaim(input: $i) { replayed } }",
-            {"i": {"code": handoff["data"]["cartHandoffCreate"]["code"]}},
-            shop.kiosk,
-        )
+        await hand_over(client, created["cart"]["id"], phone, shop.kiosk)
         placed = await graphql(
             client,
             CHECKOUT,
@@ -454,7 +404,7 @@ async def test_two_staff_collecting_at_once_one_wins(
 ) -> None:
     async with client_for(db, tmp_path) as client:
         osl = await staff_sign_in(client, "osl@shop.no")
-        order, _ = await place(client, [(shop.code, 2)], collect_at(shop.osl))
+        order, _ = await place_order(client, [(shop.code, 2)], collect_at(shop.osl))
         await act(client, "orderMarkReady", order["id"], osl)
         results = await asyncio.gather(
             act(client, "orderMarkCollected", order["id"], osl),
@@ -473,9 +423,9 @@ async def test_store_orders_list_by_status_with_paging(
         admin = await staff_sign_in(client, "admin@shop.no")
         numbers = []
         for _ in range(5):
-            order, _ = await place(client, [(shop.code, 1)], collect_at(shop.osl))
+            order, _ = await place_order(client, [(shop.code, 1)], collect_at(shop.osl))
             numbers.append((order["id"], order["number"]))
-        await place(client, [(shop.code, 1)], collect_at(shop.bgo))
+        await place_order(client, [(shop.code, 1)], collect_at(shop.bgo))
         await act(client, "orderMarkReady", numbers[1][0], osl)
         first = await graphql(client, STORE_ORDERS, {"status": ["PLACED"], "first": 2}, osl)
         page = first["data"]["storeOrders"]
@@ -508,9 +458,9 @@ async def test_uncollected_orders_expire_once_and_release_their_stock(
 ) -> None:
     async with client_for(db, tmp_path, order_pickup_days=3) as client:
         osl = await staff_sign_in(client, "osl@shop.no")
-        waiting, _ = await place(client, [(shop.code, 2)], collect_at(shop.osl))
-        ready, _ = await place(client, [(shop.code, 1)], collect_at(shop.osl))
-        delivery, _ = await place(client, [(shop.code, 1)], DELIVER)
+        waiting, _ = await place_order(client, [(shop.code, 2)], collect_at(shop.osl))
+        ready, _ = await place_order(client, [(shop.code, 1)], collect_at(shop.osl))
+        delivery, _ = await place_order(client, [(shop.code, 1)], DELIVER)
         # The ready one was made ready two days later: its three days start again then.
         async with db.transaction() as session:
             rows = (await session.execute(select(Order.id, Order.pickup_deadline))).all()
@@ -559,16 +509,16 @@ async def test_every_stock_change_notes_the_product_in_the_outbox(
     async with client_for(db, tmp_path) as client:
         osl = await staff_sign_in(client, "osl@shop.no")
         admin = await staff_sign_in(client, "admin@shop.no")
-        collect, _ = await place(client, [(shop.code, 1)], collect_at(shop.osl))
+        collect, _ = await place_order(client, [(shop.code, 1)], collect_at(shop.osl))
         seen.append(await notes())  # reserved
         await act(client, "orderMarkReady", collect["id"], osl)
         seen.append(await notes())  # no stock change
         await act(client, "orderMarkCollected", collect["id"], osl)
         seen.append(await notes())  # consumed
-        cancel, _ = await place(client, [(shop.code, 1)], collect_at(shop.osl))
+        cancel, _ = await place_order(client, [(shop.code, 1)], collect_at(shop.osl))
         await act(client, "orderCancel", cancel["id"], osl)
         seen.append(await notes())  # reserved and released
-        delivery, _ = await place(client, [(shop.code, 1)], DELIVER)
+        delivery, _ = await place_order(client, [(shop.code, 1)], DELIVER)
         await act(client, "orderMarkShipped", delivery["id"], admin)
         await act(client, "orderMarkDelivered", delivery["id"], admin)
         await graphql(client, RETURN, {"input": {"orderId": delivery["id"]}}, osl)

@@ -17,8 +17,10 @@ from tests.factories import (
     add_staff,
     add_store,
     client_for,
+    collect_at,
     fresh_ean13,
     graphql,
+    hand_over,
     new_cart,
     sign_up,
     staff_sign_in,
@@ -96,18 +98,7 @@ async def test_the_report_counts_scans_conversions_and_missed_demand(
         await scan(client, split, store_id, customer)
         await add(client, mine, stocked, customer)
         cart = await add(client, mine, split, customer)
-        code = await graphql(
-            client,
-            "mutation H($i: CartHandoffCreateInput!) { cartHandoffCreate(input: $i) { code } }",
-            {"i": {"cartId": mine}},
-            customer,
-        )
-        await graphql(
-            client,
-            "mutation C($i: CartHandoffClaimInput!) { cartHandoffClaim(input: $i) { replayed } }",
-            {"i": {"code": code["data"]["cartHandoffCreate"]["code"]}},
-            kiosk,
-        )
+        await hand_over(client, mine, customer, kiosk)
         placed = await graphql(
             client,
             CHECKOUT,
@@ -116,7 +107,7 @@ async def test_the_report_counts_scans_conversions_and_missed_demand(
                     "cartId": mine,
                     "expectedVersion": cart["version"],
                     "lineIds": [cart["lines"][1]["id"]],
-                    "fulfilment": {"clickAndCollect": {"storeId": encode_id("Store", other_id)}},
+                    "fulfilment": collect_at(other_id),
                 }
             },
             kiosk,

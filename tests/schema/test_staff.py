@@ -17,8 +17,10 @@ from tests.factories import (
     add_staff,
     add_store,
     client_for,
+    collect_at,
     fresh_ean13,
     graphql,
+    place_order,
     staff_sign_in,
 )
 
@@ -55,11 +57,6 @@ mutation SignUp($input: CustomerSignUpInput!) { customerSignUp(input: $input) { 
 """
 CREATE = """
 mutation Create($input: CartCreateInput) { cartCreate(input: $input) { cart { id version } } }
-"""
-CHECKOUT = """
-mutation Checkout($input: CheckoutInput!) {
-  checkout(input: $input) { order { id number } errors { code } }
-}
 """
 READY = """
 mutation Ready($input: OrderActionInput!) {
@@ -146,24 +143,7 @@ async def test_customers_are_found_by_name_email_or_phone_with_cart_orders_and_p
     async with client_for(db, tmp_path) as client:
         kari = await customer(client, "kari@example.com", "Kari Nordmann", "+47 912 34 567")
         await customer(client, "per@example.com", "Per Hansen", "22 33 44 55")
-        cart = (
-            await graphql(
-                client, CREATE, {"input": {"lines": [{"gtin": code, "quantity": 2}]}}, kari
-            )
-        )["data"]["cartCreate"]["cart"]
-        placed = await graphql(
-            client,
-            CHECKOUT,
-            {
-                "input": {
-                    "cartId": cart["id"],
-                    "expectedVersion": cart["version"],
-                    "fulfilment": {"clickAndCollect": {"storeId": encode_id("Store", store_id)}},
-                }
-            },
-            kari,
-        )
-        order = placed["data"]["checkout"]["order"]
+        order, _ = await place_order(client, [(code, 2)], collect_at(store_id), kari)
         staff = await staff_sign_in(client, "ola@shop.no")
         await graphql(client, READY, {"input": {"orderId": order["id"]}}, staff)
         await graphql(client, COLLECT, {"input": {"orderId": order["id"]}}, staff)
@@ -253,24 +233,7 @@ async def test_admins_read_the_audit_trail_and_nobody_else_does(
         staff = await staff_sign_in(client, "ola@shop.no")
         admin = await staff_sign_in(client, "admin@shop.no")
         kari = await customer(client, "kari@example.com", "Kari", None)
-        cart = (
-            await graphql(
-                client, CREATE, {"input": {"lines": [{"gtin": code, "quantity": 1}]}}, kari
-            )
-        )["data"]["cartCreate"]["cart"]
-        placed = await graphql(
-            client,
-            CHECKOUT,
-            {
-                "input": {
-                    "cartId": cart["id"],
-                    "expectedVersion": cart["version"],
-                    "fulfilment": {"clickAndCollect": {"storeId": encode_id("Store", store_id)}},
-                }
-            },
-            kari,
-        )
-        order = placed["data"]["checkout"]["order"]
+        order, _ = await place_order(client, [(code, 1)], collect_at(store_id), kari)
         await graphql(client, READY, {"input": {"orderId": order["id"]}}, device)
         await graphql(client, COLLECT, {"input": {"orderId": order["id"]}}, staff)
         await graphql(client, SEARCH, {"q": "kari"}, staff)

@@ -22,24 +22,17 @@ from tests.factories import (
     add_product,
     add_store,
     client_for,
+    collect_at,
     fresh_ean13,
     graphql,
     new_cart,
+    place_order,
     staff_sign_in,
     stock_figures,
+    store_with_product,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-CREATE = """
-mutation Create($input: CartCreateInput) {
-  cartCreate(input: $input) { cart { id version } cartToken errors { code } }
-}
-"""
-CHECKOUT = """
-mutation Checkout($input: CheckoutInput!) {
-  checkout(input: $input) { order { number } errors { code } }
-}
-"""
 SCAN = """
 mutation Scan($input: ScanInput!) { scan(input: $input) { errors { code } } }
 """
@@ -132,29 +125,12 @@ def test_staff_add_reads_the_password_from_stdin_as_a_command(tmp_path: Path) ->
 
 
 async def test_expire_orders_expires_overdue_pickups_once(db: Database, tmp_path: Path) -> None:
-    store_id, location = await add_store(db, "OSL")
-    code = fresh_ean13()
-    product_id = await add_product(db, gtins=[code], stock={location: (5, 0)})
+    store_id, location, code, product_id = await store_with_product(db)
     numbers = []
     async with client_for(db, tmp_path) as client:
         for quantity in (2, 1):
-            variables = {"input": {"lines": [{"gtin": code, "quantity": quantity}]}}
-            created = (await graphql(client, CREATE, variables))["data"]["cartCreate"]
-            body = await graphql(
-                client,
-                CHECKOUT,
-                {
-                    "input": {
-                        "cartId": created["cart"]["id"],
-                        "expectedVersion": created["cart"]["version"],
-                        "fulfilment": {
-                            "clickAndCollect": {"storeId": encode_id("Store", store_id)}
-                        },
-                    }
-                },
-                {"X-Cart-Token": created["cartToken"]},
-            )
-            numbers.append(body["data"]["checkout"]["order"]["number"])
+            order, _ = await place_order(client, [(code, quantity)], collect_at(store_id))
+            numbers.append(order["number"])
     async with db.transaction() as session:
         await session.execute(
             update(Order)

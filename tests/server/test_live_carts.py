@@ -56,6 +56,12 @@ def cart_of(message: dict[str, Any]) -> dict[str, Any]:
     return message["payload"]["data"]["cartUpdated"]  # type: ignore[no-any-return]
 
 
+async def follow(ws: GraphQLWebSocket, cart_id: str) -> tuple[str, dict[str, Any]]:
+    """Subscribe to a cart; return the operation and its first answer: the cart as it is now."""
+    op = await ws.subscribe(UPDATED, {"cartId": cart_id})
+    return op, cart_of(await ws.next(op))
+
+
 def ws_params(reach: dict[str, str]) -> dict[str, str]:
     if "X-Cart-Token" in reach:
         return {"cartToken": reach["X-Cart-Token"]}
@@ -74,11 +80,10 @@ async def test_two_subscribers_see_a_change_made_on_a_third_connection(
             GraphQLWebSocket.connect(base_url, ws_params(reach)) as phone,
             GraphQLWebSocket.connect(base_url, ws_params(reach)) as desktop,
         ):
-            on_phone = await phone.subscribe(UPDATED, {"cartId": cart_id})
-            on_desktop = await desktop.subscribe(UPDATED, {"cartId": cart_id})
+            on_phone, phone_now = await follow(phone, cart_id)
+            on_desktop, desktop_now = await follow(desktop, cart_id)
             # Subscribing answers the cart as it is now.
-            assert cart_of(await phone.next(on_phone))["version"] == 1
-            assert cart_of(await desktop.next(on_desktop))["version"] == 1
+            assert phone_now["version"] == desktop_now["version"] == 1
             version = await add(base_url, cart_id, reach, code, 3)
             for ws, op in ((phone, on_phone), (desktop, on_desktop)):
                 assert cart_of(await ws.next(op)) == {
@@ -103,15 +108,14 @@ async def test_a_resubscribing_client_gets_the_current_cart_first(
             session = await sign_up(client, "live@example.com")
             cart_id, reach = await new_cart(client, session)
         async with GraphQLWebSocket.connect(base_url, ws_params(reach)) as ws:
-            op = await ws.subscribe(UPDATED, {"cartId": cart_id})
-            assert cart_of(await ws.next(op))["version"] == 1
+            op, now = await follow(ws, cart_id)
+            assert now["version"] == 1
             await ws.complete(op)
         # Changes made while nobody listened.
         for _ in range(3):
             await add(base_url, cart_id, reach, code)
         async with GraphQLWebSocket.connect(base_url, ws_params(reach)) as ws:
-            op = await ws.subscribe(UPDATED, {"cartId": cart_id})
-            first = cart_of(await ws.next(op))
+            _, first = await follow(ws, cart_id)
     assert (first["version"], first["totalQuantity"]) == (4, 3)
 
 
@@ -148,10 +152,9 @@ async def test_a_guest_cart_merged_at_sign_in_ends_its_subscription(
                 GraphQLWebSocket.connect(base_url, ws_params(phone)) as guest_ws,
                 GraphQLWebSocket.connect(base_url, ws_params(desktop)) as own_ws,
             ):
-                guest_op = await guest_ws.subscribe(UPDATED, {"cartId": guest_id})
-                own_op = await own_ws.subscribe(UPDATED, {"cartId": own_id})
-                assert cart_of(await guest_ws.next(guest_op))["version"] == 1
-                assert cart_of(await own_ws.next(own_op))["version"] == 1
+                guest_op, guest_now = await follow(guest_ws, guest_id)
+                own_op, own_now = await follow(own_ws, own_id)
+                assert guest_now["version"] == own_now["version"] == 1
                 await add(base_url, guest_id, phone, code, 2)
                 assert cart_of(await guest_ws.next(guest_op))["version"] == 2
                 signed_in = await graphql(
@@ -211,10 +214,9 @@ async def test_two_server_processes_share_changes_through_redis(
             GraphQLWebSocket.connect(second, ws_params(reach)) as on_second,
             GraphQLWebSocket.connect(first, ws_params(reach)) as on_first,
         ):
-            op_second = await on_second.subscribe(UPDATED, {"cartId": cart_id})
-            op_first = await on_first.subscribe(UPDATED, {"cartId": cart_id})
-            assert cart_of(await on_second.next(op_second))["version"] == 1
-            assert cart_of(await on_first.next(op_first))["version"] == 1
+            op_second, second_now = await follow(on_second, cart_id)
+            op_first, first_now = await follow(on_first, cart_id)
+            assert second_now["version"] == first_now["version"] == 1
             for expected in (2, 3, 4):
                 # The mutation goes to the first process; both processes' subscribers hear it.
                 assert await add(first, cart_id, reach, code) == expected

@@ -30,76 +30,68 @@ function field(id, label, attrs) {
   return h("div.field", h("label", { for: id }, label), h(`input#${id}`, attrs));
 }
 
-function signInForm(next, feedback) {
-  const submit = h("button.button.button-primary.button-block", { type: "submit" }, "Sign in");
+// The guest cart to bring along: one this device holds with its token, not a customer's.
+function guestCartId() {
+  return session.get("cart")?.token ? session.get("cart").id : null;
+}
+
+// A sign-in or sign-up form: `send` posts the form's data, and the session it answers starts
+// (taking `next`); a refusal shows in `feedback`.
+function accountForm(id, title, submit, send, next, feedback, fields) {
   const form = h(
     "form.account-form",
     {
-      "aria-labelledby": "sign-in-heading",
+      "aria-labelledby": `${id}-heading`,
       onsubmit: (event) => {
         event.preventDefault();
         busy(submit, async () => {
           replace(feedback);
           const data = new FormData(form);
           try {
-            const result = payload(
-              (await gql(SIGN_IN, { input: { email: data.get("email"), password: data.get("password"), cartId: session.get("cart")?.token ? session.get("cart").id : null } })).customerSignIn,
-            );
-            await startSession(result, next);
+            await startSession(payload(await send(data)), next);
           } catch (error) {
             replace(feedback, notice("error", error.message));
           }
         });
       },
     },
-    h("h2#sign-in-heading", "Sign in"),
-    field("signin-email", "Email", { type: "email", name: "email", autocomplete: "username", required: true }),
-    field("signin-password", "Password", { type: "password", name: "password", autocomplete: "current-password", required: true }),
+    h(`h2#${id}-heading`, title),
+    ...fields,
     submit,
   );
   return form;
 }
 
+function signInForm(next, feedback) {
+  const submit = h("button.button.button-primary.button-block", { type: "submit" }, "Sign in");
+  const send = async (data) =>
+    (await gql(SIGN_IN, { input: { email: data.get("email"), password: data.get("password"), cartId: guestCartId() } })).customerSignIn;
+  return accountForm("sign-in", "Sign in", submit, send, next, feedback, [
+    field("signin-email", "Email", { type: "email", name: "email", autocomplete: "username", required: true }),
+    field("signin-password", "Password", { type: "password", name: "password", autocomplete: "current-password", required: true }),
+  ]);
+}
+
 function signUpForm(next, feedback) {
   const submit = h("button.button.button-block", { type: "submit" }, "Create account");
-  const form = h(
-    "form.account-form",
-    {
-      "aria-labelledby": "sign-up-heading",
-      onsubmit: (event) => {
-        event.preventDefault();
-        busy(submit, async () => {
-          replace(feedback);
-          const data = new FormData(form);
-          try {
-            const result = payload(
-              (
-                await gql(SIGN_UP, {
-                  input: {
-                    email: data.get("email"),
-                    password: data.get("password"),
-                    name: data.get("name") || null,
-                    phone: data.get("phone") || null,
-                    cartId: session.get("cart")?.token ? session.get("cart").id : null,
-                  },
-                })
-              ).customerSignUp,
-            );
-            await startSession(result, next);
-          } catch (error) {
-            replace(feedback, notice("error", error.message));
-          }
-        });
-      },
-    },
-    h("h2#sign-up-heading", "New here? Create an account"),
+  const send = async (data) =>
+    (
+      await gql(SIGN_UP, {
+        input: {
+          email: data.get("email"),
+          password: data.get("password"),
+          name: data.get("name") || null,
+          phone: data.get("phone") || null,
+          cartId: guestCartId(),
+        },
+      })
+    ).customerSignUp;
+  return accountForm("sign-up", "New here? Create an account", submit, send, next, feedback, [
     field("signup-name", "Name", { type: "text", name: "name", autocomplete: "name" }),
     field("signup-email", "Email", { type: "email", name: "email", autocomplete: "email", required: true }),
     field("signup-phone", "Phone (for order updates)", { type: "tel", name: "phone", autocomplete: "tel" }),
     field("signup-password", "Password (at least 8 characters)", { type: "password", name: "password", autocomplete: "new-password", minlength: "8", required: true }),
-    submit,
-  );
-  return form;
+  ]);
 }
 
 async function signOut() {

@@ -1,0 +1,150 @@
+"""Signing in with email and password, the same way for customers and staff.
+
+Passwords have 8 to 256 characters and are hashed with Argon2id (argon2-cffi's
+``PasswordHasher`` defaults) in a worker thread, and rehashed on sign-in when the parameters
+change. A failed sign-in answers one ``UNAUTHORIZED`` ("the email or password is wrong")
+whatever was wrong, takes the same time whether or not the account exists, and counts
+against the email and the client address (``server.ratelimit``). A sign-in stores only the
+SHA-256 of its session token. Who may sign in and what a session reaches stay with each
+domain (``server.accounts``, ``server.staff``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Protocol, TypeVar
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from server.config import Settings
+from server.errors import InvalidInput, PermissionDenied
+from server.models import CustomerSession, StaffSession
+from server.ratelimit import AttemptLimit, check_attempts, record_failure
+from server.tokens import new_token, token_hash
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 256
+_WRONG_CREDENTIALS = "The email or password is wrong."
+_hasher = PasswordHasher()
+
+
+class Account(Protocol):
+    """A row that signs in with a password (a customer, a staff user)."""
+
+    password_hash: str
+
+
+A = TypeVar("A", bound=Account)
+
+
+def check_password_rules(password: str) -> None:
+    """Raise InvalidInput unless a new password has 8 to 256 characters."""
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(
+            f"A password has {MIN_PASSWORD} to {MAX_PASSWORD} characters.", field="password"
+        )
+
+
+async def hash_password(password: str) -> str:
+    """Return the stored form of a new password (Argon2id, computed in a worker thread)."""
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+@dataclass(frozen=True, slots=True)
+class SignInAttempt:
+    """One sign-in under way: the failed-attempt buckets it counts against."""
+
+    buckets: tuple[str, ...]
+    limit: AttemptLimit
+    now: datetime
+
+    async def check(
+        self, session: AsyncSession, account: A | None, password: str, *, usable: bool = True
+    ) -> A:
+        """Return ``account`` when ``password`` is its password and it is ``usable``.
+
+        Otherwise count a failure in the buckets (in the caller's transaction, which must
+        commit it) and raise PermissionDenied. An unknown account costs one verification
+        too, so the answer takes as long either way.
+        """
+        stored = account.password_hash if account is not None else _dummy_hash()
+        verified = await asyncio.to_thread(_verify, stored, password)
+        if not verified or account is None or not usable:
+            await record_failure(session, self.buckets, self.limit, self.now)
+            raise PermissionDenied(_WRONG_CREDENTIALS)
+        return account
+
+
+async def start_sign_in(
+    session: AsyncSession,
+    kind: str,
+    *,
+    email: str,
+    client_address: str,
+    settings: Settings,
+    now: datetime,
+) -> SignInAttempt:
+    """Begin a sign-in of ``kind`` (the buckets' prefix); RateLimited after too many failures."""
+    limit = AttemptLimit.from_settings(settings)
+    email_key = hashlib.sha256(email.encode()).hexdigest()[:32]
+    buckets = (f"{kind}:addr:{client_address}", f"{kind}:email:{email_key}")
+    await check_attempts(session, buckets, limit, now)
+    return SignInAttempt(buckets, limit, now)
+
+
+async def rehash_if_outdated(account: Account, password: str) -> None:
+    """Hash a just-verified password again when the hasher's parameters have changed."""
+    if _hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = await hash_password(password)
+
+
+async def start_session(
+    session: AsyncSession,
+    table: type[CustomerSession] | type[StaffSession],
+    owner: InstrumentedAttribute[int],
+    owner_id: int,
+    *,
+    prefix: str,
+    lifetime: timedelta,
+    now: datetime,
+) -> tuple[str, datetime]:
+    """Store a new session of ``owner_id`` in ``table``; return its token and expiry.
+
+    The owner's expired sessions are dropped on the way, so the table does not grow forever.
+    """
+    await session.execute(delete(table).where(owner == owner_id, table.expires_at <= now))
+    token = new_token(prefix)
+    expires_at = now + lifetime
+    await session.execute(
+        insert(table).values(
+            {
+                owner.key: owner_id,
+                "token_hash": token_hash(token),
+                "created_at": now,
+                "expires_at": expires_at,
+            }
+        )
+    )
+    return token, expires_at
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of a random password: an unknown email costs one verification, like a known one."""
+    return _hasher.hash(secrets.token_urlsafe(16))
