@@ -116,6 +116,7 @@ class DatabaseBroker:
 
     async def _poll_forever(self) -> None:
         while True:
+            await asyncio.sleep(self._interval)
             try:
                 await self.poll_once()
                 if time.monotonic() - self._pruned_at > PRUNE_EVERY:
@@ -123,7 +124,6 @@ class DatabaseBroker:
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("reading events from the database failed: %s; retrying", exc)
                 await asyncio.sleep(max(self._interval, 0.5))
-            await asyncio.sleep(self._interval)
 
     async def poll_once(self) -> int:
         """Deliver the notices not yet seen; return how many were delivered."""
