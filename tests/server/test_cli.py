@@ -265,3 +265,25 @@ def test_serve_demo_answers_graphql_with_the_demo_stores_and_products(tmp_path: 
             }
         }
     }
+
+
+def test_serve_with_two_workers_shares_events_through_the_database_and_builds_one_index(
+    tmp_path: Path,
+) -> None:
+    with serving(tmp_path, "--demo", "--workers", "2") as url:
+        ready = httpx.get(f"{url}/readyz", timeout=10)
+        deadline = time.monotonic() + WAIT
+        while True:
+            found = graphql(url, '{ search(query: "lettmelk Rørosmeieriet") { totalCount } }')
+            if found["data"]["search"]["totalCount"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        lock_file = tmp_path / "search.indexer.lock"
+
+    # "events" is checked only when a broker is set: serve chose the database broker.
+    assert ready.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "search": "ok", "events": "ok"},
+    }
+    assert found == {"data": {"search": {"totalCount": 1}}}
+    assert lock_file.is_file()
