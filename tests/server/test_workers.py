@@ -91,9 +91,7 @@ async def test_one_worker_writes_the_index_the_other_reads_and_takes_over(
     with ExitStack() as first_running:
         # Started alone, the first worker takes the lock and builds the index.
         first_url = first_running.enter_context(serve_in_process(env))
-        assert await wait_until_found(first_url, "zanzibar", "Zanzibar kaffe") == [
-            "Zanzibar kaffe"
-        ]
+        assert await wait_until_found(first_url, "zanzibar", "Zanzibar kaffe") == ["Zanzibar kaffe"]
         with serve_in_process(env) as second_url:
             await add_product(sqlite_db, name="Pemba chai")
             # Indexed by the first worker, found through the second: its reader reloaded.
@@ -104,6 +102,4 @@ async def test_one_worker_writes_the_index_the_other_reads_and_takes_over(
             first_running.close()
             # The first worker is gone; the second takes the lock and indexes the next change.
             await add_product(sqlite_db, name="Unguja kakao")
-            assert await wait_until_found(second_url, "unguja", "Unguja kakao") == [
-                "Unguja kakao"
-            ]
+            assert await wait_until_found(second_url, "unguja", "Unguja kakao") == ["Unguja kakao"]
