@@ -1,50 +1,111 @@
-"""Product-page lookups: GraphQL ``product(gtin)`` against a plain Starlette JSON route.
+"""Product-page lookups under load from wrk: the GraphQL floor, the PWA's page, a plain route.
 
-Both servers are uvicorn processes on loopback over the same demo database and search index;
-a closed loop of concurrent clients asks for random demo products with price, availability
-and five alternatives. Prints requests/s, p50 and p99 for each and the
-ratio GraphQL/plain.
+One server (the real app, ``--workers 1`` and then ``--workers 2``, as ``omnicart serve`` runs
+them) over the demo catalog serves, interleaved in one invocation:
 
-    .venv/bin/python bench/lookup.py [--seconds 10] [--concurrency 16] [--database-url URL]
+* ``floor``: ``{ __typename }``, the cost of a GraphQL request that does nothing;
+* ``page``: the product screen's own document (read from ``static/js``) for random demo
+  barcodes and random demo stores;
+* ``plain``: ``bench/plain_lookup.py``'s Starlette route, the same JSON from the same services.
+
+Load comes from wrk (Debian's ``wrk`` package) in a process of its own, pinned to other CPUs
+than the server's when there are enough of them. SQLite always; PostgreSQL too with
+``--database-url``. Prints req/s, p50 and p99 of each run and the ratios page/floor and
+GraphQL/plain (page/plain).
+
+    .venv/bin/python bench/lookup.py [--seconds 10] [--connections 16] [--rounds 1]
+        [--workers 1 --workers 2] [--database-url postgresql+asyncpg://…]
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import random
+import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
 from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.loadgen import closed_loop, console, print_figures, uvicorn_server  # noqa: E402
+from bench.loadgen import ROOT, answers, console, free_port, running  # noqa: E402
+from bench.pwa_documents import product_page_document  # noqa: E402
+from schema.ids import encode_id  # noqa: E402
 from server.config import Settings  # noqa: E402
 from server.db import Database  # noqa: E402
+from server.gtin import Gtin  # noqa: E402
 from server.migrations import upgrade_to_head  # noqa: E402
 from server.models import ProductBarcode, Store  # noqa: E402
 
-PAGE = """
-query Page($gtin: String!, $storeId: ID) {
-  product(gtin: $gtin) {
-    gtin name brand
-    price { regular { amount } current { amount } campaign { name } }
-    availability(storeId: $storeId) {
-      here { available status }
-      online { available status }
-      stores { available status store { code name } }
-    }
-    alternatives(storeId: $storeId, first: 5) { gtin name price { current { amount } } }
-  }
-}
-"""
+KINDS = ("floor", "page", "plain")
+FLOOR = "{ __typename }"
+LUA = Path(__file__).with_name("lookup.lua")
 
 
-async def prepare(settings: Settings) -> tuple[list[str], int]:
-    """Migrate, seed the demo and index it; return a sample of barcodes and a store id."""
+@dataclass(frozen=True)
+class Run:
+    """wrk's figures of one measured run."""
+
+    kind: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class Combined:
+    """One kind's runs over the rounds: total throughput, median of the rounds' percentiles."""
+
+    kind: str
+    runs: list[Run]
+
+    @property
+    def rps(self) -> float:
+        return sum(r.requests for r in self.runs) / sum(r.seconds for r in self.runs)
+
+    @property
+    def p50_ms(self) -> float:
+        return statistics.median(r.p50_ms for r in self.runs)
+
+    @property
+    def p99_ms(self) -> float:
+        return statistics.median(r.p99_ms for r in self.runs)
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.runs)
+
+
+# (database, workers, pinning, figures per kind)
+Result = tuple[str, int, str, dict[str, Combined]]
+
+
+async def prepare(settings: Settings) -> tuple[list[str], list[str]]:
+    """Migrate, seed the demo and index it; return every demo barcode and store id."""
     from search import create_engine
     from server.indexing import reindex_all
     from server.seed import seed_demo
@@ -57,69 +118,194 @@ async def prepare(settings: Settings) -> tuple[list[str], int]:
         await reindex_all(db, engine, settings.currency)
         async with db.transaction(write=False) as session:
             codes = list((await session.execute(select(ProductBarcode.gtin))).scalars())
-            store_id = (
-                (await session.execute(select(Store.id).order_by(Store.id))).scalars().first()
-            )
+            stores = list((await session.execute(select(Store.id).order_by(Store.id))).scalars())
     finally:
         await engine.close()
         await db.dispose()
-    random.Random(7).shuffle(codes)
-    return codes[:500], int(store_id or 0)
+    return [str(Gtin(c)) for c in sorted(codes)], [encode_id("Store", s) for s in stores]
+
+
+def check_answers(base: str, inputs: Path) -> None:
+    """Before measuring: the page answers without errors and the plain route answers the same."""
+    import httpx
+
+    codes = (inputs / "codes.txt").read_text().split()
+    stores = (inputs / "stores.txt").read_text().split()
+    sample = random.Random(7)
+    document = product_page_document()
+    for _ in range(20):
+        code, store = sample.choice(codes), sample.choice(stores)
+        page = httpx.post(
+            f"{base}/graphql",
+            json={"query": document, "variables": {"gtin": code, "storeId": store}},
+            timeout=30,
+        ).json()
+        plain = httpx.get(f"{base}/bench/product/{code}", params={"storeId": store}, timeout=30)
+        if "errors" in page or page["data"]["product"] is None or plain.json() != page:
+            raise SystemExit(f"page and plain route disagree for {code} at {store}: {page}")
+
+
+@dataclass(frozen=True)
+class Load:
+    """How wrk drives the server: its inputs, connections, threads and CPUs."""
+
+    inputs: Path
+    connections: int
+    threads: int
+    cpus: str | None
+
+
+def wrk(base: str, kind: str, seconds: float, load: Load) -> Run:
+    """Run wrk with bench/lookup.lua for one kind; return its figures."""
+    command = [
+        "wrk", "--threads", str(load.threads), "--connections", str(load.connections),
+        "--duration", f"{max(1, round(seconds))}s", "--timeout", "10s",
+        "--script", str(LUA), base, "--", kind, str(load.inputs),
+    ]  # fmt: skip
+    if load.cpus is not None:
+        command = ["taskset", "--cpu-list", load.cpus, *command]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    line = next(x for x in out.splitlines() if x.startswith("BENCH "))
+    figures = json.loads(line.removeprefix("BENCH "))
+    return Run(
+        kind=kind,
+        requests=figures["requests"],
+        seconds=figures["duration_us"] / 1e6,
+        p50_ms=figures["p50_us"] / 1000,
+        p99_ms=figures["p99_us"] / 1000,
+        errors=figures["status_errors"] + figures["socket_errors"],
+    )
+
+
+def write_inputs(directory: Path, codes: list[str], stores: list[str]) -> None:
+    """Write what lookup.lua reads: the documents, the barcodes and the store ids."""
+    (directory / "page.json").write_text(json.dumps(product_page_document()))
+    (directory / "floor.json").write_text(json.dumps(FLOOR))
+    (directory / "codes.txt").write_text("\n".join(codes) + "\n")
+    (directory / "stores.txt").write_text("\n".join(stores) + "\n")
+
+
+def pinning(workers: int) -> tuple[str | None, str | None, str]:
+    """Return the CPU lists of server and load generator, and how the run was pinned."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if shutil.which("taskset") is None or len(cpus) < workers + 1:
+        return None, None, f"unpinned ({len(cpus)} CPUs)"
+    server, load = cpus[:workers], cpus[workers:]
+    as_list = lambda group: ",".join(map(str, group))  # noqa: E731
+    return as_list(server), as_list(load), f"server {as_list(server)}, wrk {as_list(load)}"
+
+
+def measure(
+    label: str,
+    env: dict[str, str],
+    workers: int,
+    inputs: Path,
+    opts: dict[str, float | int],
+    progress: Progress,
+    task: TaskID,
+) -> tuple[dict[str, Combined], str]:
+    """Serve with ``workers`` processes and run floor, page and plain in turn, round by round."""
+    server_cpus, load_cpus, pinned = pinning(workers)
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "bench.plain_lookup:create_bench_app",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--log-level", "warning", "--no-access-log", "--ws", "websockets-sansio",
+    ]  # fmt: skip
+    if server_cpus is not None:
+        command = ["taskset", "--cpu-list", server_cpus, *command]
+    worker_env = dict(env)
+    if workers > 1:
+        worker_env["OMNICART_BROKER_URL"] = "database"  # what `omnicart serve` picks
+    base = f"http://127.0.0.1:{port}"
+    threads = len(load_cpus.split(",")) if load_cpus else 2
+    load = Load(inputs, int(opts["connections"]), min(2, threads), load_cpus)
+    runs: dict[str, list[Run]] = {kind: [] for kind in KINDS}
+    with running(command, worker_env, lambda: answers(base + "/readyz", status=200)):
+        check_answers(base, inputs)
+        for kind in KINDS:  # warm every worker and code path, unmeasured
+            wrk(base, kind, 1, load)
+        for round_no in range(int(opts["rounds"])):
+            for kind in KINDS:
+                where = f"{label}, {workers} worker(s): {kind}, round {round_no + 1}"
+                progress.update(task, description=where)
+                runs[kind].append(wrk(base, kind, float(opts["seconds"]), load))
+                progress.advance(task)
+    return {kind: Combined(kind, runs[kind]) for kind in KINDS}, pinned
+
+
+def print_results(results: list[Result], connections: int) -> None:
+    """Print one row per run and the ratios page/floor and GraphQL/plain per set-up."""
+    table = Table(title=f"Product-page lookup, wrk, {connections} connections")
+    for column in ("database", "workers", "run", "req/s", "p50 ms", "p99 ms", "errors"):
+        table.add_column(column, justify="left" if column in ("database", "run") else "right")
+    for label, workers, _, combined in results:
+        for kind in KINDS:
+            c = combined[kind]
+            table.add_row(label, str(workers), kind, f"{c.rps:,.0f}", f"{c.p50_ms:.2f}",
+                          f"{c.p99_ms:.2f}", str(c.errors))  # fmt: skip
+    console.print(table)
+    ratios = Table(title="Ratios (req/s; p50)")
+    for column in ("database", "workers", "pinning", "page/floor", "GraphQL/plain"):
+        ratios.add_column(column)
+    for label, workers, pinned, c in results:
+        page, floor, plain = c["page"], c["floor"], c["plain"]
+        ratios.add_row(
+            label,
+            str(workers),
+            pinned,
+            f"{page.rps / floor.rps:.2f}; {page.p50_ms / floor.p50_ms:.2f}",
+            f"{page.rps / plain.rps:.2f}; {page.p50_ms / plain.p50_ms:.2f}",
+        )
+    console.print(ratios)
 
 
 def main(
-    seconds: float = typer.Option(10.0, help="Measured seconds per server."),
-    concurrency: int = typer.Option(16, help="Requests in flight."),
-    database_url: str = typer.Option("", help="Database to use (default: a fresh SQLite file)."),
+    seconds: Annotated[float, typer.Option(help="Measured seconds per run.")] = 10.0,
+    connections: Annotated[int, typer.Option(help="Connections wrk keeps open.")] = 16,
+    rounds: Annotated[
+        int, typer.Option(min=1, help="Times floor, page and plain are run in turn.")
+    ] = 1,
+    workers: Annotated[
+        list[int] | None, typer.Option(help="Worker counts to serve with (repeatable; 1 and 2).")
+    ] = None,
+    database_url: Annotated[str, typer.Option(help="Also run on this PostgreSQL database.")] = "",
 ) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {"OMNICART_DATA_DIR": tmp, "OMNICART_LOG_LEVEL": "WARNING"}
-        if database_url:
-            env["OMNICART_DATABASE_URL"] = database_url
-        settings = Settings(data_dir=Path(tmp), database_url=database_url or None)
-        console.print("Seeding the demo catalog…")
-        codes, store_id = asyncio.run(prepare(settings))
-        from schema.ids import encode_id
-
-        store_gid = encode_id("Store", store_id)
-
-        async def graphql_request(client, n):  # type: ignore[no-untyped-def]
-            variables = {"gtin": codes[n % len(codes)], "storeId": store_gid}
-            return await client.post("/graphql", json={"query": PAGE, "variables": variables})
-
-        async def plain_request(client, n):  # type: ignore[no-untyped-def]
-            return await client.get(f"/product/{codes[n % len(codes)]}", params={"store": store_id})
-
-        with uvicorn_server("server.app:app_from_env", env) as base:
-            graphql_figures = asyncio.run(
-                closed_loop(
-                    "GraphQL product(gtin)",
-                    base,
-                    graphql_request,
-                    concurrency=concurrency,
-                    seconds=seconds,
-                )
-            )
-        with uvicorn_server("bench.plain_lookup:create_plain_app", env) as base:
-            plain_figures = asyncio.run(
-                closed_loop(
-                    "plain Starlette JSON",
-                    base,
-                    plain_request,
-                    concurrency=concurrency,
-                    seconds=seconds,
-                )
-            )
-    kind = "PostgreSQL" if database_url else "SQLite"
-    print_figures(
-        f"Product-page lookup on {kind}, {concurrency} in flight",
-        [graphql_figures, plain_figures],
-        plain_figures,
-    )
-    console.print(
-        f"GraphQL/plain throughput ratio: {graphql_figures.rps / plain_figures.rps:.2f}; "
-        f"p50 ratio: {graphql_figures.p50 / plain_figures.p50:.2f}"
-    )
+    """Measure floor, page and plain for each worker count, on SQLite (and PostgreSQL)."""
+    workers = workers or [1, 2]
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/lookup.py needs wrk: apt-get install wrk")
+    setups = [("SQLite", "")] + ([("PostgreSQL", database_url)] if database_url else [])
+    opts: dict[str, float | int] = {
+        "seconds": seconds,
+        "connections": connections,
+        "rounds": rounds,
+    }
+    results: list[Result] = []
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console,
+    )  # fmt: skip
+    with progress, tempfile.TemporaryDirectory() as tmp:
+        task = progress.add_task("Seeding", total=len(setups) * len(workers) * rounds * 3)
+        for label, url in setups:
+            data_dir = Path(tmp) / label
+            settings = Settings(data_dir=data_dir, database_url=url or None)
+            progress.update(task, description=f"{label}: seeding and indexing the demo")
+            codes, stores = asyncio.run(prepare(settings))
+            inputs = data_dir / "wrk"
+            inputs.mkdir()
+            write_inputs(inputs, codes, stores)
+            env = {
+                "OMNICART_DATA_DIR": str(data_dir),
+                "OMNICART_LOG_LEVEL": "WARNING",
+                "OMNICART_SECRET_KEY": "bench-lookup-secret",
+                "OMNICART_DATABASE_URL": url,
+            }
+            for count in workers:
+                combined, pinned = measure(label, env, count, inputs, opts, progress, task)
+                results.append((label, count, pinned, combined))
+    print_results(results, connections)
 
 
 if __name__ == "__main__":

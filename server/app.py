@@ -26,7 +26,7 @@ from server.config import Settings
 from server.errors import AppError, InvalidInput
 from server.gtin import parse_gtin
 from server.http import BodySizeLimit, app_error_handler, error_response, not_found_handler
-from server.indexing import keep_index_current
+from server.indexing import lead_indexing
 from server.migrations import upgrade_to_head
 from server.pwa import APP_PAGES, PwaStaticFiles, page_route, service_worker_route
 from server.runtime import Runtime
@@ -103,7 +103,7 @@ def create_app(
             await seed_demo(runtime.db, settings)
         indexing = (
             asyncio.create_task(
-                keep_index_current(runtime.db, runtime.search, settings.currency),
+                lead_indexing(runtime.db, runtime.search, settings.currency),
                 name="search-indexer",
             )
             if settings.index_on_start

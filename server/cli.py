@@ -21,6 +21,7 @@ from search import SearchError
 from server.config import Settings
 from server.db import Database
 from server.errors import AppError
+from server.events import DATABASE_BROKER
 from server.migrations import upgrade_to_head
 
 T = TypeVar("T")
@@ -133,16 +134,18 @@ def serve(
     ] = False,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
 ) -> None:
-    """Migrate, optionally seed the demo, and serve the API and the PWA."""
+    """Migrate, optionally seed the demo, and serve the API and the PWA.
+
+    With ``--workers`` above 1 the workers share everything through the database and the data
+    dir: one of them writes the embedded search index (the others read it), and live events
+    go through the database unless OMNICART_BROKER_URL names Redis.
+    """
     import uvicorn
 
     settings = load_settings()
-    if workers > 1 and not (settings.search_url or "").startswith("http"):
-        console.print(
-            "[red]The embedded search engine lives in one process.[/red] Use --workers 1, or set "
-            "OMNICART_SEARCH_URL to a Meilisearch server (and run `omnicart indexer`) for more."
-        )
-        raise typer.Exit(2)
+    if workers > 1 and not settings.broker_url:
+        # The workers share the database, so live events between them go through it.
+        os.environ["OMNICART_BROKER_URL"] = DATABASE_BROKER
     if demo:
         from server.seed import seed_demo
 
@@ -282,7 +285,7 @@ def indexer(
     interval: Annotated[float, typer.Option(help="Seconds between outbox polls.")] = 0.5,
 ) -> None:
     """Follow the outbox and keep the search index current (a worker of its own)."""
-    from server.indexing import keep_index_current
+    from server.indexing import lead_indexing
     from server.runtime import Runtime
 
     settings = load_settings()
@@ -290,7 +293,7 @@ def indexer(
     async def work(db: Database) -> None:
         runtime = Runtime(settings=settings, db=db)
         try:
-            await keep_index_current(db, runtime.search, settings.currency, interval=interval)
+            await lead_indexing(db, runtime.search, settings.currency, interval=interval)
         finally:
             await runtime.search.close()
 

@@ -35,7 +35,11 @@ class Settings(BaseSettings):
     )
     meili_api_key: SecretStr | None = None
     broker_url: str | None = Field(
-        default=None, description="Empty for the in-process broker, redis://… for Redis pub/sub."
+        default=None,
+        description=(
+            "Empty for the in-process broker, `database` for events through the database, "
+            "redis://… for Redis pub/sub."
+        ),
     )
     secret_key: SecretStr | None = Field(
         default=None, description="Signs cursors and ids; generated if unset."
@@ -129,9 +133,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _broker_scheme(self) -> Settings:
-        if self.broker_url and not self.broker_url.startswith(("redis://", "rediss://")):
+        url = self.broker_url
+        if url and url != "database" and not url.startswith(("redis://", "rediss://")):
             raise ValueError(
-                "OMNICART_BROKER_URL must be empty (in-process) or redis://host:port/db"
+                "OMNICART_BROKER_URL must be empty (in-process), `database` (events through the "
+                "database, for several workers without Redis) or redis://host:port/db"
             )
         return self
 

@@ -1,8 +1,10 @@
 """Publish/subscribe of domain events (cart, order and stock changes) between devices.
 
-Two brokers behind one interface: in-process (one server process, the default) and Redis
-pub/sub (``OMNICART_BROKER_URL=redis://…``), so every worker behind a load balancer sees
-every event. Events are small notices (``{"id": 7, "version": 12}``); subscribers read the
+Three brokers behind one interface: in-process (one server process, the default), the
+database (``OMNICART_BROKER_URL=database``, what ``omnicart serve --workers N`` picks when no
+broker is set; see ``server.database_broker``) and Redis pub/sub
+(``OMNICART_BROKER_URL=redis://…``), so every worker behind a load balancer sees every event.
+Events are small notices (``{"id": 7, "version": 12}``); subscribers read the
 current state from the database, so a dropped or coalesced notice never shows stale data:
 the newest state is always one read away.
 """
@@ -16,12 +18,17 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+if TYPE_CHECKING:
+    from server.db import Database
+
 log = logging.getLogger("omnicart.events")
+# OMNICART_BROKER_URL naming the database broker (server.database_broker).
+DATABASE_BROKER = "database"
 
 Message = dict[str, Any]
 # A slow subscriber keeps at most this many notices; older ones are dropped first, which is
@@ -55,19 +62,21 @@ class Broker(Protocol):
         """Stop delivering and release connections."""
 
 
-class _FanOut:
+class FanOut:
     """Local delivery of messages to the queues of this process's subscribers."""
 
     def __init__(self) -> None:
         self.queues: dict[str, set[asyncio.Queue[Message]]] = defaultdict(set)
 
     def deliver(self, topic: str, message: Message) -> None:
+        """Queue ``message`` for every local subscriber of ``topic``, dropping their oldest."""
         for queue in list(self.queues.get(topic, ())):
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(message)
 
     def add(self, topic: str) -> asyncio.Queue[Message]:
+        """Return a new subscriber queue for ``topic``."""
         queue: asyncio.Queue[Message] = asyncio.Queue(QUEUE_SIZE)
         self.queues[topic].add(queue)
         return queue
@@ -84,7 +93,8 @@ class _FanOut:
         return False
 
 
-async def _drain(queue: asyncio.Queue[Message]) -> AsyncIterator[Message]:
+async def drain(queue: asyncio.Queue[Message]) -> AsyncIterator[Message]:
+    """Yield a subscriber's notices as they arrive."""
     while True:
         yield await queue.get()
 
@@ -93,7 +103,7 @@ class InProcessBroker:
     """Delivers events to subscribers of the same process; no set-up needed."""
 
     def __init__(self) -> None:
-        self._fan_out = _FanOut()
+        self._fan_out = FanOut()
 
     async def publish(self, topic: str, message: Message) -> None:
         self._fan_out.deliver(topic, message)
@@ -102,7 +112,7 @@ class InProcessBroker:
     async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[Message]]:
         queue = self._fan_out.add(topic)
         try:
-            yield _drain(queue)
+            yield drain(queue)
         finally:
             self._fan_out.remove(topic, queue)
 
@@ -123,7 +133,7 @@ class RedisBroker:
     def __init__(self, url: str, *, prefix: str = "omnicart") -> None:
         self._redis = aioredis.from_url(url, decode_responses=True)
         self._prefix = prefix
-        self._fan_out = _FanOut()
+        self._fan_out = FanOut()
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -173,7 +183,7 @@ class RedisBroker:
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.create_task(self._read_forever(), name="redis-events")
         try:
-            yield _drain(queue)
+            yield drain(queue)
         finally:
             async with self._lock:
                 if self._fan_out.remove(topic, queue):
@@ -197,8 +207,19 @@ class RedisBroker:
         await self._redis.aclose()
 
 
-def create_broker(url: str | None, *, prefix: str = "omnicart") -> Broker:
-    """Return the broker the settings name: in-process for none, Redis for ``redis://…``."""
+def create_broker(
+    url: str | None, *, db: Database | None = None, prefix: str = "omnicart"
+) -> Broker:
+    """Return the broker ``url`` names: in-process, the database or Redis.
+
+    Empty is in-process, ``database`` the database broker over ``db``, ``redis://…`` Redis.
+    """
     if not url:
         return InProcessBroker()
+    if url == DATABASE_BROKER:
+        if db is None:
+            raise ValueError("the database broker needs the database")
+        from server.database_broker import DatabaseBroker
+
+        return DatabaseBroker(db)
     return RedisBroker(url, prefix=prefix)

@@ -6,6 +6,12 @@ the products' current state from the database, sends the documents to the engine
 then deletes the rows. A crash between the two re-sends the same (current) documents on the
 next run, so nothing is lost and nothing goes stale. On PostgreSQL the rows being indexed
 stay locked (``FOR UPDATE SKIP LOCKED``), so several indexer processes share the work.
+
+The embedded (tantivy) index takes one writer: ``lead_indexing`` elects it with an OS file
+lock next to the index, so of several server workers (and ``omnicart indexer``) exactly one
+runs the indexer and, should it die, another takes over. The others only read: tantivy's
+reader reloads on commit (it watches the index's ``meta.json``), so their searches see what
+the writing process committed within about a second.
 """
 
 from __future__ import annotations
@@ -13,11 +19,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
+from filelock import FileLock, Timeout
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from search import ProductDocument, SearchEngine, SearchError
+from search.embedded import EmbeddedEngine
 from server import catalog
 from server.db import Database
 from server.gtin import Gtin
@@ -221,3 +230,52 @@ async def keep_index_current(
             log.warning("search engine not ready (%s); retrying", exc)
             await asyncio.sleep(5)
     await indexer.run_forever(interval)
+
+
+def indexer_lock_path(engine: SearchEngine) -> Path | None:
+    """Return the lock file electing the one writer of an embedded index; None for others.
+
+    The lock sits beside the index directory (``data/search.indexer.lock`` by default), not
+    in it, so rebuilding the index's files never touches it.
+    """
+    if isinstance(engine, EmbeddedEngine):
+        return engine.path.parent / f"{engine.path.name}.indexer.lock"
+    return None
+
+
+async def lead_indexing(
+    db: Database,
+    engine: SearchEngine,
+    currency: str,
+    *,
+    interval: float = 0.5,
+    retry: float = 1.0,
+) -> None:
+    """Keep the index current from the one process that may write it; the others wait.
+
+    With the embedded engine, the process holding the index's lock runs
+    ``keep_index_current``; every other one tries again each ``retry`` seconds and takes
+    over when the holder exits (the OS releases a dead process's lock). Meilisearch takes
+    several writers, so there every process indexes.
+    """
+    path = indexer_lock_path(engine)
+    if path is None:
+        await keep_index_current(db, engine, currency, interval=interval)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path, thread_local=False, fallback_to_soft=False)
+    waiting_said = False
+    while True:
+        try:
+            lock.acquire(blocking=False)
+            break
+        except Timeout:
+            if not waiting_said:
+                log.info("another process writes the search index; this one reads it")
+                waiting_said = True
+        await asyncio.sleep(retry)
+    try:
+        log.info("this process writes the search index (lock %s)", path)
+        await keep_index_current(db, engine, currency, interval=interval)
+    finally:
+        lock.release()

@@ -45,11 +45,12 @@ class Runtime:
             if settings.restricted_templates
             else tuple(DEFAULT_TEMPLATES)
         )
+        db = Database.from_settings(settings)
         return cls(
             settings=settings,
-            db=Database.from_settings(settings),
+            db=db,
             templates=templates,
-            events=create_broker(settings.broker_url),
+            events=create_broker(settings.broker_url, db=db),
         )
 
     @cached_property

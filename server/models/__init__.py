@@ -15,6 +15,7 @@ from server.models.catalog import (
     Store,
     StoreItemCode,
 )
+from server.models.events import EventNotice
 from server.models.orders import Order, OrderLine, OrderStatusChange, StockReservation
 from server.models.outbox import OutboxEvent
 from server.models.staff import StaffAuditEntry, StaffSession, StaffUser
@@ -31,6 +32,7 @@ __all__ = [
     "Customer",
     "CustomerSession",
     "Device",
+    "EventNotice",
     "IdempotencyKey",
     "Order",
     "OrderLine",

@@ -174,7 +174,11 @@ def test_db_upgrade_creates_the_sqlite_file_with_every_table(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert one_line(result.stderr) == "Database schema is up to date."
     assert database_file(tmp_path).is_file()
-    tables = query_sqlite(tmp_path, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    # sqlite_sequence is SQLite's own book of AUTOINCREMENT counters (event_notices has one).
+    tables = query_sqlite(
+        tmp_path,
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'sqlite_sequence'",
+    )
     assert {name for (name,) in tables} == {*Base.metadata.tables, "alembic_version"}
     assert query_sqlite(tmp_path, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
 
@@ -265,3 +269,25 @@ def test_serve_demo_answers_graphql_with_the_demo_stores_and_products(tmp_path: 
             }
         }
     }
+
+
+def test_serve_with_two_workers_shares_events_through_the_database_and_builds_one_index(
+    tmp_path: Path,
+) -> None:
+    with serving(tmp_path, "--demo", "--workers", "2") as url:
+        ready = httpx.get(f"{url}/readyz", timeout=10)
+        deadline = time.monotonic() + WAIT
+        while True:
+            found = graphql(url, '{ search(query: "lettmelk Rørosmeieriet") { totalCount } }')
+            if found["data"]["search"]["totalCount"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        lock_file = tmp_path / "search.indexer.lock"
+
+    # "events" is checked only when a broker is set: serve chose the database broker.
+    assert ready.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "search": "ok", "events": "ok"},
+    }
+    assert found == {"data": {"search": {"totalCount": 1}}}
+    assert lock_file.is_file()
