@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from search import create_engine
-from server import catalog
+from server import catalog, pricing
 from server.config import Settings
 from server.db import Database
 from server.gtin import Gtin, parse_gtin
@@ -32,14 +32,14 @@ def create_plain_app() -> Starlette:
             if row is None:
                 return JSONResponse({"product": None})
             codes = (await catalog.barcodes_by_product(session, [row.id]))[row.id]
-            price = (await catalog.prices_by_product(session, [row.id], settings.currency))[row.id]
+            price = (await pricing.unit_prices(session, [row.id], settings.currency))[row.id]
             figures = (await catalog.stock_by_product(session, [row.id]))[row.id]
             stores = await catalog.list_stores(session)
             doc = build_document(row, codes, price, figures, settings.currency)
             similar = await engine.similar(doc, store_id=store_id, limit=5)
             alt_rows = await catalog.products_by_ids(session, similar)
             alt_codes = await catalog.barcodes_by_product(session, similar)
-            alt_prices = await catalog.prices_by_product(session, similar, settings.currency)
+            alt_prices = await pricing.unit_prices(session, similar, settings.currency)
         alternatives = [
             {
                 "gtin": str(Gtin(alt_codes[i][0])),
