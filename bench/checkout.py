@@ -57,6 +57,7 @@ from server.models import (  # noqa: E402
     Store,
     utcnow,
 )
+from server.states import CartStatus, ReservationStatus  # noqa: E402
 from server.tokens import CART_PREFIX, new_token, token_hash  # noqa: E402
 
 CHECKOUT = """
@@ -116,7 +117,7 @@ async def seed(db: Database, *, carts: int, hot: int) -> Shop:
                     [
                         {
                             "token_hash": token_hash(t),
-                            "status": "active",
+                            "status": CartStatus.ACTIVE,
                             "version": 1,
                             "created_at": now,
                             "updated_at": now,
@@ -231,7 +232,7 @@ async def check_stock(db: Database, location_id: int, plain_units: dict[int, int
             (
                 await session.execute(
                     select(StockReservation.product_id, func.sum(StockReservation.quantity))
-                    .where(StockReservation.status == "held")
+                    .where(StockReservation.status == ReservationStatus.HELD)
                     .group_by(StockReservation.product_id)
                 )
             ).all()

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from schema.ids import decode_id, encode_id
-from server import catalog
+from server import catalog, pricing
 from server.app import create_app
 from server.config import Settings
 from server.gtin import Gtin, parse_gtin
@@ -33,7 +33,7 @@ def _money(amount: int, currency: str) -> dict[str, Any]:
     return {"amount": amount, "currency": currency, "formatted": format_money(amount, currency)}
 
 
-def _price(info: catalog.PriceInfo) -> dict[str, Any]:
+def _price(info: pricing.PriceInfo) -> dict[str, Any]:
     campaign = info.campaign
     return {
         "regular": _money(info.regular, info.currency),
@@ -92,7 +92,7 @@ async def product_page(
     if row is None:
         return None
     codes = (await catalog.barcodes_by_product(session, [row.id])).get(row.id, [])
-    price = (await catalog.prices_by_product(session, [row.id], settings.currency)).get(row.id)
+    price = (await pricing.unit_prices(session, [row.id], settings.currency)).get(row.id)
     figures = (await catalog.stock_by_product(session, [row.id])).get(row.id, [])
     stores = list(await catalog.list_stores(session))
     gtin = str(Gtin(codes[0])) if codes else ""
@@ -107,7 +107,7 @@ async def product_page(
         "quantity": row.quantity,
         "imageUrl": row.image_url,
         "barcodeUrl": f"/barcodes/{gtin}.svg",
-        "price": _price(price or catalog.PriceInfo(settings.currency, 0, 0, None)),
+        "price": _price(pricing.shown_price(price, settings.currency)),
         "availability": _availability(list(figures), stores, here_id, settings.low_stock_threshold),
     }
 

@@ -14,13 +14,14 @@ from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id, encode_id
 from schema.mutations import in_savepoint
-from server import analytics, catalog
-from server.catalog import PriceInfo, StockFigure, stock_status
+from server import analytics, catalog, pricing
+from server.catalog import StockFigure, stock_status
 from server.errors import AppError, InvalidInput
 from server.gtin import Gtin, parse_gtin
 from server.models import Product as ProductRow
 from server.models import Store as StoreRow
 from server.money import format_money
+from server.states import StockStatus
 
 MAX_BATCH_GTINS = 100
 
@@ -58,7 +59,7 @@ class Price:
     campaign: Campaign | None = strawberry.field(description="The campaign lowering it, if any.")
 
     @classmethod
-    def from_info(cls, info: PriceInfo) -> Price:
+    def from_info(cls, info: pricing.PriceInfo) -> Price:
         """Build the GraphQL price from the catalog's price figures."""
         campaign = (
             Campaign(
@@ -76,11 +77,10 @@ class Price:
         )
 
 
-@strawberry.enum(description="How much is left, as shown to shoppers.")
-class StockStatus(Enum):
-    IN_STOCK = "IN_STOCK"
-    LOW_STOCK = "LOW_STOCK"
-    OUT_OF_STOCK = "OUT_OF_STOCK"
+# The GraphQL enums are the server's own state enums (server.states): one spelling of each.
+strawberry.enum(
+    StockStatus, name="StockStatus", description="How much is left, as shown to shoppers."
+)
 
 
 @strawberry.type(description="A store of the chain.")
@@ -129,7 +129,7 @@ def _level(store: StoreRow | None, figure: StockFigure | None, threshold: int) -
         store=Store.from_model(store) if store else None,
         online=store is None,
         available=available,
-        status=StockStatus(stock_status(available, threshold)),
+        status=stock_status(available, threshold),
     )
 
 
@@ -178,11 +178,7 @@ class Product(Node):
     async def price(self, info: Info) -> Price:
         ctx = context_of(info)
         found = await ctx.loaders.price.load(self.row.id)
-        if found is None:
-            # A product without a price in the chain's currency is not for sale; show zero
-            # rather than failing the whole page.
-            found = PriceInfo(ctx.settings.currency, 0, 0, None)
-        return Price.from_info(found)
+        return Price.from_info(pricing.shown_price(found, ctx.settings.currency))
 
     @strawberry.field(description="Stock here (the given store), online and in every store.")
     async def availability(

@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import logging
-from enum import Enum
 
 import strawberry
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from server.errors import AppError
+from server.errors import AppError, ErrorCode
 
 log = logging.getLogger("omnicart.graphql")
 
-
-@strawberry.enum(description="Stable machine-readable reason of a UserError.")
-class ErrorCode(Enum):
-    INVALID_INPUT = "INVALID_INPUT"
-    INVALID_GTIN = "INVALID_GTIN"
-    INVALID_QUANTITY = "INVALID_QUANTITY"
-    NOT_FOUND = "NOT_FOUND"
-    CONFLICT = "CONFLICT"
-    VERSION_CONFLICT = "VERSION_CONFLICT"
-    OUT_OF_STOCK = "OUT_OF_STOCK"
-    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
-    INVALID_TRANSITION = "INVALID_TRANSITION"
-    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
-    CODE_EXPIRED = "CODE_EXPIRED"
-    UNAUTHORIZED = "UNAUTHORIZED"
-    RATE_LIMITED = "RATE_LIMITED"
-    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
-    SEARCH_UNAVAILABLE = "SEARCH_UNAVAILABLE"
-    INTERNAL = "INTERNAL"
+# The codes are declared once, in server.errors; GraphQL shows that enum as it is.
+strawberry.enum(
+    ErrorCode, name="ErrorCode", description="Stable machine-readable reason of a UserError."
+)
 
 
 @strawberry.type(description="An expected failure of a mutation; nothing else of it took effect.")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from server import accounts, catalog, orders, staff
+from server import accounts, catalog, orders, pricing, staff
 from server.models import Customer, Product, Store
 
 if TYPE_CHECKING:
@@ -46,8 +46,8 @@ class Loaders:
         async def barcodes(ids: list[int]) -> Mapping[int, list[str]]:
             return await catalog.barcodes_by_product(await ctx.session(), ids)
 
-        async def prices(ids: list[int]) -> Mapping[int, catalog.PriceInfo]:
-            return await catalog.prices_by_product(await ctx.session(), ids, currency)
+        async def prices(ids: list[int]) -> Mapping[int, pricing.PriceInfo]:
+            return await pricing.unit_prices(await ctx.session(), ids, currency)
 
         async def stock(ids: list[int]) -> Mapping[int, list[catalog.StockFigure]]:
             return await catalog.stock_by_product(await ctx.session(), ids)
@@ -73,7 +73,7 @@ class Loaders:
         lock = ctx.session_lock
         self.product: DataLoader[int, Product | None] = _mapping_loader(lock, products)
         self.barcodes: DataLoader[int, list[str] | None] = _mapping_loader(lock, barcodes, list)
-        self.price: DataLoader[int, catalog.PriceInfo | None] = _mapping_loader(lock, prices)
+        self.price: DataLoader[int, pricing.PriceInfo | None] = _mapping_loader(lock, prices)
         self.stock: DataLoader[int, list[catalog.StockFigure] | None] = _mapping_loader(
             lock, stock, list
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from enum import Enum
 from typing import Annotated
 
@@ -14,13 +13,7 @@ from schema.catalog import Product
 from schema.context import context_of
 from schema.ids import decode_id
 from schema.paging import PageInfo, decode_cursor, encode_cursor
-from search import QueryTooLong, SearchEngineUnavailable, SearchError, SearchRequest
-from server.errors import InvalidInput, SearchUnavailable
-from server.indexing import build_document
-
-log = logging.getLogger("omnicart.search")
-MAX_PAGE = 100
-MAX_ALTERNATIVES = 20
+from server import searching
 
 
 @strawberry.input(description="Narrow a search down.")
@@ -97,38 +90,23 @@ class SearchQuery:
         ] = SearchSort.RELEVANCE,
     ) -> SearchResult:
         ctx = context_of(info)
-        if not 1 <= first <= MAX_PAGE:
-            raise InvalidInput(f"Ask for 1 to {MAX_PAGE} hits at a time.", field="first")
         offset = decode_cursor("offset", after) + 1 if after else 0
         f = filter or SearchFilter()
         in_stock_at = (
             decode_id(f.in_stock_at, "Store", field="filter.inStockAt") if f.in_stock_at else None
         )
-        try:
-            request = SearchRequest(
-                query=query,
-                categories=tuple(f.categories or ()),
-                brands=tuple(f.brands or ()),
-                price_min=f.price_min,
-                price_max=f.price_max,
-                in_stock_at=in_stock_at,
-                sort=sort.value,  # type: ignore[arg-type]
-                offset=offset,
-                limit=first,
-            )
-            response = await ctx.runtime.search.search(request)
-        except QueryTooLong as exc:
-            raise InvalidInput(str(exc), field="query") from exc
-        except SearchEngineUnavailable as exc:
-            log.warning("search unavailable: %s", exc)
-            raise SearchUnavailable(
-                "Search is unavailable right now; scanning and barcode lookup still work."
-            ) from exc
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from exc
-        except SearchError as exc:
-            log.error("search failed: %s", exc)
-            raise SearchUnavailable("Search failed; please try again.") from exc
+        wanted = searching.ProductQuery(
+            text=query,
+            categories=tuple(f.categories or ()),
+            brands=tuple(f.brands or ()),
+            price_min=f.price_min,
+            price_max=f.price_max,
+            in_stock_at=in_stock_at,
+            sort=sort.value,  # type: ignore[arg-type]
+            offset=offset,
+            first=first,
+        )
+        response = await searching.search_products(ctx.runtime.search, wanted)
         rows = await asyncio.gather(*(ctx.loaders.product.load(hit.id) for hit in response.hits))
         edges: list[SearchEdge] = []
         for position, (hit, row) in enumerate(zip(response.hits, rows, strict=True)):
@@ -161,15 +139,8 @@ class SearchQuery:
 async def alternatives_for(
     info: Info, product: Product, store_id: strawberry.ID | None, first: int
 ) -> list[Product]:
-    """Return products to offer instead of ``product``: same category, in stock here first.
-
-    A search outage leaves the product page without alternatives rather than failing it.
-    """
+    """Return products to offer instead of ``product`` (rules in ``server.searching``)."""
     ctx = context_of(info)
-    if not 0 <= first <= MAX_ALTERNATIVES:
-        raise InvalidInput(f"Ask for 0 to {MAX_ALTERNATIVES} alternatives.", field="first")
-    if first == 0:
-        return []
     store = decode_id(store_id, "Store", field="storeId") if store_id else None
     row = product.row
     gtins, price, stock = await asyncio.gather(
@@ -177,12 +148,16 @@ async def alternatives_for(
         ctx.loaders.price.load(row.id),
         ctx.loaders.stock.load(row.id),
     )
-    doc = build_document(row, gtins or [], price, stock or [], ctx.settings.currency)
-    try:
-        ids = await ctx.runtime.search.similar(doc, store_id=store, limit=first)
-    except SearchError as exc:
-        log.warning("alternatives unavailable: %s", exc)
-        return []
+    ids = await searching.alternatives_for(
+        ctx.runtime.search,
+        row,
+        gtins=gtins or [],
+        price=price,
+        stock=stock or [],
+        currency=ctx.settings.currency,
+        store_id=store,
+        first=first,
+    )
     rows = await asyncio.gather(*(ctx.loaders.product.load(i) for i in ids))
     live = [r for r in rows if r is not None and r.active and r.id != row.id]
     return list(await asyncio.gather(*(Product.load(info, r) for r in live)))

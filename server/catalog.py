@@ -1,50 +1,17 @@
-"""The catalog service: products by barcode or id, prices in force, and availability."""
+"""The catalog service: products by barcode or id, stores and availability (prices: pricing)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.gtin import Gtin
-from server.models import (
-    Campaign,
-    CampaignPrice,
-    Price,
-    Product,
-    ProductBarcode,
-    StockLevel,
-    StockLocation,
-    Store,
-    utcnow,
-)
-
-StockStatus = Literal["IN_STOCK", "LOW_STOCK", "OUT_OF_STOCK"]
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignInfo:
-    """The campaign behind a lowered price."""
-
-    id: int
-    name: str
-    starts_at: datetime | None
-    ends_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class PriceInfo:
-    """The regular price, the price in force now, and the campaign that lowers it, if any."""
-
-    currency: str
-    regular: int
-    current: int
-    campaign: CampaignInfo | None
+from server.models import Product, ProductBarcode, StockLevel, StockLocation, Store
+from server.states import StockStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +33,10 @@ class StockFigure:
 def stock_status(available: int, low_threshold: int) -> StockStatus:
     """Classify an available quantity for shoppers: none, a few left, or plenty."""
     if available <= 0:
-        return "OUT_OF_STOCK"
+        return StockStatus.OUT_OF_STOCK
     if available <= low_threshold:
-        return "LOW_STOCK"
-    return "IN_STOCK"
+        return StockStatus.LOW_STOCK
+    return StockStatus.IN_STOCK
 
 
 async def product_by_gtin(session: AsyncSession, gtin: Gtin) -> Product | None:
@@ -118,54 +85,6 @@ async def barcodes_by_product(session: AsyncSession, ids: Iterable[int]) -> dict
     for product_id, gtin in await session.execute(stmt):
         found[product_id].append(gtin)
     return found
-
-
-async def prices_by_product(
-    session: AsyncSession, ids: Iterable[int], currency: str, at: datetime | None = None
-) -> dict[int, PriceInfo]:
-    """Return the price in force at ``at`` (now by default) for each product that has one.
-
-    A campaign price applies inside its window (start inclusive, end exclusive; an open
-    end means no limit). When several campaigns run at once the lowest price wins, so a
-    shopper never pays more than an advertised offer.
-    """
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    moment = at or utcnow()
-    regular = dict(
-        (
-            await session.execute(
-                select(Price.product_id, Price.amount).where(
-                    Price.product_id.in_(wanted), Price.currency == currency
-                )
-            )
-        ).all()
-    )
-    campaign_rows = await session.execute(
-        select(CampaignPrice.product_id, CampaignPrice.amount, Campaign)
-        .join(Campaign, Campaign.id == CampaignPrice.campaign_id)
-        .where(
-            CampaignPrice.product_id.in_(wanted),
-            CampaignPrice.currency == currency,
-            or_(Campaign.starts_at.is_(None), Campaign.starts_at <= moment),
-            or_(Campaign.ends_at.is_(None), Campaign.ends_at > moment),
-        )
-        .order_by(CampaignPrice.product_id, CampaignPrice.amount, Campaign.id)
-    )
-    best: dict[int, tuple[int, Campaign]] = {}
-    for product_id, amount, campaign in campaign_rows:
-        best.setdefault(product_id, (amount, campaign))
-    result: dict[int, PriceInfo] = {}
-    for product_id, amount in regular.items():
-        offer = best.get(product_id)
-        if offer is not None and offer[0] < amount:
-            c = offer[1]
-            info = CampaignInfo(c.id, c.name, c.starts_at, c.ends_at)
-            result[product_id] = PriceInfo(currency, amount, offer[0], info)
-        else:
-            result[product_id] = PriceInfo(currency, amount, amount, None)
-    return result
 
 
 async def stock_by_product(

@@ -19,20 +19,44 @@
     └── ServiceUnavailable        SERVICE_UNAVAILABLE
         └── SearchUnavailable     SEARCH_UNAVAILABLE
 
-GraphQL mutations turn these into ``UserError`` entries; queries into GraphQL errors with
-``extensions.code``; plain HTTP routes into ``{"error": {"code", "message", "field"}}``.
-Anything that is not an ``AppError`` is unexpected: it is logged and masked.
+Every code is a member of ``ErrorCode``, the one list of them (the GraphQL ``ErrorCode``
+enum is this class, in this order). GraphQL mutations turn these into ``UserError`` entries;
+queries into GraphQL errors with ``extensions.code``; plain HTTP routes into
+``{"error": {"code", "message", "field"}}``. Anything that is not an ``AppError`` is
+unexpected: it is logged and masked.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, ClassVar
+
+
+class ErrorCode(StrEnum):
+    """The stable machine-readable reason of every expected failure."""
+
+    INVALID_INPUT = "INVALID_INPUT"
+    INVALID_GTIN = "INVALID_GTIN"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    VERSION_CONFLICT = "VERSION_CONFLICT"
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    CODE_EXPIRED = "CODE_EXPIRED"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    RATE_LIMITED = "RATE_LIMITED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    SEARCH_UNAVAILABLE = "SEARCH_UNAVAILABLE"
+    INTERNAL = "INTERNAL"
 
 
 class AppError(Exception):
     """An expected failure with a stable machine-readable ``code`` and a human message."""
 
-    code: ClassVar[str] = "INTERNAL"
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL
     http_status: ClassVar[int] = 400
 
     def __init__(self, message: str, *, field: str | None = None, details: Any = None) -> None:
@@ -49,94 +73,94 @@ class AppError(Exception):
 class InvalidInput(AppError):
     """The caller sent something malformed; retrying the same input fails the same way."""
 
-    code = "INVALID_INPUT"
+    code = ErrorCode.INVALID_INPUT
 
 
 class InvalidGtin(InvalidInput):
     """A scanned or typed code is not a valid GTIN (length, characters or check digit)."""
 
-    code = "INVALID_GTIN"
+    code = ErrorCode.INVALID_GTIN
 
 
 class InvalidQuantity(InvalidInput):
     """A quantity is outside the allowed range."""
 
-    code = "INVALID_QUANTITY"
+    code = ErrorCode.INVALID_QUANTITY
 
 
 class CodeExpired(InvalidInput):
     """A token or single-use code is expired, already used, or unknown."""
 
-    code = "CODE_EXPIRED"
+    code = ErrorCode.CODE_EXPIRED
 
 
 class NotFound(AppError):
     """The thing does not exist, or the caller may not know that it exists."""
 
-    code = "NOT_FOUND"
+    code = ErrorCode.NOT_FOUND
     http_status = 404
 
 
 class Conflict(AppError):
     """The request is well formed but clashes with the current state."""
 
-    code = "CONFLICT"
+    code = ErrorCode.CONFLICT
     http_status = 409
 
 
 class VersionConflict(Conflict):
     """An ``expectedVersion`` is stale; ``details`` carries the current object."""
 
-    code = "VERSION_CONFLICT"
+    code = ErrorCode.VERSION_CONFLICT
 
 
 class OutOfStock(Conflict):
     """Nothing of the product is available where it was asked for."""
 
-    code = "OUT_OF_STOCK"
+    code = ErrorCode.OUT_OF_STOCK
 
 
 class InsufficientStock(Conflict):
     """Less is available than asked for; ``details`` names the lines and what is available."""
 
-    code = "INSUFFICIENT_STOCK"
+    code = ErrorCode.INSUFFICIENT_STOCK
 
 
 class InvalidTransition(Conflict):
     """An order cannot move from its current status to the one asked for."""
 
-    code = "INVALID_TRANSITION"
+    code = ErrorCode.INVALID_TRANSITION
 
 
 class IdempotencyKeyReused(Conflict):
     """An idempotency key already stands for a different request on the same cart."""
 
-    code = "IDEMPOTENCY_KEY_REUSED"
+    code = ErrorCode.IDEMPOTENCY_KEY_REUSED
     http_status = 422
 
 
 class PermissionDenied(AppError):
     """The caller is not signed in as someone allowed to do this."""
 
-    code = "UNAUTHORIZED"
+    code = ErrorCode.UNAUTHORIZED
     http_status = 403
 
 
 class RateLimited(AppError):
     """Too many attempts in a short time; try again later."""
 
-    code = "RATE_LIMITED"
+    code = ErrorCode.RATE_LIMITED
     http_status = 429
 
 
 class ServiceUnavailable(AppError):
     """A backing service (database, search, broker) cannot be reached right now."""
 
-    code = "SERVICE_UNAVAILABLE"
+    code = ErrorCode.SERVICE_UNAVAILABLE
     http_status = 503
 
 
 class SearchUnavailable(ServiceUnavailable):
     """The search engine cannot answer; product lookups by barcode still work."""
 
-    code = "SEARCH_UNAVAILABLE"
+    code = ErrorCode.SEARCH_UNAVAILABLE

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from search import ProductDocument, SearchEngine, SearchError
 from search.embedded import EmbeddedEngine
-from server import catalog
+from server import catalog, pricing
 from server.db import Database
 from server.gtin import Gtin
 from server.models import OutboxEvent, Product
@@ -39,11 +39,12 @@ log = logging.getLogger("omnicart.indexing")
 def build_document(
     product: Product,
     gtins: Sequence[str],
-    price: catalog.PriceInfo | None,
+    price: pricing.PriceInfo | None,
     stock: Sequence[catalog.StockFigure],
     currency: str,
 ) -> ProductDocument:
     """Return the search document of a product from its row, barcodes, price and stock."""
+    shown = pricing.shown_price(price, currency)
     forms: list[str] = []
     for digits in gtins:
         forms.extend(f for f in Gtin(digits).forms if f not in forms)
@@ -54,8 +55,8 @@ def build_document(
         categories=list(product.categories or []),
         description=product.description,
         barcodes=forms,
-        price=price.current if price else 0,
-        currency=price.currency if price else currency,
+        price=shown.current,
+        currency=shown.currency,
         in_stock_at=sorted(
             {
                 f.store_id
@@ -78,7 +79,7 @@ async def documents_for(
     live = [p for p in products.values() if p.active]
     live_ids = [p.id for p in live]
     barcodes = await catalog.barcodes_by_product(session, live_ids)
-    prices = await catalog.prices_by_product(session, live_ids, currency)
+    prices = await pricing.unit_prices(session, live_ids, currency)
     stock = await catalog.stock_by_product(session, live_ids)
     docs = [
         build_document(p, barcodes.get(p.id, []), prices.get(p.id), stock.get(p.id, []), currency)

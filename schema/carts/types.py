@@ -11,8 +11,8 @@ from strawberry.types import Info
 from schema.catalog import Money, Node, Product
 from schema.context import context_of
 from schema.ids import encode_id
-from server.carts import CartView, LineView
-from server.catalog import PriceInfo
+from server import pricing
+from server.carts import CartView, LineView, visible_customer
 from server.errors import InvalidQuantity
 
 if TYPE_CHECKING:
@@ -43,12 +43,9 @@ LINE_QUANTITY_SCALAR = strawberry.scalar(
 )
 
 
-async def _price(info: Info[Any, Any], product_id: int) -> PriceInfo:
+async def _price(info: Info[Any, Any], product_id: int) -> pricing.PriceInfo:
     ctx = context_of(info)
-    found = await ctx.loaders.price.load(product_id)
-    # A product without a price in the chain's currency is not for sale: it shows as zero
-    # rather than failing the cart, as on the product page.
-    return found or PriceInfo(ctx.settings.currency, 0, 0, None)
+    return pricing.shown_price(await ctx.loaders.price.load(product_id), ctx.settings.currency)
 
 
 @strawberry.type(description="A product in a cart and how many of it; prices are as of now.")
@@ -80,7 +77,7 @@ class CartLine:
     @strawberry.field(description="Unit price now times quantity.")
     async def line_total(self, info: Info) -> Money:
         price = await _price(info, self.view.product_id)
-        return Money(amount=price.current * self.quantity, currency=price.currency)
+        return Money(amount=pricing.line_total(price, self.quantity), currency=price.currency)
 
     @strawberry.field(
         description=(
@@ -126,12 +123,10 @@ class Cart(Node):
     async def subtotal(self, info: Info) -> Money:
         ctx = context_of(info)
         ids = [line.product_id for line in self.view.lines]
-        prices = await ctx.loaders.price.load_many(ids)
-        amount = sum(
-            (price.current if price else 0) * line.quantity
-            for price, line in zip(prices, self.view.lines, strict=True)
-        )
-        return Money(amount=amount, currency=ctx.settings.currency)
+        prices = dict(zip(ids, await ctx.loaders.price.load_many(ids), strict=True))
+        currency = ctx.settings.currency
+        amount = pricing.cart_subtotal(self.view.lines, prices, currency)
+        return Money(amount=amount, currency=currency)
 
     @strawberry.field(
         description=(
@@ -145,12 +140,9 @@ class Cart(Node):
         # Imported here: schema.accounts builds carts (Customer.cart), so it imports this module.
         from schema.accounts import Customer
 
-        customer_id = self.view.customer_id
-        if customer_id is None:
-            return None
         ctx = context_of(info)
-        viewer = await ctx.viewer()
-        if viewer.customer_id != customer_id and viewer.device is None:
+        customer_id = visible_customer(await ctx.viewer(), self.view)
+        if customer_id is None:
             return None
         row = await ctx.loaders.customer.load(customer_id)
         return Customer.from_model(row, with_cart=False) if row else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -13,15 +12,13 @@ from schema.context import context_of
 from schema.ids import decode_id
 from server import orders
 from server.carts import LineView
+from server.states import FulfilmentOption
 
-
-@strawberry.enum(description="The best way to get a cart line, seen from one store.")
-class FulfilmentOption(Enum):
-    SHELF_HERE = "SHELF_HERE"
-    COLLECT_HERE = "COLLECT_HERE"
-    COLLECT_ELSEWHERE = "COLLECT_ELSEWHERE"
-    DELIVERY = "DELIVERY"
-    UNAVAILABLE = "UNAVAILABLE"
+strawberry.enum(
+    FulfilmentOption,
+    name="FulfilmentOption",
+    description="The best way to get a cart line, seen from one store.",
+)
 
 
 @strawberry.type(
@@ -69,6 +66,6 @@ async def line_fulfilment(info: Info[Any, Any], line: LineView, store_id: str) -
         collect_here=options.collect_here,
         delivery=options.delivery,
         available_online=options.available_online,
-        recommended=FulfilmentOption(options.recommended),
+        recommended=options.recommended,
         options=options,
     )

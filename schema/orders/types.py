@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -17,35 +16,18 @@ from schema.paging import PageInfo
 from server.gtin import Gtin
 from server.orders import OrderLineView, OrderPage, OrderView, StatusChangeView, UnavailableLine
 from server.staff import staff_actor
+from server.states import FulfilmentMethod, OrderChannel, OrderStatus
 
 if TYPE_CHECKING:
     from schema.accounts import Customer
 
 
-@strawberry.enum(description="Where an order is in its life.")
-class OrderStatus(Enum):
-    PLACED = "placed"
-    READY_FOR_PICKUP = "ready_for_pickup"
-    COLLECTED = "collected"
-    SHIPPED = "shipped"
-    DELIVERED = "delivered"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-    RETURNED = "returned"
-
-
-@strawberry.enum(description="How an order reaches the shopper.")
-class FulfilmentMethod(Enum):
-    CLICK_AND_COLLECT = "click_and_collect"
-    DELIVERY = "delivery"
-
-
-@strawberry.enum(description="Where an order was placed.")
-class OrderChannel(Enum):
-    WEB = "web"
-    APP = "app"
-    KIOSK = "kiosk"
-    STAFF = "staff"
+# The GraphQL enums are the server's own state enums (server.states): one spelling of each.
+strawberry.enum(OrderStatus, name="OrderStatus", description="Where an order is in its life.")
+strawberry.enum(
+    FulfilmentMethod, name="FulfilmentMethod", description="How an order reaches the shopper."
+)
+strawberry.enum(OrderChannel, name="OrderChannel", description="Where an order was placed.")
 
 
 def _money(amount: int, currency: str) -> Money:

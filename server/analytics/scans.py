@@ -12,6 +12,7 @@ from server import catalog
 from server.errors import InvalidGtin, NotFound
 from server.gtin import Gtin, RestrictedCode, RestrictedTemplate, parse_scan
 from server.models import Cart, Product, ScanEvent, StoreItemCode
+from server.states import CartStatus
 from server.viewer import Viewer
 
 DEVICE_KINDS = ("phone", "web", "kiosk", "staff")
@@ -33,7 +34,9 @@ async def scanner_of(session: AsyncSession, viewer: Viewer) -> Scanner:
     """
     if viewer.customer_id is not None:
         cart_id = await session.scalar(
-            select(Cart.id).where(Cart.customer_id == viewer.customer_id, Cart.status == "active")
+            select(Cart.id).where(
+                Cart.customer_id == viewer.customer_id, Cart.status == CartStatus.ACTIVE
+            )
         )
         return Scanner(viewer.customer_id, cart_id)
     if viewer.cart_token_hash is not None:
@@ -42,7 +45,7 @@ async def scanner_of(session: AsyncSession, viewer: Viewer) -> Scanner:
                 and_(
                     Cart.token_hash == viewer.cart_token_hash,
                     Cart.customer_id.is_(None),
-                    Cart.status == "active",
+                    Cart.status == CartStatus.ACTIVE,
                 )
             )
         )

@@ -16,6 +16,9 @@ they are read from the catalog when the cart is shown (the campaign price in for
 every channel shows the same price. Stock is not reserved by a cart; it is checked at
 checkout.
 
+**Whose cart.** A cart shows its customer to that customer and to a kiosk or staff device
+the cart was handed to; to everyone else (a guest cart's token holder included) nobody.
+
 **Versions and retries.** Every change bumps ``version`` by exactly one. A change's first
 statement is ``UPDATE carts SET version = version + 1 … WHERE id = … AND <caller may
 reach it> [AND version = expectedVersion] RETURNING version``: it takes the row lock on
@@ -76,6 +79,7 @@ from server.carts.views import (
     active_cart_of,
     cart_for_viewer,
     load_view,
+    visible_customer,
 )
 
 __all__ = [
@@ -100,4 +104,5 @@ __all__ = [
     "load_view",
     "remove_lines",
     "update_lines",
+    "visible_customer",
 ]

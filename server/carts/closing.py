@@ -15,10 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.carts import idempotency
 from server.carts.handoff import end_live_codes
-from server.carts.views import ACTIVE, CartView
+from server.carts.views import CartView
 from server.models import Cart, CartClaim, CartLine
-
-CLOSED = "closed"
+from server.states import CartStatus
 
 
 async def close_cart(session: AsyncSession, cart_id: int, now: datetime) -> None:
@@ -30,7 +29,7 @@ async def close_cart(session: AsyncSession, cart_id: int, now: datetime) -> None
     await session.execute(
         update(Cart)
         .where(Cart.id == cart_id)
-        .values(status=CLOSED, updated_at=now)
+        .values(status=CartStatus.CLOSED, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     await retire_cart(session, cart_id, now)
@@ -54,7 +53,11 @@ async def start_fresh_cart(session: AsyncSession, customer_id: int, now: datetim
         await session.execute(
             insert(Cart)
             .values(
-                customer_id=customer_id, status=ACTIVE, version=1, created_at=now, updated_at=now
+                customer_id=customer_id,
+                status=CartStatus.ACTIVE,
+                version=1,
+                created_at=now,
+                updated_at=now,
             )
             .returning(Cart.id)
         )

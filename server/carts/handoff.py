@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.carts.views import ACTIVE, CartView, load_view, reachable_by
+from server.carts.views import CartView, load_view, reachable_by
 from server.errors import CodeExpired, NotFound, PermissionDenied
 from server.models import Cart, CartClaim, CartHandoff
 from server.ratelimit import AttemptLimit, check_attempts, record_failure
+from server.states import CartStatus
 from server.tokens import (
     display_handoff_code,
     handoff_code_hash,
@@ -145,7 +146,7 @@ async def _claim(
                 CartHandoff.code_hash == handoff_code_hash(code, secret_key),
                 CartHandoff.used_at.is_(None),
                 CartHandoff.expires_at > now,
-                CartHandoff.cart_id.in_(select(Cart.id).where(Cart.status == ACTIVE)),
+                CartHandoff.cart_id.in_(select(Cart.id).where(Cart.status == CartStatus.ACTIVE)),
             )
             .values(used_at=now, used_by_device_id=device.id)
             .returning(CartHandoff.id, CartHandoff.cart_id)

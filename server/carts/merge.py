@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.carts.closing import retire_cart
 from server.carts.service import SET_LINE_QUANTITY, lock_customer
-from server.carts.views import ACTIVE, MERGED, CartView, lines_of, load_view
+from server.carts.views import CartView, lines_of, load_view
 from server.errors import NotFound
 from server.models import Cart, CartLine
+from server.states import CartStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +53,15 @@ async def attach_guest_cart(
         raise NotFound("There is no such cart.", field="cartId")
     target = (
         await session.execute(
-            select(Cart.id).where(Cart.customer_id == customer_id, Cart.status == ACTIVE)
+            select(Cart.id).where(Cart.customer_id == customer_id, Cart.status == CartStatus.ACTIVE)
         )
     ).scalar_one_or_none()
     # A repeated sign-in (a double tap, a retry) finds its work done and changes nothing.
-    if guest.status == ACTIVE and guest.customer_id == customer_id:
+    if guest.status == CartStatus.ACTIVE and guest.customer_id == customer_id:
         return Attached(await _view(session, guest.id), ())
-    if guest.status == MERGED and target is not None and guest.merged_into_id == target:
+    if guest.status == CartStatus.MERGED and target is not None and guest.merged_into_id == target:
         return Attached(await _view(session, target), ())
-    if guest.status != ACTIVE or guest.customer_id is not None:
+    if guest.status != CartStatus.ACTIVE or guest.customer_id is not None:
         raise NotFound("There is no such cart.", field="cartId")
     if target is None:
         return await _adopt(session, customer_id, guest.id, now)
@@ -72,7 +73,9 @@ async def _adopt(session: AsyncSession, customer_id: int, guest_id: int, now: da
     adopted = (
         await session.execute(
             update(Cart)
-            .where(Cart.id == guest_id, Cart.status == ACTIVE, Cart.customer_id.is_(None))
+            .where(
+                Cart.id == guest_id, Cart.status == CartStatus.ACTIVE, Cart.customer_id.is_(None)
+            )
             .values(customer_id=customer_id, version=Cart.version + 1, updated_at=now)
             .returning(Cart.version)
             .execution_options(synchronize_session=False)
@@ -101,7 +104,7 @@ async def _merge(
         version = (
             await session.execute(
                 update(Cart)
-                .where(Cart.id == cart_id, Cart.status == ACTIVE, owner)
+                .where(Cart.id == cart_id, Cart.status == CartStatus.ACTIVE, owner)
                 .values(version=Cart.version + 1, updated_at=now)
                 .returning(Cart.version)
                 .execution_options(synchronize_session=False)
@@ -134,7 +137,7 @@ async def _merge(
     await session.execute(
         update(Cart)
         .where(Cart.id == guest_id)
-        .values(status=MERGED, merged_into_id=target_id)
+        .values(status=CartStatus.MERGED, merged_into_id=target_id)
         .execution_options(synchronize_session=False)
     )
     await retire_cart(session, guest_id, now)

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server import catalog
 from server.carts import idempotency
 from server.carts.views import (
-    ACTIVE,
     CartChange,
     CartView,
     active_cart_of,
@@ -26,6 +25,7 @@ from server.carts.views import (
 from server.errors import AppError, InvalidInput, InvalidQuantity, NotFound, VersionConflict
 from server.gtin import Gtin, parse_gtin
 from server.models import Cart, CartLine, Customer
+from server.states import CartStatus
 from server.tokens import CART_PREFIX, new_token, token_hash
 from server.viewer import Viewer
 
@@ -124,7 +124,7 @@ async def create_cart(
         else:
             cart = Cart(
                 customer_id=viewer.customer_id,
-                status=ACTIVE,
+                status=CartStatus.ACTIVE,
                 version=1,
                 created_at=now,
                 updated_at=now,
@@ -136,7 +136,11 @@ async def create_cart(
     else:
         token = new_token(CART_PREFIX)
         cart = Cart(
-            token_hash=token_hash(token), status=ACTIVE, version=1, created_at=now, updated_at=now
+            token_hash=token_hash(token),
+            status=CartStatus.ACTIVE,
+            version=1,
+            created_at=now,
+            updated_at=now,
         )
         session.add(cart)
         await session.flush()

@@ -10,10 +10,8 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models import Cart, CartClaim, CartLine
+from server.states import CartStatus
 from server.viewer import Viewer
-
-ACTIVE = "active"
-MERGED = "merged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +90,20 @@ def reachable_by(viewer: Viewer, now: datetime) -> ColumnElement[bool]:
         )
     if not ways:
         return false()
-    return and_(Cart.status == ACTIVE, or_(*ways))
+    return and_(Cart.status == CartStatus.ACTIVE, or_(*ways))
+
+
+def visible_customer(viewer: Viewer, cart: CartView) -> int | None:
+    """Return the id of the cart's customer if ``viewer`` may see who it is, else None.
+
+    The customer sees themselves, and so does a kiosk or staff device the cart was handed
+    to (only a device with a claim reaches someone's cart); a guest cart has nobody to show.
+    """
+    if cart.customer_id is None:
+        return None
+    if viewer.customer_id == cart.customer_id or viewer.device is not None:
+        return cart.customer_id
+    return None
 
 
 async def lines_of(session: AsyncSession, cart_id: int) -> tuple[LineView, ...]:
@@ -143,7 +154,7 @@ async def active_cart_of(session: AsyncSession, customer_id: int) -> CartView | 
     """Return a customer's active cart, or None when they have none yet."""
     cart_id = (
         await session.execute(
-            select(Cart.id).where(Cart.customer_id == customer_id, Cart.status == ACTIVE)
+            select(Cart.id).where(Cart.customer_id == customer_id, Cart.status == CartStatus.ACTIVE)
         )
     ).scalar_one_or_none()
     return None if cart_id is None else await load_view(session, cart_id)

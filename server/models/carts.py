@@ -9,6 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Uniq
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, utcnow
+from server.states import CartStatus, one_of
 
 
 class Cart(Base):
@@ -22,21 +23,21 @@ class Cart(Base):
     __tablename__ = "carts"
     __table_args__ = (
         CheckConstraint("version >= 1", name="version_positive"),
-        CheckConstraint("status IN ('active', 'merged', 'closed')", name="known_status"),
+        CheckConstraint(one_of("status", CartStatus), name="known_status"),
         # One active cart per customer, whatever device asks.
         Index(
             "uq_carts_active_customer",
             "customer_id",
             unique=True,
-            sqlite_where=text("status = 'active'"),
-            postgresql_where=text("status = 'active'"),
+            sqlite_where=text(f"status = '{CartStatus.ACTIVE}'"),
+            postgresql_where=text(f"status = '{CartStatus.ACTIVE}'"),
         ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default=CartStatus.ACTIVE)
     version: Mapped[int] = mapped_column(Integer, default=1)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("carts.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -16,24 +16,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, utcnow
-
-ORDER_STATUSES = (
-    "placed",
-    "ready_for_pickup",
-    "collected",
-    "shipped",
-    "delivered",
-    "cancelled",
-    "expired",
-    "returned",
+from server.states import (
+    FulfilmentMethod,
+    OrderChannel,
+    OrderStatus,
+    ReservationStatus,
+    one_of,
 )
-FULFILMENTS = ("click_and_collect", "delivery")
-CHANNELS = ("web", "app", "kiosk", "staff")
-RESERVATION_STATUSES = ("held", "consumed", "released")
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Order(Base):
@@ -49,12 +38,12 @@ class Order(Base):
 
     __tablename__ = "orders"
     __table_args__ = (
-        CheckConstraint(_one_of("status", ORDER_STATUSES), name="known_status"),
-        CheckConstraint(_one_of("fulfilment", FULFILMENTS), name="known_fulfilment"),
-        CheckConstraint(_one_of("channel", CHANNELS), name="known_channel"),
+        CheckConstraint(one_of("status", OrderStatus), name="known_status"),
+        CheckConstraint(one_of("fulfilment", FulfilmentMethod), name="known_fulfilment"),
+        CheckConstraint(one_of("channel", OrderChannel), name="known_channel"),
         CheckConstraint(
-            "(fulfilment = 'click_and_collect' AND pickup_store_id IS NOT NULL)"
-            " OR (fulfilment = 'delivery' AND delivery_address IS NOT NULL)",
+            f"(fulfilment = '{FulfilmentMethod.CLICK_AND_COLLECT}' AND pickup_store_id IS NOT NULL)"
+            f" OR (fulfilment = '{FulfilmentMethod.DELIVERY}' AND delivery_address IS NOT NULL)",
             name="fulfilment_target",
         ),
         CheckConstraint("version >= 1", name="version_positive"),
@@ -67,7 +56,7 @@ class Order(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(String(24), default="placed")
+    status: Mapped[str] = mapped_column(String(24), default=OrderStatus.PLACED)
     fulfilment: Mapped[str] = mapped_column(String(24))
     channel: Mapped[str] = mapped_column(String(16))
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
@@ -131,7 +120,7 @@ class StockReservation(Base):
     __tablename__ = "stock_reservations"
     __table_args__ = (
         CheckConstraint("quantity >= 1", name="quantity_positive"),
-        CheckConstraint(_one_of("status", RESERVATION_STATUSES), name="known_status"),
+        CheckConstraint(one_of("status", ReservationStatus), name="known_status"),
         Index("ix_stock_reservations_order", "order_id"),
         Index("ix_stock_reservations_stock", "location_id", "product_id", "status"),
     )
@@ -142,7 +131,7 @@ class StockReservation(Base):
     location_id: Mapped[int] = mapped_column(ForeignKey("stock_locations.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     quantity: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="held")
+    status: Mapped[str] = mapped_column(String(16), default=ReservationStatus.HELD)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
 

@@ -63,8 +63,6 @@ from server.orders.requests import (
     UnavailableLine,
 )
 from server.orders.views import (
-    CLICK_AND_COLLECT,
-    DELIVERY,
     OrderLineView,
     OrderPage,
     OrderView,
@@ -76,8 +74,6 @@ from server.orders.views import (
 )
 
 __all__ = [
-    "CLICK_AND_COLLECT",
-    "DELIVERY",
     "Action",
     "CheckoutRequest",
     "CheckoutResult",

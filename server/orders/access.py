@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from server.orders.views import DELIVERY, OrderView
+from server.orders.views import OrderView
 from server.staff import StaffActor, staff_actor
+from server.states import FulfilmentMethod
 from server.viewer import Viewer
 
 
@@ -18,7 +19,7 @@ def staff_may_see(actor: StaffActor, order: OrderView) -> bool:
     """Tell whether staff may see an order: their store's, any delivery order; admins all."""
     return (
         actor.is_admin
-        or order.fulfilment == DELIVERY
+        or order.fulfilment == FulfilmentMethod.DELIVERY
         or (
             actor.store_id is not None and actor.store_id in (order.pickup_store_id, order.store_id)
         )

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import catalog
+from server import catalog, pricing
 from server.carts import CartView, active_cart_of, cart_for_viewer, load_view
 from server.carts.closing import close_cart, start_fresh_cart, take_lines
 from server.carts.idempotency import check_key, fingerprint
@@ -52,8 +52,6 @@ from server.orders.requests import (
     insufficient,
 )
 from server.orders.views import (
-    CLICK_AND_COLLECT,
-    DELIVERY,
     OrderLineView,
     OrderView,
     lines_by_order,
@@ -61,6 +59,7 @@ from server.orders.views import (
     request_hash_of,
 )
 from server.outbox import record_product_changes
+from server.states import FulfilmentMethod, OrderChannel, OrderStatus, ReservationStatus
 from server.viewer import Viewer
 
 _LINE_SNAPSHOT = (
@@ -145,7 +144,7 @@ async def _place(
     request: CheckoutRequest,
     locked: _Locked,
     fulfilment: Fulfilment,
-    channel: str,
+    channel: OrderChannel,
     *,
     key: str | None,
     request_hash: str,
@@ -159,7 +158,7 @@ async def _place(
     location, where = await _location(session, fulfilment)
     product_ids = sorted({line.product_id for line in chosen})
     products = await catalog.products_by_ids(session, product_ids)
-    prices = await catalog.prices_by_product(session, product_ids, currency, at=now)
+    prices = await pricing.unit_prices(session, product_ids, currency, at=now)
     barcodes = await catalog.barcodes_by_product(session, product_ids)
     wanted: dict[int, int] = defaultdict(int)
     for line in chosen:
@@ -176,9 +175,11 @@ async def _place(
         ]
         raise insufficient(chosen, shortfalls, products, where)
 
+    priced = pricing.price_lines(chosen, prices, currency)
+    totals = pricing.order_totals(priced, currency)
     rows: list[dict[str, Any]] = []
-    for position, line in enumerate(chosen):
-        price = prices[line.product_id]
+    for position, (line, charged) in enumerate(zip(chosen, priced, strict=True)):
+        price = charged.unit
         codes = barcodes.get(line.product_id) or [""]
         rows.append(
             {
@@ -191,16 +192,17 @@ async def _place(
                 "regular_unit_price": price.regular,
                 "campaign_name": price.campaign.name if price.campaign else None,
                 "quantity": line.quantity,
-                "line_total": price.current * line.quantity,
+                "line_total": charged.total,
                 "returned_quantity": 0,
                 "added_to_cart_at": line.created_at,
             }
         )
-    subtotal = sum(int(row["line_total"]) for row in rows)
     is_collect = isinstance(fulfilment, ClickAndCollect)
     values: dict[str, Any] = {
-        "status": "placed",
-        "fulfilment": CLICK_AND_COLLECT if is_collect else DELIVERY,
+        "status": OrderStatus.PLACED,
+        "fulfilment": FulfilmentMethod.CLICK_AND_COLLECT
+        if is_collect
+        else FulfilmentMethod.DELIVERY,
         "channel": channel,
         "store_id": viewer.device.store_id if viewer.device else None,
         "pickup_store_id": fulfilment.store_id if is_collect else None,  # type: ignore[union-attr]
@@ -211,8 +213,8 @@ async def _place(
         "cart_token_hash": locked.token_hash,
         "device_id": viewer.device.id if viewer.device else None,
         "currency": currency,
-        "subtotal": subtotal,
-        "total": subtotal,
+        "subtotal": totals.subtotal,
+        "total": totals.total,
         "version": 1,
         "pickup_deadline": now + timedelta(days=pickup_days) if is_collect else None,
         "created_at": now,
@@ -244,7 +246,7 @@ async def _place(
                 "location_id": location.id,
                 "product_id": row["product_id"],
                 "quantity": row["quantity"],
-                "status": stock.HELD,
+                "status": ReservationStatus.HELD,
                 "created_at": now,
             }
             for line_id, row in zip(line_ids, rows, strict=True)
@@ -255,7 +257,7 @@ async def _place(
         insert(OrderStatusChange).values(
             order_id=order_id,
             from_status=None,
-            to_status="placed",
+            to_status=OrderStatus.PLACED,
             actor_kind=actor_kind,
             actor_id=actor_id,
             at=now,

@@ -39,14 +39,9 @@ from server.errors import (
 from server.models import Order, OrderLine, OrderStatusChange, StockReservation
 from server.orders import stock
 from server.orders.access import staff_may_see
-from server.orders.views import (
-    CLICK_AND_COLLECT,
-    DELIVERY,
-    OrderView,
-    lines_by_order,
-    load_order,
-)
+from server.orders.views import OrderView, lines_by_order, load_order
 from server.staff import StaffActor, record_action
+from server.states import FulfilmentMethod, OrderStatus, ReservationStatus
 
 Action = Literal["mark_ready", "mark_collected", "cancel", "mark_shipped", "mark_delivered"]
 Effect = Literal["none", "release", "consume"]
@@ -56,30 +51,30 @@ Effect = Literal["none", "release", "consume"]
 class Rule:
     """Which statuses an action starts from, where it leads, and what happens to stock."""
 
-    sources: tuple[str, ...]
-    target: str
+    sources: tuple[OrderStatus, ...]
+    target: OrderStatus
     effect: Effect
     verb: str
 
 
-RULES: dict[tuple[str, str], Rule] = {
-    (CLICK_AND_COLLECT, "mark_ready"): Rule(
-        ("placed",), "ready_for_pickup", "none", "marked ready"
+_COLLECT = FulfilmentMethod.CLICK_AND_COLLECT
+_DELIVERY = FulfilmentMethod.DELIVERY
+_PLACED = OrderStatus.PLACED
+_READY = OrderStatus.READY_FOR_PICKUP
+RULES: dict[tuple[FulfilmentMethod, str], Rule] = {
+    (_COLLECT, "mark_ready"): Rule((_PLACED,), _READY, "none", "marked ready"),
+    (_COLLECT, "mark_collected"): Rule(
+        (_READY,), OrderStatus.COLLECTED, "consume", "marked collected"
     ),
-    (CLICK_AND_COLLECT, "mark_collected"): Rule(
-        ("ready_for_pickup",), "collected", "consume", "marked collected"
+    (_COLLECT, "cancel"): Rule((_PLACED, _READY), OrderStatus.CANCELLED, "release", "cancelled"),
+    (_COLLECT, "expire"): Rule((_PLACED, _READY), OrderStatus.EXPIRED, "release", "expired"),
+    (_DELIVERY, "mark_shipped"): Rule((_PLACED,), OrderStatus.SHIPPED, "consume", "marked shipped"),
+    (_DELIVERY, "mark_delivered"): Rule(
+        (OrderStatus.SHIPPED,), OrderStatus.DELIVERED, "none", "marked delivered"
     ),
-    (CLICK_AND_COLLECT, "cancel"): Rule(
-        ("placed", "ready_for_pickup"), "cancelled", "release", "cancelled"
-    ),
-    (CLICK_AND_COLLECT, "expire"): Rule(
-        ("placed", "ready_for_pickup"), "expired", "release", "expired"
-    ),
-    (DELIVERY, "mark_shipped"): Rule(("placed",), "shipped", "consume", "marked shipped"),
-    (DELIVERY, "mark_delivered"): Rule(("shipped",), "delivered", "none", "marked delivered"),
-    (DELIVERY, "cancel"): Rule(("placed",), "cancelled", "release", "cancelled"),
+    (_DELIVERY, "cancel"): Rule((_PLACED,), OrderStatus.CANCELLED, "release", "cancelled"),
 }
-RETURNABLE = ("collected", "delivered")
+RETURNABLE = (OrderStatus.COLLECTED, OrderStatus.DELIVERED)
 # Moving an online order through the warehouse is not a store's work.
 _ADMIN_ONLY = {"mark_shipped", "mark_delivered"}
 
@@ -113,7 +108,7 @@ async def transition(
     """Move an order on as a staff member asked (rules in the module docstring)."""
     order = await _visible(session, actor, order_id)
     if not actor.is_admin:
-        if action in _ADMIN_ONLY or order.fulfilment != CLICK_AND_COLLECT:
+        if action in _ADMIN_ONLY or order.fulfilment != FulfilmentMethod.CLICK_AND_COLLECT:
             raise PermissionDenied("Only admins move online orders through the warehouse.")
         if not actor.works_at(order.pickup_store_id):
             raise PermissionDenied("Only staff of the pickup store can change this order.")
@@ -179,7 +174,7 @@ async def take_return(
         .where(OrderLine.order_id == order.id, OrderLine.returned_quantity < OrderLine.quantity)
         .limit(1)
     )
-    target = "returned" if left is None else status
+    target = OrderStatus.RETURNED if left is None else status
     if target != status:
         await session.execute(
             update(Order)
@@ -223,8 +218,8 @@ async def expire_overdue(session: AsyncSession, *, now: datetime) -> list[Expire
             await session.execute(
                 select(Order.id)
                 .where(
-                    Order.fulfilment == CLICK_AND_COLLECT,
-                    Order.status.in_(RULES[(CLICK_AND_COLLECT, "expire")].sources),
+                    Order.fulfilment == FulfilmentMethod.CLICK_AND_COLLECT,
+                    Order.status.in_(RULES[(FulfilmentMethod.CLICK_AND_COLLECT, "expire")].sources),
                     Order.pickup_deadline <= now,
                 )
                 .order_by(Order.id)
@@ -271,7 +266,7 @@ async def _apply(
         "version": Order.version + 1,
         "updated_at": now,
     }
-    if rule.target == "ready_for_pickup":
+    if rule.target == OrderStatus.READY_FOR_PICKUP:
         # The shopper gets the full pickup time from the moment the order is ready.
         values["pickup_deadline"] = now + timedelta(days=pickup_days)
     await _move(session, order, rule.sources, values, refusal=f"it cannot be {rule.verb} now.")
@@ -288,11 +283,11 @@ async def _apply(
 async def _move(
     session: AsyncSession,
     order: OrderView,
-    sources: Sequence[str],
+    sources: Sequence[OrderStatus],
     values: dict[str, object],
     *,
     refusal: str,
-) -> str:
+) -> OrderStatus:
     """Update the order with ``values`` if its status is one of ``sources``; return that status.
 
     The conditional UPDATE locks the row, so of two staff acting at once one moves the order
@@ -311,7 +306,7 @@ async def _move(
         current = await load_order(session, order.id)
         status = current.status if current else order.status
         raise InvalidTransition(f"The order is {_words(status)}; {refusal}", details=current)
-    return moved.status
+    return OrderStatus(moved.status)
 
 
 async def _visible(session: AsyncSession, actor: StaffActor, order_id: int) -> OrderView:
@@ -363,7 +358,7 @@ async def _take_back(
 async def _held_units(session: AsyncSession, order_id: int) -> int:
     total = await session.scalar(
         select(func.coalesce(func.sum(StockReservation.quantity), 0)).where(
-            StockReservation.order_id == order_id, StockReservation.status == stock.HELD
+            StockReservation.order_id == order_id, StockReservation.status == ReservationStatus.HELD
         )
     )
     return int(total or 0)

@@ -17,13 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from server.catalog import StockFigure
-
-Recommendation = Literal[
-    "SHELF_HERE", "COLLECT_HERE", "COLLECT_ELSEWHERE", "DELIVERY", "UNAVAILABLE"
-]
+from server.states import FulfilmentOption
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +33,7 @@ class LineOptions:
     collect_at: tuple[int, ...]
     available_online: int
     delivery: bool
-    recommended: Recommendation
+    recommended: FulfilmentOption
 
 
 def line_options(
@@ -52,15 +48,14 @@ def line_options(
     )
     collect_at = tuple(f.store_id for f in elsewhere if f.available >= quantity and f.store_id)
     on_shelf = store_id is not None and here >= quantity
-    recommended: Recommendation
     if on_shelf:
-        recommended = "SHELF_HERE"
+        recommended = FulfilmentOption.SHELF_HERE
     elif online >= quantity:
-        recommended = "DELIVERY"
+        recommended = FulfilmentOption.DELIVERY
     elif collect_at:
-        recommended = "COLLECT_ELSEWHERE"
+        recommended = FulfilmentOption.COLLECT_ELSEWHERE
     else:
-        recommended = "UNAVAILABLE"
+        recommended = FulfilmentOption.UNAVAILABLE
     return LineOptions(
         quantity=quantity,
         available_here=here,

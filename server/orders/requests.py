@@ -11,11 +11,12 @@ from server.carts import CartView
 from server.errors import InsufficientStock, InvalidInput, NotFound
 from server.orders.stock import Shortfall
 from server.orders.views import OrderLineView, OrderView
+from server.states import OrderChannel
 from server.viewer import Viewer
 
 MAX_ADDRESS = 500
 MAX_LINE_IDS = 100
-SHOPPER_CHANNELS = ("web", "app")
+SHOPPER_CHANNELS = (OrderChannel.WEB, OrderChannel.APP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,17 +136,17 @@ def checked_fulfilment(fulfilment: Fulfilment) -> Fulfilment:
     return fulfilment
 
 
-def channel_of(viewer: Viewer, asked: str | None) -> str:
+def channel_of(viewer: Viewer, asked: str | None) -> OrderChannel:
     """Return the order's channel: the device's kind, else what the shopper's client says."""
     if viewer.device is not None:
-        return viewer.device.kind
+        return OrderChannel(viewer.device.kind)
     if asked is None:
-        return "web"
+        return OrderChannel.WEB
     if asked not in SHOPPER_CHANNELS:
         raise InvalidInput(
             "Only kiosks and staff devices place kiosk and staff orders.", field="channel"
         )
-    return asked
+    return OrderChannel(asked)
 
 
 def check_line_ids(line_ids: tuple[int, ...] | None) -> None:

@@ -22,10 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models import StockLevel, StockReservation
 from server.outbox import record_product_changes
-
-HELD = "held"
-CONSUMED = "consumed"
-RELEASED = "released"
+from server.states import ReservationStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +94,9 @@ async def _close_held(
     """Mark an order's held reservations ``status``; return units per (location, product)."""
     rows = await session.execute(
         update(StockReservation)
-        .where(StockReservation.order_id == order_id, StockReservation.status == HELD)
+        .where(
+            StockReservation.order_id == order_id, StockReservation.status == ReservationStatus.HELD
+        )
         .values(status=status, closed_at=now)
         .returning(
             StockReservation.location_id, StockReservation.product_id, StockReservation.quantity
@@ -112,7 +111,7 @@ async def _close_held(
 
 async def release(session: AsyncSession, order_id: int, now: datetime) -> int:
     """Give an order's held units back to sale (cancelled, expired); return how many."""
-    units = await _close_held(session, order_id, RELEASED, now)
+    units = await _close_held(session, order_id, ReservationStatus.RELEASED, now)
     for (location_id, product_id), quantity in sorted(units.items(), key=_by_product):
         await session.execute(
             update(StockLevel)
@@ -126,7 +125,7 @@ async def release(session: AsyncSession, order_id: int, now: datetime) -> int:
 
 async def consume(session: AsyncSession, order_id: int, now: datetime) -> int:
     """Turn an order's held units into units gone (collected, shipped); return how many."""
-    units = await _close_held(session, order_id, CONSUMED, now)
+    units = await _close_held(session, order_id, ReservationStatus.CONSUMED, now)
     for (location_id, product_id), quantity in sorted(units.items(), key=_by_product):
         await session.execute(
             update(StockLevel)
@@ -172,7 +171,7 @@ async def held_units(session: AsyncSession, location_id: int, product_id: int) -
         select(func.coalesce(func.sum(StockReservation.quantity), 0)).where(
             StockReservation.location_id == location_id,
             StockReservation.product_id == product_id,
-            StockReservation.status == HELD,
+            StockReservation.status == ReservationStatus.HELD,
         )
     )
     return int(total or 0)

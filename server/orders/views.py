@@ -14,10 +14,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from server.models import Order, OrderLine, OrderStatusChange
 from server.orders.numbers import order_number, parse_order_number
+from server.states import FulfilmentMethod, OrderChannel, OrderStatus
 
-CLICK_AND_COLLECT = "click_and_collect"
-DELIVERY = "delivery"
-OPEN_STATUSES = ("placed", "ready_for_pickup", "shipped")
 MAX_PAGE = 100
 T = TypeVar("T")
 
@@ -31,9 +29,9 @@ class OrderView:
     """An order as it stands, detached from the session (lines and history are read apart)."""
 
     id: int
-    status: str
-    fulfilment: str
-    channel: str
+    status: OrderStatus
+    fulfilment: FulfilmentMethod
+    channel: OrderChannel
     store_id: int | None
     pickup_store_id: int | None
     location_id: int
@@ -49,6 +47,12 @@ class OrderView:
     pickup_deadline: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    def __post_init__(self) -> None:
+        # Rows read back hold the states as plain text.
+        object.__setattr__(self, "status", OrderStatus(self.status))
+        object.__setattr__(self, "fulfilment", FulfilmentMethod(self.fulfilment))
+        object.__setattr__(self, "channel", OrderChannel(self.channel))
 
     @classmethod
     def from_mapping(cls, mapping: Any) -> Self:
@@ -90,12 +94,17 @@ class StatusChangeView:
 
     id: int
     order_id: int
-    from_status: str | None
-    to_status: str
+    from_status: OrderStatus | None
+    to_status: OrderStatus
     actor_kind: str
     actor_id: int | None
     note: str | None
     at: datetime
+
+    def __post_init__(self) -> None:
+        if self.from_status is not None:
+            object.__setattr__(self, "from_status", OrderStatus(self.from_status))
+        object.__setattr__(self, "to_status", OrderStatus(self.to_status))
 
     @classmethod
     def from_mapping(cls, mapping: Any) -> Self:

@@ -21,13 +21,19 @@ from server.errors import InvalidInput
 from server.models import Customer, Order, OrderLine
 from server.staff.access import require_staff
 from server.staff.audit import record_action
+from server.states import OrderStatus
 from server.viewer import Viewer
 
 MIN_QUERY = 2
 MAX_QUERY = 100
 MAX_RESULTS = 50
 # Orders whose goods reached the shopper: what counts as bought.
-BOUGHT_STATUSES = ("collected", "shipped", "delivered", "returned")
+BOUGHT_STATUSES = (
+    OrderStatus.COLLECTED,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+    OrderStatus.RETURNED,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum import ean
 
-from server import catalog
+from server import catalog, pricing
 from server.db import Database
 from server.errors import InvalidInput
 from server.gtin import parse_gtin
@@ -605,7 +605,7 @@ async def test_demo_shows_stock_cases_campaign_windows_and_prices(
         cola = await catalog.product_by_gtin(session, parse_gtin("5449000000996"))
         assert milk is not None and nutella is not None and cola is not None
         stock = await catalog.stock_by_product(session, [milk.id])
-        prices = await catalog.prices_by_product(session, [nutella.id, cola.id], "NOK")
+        prices = await pricing.unit_prices(session, [nutella.id, cola.id], "NOK")
         everywhere = await _stock_shapes(session)
 
     by_store = {f.store_id: f.available for f in stock[milk.id]}

@@ -1,0 +1,178 @@
+"""One price truth for every channel: unit prices in force, line, cart and order totals.
+
+Money is integer minor units of one currency, never floats. The rules:
+
+* **Unit price**: a product's regular price in the currency, lowered by a campaign while
+  one runs. A campaign's window includes its start and excludes its end; an open start
+  or end means no limit on that side. When several campaigns run at once the lowest price
+  wins (on a tie, the older campaign), so a shopper never pays more than an advertised
+  offer; a "campaign" price at or above the regular price changes nothing.
+* **Not for sale**: a product without a price in the currency shows as zero (product
+  page, cart, search document) rather than failing what shows it; checkout refuses it.
+* **Line total**: unit price times quantity. **Cart subtotal**: the sum of the line
+  totals at the prices in force now. **Order totals**: the subtotal of the ordered lines
+  at the moment of checkout; the total is the subtotal (there is no delivery fee).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.models import Campaign, CampaignPrice, Price, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignInfo:
+    """The campaign behind a lowered price."""
+
+    id: int
+    name: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PriceInfo:
+    """The regular price, the price in force now, and the campaign that lowers it, if any."""
+
+    currency: str
+    regular: int
+    current: int
+    campaign: CampaignInfo | None
+
+
+class Countable(Protocol):
+    """Something priced by the unit: a cart line, a line about to be ordered."""
+
+    @property
+    def product_id(self) -> int: ...
+
+    @property
+    def quantity(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    """A line with the unit price it is charged at and its total."""
+
+    product_id: int
+    quantity: int
+    unit: PriceInfo
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTotals:
+    """What an order costs: the sum of its lines, and the total charged."""
+
+    currency: str
+    subtotal: int
+    total: int
+
+
+def not_for_sale(currency: str) -> PriceInfo:
+    """Return the price shown for a product without a price in ``currency``: zero."""
+    return PriceInfo(currency, 0, 0, None)
+
+
+def shown_price(found: PriceInfo | None, currency: str) -> PriceInfo:
+    """Return the price in force, or zero for a product that is not for sale."""
+    return found if found is not None else not_for_sale(currency)
+
+
+def best_price(
+    currency: str, regular: int, offers: Iterable[tuple[int, CampaignInfo]]
+) -> PriceInfo:
+    """Return the price in force given the regular price and the running campaigns' offers.
+
+    The lowest offer below the regular price wins; of equal offers the first one given.
+    """
+    best: tuple[int, CampaignInfo] | None = None
+    for amount, campaign in offers:
+        if amount < regular and (best is None or amount < best[0]):
+            best = (amount, campaign)
+    if best is None:
+        return PriceInfo(currency, regular, regular, None)
+    return PriceInfo(currency, regular, best[0], best[1])
+
+
+async def unit_prices(
+    session: AsyncSession, ids: Iterable[int], currency: str, at: datetime | None = None
+) -> dict[int, PriceInfo]:
+    """Return the unit price in force at ``at`` (now by default) of each product that has one.
+
+    Products without a regular price in ``currency`` are left out (see ``shown_price``).
+    """
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    moment = at or utcnow()
+    regular_rows = await session.execute(
+        select(Price.product_id, Price.amount).where(
+            Price.product_id.in_(wanted), Price.currency == currency
+        )
+    )
+    regular: dict[int, int] = {product_id: amount for product_id, amount in regular_rows}
+    campaign_rows = await session.execute(
+        select(
+            CampaignPrice.product_id,
+            CampaignPrice.amount,
+            Campaign.id,
+            Campaign.name,
+            Campaign.starts_at,
+            Campaign.ends_at,
+        )
+        .join(Campaign, Campaign.id == CampaignPrice.campaign_id)
+        .where(
+            CampaignPrice.product_id.in_(wanted),
+            CampaignPrice.currency == currency,
+            or_(Campaign.starts_at.is_(None), Campaign.starts_at <= moment),
+            or_(Campaign.ends_at.is_(None), Campaign.ends_at > moment),
+        )
+        .order_by(CampaignPrice.product_id, Campaign.id)
+    )
+    offers: dict[int, list[tuple[int, CampaignInfo]]] = {}
+    for row in campaign_rows:
+        info = CampaignInfo(row.id, row.name, row.starts_at, row.ends_at)
+        offers.setdefault(row.product_id, []).append((row.amount, info))
+    return {
+        product_id: best_price(currency, amount, offers.get(product_id, ()))
+        for product_id, amount in regular.items()
+    }
+
+
+def line_total(unit: PriceInfo, quantity: int) -> int:
+    """Return what ``quantity`` units cost at ``unit``'s price in force, in minor units."""
+    return unit.current * quantity
+
+
+def price_lines(
+    lines: Iterable[Countable], prices: Mapping[int, PriceInfo | None], currency: str
+) -> list[PricedLine]:
+    """Return each line with its unit price (zero when not for sale) and its total."""
+    priced: list[PricedLine] = []
+    for line in lines:
+        unit = shown_price(prices.get(line.product_id), currency)
+        priced.append(
+            PricedLine(line.product_id, line.quantity, unit, line_total(unit, line.quantity))
+        )
+    return priced
+
+
+def cart_subtotal(
+    lines: Iterable[Countable], prices: Mapping[int, PriceInfo | None], currency: str
+) -> int:
+    """Return the sum of a cart's line totals at the given prices, in minor units."""
+    return sum(line.total for line in price_lines(lines, prices, currency))
+
+
+def order_totals(lines: Sequence[PricedLine], currency: str) -> OrderTotals:
+    """Return an order's subtotal and total from its priced lines (no delivery fee)."""
+    subtotal = sum(line.total for line in lines)
+    return OrderTotals(currency=currency, subtotal=subtotal, total=subtotal)
