@@ -20,7 +20,9 @@
         └── SearchUnavailable     SEARCH_UNAVAILABLE
 
 GraphQL mutations turn these into ``UserError`` entries; queries into GraphQL errors with
-``extensions.code``; plain HTTP routes into ``{"error": {"code", "message", "field"}}``.
+``extensions.code`` (and ``extensions.retryable`` on ``ServiceUnavailable``); plain HTTP routes
+into ``{"error": {"code", "message", "field"}}``. ``server.outages`` tells which unexpected
+exceptions are really a lost database or broker connection (``ServiceUnavailable``).
 Anything that is not an ``AppError`` is unexpected: it is logged and masked.
 """
 
@@ -34,6 +36,8 @@ class AppError(Exception):
 
     code: ClassVar[str] = "INTERNAL"
     http_status: ClassVar[int] = 400
+    # True when the same request may succeed later unchanged (a backing service came back).
+    retryable: ClassVar[bool] = False
 
     def __init__(self, message: str, *, field: str | None = None, details: Any = None) -> None:
         super().__init__(message)
@@ -134,6 +138,7 @@ class ServiceUnavailable(AppError):
 
     code = "SERVICE_UNAVAILABLE"
     http_status = 503
+    retryable = True
 
 
 class SearchUnavailable(ServiceUnavailable):
