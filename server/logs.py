@@ -193,6 +193,7 @@ def _write_access_line(scope: Scope, record: RequestRecord, status: int, seconds
     path = redact(scope.get("path", ""))
     outcome = record.outcome or ("OK" if status < 400 else f"HTTP_{status}")
     fields: dict[str, Any] = {
+        "request_id": record.request_id,
         "method": method,
         "path": path,
         "status": status,
