@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from server.db import Database
-from tests.factories import client_for
+from tests.factories import NEW_CART, client_for
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 STORES = "{ stores { code } }"
@@ -125,8 +125,12 @@ async def _backend_waiting_on_a_lock(admin: asyncpg.Connection, database: str) -
 
 
 @pytest.mark.parametrize("db", ["postgres"], indirect=True)
+@pytest.mark.parametrize(
+    ("table", "query", "field"),
+    [("stores", STORES, "stores"), ("carts", NEW_CART, "cartCreate")],
+)
 async def test_a_postgres_backend_killed_mid_request_is_service_unavailable(
-    db: Database, tmp_path: Path
+    db: Database, tmp_path: Path, table: str, query: str, field: str
 ) -> None:
     url = make_url(db.url).set(drivername="postgresql")
     admin = await asyncpg.connect(url.render_as_string(hide_password=False))
@@ -135,8 +139,8 @@ async def test_a_postgres_backend_killed_mid_request_is_service_unavailable(
         async with client_for(db, tmp_path) as client:
             # Hold the request's SELECT in flight, then kill its backend from outside.
             async with locker.transaction():
-                await locker.execute("LOCK TABLE stores IN ACCESS EXCLUSIVE MODE")
-                request = asyncio.create_task(client.post("/graphql", json={"query": STORES}))
+                await locker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+                request = asyncio.create_task(client.post("/graphql", json={"query": query}))
                 pid = await asyncio.wait_for(_backend_waiting_on_a_lock(admin, url.database), 10)
                 assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid) is True
                 response = await asyncio.wait_for(request, 10)
@@ -145,7 +149,8 @@ async def test_a_postgres_backend_killed_mid_request_is_service_unavailable(
         await locker.close()
         await admin.close()
     assert response.status_code == 503
-    assert response.json() == {"data": None, "errors": [UNAVAILABLE]}
+    (error,) = response.json()["errors"]
+    assert (error["path"], error["extensions"]) == ([field], UNAVAILABLE["extensions"])
     # The pool replaces the dead connection: the next request is served.
     assert after.status_code == 200
     assert after.json() == {"data": {"stores": []}}
