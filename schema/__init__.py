@@ -6,6 +6,7 @@ import strawberry
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
+    DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
     ValidationCache,
@@ -28,7 +29,7 @@ from schema.carts import (
 )
 from schema.catalog import CatalogQuery, Product, ScanMutation, Store
 from schema.context import OperationTransaction
-from schema.errors import CodedErrors
+from schema.errors import CodedErrors, QuietSchema
 from schema.node import NodeQuery
 from schema.orders import (
     CheckoutMutation,
@@ -83,18 +84,21 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         depth_rule(settings.max_query_depth, None, None),
         alias_rule(settings.max_aliases),
     ]
-    return strawberry.Schema(
+    switches = [] if settings.introspection_enabled else [DisableIntrospection]
+    return QuietSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[Product, Store, Cart, Customer, Order, StaffUser],
         config=StrawberryConfig(scalar_map={LineQuantity: LINE_QUANTITY_SCALAR}),
         extensions=[
-            OperationTransaction,
+            # Listed first, so it sees the errors last: commit failures included.
             CodedErrors,
+            OperationTransaction,
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: ParserCache(maxsize=PARSE_CACHE_SIZE),
             lambda: AddValidationRules(limits),
             lambda: ValidationCache(maxsize=PARSE_CACHE_SIZE),
+            *switches,
         ],
     )

@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from graphql.error import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +29,7 @@ from strawberry.types.graphql import OperationType
 from schema.loaders import Loaders
 from server.accounts import resolve_viewer
 from server.models import utcnow
+from server.outages import is_lost_connection
 from server.runtime import Runtime
 from server.viewer import Viewer
 
@@ -195,8 +197,11 @@ class Context:
             for callback in callbacks:
                 try:
                     await callback()
-                except Exception:  # a lost notice must not fail a committed operation
-                    log.exception("after-commit hook failed")
+                except Exception as exc:  # a lost notice must not fail a committed operation
+                    if is_lost_connection(exc):
+                        log.warning("after-commit hook: event broker unreachable: %s", exc)
+                    else:
+                        log.exception("after-commit hook failed")
 
 
 def context_of(info: Info[Any, Any]) -> Context:
@@ -220,7 +225,18 @@ class OperationTransaction(SchemaExtension):
     async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
         yield
         ctx = self.execution_context.context
-        if isinstance(ctx, Context):
-            result = self.execution_context.result
-            ok = result is not None and not getattr(result, "errors", None)
+        if not isinstance(ctx, Context):
+            return
+        result = self.execution_context.result
+        ok = result is not None and not getattr(result, "errors", None)
+        try:
             await ctx.finish(commit=ok)
+        except Exception as exc:
+            if result is None or not ok:
+                # Already failed; a rollback on a dead connection adds nothing to tell.
+                log.warning("rollback failed: %s", type(exc).__name__)
+                return
+            # The commit did not happen (or cannot be known to have): answer the error,
+            # never the data, and let CodedErrors name it (SERVICE_UNAVAILABLE or INTERNAL).
+            result.data = None  # type: ignore[union-attr]
+            result.errors = [GraphQLError("Commit failed.", original_error=exc)]  # type: ignore[union-attr]

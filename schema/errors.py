@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
 
 import strawberry
-from graphql.error import GraphQLError
+from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
+from strawberry.types.execution import ExecutionContext
 
-from server.errors import AppError, ErrorCode
+from server.errors import AppError, ErrorCode, ServiceUnavailable
+from server.logs import record_of
+from server.outages import as_unavailable
 
 log = logging.getLogger("omnicart.graphql")
+_OPERATION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+# Which code names a request's outcome when its errors differ: the most serious one.
+_SEVERITY = ("INTERNAL", "SERVICE_UNAVAILABLE")
 
 # The codes are declared once, in server.errors; GraphQL shows that enum as it is.
 strawberry.enum(
@@ -30,11 +40,42 @@ class UserError:
         return cls(code=ErrorCode(error.code), field=error.field, message=error.message)
 
 
+class QuietSchema(strawberry.Schema):
+    """A Strawberry schema that leaves logging errors to ``CodedErrors``.
+
+    Strawberry logs every error at ERROR with the document's source around it, which
+    printed a neighbouring ``password: "…"`` literal and wrote 72 KB for 30 bad barcodes.
+    """
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
+
+
+def client_error_code(error: GraphQLError) -> str:
+    """Name a refusal of the request itself: a code it carries, else parse or validation."""
+    code = (error.extensions or {}).get("code")
+    if isinstance(code, str):
+        return code
+    if isinstance(error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
 class CodedErrors(MaskErrors):
-    """Give application errors their ``extensions.code`` and mask everything unexpected."""
+    """Give application errors their ``extensions.code``, mask the unexpected, note the outcome.
+
+    A lost database or broker connection is ``SERVICE_UNAVAILABLE`` with ``retryable: true``
+    (one WARNING line); anything else unexpected is ``INTERNAL`` and logged at ERROR with its
+    traceback. Expected errors are not logged one by one: the request's access line (or, over
+    a WebSocket, one INFO line per operation) carries the operation name and the codes. Never
+    the document, its variables or an error message (they may quote the document).
+    """
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=self._is_unexpected, error_message="Unexpected error.")
+        self._codes: Counter[str] = Counter()
 
     @staticmethod
     def _original(error: GraphQLError) -> Exception | None:
@@ -51,26 +92,64 @@ class CodedErrors(MaskErrors):
         # a variable a built-in scalar refused.
         return original is not None and not isinstance(original, AppError | GraphQLError)
 
+    @staticmethod
+    def _coded(error: GraphQLError, app_error: AppError) -> GraphQLError:
+        extensions: dict[str, Any] = {"code": app_error.code, "field": app_error.field}
+        if app_error.retryable:
+            extensions["retryable"] = True
+        return GraphQLError(
+            app_error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=extensions,
+        )
+
+    def _process_one(self, error: GraphQLError) -> GraphQLError:
+        original = self._original(error)
+        if isinstance(original, AppError):
+            return self._coded(error, original)
+        if not self._is_unexpected(error):
+            return error
+        assert original is not None
+        unavailable = as_unavailable(original)
+        if isinstance(unavailable, ServiceUnavailable):
+            root = _root_cause(original)
+            log.warning("SERVICE_UNAVAILABLE at %s: %s: %s", error.path, type(root).__name__, root)
+            return self._coded(error, unavailable)
+        log.error("unexpected error in %s", error.path, exc_info=original)
+        masked = self.anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL"}
+        return masked
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        processed: list[GraphQLError] = []
-        for error in errors:
-            original = self._original(error)
-            if isinstance(original, AppError):
-                processed.append(
-                    GraphQLError(
-                        original.message,
-                        nodes=error.nodes,
-                        source=error.source,
-                        positions=error.positions,
-                        path=error.path,
-                        extensions={"code": original.code, "field": original.field},
-                    )
-                )
-            elif self._is_unexpected(error):
-                log.error("unexpected error in %s", error.path, exc_info=original)
-                masked = self.anonymise_error(error)
-                masked.extensions = {"code": "INTERNAL"}
-                processed.append(masked)
-            else:
-                processed.append(error)
+        processed = [self._process_one(error) for error in errors]
+        self._codes.update(client_error_code(error) for error in processed)
         return processed
+
+    def on_operation(self) -> Iterator[None]:
+        self._codes.clear()
+        yield from super().on_operation()
+        self._note_outcome()
+
+    def _note_outcome(self) -> None:
+        """Put the operation and its outcome on the access line, or log it over a WebSocket."""
+        name = self.execution_context.operation_name or ""
+        operation = name if _OPERATION_NAME.fullmatch(name) else ("?" if name else None)
+        codes = dict(self._codes)
+        outcome = next((code for code in _SEVERITY if code in codes), None)
+        outcome = outcome or (max(codes, key=codes.__getitem__) if codes else "OK")
+        request = getattr(self.execution_context.context, "request", None)
+        record = record_of(request.scope) if request is not None else None
+        if record is not None and request is not None and request.scope["type"] == "http":
+            record.operation, record.outcome, record.error_codes = operation, outcome, codes
+        elif codes:
+            log.info("operation %s: %s %s", operation or "-", outcome, codes)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """Return the innermost cause of ``exc``: the refused socket, not the driver's wrapper."""
+    while exc.__cause__ is not None and exc.__cause__ is not exc:
+        exc = exc.__cause__
+    return exc

@@ -1,16 +1,61 @@
-"""The ASGI GraphQL endpoint (HTTP and graphql-transport-ws) with omnicart's context."""
+"""The ASGI GraphQL endpoint (HTTP and graphql-transport-ws) with omnicart's context.
+
+HTTP answers follow the GraphQL-over-HTTP spec. A request that is not a GraphQL request
+(a body that is not a JSON object, an unsupported content type, GET for a mutation) is 400
+with the shared JSON error shape of plain routes. A client that accepts
+``application/graphql-response+json`` gets that media type, and a document that fails to
+parse or validate (or whose variables do not fit) answers 400 without ``data``; with
+``application/json`` such a document answers 200, as that media type's clients expect. Either
+way, an operation that met ``SERVICE_UNAVAILABLE`` (a lost database or broker connection)
+answers 503, so load balancers and retrying clients see it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 
 from schema import build_schema
 from schema.context import Context
+from server.http import error_response
+from server.logs import record_of
 from server.runtime import Runtime
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+_HTTP_CODES = {400: "INVALID_INPUT", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+def accepts_graphql_response(accept: str) -> bool:
+    """Tell whether an Accept header asks for ``application/graphql-response+json`` (q > 0)."""
+    for part in accept.split(","):
+        media_type, *params = (piece.strip() for piece in part.split(";"))
+        if media_type.lower() == GRAPHQL_RESPONSE:
+            return not any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00") for p in params)
+    return False
+
+
+def response_status(data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], media_type: str) -> int:
+    """Return the HTTP status of a GraphQL response, by the codes of its errors."""
+    if isinstance(data, list):
+        return 200
+    errors: list[dict[str, Any]] = list(data.get("errors") or [])  # type: ignore[arg-type]
+    codes = {(e.get("extensions") or {}).get("code") for e in errors}
+    if "SERVICE_UNAVAILABLE" in codes:
+        return 503
+    # Errors without a path are the request's own: parse, validation, variable coercion
+    # (or a failed commit, which is ours: 500).
+    request_failed = errors and data.get("data") is None and not any(e.get("path") for e in errors)
+    if media_type == GRAPHQL_RESPONSE and request_failed:
+        return 500 if "INTERNAL" in codes else 400
+    return 200
 
 
 class OmnicartGraphQL(GraphQL):
@@ -20,5 +65,54 @@ class OmnicartGraphQL(GraphQL):
         super().__init__(build_schema(runtime.settings), **kwargs)
         self.runtime = runtime
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+            response = error_response(code, exc.reason, exc.status_code)
+            record = record_of(scope)
+            if record is not None:
+                record.outcome = code
+        await response(scope, receive, send)
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         return Context(self.runtime, request, response)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """Decode a JSON body (or query parameter), refusing anything but an object or a list."""
+        value = super().parse_json(data)
+        if not isinstance(value, dict | list):
+            kind = "null" if value is None else type(value).__name__
+            raise HTTPException(
+                400,
+                'The body must be a JSON object like {"query": "…", "variables": {…}}, not ' + kind,
+            )
+        return value
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        """Start the response headers; the media type is chosen here, from the Accept header."""
+        sub_response = await super().get_sub_response(request)
+        wanted = accepts_graphql_response(request.headers.get("accept", ""))
+        sub_response.media_type = GRAPHQL_RESPONSE if wanted else JSON
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """Answer with the negotiated media type and the status the errors call for."""
+        media_type = sub_response.media_type or JSON
+        status = response_status(response_data, media_type)
+        if status == 400 and isinstance(response_data, dict):
+            # The request never executed: the spec wants no "data" entry at all.
+            response_data = {k: v for k, v in response_data.items() if k != "data"}  # type: ignore[assignment]
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = media_type
+        if not sub_response.status_code:
+            response.status_code = status
+        return response

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import logging.config
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,6 +28,7 @@ from server.errors import AppError, InvalidInput
 from server.gtin import parse_gtin
 from server.http import BodySizeLimit, app_error_handler, error_response, not_found_handler
 from server.indexing import lead_indexing
+from server.logs import RequestLog, logging_config
 from server.migrations import upgrade_to_head
 from server.pwa import APP_PAGES, PwaStaticFiles, page_route, service_worker_route
 from server.runtime import Runtime
@@ -137,14 +139,18 @@ def create_app(
             for path, page in APP_PAGES.items()
         )
         routes.append(Mount("/", PwaStaticFiles(directory=STATIC_DIR, html=True), name="static"))
-    middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)]
+    middleware = [
+        Middleware(RequestLog),
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+    ]
     if settings.cors_origins:
         middleware.append(
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type", "X-Cart-Token"],
+                allow_headers=["Authorization", "Content-Type", "X-Cart-Token", "X-Request-ID"],
+                expose_headers=["X-Request-ID"],
             )
         )
     app = Starlette(
@@ -168,4 +174,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def app_from_env() -> Starlette:
     """Build the app from ``OMNICART_*`` variables: what ``omnicart serve`` workers run."""
-    return create_app(Settings())
+    settings = Settings()
+    # Also under a bare `uvicorn server.app:app_from_env`: one redacting format everywhere.
+    logging.config.dictConfig(logging_config(settings))
+    if settings.demo or settings.debug:
+        log.warning("DEMO/DEBUG mode: GraphiQL and introspection are on; not for production.")
+    return create_app(settings)

@@ -156,7 +156,15 @@ def serve(
     else:
         run_with_db(settings, _nothing)
     os.environ.pop("OMNICART_DEMO", None)
-    console.print(f"omnicart on http://{host}:{port}  (GraphQL at /graphql)")
+    if demo:
+        console.print(
+            "[bold yellow]THIS IS THE DEMO[/bold yellow]: demo stores and catalog, GraphiQL and "
+            "introspection on. Not for production (start without --demo there)."
+        )
+    name = "omnicart DEMO" if demo else "omnicart"
+    console.print(f"{name} on http://{host}:{port}  (GraphQL at /graphql)")
+    from server.logs import logging_config
+
     uvicorn.run(
         "server.app:app_from_env",
         factory=True,
@@ -165,6 +173,9 @@ def serve(
         workers=workers,
         reload=reload,
         log_level=settings.log_level.lower(),
+        log_config=logging_config(settings),
+        # server.logs.RequestLog writes the access line: redacted, with the request id.
+        access_log=False,
         ws="websockets-sansio",
     )
 

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["text", "json"]
 
 
 class Settings(BaseSettings):
@@ -46,6 +47,13 @@ class Settings(BaseSettings):
     )
     cors_origins: list[str] = Field(default_factory=list)
     log_level: LogLevel = "INFO"
+    log_format: LogFormat = Field(
+        default="text", description="text for people, json for one JSON object a line."
+    )
+    introspection: bool | None = Field(
+        default=None,
+        description="Answer GraphQL introspection; default: only in the demo and with debug.",
+    )
     debug: bool = Field(
         default=False, description="Enables GraphiQL and unmasked tracebacks in logs."
     )
@@ -147,6 +155,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'omnicart.db').resolve()}"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        """Tell whether the schema answers ``__schema`` and ``__type`` (off in production)."""
+        if self.introspection is not None:
+            return self.introspection
+        return self.debug or self.demo
 
     @property
     def is_sqlite(self) -> bool:

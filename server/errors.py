@@ -21,9 +21,11 @@
 
 Every code is a member of ``ErrorCode``, the one list of them (the GraphQL ``ErrorCode``
 enum is this class, in this order). GraphQL mutations turn these into ``UserError`` entries;
-queries into GraphQL errors with ``extensions.code``; plain HTTP routes into
-``{"error": {"code", "message", "field"}}``. Anything that is not an ``AppError`` is
-unexpected: it is logged and masked.
+queries into GraphQL errors with ``extensions.code`` (and ``extensions.retryable`` on
+``ServiceUnavailable``); plain HTTP routes into ``{"error": {"code", "message", "field"}}``.
+``server.outages`` tells which unexpected exceptions are really a lost database or broker
+connection (``ServiceUnavailable``). Anything that is not an ``AppError`` is unexpected: it is
+logged and masked.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class AppError(Exception):
 
     code: ClassVar[ErrorCode] = ErrorCode.INTERNAL
     http_status: ClassVar[int] = 400
+    # True when the same request may succeed later unchanged (a backing service came back).
+    retryable: ClassVar[bool] = False
 
     def __init__(self, message: str, *, field: str | None = None, details: Any = None) -> None:
         super().__init__(message)
@@ -158,6 +162,7 @@ class ServiceUnavailable(AppError):
 
     code = ErrorCode.SERVICE_UNAVAILABLE
     http_status = 503
+    retryable = True
 
 
 class SearchUnavailable(ServiceUnavailable):

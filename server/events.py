@@ -179,7 +179,12 @@ class RedisBroker:
             queue = self._fan_out.add(topic)
             if first:
                 # Subscribed before returning, so nothing published after this is missed.
-                await pubsub.subscribe(self._channel(topic))
+                try:
+                    await pubsub.subscribe(self._channel(topic))
+                except BaseException:
+                    # Redis is unreachable: forget the queue, so the next try subscribes again.
+                    self._fan_out.remove(topic, queue)
+                    raise
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.create_task(self._read_forever(), name="redis-events")
         try:

@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import AppError
+from server.logs import record_of
 
 
 def error_response(code: str, message: str, status: int, field: str | None = None) -> JSONResponse:
@@ -17,6 +18,9 @@ def error_response(code: str, message: str, status: int, field: str | None = Non
 async def app_error_handler(request: Request, exc: Exception) -> Response:
     """Answer an AppError raised by a plain route with its status and the shared shape."""
     assert isinstance(exc, AppError)
+    record = record_of(request.scope)
+    if record is not None:
+        record.outcome = exc.code
     return error_response(exc.code, exc.message, exc.http_status, exc.field)
 
 

@@ -28,7 +28,9 @@ class CartSubscription:
             "may arrive as one (always the newest version, never an older one). Authorised "
             "like `cart(id)` with the connection_init payload's `authorization` and "
             "`cartToken`; ends with NOT_FOUND once the cart is out of your reach (merged at "
-            "sign-in, claim expired, signed out)."
+            "sign-in, claim expired, signed out). While live updates cannot be delivered (the "
+            "event broker is down) it still sends the cart as it is, with `liveUpdates: false`, "
+            "and sends it again with `liveUpdates: true` once they resume."
         )
     )
     async def cart_updated(
@@ -44,5 +46,7 @@ class CartSubscription:
 
         missing = NotFound("There is no such cart.", field="cartId")
         async with aclosing(follow_versions(ctx, cart_topic(pk), read, missing)) as versions:
-            async for cart in versions:
-                yield Cart.from_model(cart)
+            async for cart, live in versions:
+                answer = Cart.from_model(cart)
+                answer.live_updates = live
+                yield answer

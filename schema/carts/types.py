@@ -103,6 +103,14 @@ class Cart(Node):
     total_quantity: int = strawberry.field(description="Units in the cart, all lines together.")
     updated_at: datetime = strawberry.field(description="When the cart last changed.")
     view: strawberry.Private[CartView]
+    live_updates: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "In a `cartUpdated` message: true while later changes follow live, false while "
+            "they are paused (the event broker cannot be reached; the cart is sent again, "
+            "with true, once they resume). Null everywhere else."
+        ),
+    )
 
     @classmethod
     def from_model(cls, view: CartView) -> Cart:

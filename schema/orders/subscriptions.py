@@ -43,5 +43,5 @@ class OrderSubscription:
 
         missing = NotFound("There is no such order.", field="orderId")
         async with aclosing(follow_versions(ctx, order_topic(pk), read, missing)) as versions:
-            async for order in versions:
+            async for order, _live in versions:
                 yield Order.from_model(order)

@@ -31,27 +31,31 @@ const change_ = (name, field, input) => `mutation ${name}($input: ${input}!${var
 const ADD = () => change_("CartLinesAdd", "cartLinesAdd", "CartLinesAddInput");
 const UPDATE = () => change_("CartLinesUpdate", "cartLinesUpdate", "CartLinesUpdateInput");
 const REMOVE = () => change_("CartLinesRemove", "cartLinesRemove", "CartLinesRemoveInput");
-const UPDATED = () => `subscription CartUpdated($cartId: ID!${variableDefinitions}) { cartUpdated(cartId: $cartId) { ${fields} } }`;
+// `liveUpdates: false`: the server sent the cart but cannot follow changes right now.
+const UPDATED = () => `subscription CartUpdated($cartId: ID!${variableDefinitions}) { cartUpdated(cartId: $cartId) { ${fields} liveUpdates } }`;
 
 const listeners = new Set();
 let cart = null;
 let unsubscribe = null;
 let liveCartId = null;
 let live = false;
+let connected = false;
+let paused = false;
 
 function emit() {
-  for (const listener of listeners) listener(cart, { live });
+  for (const listener of listeners) listener(cart, { live, paused });
 }
 
 onLiveStatus((status) => {
-  live = status === "connected" && Boolean(liveCartId);
+  connected = status === "connected";
+  live = connected && Boolean(liveCartId) && !paused;
   emit();
 });
 
-/** Call `listener(cart, {live})` now and whenever the cart changes (here or elsewhere). */
+/** Call `listener(cart, {live, paused})` now and whenever the cart changes (here or elsewhere). */
 export function onCart(listener) {
   listeners.add(listener);
-  listener(cart, { live });
+  listener(cart, { live, paused });
   return () => listeners.delete(listener);
 }
 
@@ -75,9 +79,13 @@ function follow(cartId) {
   if (liveCartId === cartId) return;
   unsubscribe?.();
   liveCartId = cartId;
+  paused = false;
   unsubscribe = subscribe(UPDATED(), { cartId, ...extraVariables }, {
     onData: (data) => {
-      if (data.cartUpdated.id === liveCartId) accept(data.cartUpdated);
+      if (data.cartUpdated.id !== liveCartId) return;
+      paused = data.cartUpdated.liveUpdates === false;
+      live = connected && !paused;
+      accept(data.cartUpdated);
     },
     onError: (error) => {
       // NOT_FOUND: the cart left our reach (merged at sign-in, claim over, signed out).

@@ -43,6 +43,10 @@ DEMO_STORE_CODES = ["BGO-LAGUNEN", "OSL-STORO", "SVG-KVADRAT", "TRD-SOLSIDEN"]
 DEMO_MILK_GTIN = "7025110118769"
 STORES_QUERY = "{ stores { code } }"
 PRODUCT_QUERY = '{ product(gtin: "7025110118769") { gtin name sku } }'
+INTROSPECTION_QUERY = "{ __schema { queryType { name } } }"
+HANDOFF_CODE = "K7QM3XPA"
+TOKEN = "ct_" + "Zq9" * 14
+PASSWORD = "hunter2-correct-horse"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,7 +115,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(data_dir: Path, *args: str) -> Iterator[str]:
+def serving(data_dir: Path, *args: str, **settings: str) -> Iterator[str]:
     """Run ``omnicart serve ARGS --port <free>`` until /healthz answers; yield its base URL.
 
     The server is always stopped (SIGTERM, then SIGKILL); its output lands in ``data_dir``
@@ -124,7 +128,7 @@ def serving(data_dir: Path, *args: str) -> Iterator[str]:
         process = subprocess.Popen(
             [*COMMAND, "serve", *args, "--port", str(port)],
             cwd=ROOT,
-            env=command_env(data_dir),
+            env=command_env(data_dir, **settings),
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -257,6 +261,12 @@ def test_serve_demo_answers_graphql_with_the_demo_stores_and_products(tmp_path: 
     with serving(tmp_path, "--demo") as url:
         stores = graphql(url, STORES_QUERY)
         product = graphql(url, PRODUCT_QUERY)
+        introspection = graphql(url, INTROSPECTION_QUERY)
+    output = (tmp_path / "serve.log").read_text()
+    # Never mistaken for production: it says so, and answers introspection.
+    assert "THIS IS THE DEMO: demo stores and catalog, GraphiQL and introspection on." in output
+    assert "omnicart DEMO on http://127.0.0.1:" in output
+    assert introspection == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
 
     assert "errors" not in stores, stores
     assert sorted(s["code"] for s in stores["data"]["stores"]) == DEMO_STORE_CODES
@@ -291,3 +301,37 @@ def test_serve_with_two_workers_shares_events_through_the_database_and_builds_on
     }
     assert found == {"data": {"search": {"totalCount": 1}}}
     assert lock_file.is_file()
+
+
+def test_serve_writes_json_access_lines_without_codes_tokens_or_documents(tmp_path: Path) -> None:
+    sign_in = f'customerSignIn(input: {{email: "a@b.c", password: "{PASSWORD}", x: 1}})'
+    leaky = f"mutation In {{ {sign_in}"
+    with serving(tmp_path, OMNICART_LOG_FORMAT="json") as url:
+        image = httpx.get(f"{url}/handoff/{HANDOFF_CODE}.svg", timeout=10)
+        qr = httpx.get(f"{url}/handoff/{HANDOFF_CODE.lower()}/qr.png", timeout=10)
+        stray = httpx.get(f"{url}/{TOKEN}", headers={"X-Request-ID": "probe-1"}, timeout=10)
+        document = httpx.post(f"{url}/graphql", json={"query": leaky + " { token } }"}, timeout=10)
+        introspection = graphql(url, INTROSPECTION_QUERY)
+    output = (tmp_path / "serve.log").read_text()
+    assert (image.status_code, qr.status_code, stray.status_code) == (404, 404, 404)
+    assert document.status_code == 200
+    for secret in (HANDOFF_CODE, HANDOFF_CODE.lower(), TOKEN, PASSWORD):
+        assert secret not in output
+    assert "DEMO" not in output
+    # Production by default: no introspection.
+    assert introspection["data"] is None
+    entries = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    access = [e for e in entries if e["logger"] == "omnicart.access"]
+    assert [(e["method"], e["path"], e["status"], e["outcome"]) for e in access][-5:] == [
+        ("GET", "/handoff/[code]", 404, "HTTP_404"),
+        ("GET", "/handoff/[code]/qr.png", 404, "HTTP_404"),
+        ("GET", "/ct_[redacted]", 404, "HTTP_404"),
+        ("POST", "/graphql", 200, "GRAPHQL_VALIDATION_FAILED"),
+        ("POST", "/graphql", 200, "GRAPHQL_VALIDATION_FAILED"),
+    ]
+    assert access[-3]["request_id"] == "probe-1" == stray.headers["x-request-id"]
+    assert access[-2]["operation"] == "In"
+    assert all(isinstance(e["duration_ms"], float) for e in access)
+    # uvicorn's own lines are JSON too, and its unredacted access line is gone.
+    assert "uvicorn.error" in {e["logger"] for e in entries}
+    assert "uvicorn.access" not in {e["logger"] for e in entries}

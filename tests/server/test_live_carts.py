@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,7 @@ from tests.factories import (
     settings_for,
     sign_up,
 )
-from tests.live import GraphQLWebSocket, serve_in_process, serve_in_thread
+from tests.live import WAIT, GraphQLWebSocket, listening_socket, serve_in_process, serve_in_thread
 
 UPDATED = """
 subscription Updated($cartId: ID!) {
@@ -31,6 +35,9 @@ ADD = """
 mutation Add($input: CartLinesAddInput!) {
   cartLinesAdd(input: $input) { cart { version } errors { code } }
 }
+"""
+PAUSABLE = """
+subscription Pausable($cartId: ID!) { cartUpdated(cartId: $cartId) { id version liveUpdates } }
 """
 SIGN_IN = """
 mutation SignIn($input: CustomerSignInInput!) {
@@ -225,3 +232,71 @@ async def test_two_server_processes_share_changes_through_redis(
             # And the other way round.
             assert await add(second, cart_id, reach, code) == 5
             assert cart_of(await on_first.next(op_first))["totalQuantity"] == 4
+
+
+def spare_port() -> int:
+    """Return a loopback port nothing listens on (bound once, then released)."""
+    sock = listening_socket()
+    port = int(sock.getsockname()[1])
+    sock.close()
+    return port
+
+
+def _pongs(port: int) -> bool:
+    ping = ["redis-cli", "-p", str(port), "ping"]
+    return subprocess.run(ping, capture_output=True, text=True).stdout.strip() == "PONG"
+
+
+@contextmanager
+def redis_server(port: int) -> Iterator[None]:
+    """Run a real, throw-away ``redis-server`` on ``port`` until the block ends."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        require_service("Redis", "a redis-server binary on PATH")
+    assert binary is not None
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + WAIT
+        while not _pongs(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        yield
+    finally:
+        process.terminate()
+        process.wait(WAIT)
+
+
+async def test_with_redis_down_cart_updated_sends_the_cart_and_says_live_updates_are_paused(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    code = fresh_ean13()
+    await add_product(sqlite_db, gtins=[code])
+    port = spare_port()
+    settings = settings_for(sqlite_db, tmp_path, broker_url=f"redis://127.0.0.1:{port}/0")
+    with serve_in_thread(settings) as base_url:
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            cart_id, reach = await new_cart(client)
+        async with GraphQLWebSocket.connect(base_url, ws_params(reach)) as ws:
+            op = await ws.subscribe(PAUSABLE, {"cartId": cart_id})
+            # Nothing listens on the broker's port: the cart still comes, from the database.
+            assert cart_of(await ws.next(op)) == {
+                "id": cart_id,
+                "version": 1,
+                "liveUpdates": False,
+            }
+            with redis_server(port):
+                # Redis is back: the subscription listens again and says so.
+                assert cart_of(await ws.next(op)) == {
+                    "id": cart_id,
+                    "version": 1,
+                    "liveUpdates": True,
+                }
+                version = await add(base_url, cart_id, reach, code)
+                assert cart_of(await ws.next(op)) == {
+                    "id": cart_id,
+                    "version": version,
+                    "liveUpdates": True,
+                }

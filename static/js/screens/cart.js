@@ -42,8 +42,9 @@ function lineView(line, feedback) {
 }
 
 /** Render a cart's lines, subtotal and actions into `container` (used on each update). */
-function fill(container, cart, live, feedback) {
-  const liveBadge = h("p.small", { "data-testid": "live-status" }, h("span.live-dot", { class: live ? "is-live" : "" }), live ? "Live: changes on your other devices show here at once." : navigator.onLine ? "Connecting for live updates…" : "Offline: live updates resume when you are back online.");
+function fill(container, cart, live, feedback, paused = false) {
+  const waiting = paused ? "Live updates are paused; this is your cart as it is now." : navigator.onLine ? "Connecting for live updates…" : "Offline: live updates resume when you are back online.";
+  const liveBadge = h("p.small", { "data-testid": "live-status" }, h("span.live-dot", { class: live ? "is-live" : "" }), live ? "Live: changes on your other devices show here at once." : waiting);
   if (!cart || cart.lines.length === 0) {
     replace(
       container,
@@ -80,7 +81,7 @@ export async function render() {
     // Offline without a saved copy, or the server is down: show what we have.
     replace(feedback, notice("error", error.message));
   }
-  const stop = cartState.onCart((cart, { live }) => fill(container, cart, live, feedback));
+  const stop = cartState.onCart((cart, { live, paused }) => fill(container, cart, live, feedback, paused));
   return {
     node: h("section.screen-cart", heading("Your cart"), feedback, container),
     cleanup: stop,

@@ -1,0 +1,81 @@
+"""Which failures mean a backing service (database, broker) is down, not that the code is wrong.
+
+A PostgreSQL backend killed under a request, a database or Redis that refuses connections,
+a pool that cannot hand out a connection in time: the request was fine and may succeed if
+sent again, so it answers ``SERVICE_UNAVAILABLE`` (retryable) instead of a masked
+``INTERNAL``. Everything else unexpected stays a bug to log with its traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+import asyncpg
+import redis.exceptions
+from sqlalchemy import exc as sa
+
+from server.errors import ServiceUnavailable
+
+# Exceptions that by themselves say a connection was lost or could not be made.
+_LOST_CONNECTION: tuple[type[BaseException], ...] = (
+    ConnectionError,  # refused, reset, aborted, broken pipe
+    socket.gaierror,  # the host name does not resolve
+    TimeoutError,
+    asyncpg.PostgresConnectionError,  # connection does not exist / failure / rejected
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    sa.DisconnectionError,
+    sa.TimeoutError,  # the connection pool had none to give in time
+)
+
+
+_NETWORK_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ETIMEDOUT,
+    errno.ENETDOWN,
+    errno.ENETUNREACH,
+    errno.EHOSTDOWN,
+    errno.EHOSTUNREACH,
+}
+
+
+def _is_network_oserror(exc: BaseException) -> bool:
+    """Tell a network OSError from a file one (a missing file is a bug, not an outage)."""
+    if not isinstance(exc, OSError):
+        return False
+    # asyncio reports a host whose every address refused as one OSError without an errno.
+    return exc.errno in _NETWORK_ERRNOS or str(exc).startswith("Multiple exceptions:")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """Return ``exc`` and the chain of exceptions that caused it, outermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def is_lost_connection(exc: BaseException) -> bool:
+    """Tell whether ``exc`` (or what caused it) is a lost or refused service connection."""
+    for cause in _causes(exc):
+        if isinstance(cause, sa.DBAPIError) and cause.connection_invalidated:
+            return True
+        if isinstance(cause, _LOST_CONNECTION) or _is_network_oserror(cause):
+            return True
+    return False
+
+
+def as_unavailable(exc: BaseException) -> ServiceUnavailable | None:
+    """Return the ``ServiceUnavailable`` that ``exc`` really is, or None when it is a bug."""
+    if isinstance(exc, ServiceUnavailable):
+        return exc
+    if not is_lost_connection(exc):
+        return None
+    return ServiceUnavailable(
+        "A service omnicart depends on cannot be reached right now; try again shortly."
+    )
