@@ -1,22 +1,20 @@
 """Counting failed attempts (wrong handoff codes, wrong passwords) in the shared database.
 
-An attempt is *admitted* before it is verified. Admitting it counts it as a failure, one row
-in each of its buckets (``claim:device:12``, ``claim:addr:203.0.113.9``,
-``signin:email:<hash>``), and then counts the buckets. If any bucket holds more than
-``limit`` failures inside the sliding window, the attempt is uncounted, never verified, and
-refused with ``RateLimited``. A correct password, or a code that works, is uncounted as
-well. So only wrong attempts count, and a correct password sent once the limit is reached
-is still refused. A full bucket is refused by a plain read before anything is written,
-which keeps a flood cheap.
+An attempt is *admitted* before it is verified: when any of its buckets
+(``claim:device:12``, ``claim:addr:203.0.113.9``, ``signin:email:<hash>``) already holds
+``limit`` failures inside the sliding window it is refused with ``RateLimited`` and never
+verified; otherwise it is counted as a failure, one row per bucket, before verification
+starts. A correct password, or a code that works, is uncounted again, so failures are what
+count, and a correct password sent once the limit is reached is still refused. A full
+bucket is refused by a plain read before anything is written, which keeps a flood cheap.
 
-Concurrency: an attempt's buckets are counted only after its own rows have committed. Take
-two attempts: the one that committed second sees the other's row. Sort the wrong attempts
-that got verified by the time they committed. The k-th of them saw at least k rows, and
-it was admitted only if it saw at most ``limit``. So however many requests and workers
-guess at once, no bucket gets more than ``limit`` wrong verifications per window. The rows
-of attempts still in flight, refused ones included, can make a burst's neighbours be refused
-before the limit is used up. They can never let one more in. Each row is its own insert, so
-there is no hot counter row to lock.
+Concurrency: the count and the insert that admit an attempt run in one short transaction
+that holds each of its buckets' locks until it commits (a PostgreSQL advisory lock per
+bucket; on SQLite the one write lock). So admissions to a bucket happen one after the
+other, each sees every failure admitted before it, and however many requests and worker
+processes guess at once, no bucket gets more than ``limit`` wrong verifications per window.
+The lock is held for a count and an insert, never while a password is hashed, and there is
+no counter row to contend on: each failure is a row of its own.
 
 Where the count commits: rows live in the database rather than in memory, so every worker
 process counts the same attempts. They must also outlive the operation that made them,
@@ -38,18 +36,22 @@ mutation that fails, for example). So:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 
 from server.config import Settings
 from server.db import Database
 from server.errors import RateLimited
 from server.models import AuthFailure
+
+# The first number of the two-number advisory locks on buckets ("RL" + "AT" in ASCII).
+_LOCK_SPACE = 0x524C4154
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,31 +111,23 @@ class AttemptCounter:
     async def _admit(self, keys: list[str], now: datetime) -> list[int]:
         cutoff = now - self.rule.window
         async with self.db.side_transaction(write=False) as session:
-            self._refuse_over(await _counts(session, keys, cutoff), self.rule.limit - 1)
+            # A full bucket is refused by a read, so a flood of refused guesses writes nothing.
+            self._refuse_full(await _counts(session, keys, cutoff))
         async with self.db.side_transaction() as session:
+            if not self.db.is_sqlite:  # a SQLite writer is alone already
+                await _lock_buckets(session, keys)
             await _sweep(session, keys, cutoff)
+            self._refuse_full(await _counts(session, keys, cutoff))
             rows = [{"bucket": key, "occurred_at": now} for key in keys]
-            ids = list(
-                (await session.execute(insert(AuthFailure).returning(AuthFailure.id), rows))
-                .scalars()
-                .all()
-            )
-        # Counted only now that the rows have committed: see the module docstring.
-        async with self.db.side_transaction(write=False) as session:
-            counts = await _counts(session, keys, cutoff)
-        try:
-            self._refuse_over(counts, self.rule.limit)
-        except RateLimited:
-            await self._uncount(ids)
-            raise
-        return ids
+            inserted = await session.execute(insert(AuthFailure).returning(AuthFailure.id), rows)
+            return list(inserted.scalars().all())
 
     async def _uncount(self, ids: list[int]) -> None:
         async with self.db.side_transaction() as session:
             await session.execute(delete(AuthFailure).where(AuthFailure.id.in_(ids)))
 
-    def _refuse_over(self, counts: dict[str, int], most: int) -> None:
-        if any(count > most for count in counts.values()):
+    def _refuse_full(self, counts: dict[str, int]) -> None:
+        if any(count >= self.rule.limit for count in counts.values()):
             minutes = max(1, int(self.rule.window.total_seconds() // 60))
             raise RateLimited(f"Too many failed attempts; try again in up to {minutes} minutes.")
 
@@ -192,9 +186,9 @@ class OperationAttemptCounter(AttemptCounter):
     async def _admit(self, keys: list[str], now: datetime) -> list[int]:
         counts = await _counts(self._session, keys, now - self.rule.window)
         for bucket, _at in self._pending.values():
-            counts[bucket] = counts.get(bucket, 0) + 1
-        # Refused when this attempt would be one more than the limit allows.
-        self._refuse_over({key: counts.get(key, 0) + 1 for key in keys}, self.rule.limit)
+            if bucket in keys:
+                counts[bucket] = counts.get(bucket, 0) + 1
+        self._refuse_full(counts)
         ids = []
         for key in keys:
             self._next_id += 1
@@ -226,15 +220,24 @@ async def _counts(session: AsyncSession, keys: list[str], cutoff: datetime) -> d
     return {bucket: count for bucket, count in await session.execute(stmt)}
 
 
-async def _sweep(session: AsyncSession, keys: list[str], cutoff: datetime) -> None:
-    """Drop the buckets' failures older than the window; rows a neighbour is dropping are skipped.
+async def _lock_buckets(session: AsyncSession, keys: list[str]) -> None:
+    """Hold each bucket's PostgreSQL advisory lock until the transaction ends.
 
-    SKIP LOCKED (PostgreSQL; SQLite has one writer anyway) keeps two sweeps of one bucket
-    from waiting on, or deadlocking with, each other.
+    Locks are taken in one order (by key) so two admissions never wait on each other in a
+    circle. The two-number form keeps them apart from the app's single-number locks.
     """
-    old = (
-        select(AuthFailure.id)
-        .where(AuthFailure.bucket.in_(keys), AuthFailure.occurred_at <= cutoff)
-        .with_for_update(skip_locked=True)
+    for key in sorted({_lock_key(bucket) for bucket in keys}):
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": _LOCK_SPACE, "key": key}
+        )
+
+
+def _lock_key(bucket: str) -> int:
+    return int.from_bytes(hashlib.sha256(bucket.encode()).digest()[:4], "big", signed=True)
+
+
+async def _sweep(session: AsyncSession, keys: list[str], cutoff: datetime) -> None:
+    """Drop the buckets' failures older than the window, so the table does not grow forever."""
+    await session.execute(
+        delete(AuthFailure).where(AuthFailure.bucket.in_(keys), AuthFailure.occurred_at <= cutoff)
     )
-    await session.execute(delete(AuthFailure).where(AuthFailure.id.in_(old)))
