@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -12,6 +15,8 @@ from server.db import Database
 from server.errors import RateLimited
 from server.models import AuthFailure, Store, utcnow
 from server.ratelimit import AttemptCounter, AttemptLimit, OperationAttemptCounter
+from tests.factories import CLAIM, add_device, add_store, graphql
+from tests.live import serve_in_process
 
 TEN_MINUTES = timedelta(minutes=10)
 
@@ -127,3 +132,33 @@ async def test_admissions_inside_a_sqlite_operation_count_its_own_failures(
         await session.close()
     assert answers == ["WRONG", "WRONG", "WRONG", "RATE_LIMITED"]
     assert sorted(await stored(sqlite_db)) == ["claim:device:1"] * 2 + ["signin:email:k"]
+
+
+async def test_two_server_processes_share_one_limit_under_a_burst(
+    db: Database, tmp_path: Path
+) -> None:
+    await add_store(db, "OSL")
+    kiosk = {"Authorization": f"Bearer {await add_device(db, 'OSL')}"}
+    env = {
+        "OMNICART_DATABASE_URL": db.url,
+        "OMNICART_SECRET_KEY": uuid.uuid4().hex,
+        "OMNICART_DATA_DIR": str(tmp_path / "data"),
+        "OMNICART_INDEX_ON_START": "false",
+        "OMNICART_AUTH_FAILURE_LIMIT": "10",
+    }
+    with serve_in_process(env) as first, serve_in_process(env) as second:
+        async with (
+            httpx.AsyncClient(base_url=first, timeout=30) as one,
+            httpx.AsyncClient(base_url=second, timeout=30) as other,
+        ):
+            bodies = await asyncio.gather(
+                *(
+                    graphql(one if i % 2 else other, CLAIM, {"input": {"code": code}}, kiosk)
+                    for i, code in enumerate(f"ZZZZ-ZZ{a}{b}" for a in "234" for b in "2345678")
+                )
+            )
+    codes = [b["data"]["cartHandoffClaim"]["errors"][0]["code"] for b in bodies]  # type: ignore[index]
+    assert len(codes) == 21
+    assert codes.count("CODE_EXPIRED") == 10
+    assert codes.count("RATE_LIMITED") == 11
+    assert sorted(set(await stored(db))) == ["claim:addr:127.0.0.1", "claim:device:1"]
