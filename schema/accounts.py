@@ -179,8 +179,8 @@ class AccountMutation:
         viewer = await ctx.viewer()
         session = await ctx.session()
         try:
-            # No savepoint here: the service keeps a failed attempt (for rate limiting) and
-            # puts the rest of its work in a savepoint of its own.
+            # No savepoint here: the service puts its work in a savepoint of its own, and
+            # counts a failed attempt with ``attempts`` whatever becomes of the operation.
             result = await accounts.sign_in(
                 session,
                 viewer,
@@ -188,6 +188,7 @@ class AccountMutation:
                 password=input.password,
                 guest_cart_id=_cart_pk(input.cart_id),
                 client_address=ctx.client_address,
+                attempts=await ctx.attempts(),
                 settings=ctx.settings,
                 now=utcnow(),
             )

@@ -30,6 +30,7 @@ from schema.loaders import Loaders
 from server.accounts import resolve_viewer
 from server.models import utcnow
 from server.outages import is_lost_connection
+from server.ratelimit import AttemptCounter, AttemptLimit, OperationAttemptCounter
 from server.runtime import Runtime
 from server.viewer import Viewer
 
@@ -67,6 +68,7 @@ class Context:
         self.connection_params = connection_params or {}
         self.write = False
         self._session: AsyncSession | None = None
+        self._operation_attempts: OperationAttemptCounter | None = None
         # Sibling fields resolve concurrently, but one AsyncSession must not run two
         # statements at once: loaders take this lock around each batch query.
         self.session_lock = asyncio.Lock()
@@ -93,8 +95,27 @@ class Context:
                     await self._resources.enter_async_context(self.runtime.db.writer_turn())
                 session = self.runtime.db.session(write=self.write)
                 await session.begin()
+                if self.write and self.runtime.db.is_sqlite:
+                    self._operation_attempts = await OperationAttemptCounter.begin(
+                        self.runtime.db, self._attempt_limit(), session
+                    )
                 self._session = session
         return self._session
+
+    async def attempts(self) -> AttemptCounter:
+        """Return the counter of failed attempts (codes, passwords) for this operation.
+
+        Its count commits whatever becomes of the operation: inside a SQLite write operation
+        it counts in the operation's transaction and ``finish`` keeps the count through a
+        rollback; otherwise it counts in side transactions of its own.
+        """
+        await self.session()
+        if self._operation_attempts is not None and self._delivery() is None:
+            return self._operation_attempts
+        return AttemptCounter(self.runtime.db, self._attempt_limit())
+
+    def _attempt_limit(self) -> AttemptLimit:
+        return AttemptLimit.from_settings(self.settings)
 
     @asynccontextmanager
     async def use_session(self) -> AsyncIterator[AsyncSession]:
@@ -180,11 +201,14 @@ class Context:
     async def finish(self, *, commit: bool) -> None:
         """Commit or roll back the operation's transaction, close it, then run commit hooks."""
         session, self._session = self._session, None
+        attempts, self._operation_attempts = self._operation_attempts, None
         callbacks, self._after_commit = self._after_commit, []
         try:
             if session is not None:
                 try:
-                    if commit:
+                    if attempts is not None:
+                        await (attempts.commit() if commit else attempts.roll_back())
+                    elif commit:
                         await session.commit()
                     else:
                         await session.rollback()

@@ -15,8 +15,8 @@ async def in_savepoint(ctx: Context, call: Callable[[], Awaitable[T]]) -> T | Ap
     """Run ``call`` in a savepoint; return its result, or the AppError that refused it.
 
     A refusal rolls the savepoint back, so it leaves nothing behind while the operation still
-    commits. (Services that must keep a failed attempt for rate limiting, or that open
-    savepoints of their own, are called without this.)
+    commits. (Services that open savepoints of their own are called without this; failed
+    attempts counted for rate limiting outlive any rollback, see ``server.ratelimit``.)
     """
     session = await ctx.session()
     try:

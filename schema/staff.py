@@ -306,12 +306,14 @@ class StaffMutation:
         ctx = context_of(info)
         session = await ctx.session()
         try:
-            # No savepoint: a failed attempt is kept (rate limiting) and must be committed.
+            # No savepoint: the service's work is in one of its own, and ``attempts`` counts
+            # a failed attempt whatever becomes of the operation.
             signed_in = await staff_service.sign_in(
                 session,
                 email=input.email,
                 password=input.password,
                 client_address=ctx.client_address,
+                attempts=await ctx.attempts(),
                 settings=ctx.settings,
                 now=utcnow(),
             )

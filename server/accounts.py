@@ -6,7 +6,8 @@ one address is one account. Passwords (8 to 256 characters) are hashed with Argo
 sign-in when the parameters change (``server.signin``, shared with staff). A failed sign-in
 answers the same ``UNAUTHORIZED`` ("the email or password is wrong") and takes the same
 time whether or not the email exists, and counts against the email and the client address
-like handoff codes do.
+like handoff codes do (admitted before the password is checked, in a count that survives a
+rollback of the operation).
 Signing up with an email that has an account is a ``CONFLICT``: an address can only be
 registered once, and telling the person so is the only useful answer there.
 
@@ -34,6 +35,7 @@ from server.carts import CartView, active_cart_of, attach_guest_cart
 from server.config import Settings
 from server.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from server.models import Customer, CustomerSession, Device, Store
+from server.ratelimit import AttemptCounter
 from server.signin import (
     check_password_rules,
     hash_password,
@@ -166,19 +168,20 @@ async def sign_in(
     password: str,
     guest_cart_id: int | None,
     client_address: str,
+    attempts: AttemptCounter,
     settings: Settings,
     now: datetime,
 ) -> SignedIn:
     """Check the password, attach the guest cart the caller holds, and start a session.
 
-    A wrong email or password is recorded outside the savepoint of the rest, so the
-    failure counts once the caller commits; the caller must not roll it back.
+    ``attempts`` admits the sign-in first (RateLimited past the limit) and keeps a wrong
+    email or password counted whatever becomes of the caller's transaction.
     """
     address = normalise_email(email)
-    attempt = await start_sign_in(
-        session, "signin", email=address, client_address=client_address, settings=settings, now=now
-    )
-    customer = await attempt.check(session, await _customer_by_email(session, address), password)
+    async with start_sign_in(
+        attempts, "signin", email=address, client_address=client_address, now=now
+    ) as attempt:
+        customer = await attempt.check(await _customer_by_email(session, address), password)
     async with session.begin_nested():
         await rehash_if_outdated(customer, password)
         return await _start(session, viewer, customer, guest_cart_id, settings, now)

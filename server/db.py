@@ -98,11 +98,22 @@ class Database:
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self._side_engine: AsyncEngine | None = None
+        self._side_sessions: async_sessionmaker[AsyncSession] | None = None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
             write_bind = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
         else:
             write_bind = self.engine
+            # A pool of its own for side transactions: an operation holding one of the main
+            # pool's connections may wait for one of these, never the other way round, so a
+            # burst that fills the main pool cannot deadlock on its own bookkeeping.
+            self._side_engine = create_async_engine(
+                url, echo=echo, pool_size=2, max_overflow=pool_size, pool_pre_ping=True
+            )
+            self._side_sessions = async_sessionmaker(
+                self._side_engine, expire_on_commit=False, autoflush=False
+            )
         # One queue of SQLite writers per event loop (tests run several loops in one process).
         self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
@@ -165,6 +176,24 @@ class Database:
             async with session.begin():
                 yield session
 
+    @asynccontextmanager
+    async def side_transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
+        """Run a short transaction of its own, committed whatever the caller's transaction does.
+
+        For bookkeeping that must outlive the operation it serves (failed sign-ins, say). On
+        PostgreSQL it runs on a small pool of its own (see ``__init__``). On SQLite it is an
+        ordinary transaction: a write waits in the writer line and is refused inside another
+        write transaction of the same task, since SQLite has one writer at a time.
+        """
+        if self._side_sessions is None:
+            async with self.transaction(write=write) as session:
+                yield session
+            return
+        async with self._side_sessions() as session, session.begin():
+            yield session
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self._side_engine is not None:
+            await self._side_engine.dispose()

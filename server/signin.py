@@ -4,7 +4,9 @@ Passwords have 8 to 256 characters and are hashed with Argon2id (argon2-cffi's
 ``PasswordHasher`` defaults) in a worker thread, and rehashed on sign-in when the parameters
 change. A failed sign-in answers one ``UNAUTHORIZED`` ("the email or password is wrong")
 whatever was wrong, takes the same time whether or not the account exists, and counts
-against the email and the client address (``server.ratelimit``). A sign-in stores only the
+against the email and the client address (``server.ratelimit``): each sign-in is admitted
+there before its password is verified, in a count that commits whatever becomes of the
+operation, and a right password is uncounted again. A sign-in stores only the
 SHA-256 of its session token. Who may sign in and what a session reaches stay with each
 domain (``server.accounts``, ``server.staff``).
 """
@@ -14,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -25,10 +29,9 @@ from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from server.config import Settings
 from server.errors import InvalidInput, PermissionDenied
 from server.models import CustomerSession, StaffSession
-from server.ratelimit import AttemptLimit, check_attempts, record_failure
+from server.ratelimit import Attempt, AttemptCounter
 from server.tokens import new_token, token_hash
 
 MIN_PASSWORD = 8
@@ -61,44 +64,37 @@ async def hash_password(password: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SignInAttempt:
-    """One sign-in under way: the failed-attempt buckets it counts against."""
+    """One sign-in, admitted by the rate limit and counted as a failure until it checks out."""
 
-    buckets: tuple[str, ...]
-    limit: AttemptLimit
-    now: datetime
+    attempt: Attempt
 
-    async def check(
-        self, session: AsyncSession, account: A | None, password: str, *, usable: bool = True
-    ) -> A:
+    async def check(self, account: A | None, password: str, *, usable: bool = True) -> A:
         """Return ``account`` when ``password`` is its password and it is ``usable``.
 
-        Otherwise count a failure in the buckets (in the caller's transaction, which must
-        commit it) and raise PermissionDenied. An unknown account costs one verification
-        too, so the answer takes as long either way.
+        Otherwise raise PermissionDenied, and the attempt stays counted. An unknown account
+        costs one verification too, so the answer takes as long either way.
         """
         stored = account.password_hash if account is not None else _dummy_hash()
         verified = await asyncio.to_thread(_verify, stored, password)
         if not verified or account is None or not usable:
-            await record_failure(session, self.buckets, self.limit, self.now)
             raise PermissionDenied(_WRONG_CREDENTIALS)
+        self.attempt.succeeded()
         return account
 
 
+@asynccontextmanager
 async def start_sign_in(
-    session: AsyncSession,
-    kind: str,
-    *,
-    email: str,
-    client_address: str,
-    settings: Settings,
-    now: datetime,
-) -> SignInAttempt:
-    """Begin a sign-in of ``kind`` (the buckets' prefix); RateLimited after too many failures."""
-    limit = AttemptLimit.from_settings(settings)
+    attempts: AttemptCounter, kind: str, *, email: str, client_address: str, now: datetime
+) -> AsyncIterator[SignInAttempt]:
+    """Admit a sign-in of ``kind`` (the buckets' prefix), or raise RateLimited.
+
+    The block checks the password with ``SignInAttempt.check``. Unless that succeeds, the
+    attempt stays counted against the client address and the email.
+    """
     email_key = hashlib.sha256(email.encode()).hexdigest()[:32]
     buckets = (f"{kind}:addr:{client_address}", f"{kind}:email:{email_key}")
-    await check_attempts(session, buckets, limit, now)
-    return SignInAttempt(buckets, limit, now)
+    async with attempts.attempt(buckets, now) as attempt:
+        yield SignInAttempt(attempt)
 
 
 async def rehash_if_outdated(account: Account, password: str) -> None:

@@ -18,7 +18,6 @@ from server import carts
 from server.carts.routes import handoff_barcode_url, handoff_qr_url
 from server.errors import AppError
 from server.models import utcnow
-from server.ratelimit import AttemptLimit
 
 
 @strawberry.input(description="The cart to hand over to a kiosk.")
@@ -108,8 +107,8 @@ class HandoffMutation:
         viewer = await ctx.viewer()
         session = await ctx.session()
         try:
-            # No savepoint here: the service counts a failed code (rate limiting) outside the
-            # savepoint it runs the claim in, and that count must be committed.
+            # No savepoint here: the service runs the claim in a savepoint of its own, and
+            # ``attempts`` counts a failed code whatever becomes of the operation.
             cart = await carts.claim_handoff(
                 session,
                 viewer,
@@ -117,7 +116,7 @@ class HandoffMutation:
                 client_address=ctx.client_address,
                 secret_key=ctx.runtime.secret_key,
                 claim_lifetime=timedelta(minutes=ctx.settings.claim_minutes),
-                limit=AttemptLimit.from_settings(ctx.settings),
+                attempts=await ctx.attempts(),
                 now=utcnow(),
             )
         except AppError as error:

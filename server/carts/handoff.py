@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.carts.views import CartView, load_view, reachable_by
 from server.errors import CodeExpired, NotFound, PermissionDenied
 from server.models import Cart, CartClaim, CartHandoff
-from server.ratelimit import AttemptLimit, check_attempts, record_failure
+from server.ratelimit import AttemptCounter
 from server.states import CartStatus
 from server.tokens import (
     display_handoff_code,
@@ -104,27 +104,26 @@ async def claim_handoff(
     client_address: str,
     secret_key: str,
     claim_lifetime: timedelta,
-    limit: AttemptLimit,
+    attempts: AttemptCounter,
     now: datetime,
 ) -> CartView:
     """Give the calling kiosk or staff device access to the cart behind a code, once.
 
     Wrong, expired and used codes all answer ``CodeExpired`` (so an answer never tells a
-    guesser whether a code existed) and count as a failure for the device and for the
-    client address; past the limit every claim answers ``RateLimited``. The failure is
-    recorded outside the claim's savepoint, so it stays when the caller commits.
+    guesser whether a code existed). ``attempts`` admits each claim against the device and
+    the client address before the code is looked up, and a claim that fails stays counted
+    whatever becomes of the caller's transaction; past the limit every claim answers
+    ``RateLimited``.
     """
     device = viewer.device
     if device is None:
         raise PermissionDenied("Only a kiosk or staff device can pick up a cart with a code.")
     buckets = [f"claim:device:{device.id}", f"claim:addr:{client_address}"]
-    await check_attempts(session, buckets, limit, now)
-    try:
+    async with attempts.attempt(buckets, now) as attempt:
         async with session.begin_nested():
-            return await _claim(session, device, text, secret_key, claim_lifetime, now)
-    except CodeExpired:
-        await record_failure(session, buckets, limit, now)
-        raise
+            cart = await _claim(session, device, text, secret_key, claim_lifetime, now)
+        attempt.succeeded()
+    return cart
 
 
 async def _claim(

@@ -5,6 +5,7 @@ both carrying the canonical code (no dash) for the kiosk's scanner. The code in 
 is the secret itself, so responses say ``no-store`` and ``no-referrer``. An unknown,
 expired or used code is a 404 in the shared error shape, and counts as a failed attempt
 for the client address: the image routes are no cheaper a way to guess codes than a claim.
+Each request is admitted by the limit before the code is looked up (``server.ratelimit``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from server.carts.handoff import live_handoff_code
 from server.errors import InvalidInput, RateLimited
 from server.http import error_response
 from server.models import utcnow
-from server.ratelimit import AttemptLimit, check_attempts, record_failure
+from server.ratelimit import AttemptCounter, AttemptLimit
 from server.runtime import Runtime
 
 _MEDIA_TYPES: dict[str, str] = {"svg": "image/svg+xml", "png": "image/png"}
@@ -51,18 +52,20 @@ async def _serve(request: Request, text: str, fmt: str, render: Renderer) -> Res
     if fmt not in _MEDIA_TYPES:
         raise InvalidInput("Ask for .svg or .png.", field="format")
     runtime: Runtime = request.app.state.runtime
-    rule = AttemptLimit.from_settings(runtime.settings)
+    attempts = AttemptCounter(runtime.db, AttemptLimit.from_settings(runtime.settings))
     bucket = [f"handoff-image:addr:{client_address(request)}"]
     now = utcnow()
     try:
-        async with runtime.db.transaction(write=False) as session:
-            await check_attempts(session, bucket, rule, now)
-            code = await live_handoff_code(session, text, secret_key=runtime.secret_key, now=now)
+        async with attempts.attempt(bucket, now) as attempt:
+            async with runtime.db.transaction(write=False) as session:
+                code = await live_handoff_code(
+                    session, text, secret_key=runtime.secret_key, now=now
+                )
+            if code is not None:
+                attempt.succeeded()
     except RateLimited as error:
         return _secret(error_response(error.code, error.message, error.http_status))
     if code is None:
-        async with runtime.db.transaction(write=True) as session:
-            await record_failure(session, bucket, rule, now)
         return _secret(error_response("NOT_FOUND", "There is no live handoff code here.", 404))
     body = render(code, fmt)  # type: ignore[arg-type]
     return Response(body, media_type=_MEDIA_TYPES[fmt], headers=SECRET_HEADERS)

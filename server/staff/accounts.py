@@ -3,8 +3,9 @@
 Passwords are hashed with Argon2id like customers' (argon2-cffi defaults), verified in a
 worker thread; a failed sign-in answers one ``UNAUTHORIZED`` whatever was wrong (unknown
 email, wrong password, disabled account), takes the same time, and counts against the
-email and the client address (the shared failed-attempt limit). A sign-in gives an
-``ss_…`` bearer token valid ``staff_session_hours``; only its SHA-256 is kept.
+email and the client address (the shared failed-attempt limit, ``server.ratelimit``). A
+sign-in gives an ``ss_…`` bearer token valid ``staff_session_hours``; only its SHA-256 is
+kept.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from server import catalog
 from server.config import Settings
 from server.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from server.models import StaffSession, StaffUser, Store
+from server.ratelimit import AttemptCounter
 from server.signin import (
     check_password_rules,
     hash_password,
@@ -142,35 +144,32 @@ async def sign_in(
     email: str,
     password: str,
     client_address: str,
+    attempts: AttemptCounter,
     settings: Settings,
     now: datetime,
 ) -> StaffSignedIn:
     """Check a staff user's password and start a session on this tablet.
 
-    A failure is recorded for rate limiting in the caller's transaction, which must commit it.
+    ``attempts`` admits the sign-in first (RateLimited past the limit) and keeps a failure
+    counted whatever becomes of the caller's transaction.
     """
     from server.accounts import normalise_email
 
     address = normalise_email(email)
-    attempt = await start_sign_in(
-        session,
-        "staff-signin",
-        email=address,
-        client_address=client_address,
-        settings=settings,
-        now=now,
-    )
-    found, code = (
-        await session.execute(
-            select(StaffUser, Store.code)
-            .outerjoin(Store, Store.id == StaffUser.store_id)
-            .where(StaffUser.email == address)
+    async with start_sign_in(
+        attempts, "staff-signin", email=address, client_address=client_address, now=now
+    ) as attempt:
+        found, code = (
+            await session.execute(
+                select(StaffUser, Store.code)
+                .outerjoin(Store, Store.id == StaffUser.store_id)
+                .where(StaffUser.email == address)
+            )
+        ).one_or_none() or (None, None)
+        # A disabled account answers like a wrong password.
+        user = await attempt.check(
+            found, password, usable=found is None or found.disabled_at is None
         )
-    ).one_or_none() or (None, None)
-    # A disabled account answers like a wrong password.
-    user = await attempt.check(
-        session, found, password, usable=found is None or found.disabled_at is None
-    )
     async with session.begin_nested():
         await rehash_if_outdated(user, password)
         token, expires_at = await start_session(

@@ -48,3 +48,23 @@ async def test_concurrent_statements_on_one_session_wait_their_turn(db: Database
     async with db.transaction(write=False) as session:
         results = await asyncio.gather(*(session.execute(text(f"SELECT {i}")) for i in range(20)))
     assert [r.scalar_one() for r in results] == list(range(20))
+
+
+async def test_a_side_transaction_commits_while_the_main_pool_is_held(db: Database) -> None:
+    small = Database(db.url, pool_size=1)
+    try:
+        held = [small.session() for _ in range(3)]  # the whole main pool, on PostgreSQL
+        for session in held:
+            await session.begin()
+            await session.execute(select(Store.id))
+        async with asyncio.timeout(10):
+            async with small.side_transaction() as side:
+                side.add(Store(code="SIDE", name="Side"))
+        for session in held:
+            await session.rollback()
+            await session.close()
+        async with small.transaction(write=False) as session:
+            codes = list((await session.execute(select(Store.code))).scalars())
+    finally:
+        await small.dispose()
+    assert codes == ["SIDE"]
