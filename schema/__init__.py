@@ -28,6 +28,7 @@ from schema.carts import (
 )
 from schema.catalog import CatalogQuery, Product, ScanMutation, Store
 from schema.context import OperationTransaction
+from schema.cost import QueryCostLimit
 from schema.errors import CodedErrors
 from schema.node import NodeQuery
 from schema.orders import (
@@ -96,5 +97,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: ParserCache(maxsize=PARSE_CACHE_SIZE),
             lambda: AddValidationRules(limits),
             lambda: ValidationCache(maxsize=PARSE_CACHE_SIZE),
+            lambda: QueryCostLimit(settings.max_query_cost),
         ],
     )
