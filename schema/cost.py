@@ -15,11 +15,14 @@ multiplies its item (the item itself plus its selection) by how many items it ca
 - ``LIST_SIZES`` for lists bounded elsewhere (two facets of up to 100 values);
 - otherwise ``DEFAULT_LIST_SIZE`` (stores, lines, history).
 
-Introspection fields (``__schema``, ``__type``) count 1: their answer is bounded by the
-schema, not by the request. A fragment is walked once per context and its cost reused, so the
-walk is linear in the document however often fragments spread each other. Alternatives of
-alternatives are refused whatever they cost: no screen shows them, and every level multiplies
-the search work by its page.
+Introspection is bounded by the schema, not by the request: ``__schema`` counts a fixed
+``INTROSPECTION_COSTS`` (a full introspection of this schema holds some 6,000 values, so one
+fits the budget and a few aliased copies do not), ``__type`` a type's worth.
+
+A fragment is walked once per context and its cost reused, so the walk is linear in the
+document however often fragments spread each other. Alternatives of alternatives are refused
+whatever they cost: no screen shows them, and every level multiplies the search work by its
+page.
 
 Variables decide sizes, so the cost is worked out when the operation is about to execute
 (the validation cache keys on the document alone), on the already validated document.
@@ -64,6 +67,7 @@ LIST_SIZES: Mapping[tuple[str, str], int] = {
     ("Facet", "values"): MAX_FACET_VALUES,
 }
 NESTED_REFUSED = ("Product", "alternatives")
+INTROSPECTION_COSTS: Mapping[str, int] = {"__schema": 10_000, "__type": 200}
 
 
 class OperationCost:
@@ -136,13 +140,15 @@ class OperationCost:
         self, parent: GraphQLNamedType, node: FieldNode, page: int | None, in_alternatives: bool
     ) -> int:
         name = node.name.value
-        if name == "__typename":
-            return 0
-        if name.startswith("__") or not isinstance(
-            parent, GraphQLObjectType | GraphQLInterfaceType
-        ):
+        if name.startswith("__"):
+            return INTROSPECTION_COSTS.get(name, 0)
+        definition = (
+            parent.fields.get(name)
+            if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType)
+            else None
+        )
+        if definition is None:  # only in a document validation would refuse
             return 1
-        definition = parent.fields[name]
         nested = (parent.name, name) == NESTED_REFUSED
         if nested and in_alternatives:
             self.nested_alternatives = True

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from graphql import parse
+from graphql import get_introspection_query, parse
 
 from schema import build_schema
-from schema.cost import DEFAULT_LIST_SIZE, LARGEST_PAGE, OperationCost
+from schema.cost import DEFAULT_LIST_SIZE, INTROSPECTION_COSTS, LARGEST_PAGE, OperationCost
 from server.config import Settings
 from server.db import Database
 from tests.factories import add_product, client_for, fresh_ean13, graphql, settings_for
@@ -232,4 +232,25 @@ async def test_products_answers_a_barcode_asked_again_in_any_printed_form_once(
                 None,
             ]
         }
+    }
+
+
+async def test_a_full_introspection_fits_the_budget(sqlite_db: Database, tmp_path: Path) -> None:
+    async with client_for(sqlite_db, tmp_path) as client:
+        body = await graphql(client, get_introspection_query())
+    assert "errors" not in body
+    assert body["data"]["__schema"]["queryType"] == {"name": "Query", "kind": "OBJECT"}
+
+
+async def test_aliased_copies_of_the_introspection_are_refused(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    query = "{ " + " ".join(f"s{i}: __schema {{ types {{ name }} }}" for i in range(3)) + " }"
+    async with client_for(sqlite_db, tmp_path) as client:
+        body = await graphql(client, query)
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"] == {
+        "code": "QUERY_TOO_COSTLY",
+        "cost": 3 * INTROSPECTION_COSTS["__schema"],
+        "budget": BUDGET,
     }
