@@ -29,6 +29,7 @@ from schema.carts import (
 )
 from schema.catalog import CatalogQuery, Product, ScanMutation, Store
 from schema.context import OperationTransaction
+from schema.cost import QueryCostLimit
 from schema.errors import CodedErrors, QuietSchema
 from schema.node import NodeQuery
 from schema.orders import (
@@ -99,6 +100,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: ParserCache(maxsize=PARSE_CACHE_SIZE),
             lambda: AddValidationRules(limits),
             lambda: ValidationCache(maxsize=PARSE_CACHE_SIZE),
+            lambda: QueryCostLimit(settings.max_query_cost),
             *switches,
         ],
     )

@@ -245,7 +245,11 @@ class CatalogQuery:
         return await product_by_code(info, gtin)
 
     @strawberry.field(
-        description="Products for up to 100 barcodes, in the order asked; null where unknown."
+        description=(
+            "Products for up to 100 barcodes, in the order first asked; null where unknown. "
+            "A barcode asked again, in any printed form (a UPC-A and its EAN-13 are one), is "
+            "answered once."
+        )
     )
     async def products(
         self,
@@ -259,12 +263,14 @@ class CatalogQuery:
                 f"Ask for at most {MAX_BATCH_GTINS} barcodes at once.", field="gtins"
             )
         ctx = context_of(info)
-        parsed = [parse_gtin(code) for code in gtins]
-        found = await catalog.products_by_gtins(await ctx.session(), parsed)
+        # Keyed by canonical digits: a repeated barcode would otherwise resolve its whole
+        # selection (alternatives, availability) once per repetition.
+        distinct = list({g.digits: g for g in map(parse_gtin, gtins)}.values())
+        found = await catalog.products_by_gtins(await ctx.session(), distinct)
         ctx.loaders.prime_products(found.values())
         pages = await asyncio.gather(*(Product.load(info, row) for row in found.values()))
         by_gtin = dict(zip(found, pages, strict=True))
-        return [by_gtin.get(g.digits) for g in parsed]
+        return [by_gtin.get(g.digits) for g in distinct]
 
     @strawberry.field(description="Every store of the chain.")
     async def stores(self, info: Info) -> list[Store]:

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=12, ge=2)
     max_query_tokens: int = Field(default=2000, ge=50)
     max_aliases: int = Field(default=30, ge=1)
+    max_query_cost: int = Field(
+        default=25_000,
+        ge=100,
+        description="Most values an operation may ask for, counted before it runs.",
+    )
     demo: bool = Field(
         default=False, description="Load the demo catalog, stores and stock on first start."
     )

@@ -21,6 +21,7 @@ from PIL import Image
 from server.db import Database
 from server.pwa import IMMUTABLE, NO_CACHE, cache_control_for, shell_version
 from tests.factories import client_for
+from tests.pwa_documents import static_graphql_documents
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 PAGES = {"/": "index.html", "/kiosk": "kiosk.html", "/staff": "staff.html"}
@@ -245,35 +246,6 @@ def test_text_colours_meet_wcag_aa_contrast() -> None:
         assert ratio >= 4.5, f"--{foreground} on --{background}: {ratio:.2f}"
     assert contrast(white, colours["green"]) >= 4.5  # buttons, header
     assert contrast(white, colours["red"]) >= 4.5  # campaign badge
-
-
-_TEMPLATE = re.compile(r"(?:export\s+)?const\s+(\w+)\s*=\s*`([^`]*)`", re.S)
-_OPERATION = re.compile(r"^\s*(query|mutation|subscription)\b")
-
-
-def static_graphql_documents() -> dict[str, str]:
-    """Every GraphQL operation written as a template constant in static/js, interpolated."""
-    constants: dict[str, str] = {}
-    owners: dict[str, str] = {}
-    for path in sorted((STATIC / "js").rglob("*.js")):
-        for name, body in _TEMPLATE.findall(path.read_text()):
-            constants.setdefault(name, body)
-            owners.setdefault(name, path.relative_to(STATIC).as_posix())
-
-    def expand(text: str, depth: int = 0) -> str:
-        if depth > 5:
-            return text
-        return re.sub(
-            r"\$\{(\w+)\}",
-            lambda m: expand(constants[m.group(1)], depth + 1) if m.group(1) in constants else m[0],
-            text,
-        )
-
-    return {
-        f"{owners[name]}:{name}": expand(body)
-        for name, body in constants.items()
-        if _OPERATION.match(body)
-    }
 
 
 def test_every_graphql_document_of_the_pwa_is_valid_against_the_schema() -> None:
