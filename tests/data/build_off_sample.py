@@ -32,6 +32,7 @@ TOTAL = 2000
 
 def sha1_order(lines: list[str], numbers: set[int]) -> list[int]:
     """Return ``numbers`` (1-based line numbers) in SHA-1 order of their row's barcode."""
+
     def key(number: int) -> str:
         return hashlib.sha1(json.loads(lines[number - 1])["code"].encode()).hexdigest()
 

@@ -366,7 +366,9 @@ async def test_brand_spellings_are_one_facet_value_and_one_filter(engine: Search
 
 
 async def test_a_tied_brand_spelling_shows_the_capitalised_one(engine: SearchEngine) -> None:
-    await engine.index([product(31, "Nutella", brand="ferrero"), product(32, "Rocher", brand="Ferrero")])
+    await engine.index(
+        [product(31, "Nutella", brand="ferrero"), product(32, "Rocher", brand="Ferrero")]
+    )
 
     response = await search(engine, facets=("brand",))
 

@@ -85,11 +85,11 @@ NORDIC_NAMES = [
     ("halonsylt", "7310770219421", "Hallonsylt Lågkalori: one letter missing"),
     ("hallonsylt lagkal", "7310770219421", "Hallonsylt Lågkalori: å typed as a, last word partial"),
     ("kungsörnen pannkak", "7310130010866", "Kungsörnen Färdiggräddade Pannkakor: partial"),
-    ("kungsornen fardiggradade", "7310130010866", "Kungsörnen Färdiggräddade …: folded, one letter missing"),
+    ("kungsornen fardiggradade", "7310130010866", "Kungsörnen Färdiggräddade …: folded, d missing"),
     ("knäkebröd sesam", "8718452617302", "Knäckebröd sesam: c missing"),
     ("filmjolk jordgub", "7310865088222", "Filmjölk jordgubb: folded, partial"),
     ("skumetmælk", "5700426101415", "Skummetmælk: m missing"),
-    ("sodmaelk thise", "5701975301004", "Thise Sødmælk økologisk: ø/æ typed as o/ae, words swapped"),
+    ("sodmaelk thise", "5701975301004", "Thise Sødmælk økologisk: ø/æ as o/ae, swapped"),
     ("frisktapet sødm", "5700426101019", "Frisktappet Sødmælk 3,5%: typo and partial"),
     ("gronkalsbular", "7310960031628", "Dafgårds Ekologiska Grönkålsbullar: folded, l missing"),
     ("jalotofu kylmä", "6416419130520", "Jalotofu Kylmäsavu: partial Finnish word"),
@@ -102,12 +102,12 @@ NORDIC_NAMES = [
 ]
 
 BRANDS = [
-    ("barila lasagne bolog", "8076809523738", "Barilla (one l missing): Collezione Lasagne Bolognesi"),
+    ("barila lasagne bolog", "8076809523738", "Barilla (l missing): Collezione Lasagne Bolognesi"),
     ("barilla pesto genov", "8076809574143", "Barilla: Sauce Pesto Genovese biologique"),
     ("kellogs corn flakes", "0038100212290", "Kellogg's (g missing, no apostrophe): Corn Flakes"),
     ("ferrero kinder bueno", "2000000055185", "ferrero: Kinder Bueno"),
     ("hacendado masa empanada", "8480000634764", "Hacendado: Masa fresca empanada"),
-    ("lindt excelence sea salt", "0009542005184", "Lindt & Sprungli: Excellence Dark Chocolate With Sea Salt"),
+    ("lindt excelence sea salt", "0009542005184", "Lindt & Sprungli: Excellence … Sea Salt"),
     ("jalotofu", "6416419130520", "Jalotofu: brand only"),
 ]
 
