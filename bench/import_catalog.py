@@ -1,10 +1,11 @@
 """Benchmark ``import_catalog`` on a 30,000-row JSON Lines file against a bare executemany.
 
-Builds N rows (default 30,000) by repeating the shared Open Food Facts sample, each copy
-with a varied name and a fresh valid EAN-13 (GS1 check digit from ``stdnum``), so every row
-is accepted; then imports it into a fresh, migrated SQLite file and, when
-``OMNICART_BENCH_DATABASE_URL`` or ``OMNICART_TEST_DATABASE_URL`` names a PostgreSQL
-server, into a temporary database created and dropped on it.
+Builds N rows (default 30,000) by repeating the demo catalog (``server/demo/products.jsonl``,
+2,025 Open Food Facts products), each copy with a varied name and a fresh valid EAN-13 (GS1
+check digit from ``stdnum``), so every row is accepted; then imports it into a fresh,
+migrated SQLite file and, when ``OMNICART_BENCH_DATABASE_URL`` or
+``OMNICART_TEST_DATABASE_URL`` names a PostgreSQL server, into a temporary database created
+and dropped on it.
 
 Figures per database: the first import (every row a new product: barcode lookup, product,
 barcode and outbox INSERTs, per ``--batch-size`` rows), a second import of the same file
@@ -44,12 +45,12 @@ from server.db import Database  # noqa: E402
 from server.importer import import_catalog  # noqa: E402
 from server.migrations import upgrade_to_head  # noqa: E402
 
-CATALOG = Path(__file__).resolve().parents[2] / "shared" / "catalog" / "off-products.jsonl"
+CATALOG = Path(__file__).resolve().parents[1] / "server" / "demo" / "products.jsonl"
 VARIANTS = [
     "Classic", "Light", "Organic", "Family Pack", "Mini", "Extra", "Original", "Zero",
     "Premium", "Bio", "Økologisk", "Stor", "Lille", "Smart", "Eko", "Max", "Fresh", "Gold",
 ]  # fmt: skip
-# Norwegian, Swedish, Danish and Finnish GS1 prefixes: never restricted, never the sample's.
+# Norwegian, Swedish, Danish and Finnish GS1 prefixes: never restricted circulation.
 PREFIXES = ["709", "738", "579", "649"]
 
 baseline_metadata = MetaData()

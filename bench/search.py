@@ -1,8 +1,9 @@
 """Benchmark the embedded search engine (tantivy) against SQLite FTS5 on the same products.
 
-Builds N products (default 100,000) from the shared Open Food Facts sample, each copy with a
-varied name and a fresh valid EAN-13 (GS1 check digit from ``stdnum``), indexes them into
-both, then times three kinds of shopper queries derived from the data:
+Builds N products (default 100,000) from the demo catalog (``server/demo/products.jsonl``,
+Open Food Facts), each copy with a varied name and a fresh valid EAN-13 (GS1 check digit from
+``stdnum``), indexes them into both, then times three kinds of shopper queries derived from
+the data:
 
 * as-you-type prefixes: the first 3–5 letters of a name word ("cho", "knäc");
 * typo'd words: a name word of 6+ letters with one edit after the first letter;
@@ -42,7 +43,7 @@ from search.documents import ProductDocument  # noqa: E402
 from search.embedded import EmbeddedEngine  # noqa: E402
 from search.engine import SearchRequest  # noqa: E402
 
-CATALOG = Path(__file__).resolve().parents[2] / "shared" / "catalog" / "off-products.jsonl"
+CATALOG = Path(__file__).resolve().parents[1] / "server" / "demo" / "products.jsonl"
 VARIANTS = [
     "Classic", "Light", "Organic", "Family Pack", "Mini", "Extra", "Original", "Zero",
     "Premium", "Bio", "Økologisk", "Stor", "Lille", "Smart", "Eko", "Max", "Fresh", "Gold",
@@ -215,7 +216,7 @@ async def main() -> None:
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200, help="queries per kind")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--catalog", type=Path, default=CATALOG, help="OFF sample (JSON lines)")
+    parser.add_argument("--catalog", type=Path, default=CATALOG, help="OFF rows (JSON Lines)")
     args = parser.parse_args()
     console = Console(width=max(Console().width, 110))
 

@@ -12,11 +12,13 @@ answers 503, so load balancers and retrying clients see it.
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -58,6 +60,15 @@ def response_status(data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], media
     return 200
 
 
+GRAPHIQL_PAGE = Path(__file__).with_name("graphiql.html")
+
+
+@cache
+def graphiql_html() -> str:
+    """Return omnicart's GraphiQL page, whose scripts and styles are served from ``/vendor/``."""
+    return GRAPHIQL_PAGE.read_text(encoding="utf-8")
+
+
 class OmnicartGraphQL(GraphQL):
     """Strawberry's ASGI GraphQL app, building one omnicart ``Context`` per operation."""
 
@@ -78,6 +89,10 @@ class OmnicartGraphQL(GraphQL):
             if record is not None:
                 record.outcome = code
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Serve GraphiQL from this server's vendored files, so it works without internet."""
+        return HTMLResponse(graphiql_html())
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         return Context(self.runtime, request, response)

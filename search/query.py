@@ -19,12 +19,13 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from search.alternatives import rank_alternatives
-from search.documents import word_spans, words
+from search.documents import folded_key, word_spans, words
 from search.engine import MAX_QUERY_CHARS, QueryTooLong
 
 __all__ = [
@@ -193,6 +194,20 @@ def split_page(offset: int, limit: int, first_total: int) -> tuple[int, int, int
 
 
 def sorted_facet(counts: Mapping[str, int]) -> list[tuple[str, int]]:
-    """Return facet values most frequent first, ties by value, at most MAX_FACET_VALUES."""
-    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return [(value, count) for value, count in ordered if count > 0][:MAX_FACET_VALUES]
+    """Return facet values folded as filters fold them, most frequent first, ties by value.
+
+    Spellings with one filter key (``folded_key``: "Ferrero", "ferrero", "FERRERO") are one
+    value, so a value's count is what filtering by it finds: the counts add up and the value
+    shown is the most common spelling among the matches (a tie goes to the spelling that sorts
+    first, capitals before small letters). At most MAX_FACET_VALUES values.
+    """
+    spellings: dict[str, Counter[str]] = {}
+    for value, count in counts.items():
+        if count > 0:
+            spellings.setdefault(folded_key(value) or value, Counter())[value] += count
+    folded = {
+        min(group.items(), key=lambda item: (-item[1], item[0]))[0]: group.total()
+        for group in spellings.values()
+    }
+    ordered = sorted(folded.items(), key=lambda item: (-item[1], item[0]))
+    return ordered[:MAX_FACET_VALUES]

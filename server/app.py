@@ -100,9 +100,11 @@ def create_app(
         if migrate:
             await upgrade_to_head(runtime.db)
         if settings.demo:
+            from server.demo_access import ensure_demo_access
             from server.seed import seed_demo
 
             await seed_demo(runtime.db, settings)
+            await ensure_demo_access(runtime.db, settings)
         indexing = (
             asyncio.create_task(
                 lead_indexing(runtime.db, runtime.search, settings.currency),

@@ -8,7 +8,7 @@ import os
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -23,6 +23,10 @@ from server.db import Database
 from server.errors import AppError
 from server.events import DATABASE_BROKER
 from server.migrations import upgrade_to_head
+
+if TYPE_CHECKING:
+    from server.demo_access import DemoAccess
+    from server.seed import SeedReport
 
 T = TypeVar("T")
 console = Console(stderr=True)
@@ -117,11 +121,10 @@ def seed(
     if not demo:
         console.print("Nothing to seed: pass --demo for the demo stores, catalog and stock.")
         raise typer.Exit(2)
-    from server.seed import seed_demo
-
     settings = load_settings()
-    result = run_with_db(settings, lambda db: seed_demo(db, settings))
+    result, access = run_with_db(settings, lambda db: prepare_demo(db, settings))
     console.print(result)
+    print_demo_access(access, "http://127.0.0.1:8000")
 
 
 @app.command("serve")
@@ -146,11 +149,9 @@ def serve(
     if workers > 1 and not settings.broker_url:
         # The workers share the database, so live events between them go through it.
         os.environ["OMNICART_BROKER_URL"] = DATABASE_BROKER
+    access = None
     if demo:
-        from server.seed import seed_demo
-
-        console.print("Preparing the demo data (first start only)…")
-        run_with_db(settings, lambda db: seed_demo(db, settings))
+        _, access = run_with_db(settings, lambda db: prepare_demo(db, settings))
         # Workers must not seed again in parallel; the data is in place now.
         os.environ["OMNICART_DEBUG"] = os.environ.get("OMNICART_DEBUG", "true")
     else:
@@ -163,6 +164,8 @@ def serve(
         )
     name = "omnicart DEMO" if demo else "omnicart"
     console.print(f"{name} on http://{host}:{port}  (GraphQL at /graphql)")
+    if access is not None:
+        print_demo_access(access, f"http://{host}:{port}")
     from server.logs import logging_config
 
     uvicorn.run(
@@ -182,6 +185,25 @@ def serve(
 
 async def _nothing(db: Database) -> None:
     return None
+
+
+async def prepare_demo(db: Database, settings: Settings) -> tuple[SeedReport, DemoAccess]:
+    """Seed the demo data unless it is there (saying so only then); ensure its sign-in."""
+    from server.demo_access import ensure_demo_access
+    from server.seed import demo_is_seeded, seed_demo
+
+    if not await demo_is_seeded(db):
+        console.print("Preparing the demo data (first start only)…")
+    report = await seed_demo(db, settings)
+    return report, await ensure_demo_access(db, settings)
+
+
+def print_demo_access(access: DemoAccess, base_url: str) -> None:
+    """Print how to sign in to the demo on standard output (the kiosk links hold tokens)."""
+    out = Console(soft_wrap=True, highlight=False)
+    out.print("Demo sign-in (demo data only; anyone who reads this can sign in):", markup=False)
+    for line in access.lines(base_url):
+        out.print(f"  {line}", markup=False)
 
 
 class DeviceKindChoice(StrEnum):

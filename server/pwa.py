@@ -1,6 +1,6 @@
 """Serving the PWA: cache headers per kind of file, the service worker's version, the app pages.
 
-Nothing is bundled or fingerprinted (STYLE 14), so a file's URL only changes with its
+Nothing is bundled or fingerprinted (no bundler yet), so a file's URL only changes with its
 content under ``static/vendor/NAME@VERSION/``; those are cached for a year as immutable.
 Every other file is served with ``no-cache``: the browser keeps it but revalidates with the
 ETag (a 304 costs a few bytes), so a deploy is never half-seen through stale modules. The

@@ -271,6 +271,12 @@ async def seed_demo(
         return await _seed_shop(session, settings.currency, products)
 
 
+async def demo_is_seeded(db: Database) -> bool:
+    """Return whether ``seed_demo`` has nothing left to do (any store exists)."""
+    async with db.transaction(write=False) as session:
+        return await _has_stores(session)
+
+
 async def _has_stores(session: AsyncSession) -> bool:
     return bool((await session.execute(select(func.count()).select_from(Store))).scalar_one())
 

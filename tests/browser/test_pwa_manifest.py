@@ -196,9 +196,15 @@ def test_vendored_modules_record_version_and_licence() -> None:
         "graphql-ws",
         "barcode-detector",
         "zxing-wasm",
+        "react",
+        "react-dom",
+        "graphiql",
+        "graphiql-plugin-explorer",
     }
+    npm_names = {"graphiql-plugin-explorer": "@graphiql/plugin-explorer"}
     for folder in folders:
         name, version = folder.name.split("@")
+        name = npm_names.get(name, name)
         assert f"| {version} | MIT" in readme and f"[{name}]" in readme, folder.name
         assert any(folder.glob("LICENSE*")), f"{folder.name} has no licence file"
 

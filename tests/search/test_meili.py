@@ -251,6 +251,20 @@ async def test_barcode_search_is_exact_then_prefix_filters(
     )
 
 
+async def test_brand_spellings_from_both_barcode_groups_are_one_facet_value(
+    engine: MeiliEngine, fake: FakeMeilisearch
+) -> None:
+    fake.search_results += [
+        search_result([{"id": 10, "name": "Nutella"}], {"brand": {"ferrero": 1}}),
+        search_result(
+            [{"id": 1, "name": "Rocher"}, {"id": 2, "name": "Bueno"}, {"id": 3, "name": "Smør"}],
+            {"brand": {"Ferrero": 2, "FERRERO": 1, "Lurpak": 1}},
+        ),
+    ]
+    response = await engine.search(SearchRequest(query="8000500", facets=("brand",)))
+    assert response.facets == {"brand": [("Ferrero", 4), ("Lurpak", 1)]}
+
+
 async def test_unknown_document_is_none(engine: MeiliEngine) -> None:
     assert await engine.get(999) is None
 

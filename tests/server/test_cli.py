@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -335,3 +336,73 @@ def test_serve_writes_json_access_lines_without_codes_tokens_or_documents(tmp_pa
     # uvicorn's own lines are JSON too, and its unredacted access line is gone.
     assert "uvicorn.error" in {e["logger"] for e in entries}
     assert "uvicorn.access" not in {e["logger"] for e in entries}
+
+
+STAFF_SIGN_IN = """
+mutation SignIn($input: StaffSignInInput!) {
+  staffSignIn(input: $input) { token staff { email role } errors { code } }
+}
+"""
+CLAIM = 'mutation { cartHandoffClaim(input: {code: "K7QM-3XPA"}) { errors { code } } }'
+STAFF_LINE = re.compile(r"/staff \(admin\) email (\S+) password (\S+)")
+KIOSK_LINE = re.compile(
+    r"Kiosk (\S+): http://127\.0\.0\.1:\d+/kiosk#device=(dv_[\w-]{43})&store=(\S+)"
+)
+
+
+def demo_sign_in(log: str) -> tuple[tuple[str, str], dict[str, str]]:
+    """Return the printed staff (email, password) and kiosk token per store code."""
+    staff = STAFF_LINE.search(one_line(log))
+    assert staff is not None, log
+    kiosks = {}
+    for code, token, store in KIOSK_LINE.findall(log):
+        assert code == store, log
+        kiosks[code] = token
+    return (staff[1], staff[2]), kiosks
+
+
+def test_serve_demo_prints_a_working_sign_in_and_prepares_the_data_once(tmp_path: Path) -> None:
+    with serving(tmp_path, "--demo") as url:
+        first = (tmp_path / "serve.log").read_text()
+        (email, password), kiosks = demo_sign_in(first)
+        staff = graphql_as(url, STAFF_SIGN_IN, {"input": {"email": email, "password": password}})
+        claims = {code: graphql_as(url, CLAIM, token=token) for code, token in kiosks.items()}
+        guest_claim = graphql_as(url, CLAIM)
+    with serving(tmp_path, "--demo"):
+        second = (tmp_path / "serve.log").read_text()
+
+    assert first.count("Preparing the demo data") == 1
+    assert "Preparing the demo data" not in second
+    assert demo_sign_in(second) == demo_sign_in(first)
+    assert sorted(kiosks) == DEMO_STORE_CODES
+    payload = staff["data"]["staffSignIn"]
+    assert (payload["errors"], payload["staff"]) == ([], {"email": email, "role": "ADMIN"})
+    assert payload["token"].startswith("ss_")
+    # A signed-in kiosk gets as far as the code (a wrong one); a guest is refused outright.
+    expired = {"data": {"cartHandoffClaim": {"errors": [{"code": "CODE_EXPIRED"}]}}}
+    assert claims == {code: expired for code in DEMO_STORE_CODES}
+    assert guest_claim == {"data": {"cartHandoffClaim": {"errors": [{"code": "UNAUTHORIZED"}]}}}
+    assert query_sqlite(tmp_path, "SELECT count(*) FROM staff_users") == [(1,)]
+    assert query_sqlite(tmp_path, "SELECT kind, count(*) FROM devices GROUP BY kind") == [
+        ("kiosk", 4)
+    ]
+
+
+def test_serve_without_demo_says_nothing_of_demo_data(tmp_path: Path) -> None:
+    with serving(tmp_path):
+        log = (tmp_path / "serve.log").read_text()
+
+    assert ("Preparing the demo data" in log, "Demo sign-in" in log) == (False, False)
+    assert query_sqlite(tmp_path, "SELECT count(*) FROM staff_users") == [(0,)]
+
+
+def graphql_as(
+    url: str, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+) -> dict[str, Any]:
+    """POST one GraphQL document, with a bearer token when given; return the JSON answer."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = {"query": query, "variables": variables or {}}
+    response = httpx.post(f"{url}/graphql", json=body, headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer

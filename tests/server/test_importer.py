@@ -33,17 +33,15 @@ from server.models import (
     Store,
 )
 from server.seed import seed_demo
+from tests.data import OFF_SAMPLE as SAMPLE
+from tests.data import OFF_SAMPLE_ROWS
 from tests.factories import add_online_warehouse, add_store, fresh_ean13, settings_for
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "catalog" / "off-products.jsonl"
 CSV_HEADER = [
     "gtin", "name", "brand", "categories", "description", "quantity", "image_url", "price",
     "currency", "campaign_name", "campaign_price", "campaign_starts_at", "campaign_ends_at",
     "stock:OSL-STORO", "stock:online",
 ]  # fmt: skip
-
-needs_sample = pytest.mark.skipif(not SAMPLE.exists(), reason=f"{SAMPLE} is not there")
-
 
 # ---------------------------------------------------------------------------------------------
 # Small builders
@@ -113,10 +111,10 @@ async def import_file(db: Database, path: Path, **kwargs: Any) -> ImportReport:
 
 
 # ---------------------------------------------------------------------------------------------
-# Expected outcomes of the shared sample, from GS1's own rules (not from the importer)
+# Expected outcomes of the test sample, from GS1's own rules (not from the importer)
 
 
-def expected_sample_reasons() -> tuple[dict[int, str | None], set[int]]:
+def expected_sample_reasons(sample: Path = SAMPLE) -> tuple[dict[int, str | None], set[int]]:
     """Return the expected reason (None: accepted) per line that GS1 rules decide alone.
 
     The second set holds the lines these rules cannot decide without reading them as a
@@ -126,7 +124,7 @@ def expected_sample_reasons() -> tuple[dict[int, str | None], set[int]]:
     expected: dict[int, str | None] = {}
     undecided: set[int] = set()
     first_line: dict[str, int] = {}
-    with SAMPLE.open(encoding="utf-8") as lines:
+    with sample.open(encoding="utf-8") as lines:
         for line, text in enumerate(lines, start=1):
             code = json.loads(text)["code"]
             length = len(code)
@@ -157,10 +155,9 @@ def expected_sample_reasons() -> tuple[dict[int, str | None], set[int]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The shared sample
+# The test sample (tests/data/off-sample.jsonl)
 
 
-@needs_sample
 async def test_importing_the_sample_twice_changes_nothing_the_second_time(
     db: Database, tmp_path: Path
 ) -> None:
@@ -174,7 +171,7 @@ async def test_importing_the_sample_twice_changes_nothing_the_second_time(
     assert (second.created, second.updated) == (0, 0)
     assert second.unchanged == first.created
     assert second.rejected == first.rejected
-    assert second.rows == first.rows == 11_147
+    assert second.rows == first.rows == OFF_SAMPLE_ROWS
     assert first.rows == first.created + first.rejected
     assert await table_counts(db) == counts
     async with db.transaction(write=False) as session:
@@ -183,7 +180,6 @@ async def test_importing_the_sample_twice_changes_nothing_the_second_time(
     assert counts["prices"] == counts["stock_levels"] == counts["campaigns"] == 0
 
 
-@needs_sample
 async def test_sample_rows_are_rejected_for_the_reasons_gs1_rules_give(
     db: Database, tmp_path: Path
 ) -> None:
@@ -206,8 +202,8 @@ async def test_sample_rows_are_rejected_for_the_reasons_gs1_rules_give(
     decided = {line: reasons.get(line) for line in expected if line not in repeats}
     assert decided == {line: v for line, v in expected.items() if line not in repeats}
     assert len(repeats) <= 8
-    # 12-, 13- and 14-digit codes with a wrong check digit: 97 + 111 + 7 in the sample README.
-    assert sum(1 for v in expected.values() if v == "gtin_check_digit") >= 215
+    # The sample keeps 90 rows with a wrong check digit (tests/data/README.md).
+    assert sum(1 for v in expected.values() if v == "gtin_check_digit") == 90
     assert all(
         reasons[line].startswith(("gtin_", "duplicate_gtin")) for line in undecided & reasons.keys()
     )
