@@ -15,12 +15,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db import Database
+from server.db import Database, upsert
 from server.importer.rows import CampaignKey, CheckedRow, Offer, Rejection
 from server.models import (
     Campaign,
@@ -146,11 +144,8 @@ async def _write_batch(
     skus = {row.gtins[0].display: row for row in new}
     product_ids: dict[int, int] = {}  # line -> product id
     if skus:
-        dialect_insert = (
-            pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        )
         inserted = await session.execute(
-            dialect_insert(_table(Product))
+            upsert(session, _table(Product))
             .on_conflict_do_nothing(index_elements=["sku"])
             .returning(Product.id, Product.sku),
             [_new_product(row, sku, now) for sku, row in skus.items()],
