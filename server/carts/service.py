@@ -62,6 +62,20 @@ class WriteOptions:
     expected_version: int | None = None
     idempotency_key: str | None = None
 
+    def guard(
+        self, viewer: Viewer, cart_id: int, now: datetime, operation: str, request: Any
+    ) -> Guard:
+        """Return the guard of one cart mutation sent with these options."""
+        return Guard.of(
+            viewer,
+            cart_id,
+            now,
+            operation=operation,
+            request={"request": request, "expectedVersion": self.expected_version},
+            expected_version=self.expected_version,
+            key=self.idempotency_key,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class NewCart:
@@ -220,16 +234,8 @@ async def add_lines(
                     field=f"lines[{index}].quantity",
                 )
 
-    return await _write(
-        session,
-        viewer,
-        cart_id,
-        now,
-        operation="cartLinesAdd",
-        request=request,
-        options=options,
-        change=apply,
-    )
+    g = options.guard(viewer, cart_id, now, "cartLinesAdd", request)
+    return await run_versioned(session, CartWrite(g, apply))
 
 
 async def update_lines(
@@ -263,16 +269,8 @@ async def update_lines(
             SET_LINE_QUANTITY, [{"line": line.line_id, "qty": line.quantity} for line in lines]
         )
 
-    return await _write(
-        session,
-        viewer,
-        cart_id,
-        now,
-        operation="cartLinesUpdate",
-        request=request,
-        options=options,
-        change=apply,
-    )
+    g = options.guard(viewer, cart_id, now, "cartLinesUpdate", request)
+    return await run_versioned(session, CartWrite(g, apply))
 
 
 async def remove_lines(
@@ -300,40 +298,8 @@ async def remove_lines(
         _require_lines(line_ids, removed, "lineIds[{i}]")
 
     request = sorted(line_ids)
-    return await _write(
-        session,
-        viewer,
-        cart_id,
-        now,
-        operation="cartLinesRemove",
-        request=request,
-        options=options,
-        change=apply,
-    )
-
-
-async def _write(
-    session: AsyncSession,
-    viewer: Viewer,
-    cart_id: int,
-    now: datetime,
-    *,
-    operation: str,
-    request: Any,
-    options: WriteOptions,
-    change: Callable[[], Awaitable[None]],
-) -> CartChange:
-    """Run one cart change through the versioned lock and the idempotency replay."""
-    g = Guard.of(
-        viewer,
-        cart_id,
-        now,
-        operation=operation,
-        request={"request": request, "expectedVersion": options.expected_version},
-        expected_version=options.expected_version,
-        key=options.idempotency_key,
-    )
-    return await run_versioned(session, CartWrite(g, change))
+    g = options.guard(viewer, cart_id, now, "cartLinesRemove", request)
+    return await run_versioned(session, CartWrite(g, apply))
 
 
 async def _resolve_products(session: AsyncSession, lines: Sequence[AddLine]) -> list[int]:
