@@ -17,7 +17,6 @@ from server.orders.numbers import order_number, parse_order_number
 
 CLICK_AND_COLLECT = "click_and_collect"
 DELIVERY = "delivery"
-OPEN_STATUSES = ("placed", "ready_for_pickup", "shipped")
 MAX_PAGE = 100
 T = TypeVar("T")
 
