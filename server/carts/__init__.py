@@ -74,6 +74,7 @@ from server.carts.views import (
     CartView,
     LineView,
     active_cart_of,
+    active_carts_of,
     cart_for_viewer,
     load_view,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "SetLine",
     "WriteOptions",
     "active_cart_of",
+    "active_carts_of",
     "add_lines",
     "attach_guest_cart",
     "cart_for_viewer",
