@@ -23,7 +23,8 @@ PostgreSQL (SQLite's write lock is taken at ``BEGIN IMMEDIATE``), so concurrent 
 queue and nothing is lost. A stale ``expectedVersion`` answers ``VERSION_CONFLICT`` with
 the current cart and changes nothing. An ``idempotencyKey`` (per cart and operation, kept
 a day) makes a retry answer the first result (``replayed: true``) without changing
-anything; the same key with another request is ``IDEMPOTENCY_KEY_REUSED``.
+anything; the same key with another request is ``IDEMPOTENCY_KEY_REUSED``. Cart mutations
+and checkout share these steps: ``server.carts.versioning``.
 
 **Signing in with a guest cart** (``customerSignIn``/``customerSignUp`` with ``cartId``
 and the cart token proving the caller holds it):
