@@ -15,7 +15,7 @@ from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id, encode_id
 from schema.mutations import in_savepoint
-from server import accounts, carts
+from server import accounts
 from server.errors import AppError
 from server.models import Customer as CustomerRow
 from server.models import utcnow
@@ -45,8 +45,7 @@ class Customer(Node):
     async def cart(self, info: Info) -> Cart | None:
         if not self.with_cart:
             return None
-        async with context_of(info).use_session() as session:
-            view = await carts.active_cart_of(session, self.row.id)
+        view = await context_of(info).loaders.customer_cart.load(self.row.id)
         return Cart.from_model(view) if view else None
 
 

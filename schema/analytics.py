@@ -132,15 +132,15 @@ class AnalyticsQuery:
     ) -> ScanReport:
         ctx = context_of(info)
         viewer = await ctx.viewer()
-        async with ctx.use_session() as session:
-            report = await analytics.scan_report_for_staff(
-                session,
-                viewer,
-                decode_id(store_id, "Store", field="storeId"),
-                since=since,
-                until=until or utcnow(),
-                window_minutes=ctx.settings.scan_conversion_minutes,
-            )
+        session = await ctx.session()
+        report = await analytics.scan_report_for_staff(
+            session,
+            viewer,
+            decode_id(store_id, "Store", field="storeId"),
+            since=since,
+            until=until or utcnow(),
+            window_minutes=ctx.settings.scan_conversion_minutes,
+        )
         return ScanReport(
             since=report.since,
             until=report.until,

@@ -67,11 +67,10 @@ class Context:
         self.response = response
         self.connection_params = connection_params or {}
         self.write = False
+        # Sibling fields resolve concurrently and share it; SerializedSession (server.db)
+        # runs their statements one at a time.
         self._session: AsyncSession | None = None
         self._operation_attempts: OperationAttemptCounter | None = None
-        # Sibling fields resolve concurrently, but one AsyncSession must not run two
-        # statements at once: loaders take this lock around each batch query.
-        self.session_lock = asyncio.Lock()
         self._open_lock = asyncio.Lock()
         self._resources = contextlib.AsyncExitStack()
         self._after_commit: list[Callable[[], Awaitable[None]]] = []
@@ -117,13 +116,6 @@ class Context:
     def _attempt_limit(self) -> AttemptLimit:
         return AttemptLimit.from_settings(self.settings)
 
-    @asynccontextmanager
-    async def use_session(self) -> AsyncIterator[AsyncSession]:
-        """Lend the session to one service call, never concurrently with a sibling's statements."""
-        session = await self.session()
-        async with self.session_lock:
-            yield session
-
     @property
     def loaders(self) -> Loaders:
         """Return this operation's DataLoaders, so each relation costs one query per list."""
@@ -165,10 +157,9 @@ class Context:
             return delivery.viewer
         async with self._viewer_lock:
             if self._viewer is None:
-                async with self.use_session() as session:
-                    self._viewer = await resolve_viewer(
-                        session, bearer=bearer, cart_token=cart_token, now=utcnow()
-                    )
+                self._viewer = await resolve_viewer(
+                    await self.session(), bearer=bearer, cart_token=cart_token, now=utcnow()
+                )
         return self._viewer
 
     @asynccontextmanager

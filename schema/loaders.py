@@ -3,34 +3,57 @@
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from server import accounts, catalog, orders, pricing, staff
+from server import accounts, carts, catalog, orders, pricing, staff
 from server.models import Customer, Product, Store
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from schema.context import Context
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 
-def _mapping_loader(
-    lock: asyncio.Lock,
-    fetch: Callable[[list[K]], Awaitable[Mapping[K, V]]],
+def _loader(
+    ctx: Context,
+    fetch: Callable[[AsyncSession, list[K]], Awaitable[Mapping[K, V]]],
     default: Callable[[], V] | None = None,
 ) -> DataLoader[K, V | None]:
-    """Build a DataLoader from a function that fetches a mapping for a batch of keys."""
+    """Build a DataLoader from a service function that fetches a mapping for a batch of keys."""
 
     async def load(keys: list[K]) -> list[V | None]:
-        async with lock:
-            found = await fetch(keys)
+        found = await fetch(await ctx.session(), keys)
         return [found.get(k, default() if default else None) for k in keys]
 
     return DataLoader(load_fn=load)
+
+
+# A customer, and the page of their orders asked for: (customer id, before id, first).
+OrdersPageKey = tuple[int, int | None, int]
+
+
+async def _customer_orders(
+    session: AsyncSession, keys: list[OrdersPageKey]
+) -> Mapping[OrdersPageKey, orders.OrderPage]:
+    """Fetch the order pages of many customers: one query per distinct page asked for."""
+    pages: dict[tuple[int | None, int], list[int]] = defaultdict(list)
+    for customer_id, before_id, first in keys:
+        pages[before_id, first].append(customer_id)
+    found: dict[OrdersPageKey, orders.OrderPage] = {}
+    for (before_id, first), customer_ids in pages.items():
+        by_customer = await orders.customer_orders(
+            session, customer_ids, before_id=before_id, first=first
+        )
+        for customer_id, page in by_customer.items():
+            found[customer_id, before_id, first] = page
+    return found
 
 
 class Loaders:
@@ -40,56 +63,36 @@ class Loaders:
         self._ctx = ctx
         currency = ctx.settings.currency
 
-        async def products(ids: list[int]) -> Mapping[int, Product]:
-            return await catalog.products_by_ids(await ctx.session(), ids)
+        async def prices(session: AsyncSession, ids: list[int]) -> Mapping[int, pricing.PriceInfo]:
+            return await pricing.unit_prices(session, ids, currency)
 
-        async def barcodes(ids: list[int]) -> Mapping[int, list[str]]:
-            return await catalog.barcodes_by_product(await ctx.session(), ids)
-
-        async def prices(ids: list[int]) -> Mapping[int, pricing.PriceInfo]:
-            return await pricing.unit_prices(await ctx.session(), ids, currency)
-
-        async def stock(ids: list[int]) -> Mapping[int, list[catalog.StockFigure]]:
-            return await catalog.stock_by_product(await ctx.session(), ids)
-
-        async def stores(ids: list[int]) -> Mapping[int, Store]:
-            return await catalog.stores_by_ids(await ctx.session(), ids)
-
-        async def customers(ids: list[int]) -> Mapping[int, Customer]:
-            return await accounts.customers_by_ids(await ctx.session(), ids)
-
-        async def order_lines(ids: list[int]) -> Mapping[int, list[orders.OrderLineView]]:
-            return await orders.lines_by_order(await ctx.session(), ids)
-
-        async def order_history(ids: list[int]) -> Mapping[int, list[orders.StatusChangeView]]:
-            return await orders.history_by_order(await ctx.session(), ids)
-
-        async def staff_users(ids: list[int]) -> Mapping[int, staff.StaffRecord]:
-            return await staff.staff_by_ids(await ctx.session(), ids)
-
-        async def purchases(ids: list[int]) -> Mapping[int, list[staff.PurchasedProduct]]:
-            return await staff.purchase_history(await ctx.session(), ids)
-
-        lock = ctx.session_lock
-        self.product: DataLoader[int, Product | None] = _mapping_loader(lock, products)
-        self.barcodes: DataLoader[int, list[str] | None] = _mapping_loader(lock, barcodes, list)
-        self.price: DataLoader[int, pricing.PriceInfo | None] = _mapping_loader(lock, prices)
-        self.stock: DataLoader[int, list[catalog.StockFigure] | None] = _mapping_loader(
-            lock, stock, list
+        self.product: DataLoader[int, Product | None] = _loader(ctx, catalog.products_by_ids)
+        self.barcodes: DataLoader[int, list[str] | None] = _loader(
+            ctx, catalog.barcodes_by_product, list
         )
-        self.store: DataLoader[int, Store | None] = _mapping_loader(lock, stores)
-        self.customer: DataLoader[int, Customer | None] = _mapping_loader(lock, customers)
-        self.order_lines: DataLoader[int, list[orders.OrderLineView] | None] = _mapping_loader(
-            lock, order_lines, list
+        self.price: DataLoader[int, pricing.PriceInfo | None] = _loader(ctx, prices)
+        self.stock: DataLoader[int, list[catalog.StockFigure] | None] = _loader(
+            ctx, catalog.stock_by_product, list
         )
-        self.order_history: DataLoader[int, list[orders.StatusChangeView] | None] = _mapping_loader(
-            lock, order_history, list
+        self.store: DataLoader[int, Store | None] = _loader(ctx, catalog.stores_by_ids)
+        self.customer: DataLoader[int, Customer | None] = _loader(ctx, accounts.customers_by_ids)
+        self.customer_cart: DataLoader[int, carts.CartView | None] = _loader(
+            ctx, carts.active_carts_of
         )
-        self.staff_user: DataLoader[int, staff.StaffRecord | None] = _mapping_loader(
-            lock, staff_users
+        self.customer_orders: DataLoader[OrdersPageKey, orders.OrderPage | None] = _loader(
+            ctx, _customer_orders
         )
-        self.purchases: DataLoader[int, list[staff.PurchasedProduct] | None] = _mapping_loader(
-            lock, purchases, list
+        self.order_lines: DataLoader[int, list[orders.OrderLineView] | None] = _loader(
+            ctx, orders.lines_by_order, list
+        )
+        self.order_history: DataLoader[int, list[orders.StatusChangeView] | None] = _loader(
+            ctx, orders.history_by_order, list
+        )
+        self.staff_user: DataLoader[int, staff.StaffRecord | None] = _loader(
+            ctx, staff.staff_by_ids
+        )
+        self.purchases: DataLoader[int, list[staff.PurchasedProduct] | None] = _loader(
+            ctx, staff.purchase_history, list
         )
         self._stores: Sequence[Store] | None = None
         self._stores_lock = asyncio.Lock()
@@ -98,8 +101,7 @@ class Loaders:
         """Return every store once per operation (they are few and shown together)."""
         async with self._stores_lock:
             if self._stores is None:
-                async with self._ctx.session_lock:
-                    self._stores = await catalog.list_stores(await self._ctx.session())
+                self._stores = await catalog.list_stores(await self._ctx.session())
                 for store in self._stores:
                     self.store.prime(store.id, store)
         return self._stores

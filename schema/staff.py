@@ -21,7 +21,6 @@ from schema.mutations import in_savepoint
 from schema.orders.queries import AFTER, FIRST
 from schema.orders.types import OrderConnection, decode_cursor
 from schema.paging import PageInfo
-from server import carts, orders
 from server import staff as staff_service
 from server.errors import AppError, InvalidInput
 from server.models import Customer as CustomerRow
@@ -107,8 +106,7 @@ class CustomerRecord:
 
     @strawberry.field(description="The customer's open cart, as every device of theirs shows it.")
     async def cart(self, info: Info) -> Cart | None:
-        async with context_of(info).use_session() as session:
-            view = await carts.active_cart_of(session, self.row.id)
+        view = await context_of(info).loaders.customer_cart.load(self.row.id)
         return Cart.from_model(view) if view else None
 
     @strawberry.field(description="The customer's orders, newest first.")
@@ -118,10 +116,9 @@ class CustomerRecord:
         first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
         after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> OrderConnection:
-        async with context_of(info).use_session() as session:
-            page = await orders.customer_orders(
-                session, self.row.id, before_id=decode_cursor(after), first=first
-            )
+        key = (self.row.id, decode_cursor(after), first)
+        page = await context_of(info).loaders.customer_orders.load(key)
+        assert page is not None, "every customer asked for gets a page"
         return OrderConnection.from_page(page, after)
 
     @strawberry.field(
@@ -274,17 +271,15 @@ class StaffQuery:
         staff_service.require_staff(viewer, person=True, admin=True)
         if not 1 <= first <= 100:
             raise InvalidInput("Ask for 1 to 100 entries at a time.", field="first")
-        async with ctx.use_session() as session:
-            views, more = await staff_service.list_actions(
-                session,
-                staff_user_id=decode_id(staff_id, "StaffUser", field="staffId")
-                if staff_id
-                else None,
-                action=action,
-                since=since,
-                before_id=paging.decode_cursor("audit", after) if after is not None else None,
-                limit=first,
-            )
+        session = await ctx.session()
+        views, more = await staff_service.list_actions(
+            session,
+            staff_user_id=decode_id(staff_id, "StaffUser", field="staffId") if staff_id else None,
+            action=action,
+            since=since,
+            before_id=paging.decode_cursor("audit", after) if after is not None else None,
+            limit=first,
+        )
         return AuditConnection(
             entries=[AuditEntry.from_model(v) for v in views],
             page_info=PageInfo.of(

@@ -200,11 +200,6 @@ async def sign_out(session: AsyncSession, viewer: Viewer, *, everywhere: bool) -
     return len(result.all())
 
 
-async def customer_by_id(session: AsyncSession, customer_id: int) -> Customer | None:
-    """Return a customer row by id."""
-    return await session.get(Customer, customer_id)
-
-
 async def customers_by_ids(session: AsyncSession, ids: list[int]) -> dict[int, Customer]:
     """Return customers by id in one query."""
     if not ids:

@@ -7,8 +7,8 @@ import contextlib
 import hashlib
 import logging
 import logging.config
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import text
@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from schema.view import OmnicartGraphQL
 from server.barcodes import render_gtin
@@ -94,6 +94,24 @@ def create_app(
     """Build the ASGI app for these settings; tests pass a runtime over their own database."""
     owns_runtime = runtime is None
     runtime = runtime or Runtime.from_settings(settings)
+    app = Starlette(
+        routes=_routes(settings, runtime),
+        middleware=_middleware(settings),
+        lifespan=_lifespan(settings, runtime, migrate=migrate, owns_runtime=owns_runtime),
+        exception_handlers={
+            AppError: app_error_handler,
+            404: not_found_handler,
+            HTTPException: _http_error,
+        },
+    )
+    app.state.runtime = runtime
+    return app
+
+
+def _lifespan(
+    settings: Settings, runtime: Runtime, *, migrate: bool, owns_runtime: bool
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """Return the app's lifespan: migrate, seed the demo, keep the index current, close."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -123,10 +141,15 @@ def create_app(
             if owns_runtime:
                 await runtime.close()
 
+    return lifespan
+
+
+def _routes(settings: Settings, runtime: Runtime) -> list[BaseRoute]:
+    """Return GraphQL, the image and health routes, and the PWA's when static/ is there."""
     graphql = OmnicartGraphQL(
         runtime, graphql_ide="graphiql" if settings.debug or settings.demo else None
     )
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/barcodes/{name}", barcode_image, methods=["GET"]),
@@ -141,6 +164,11 @@ def create_app(
             for path, page in APP_PAGES.items()
         )
         routes.append(Mount("/", PwaStaticFiles(directory=STATIC_DIR, html=True), name="static"))
+    return routes
+
+
+def _middleware(settings: Settings) -> list[Middleware]:
+    """Return the body size limit and, when origins are configured, CORS."""
     middleware = [
         Middleware(RequestLog),
         Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
@@ -155,18 +183,7 @@ def create_app(
                 expose_headers=["X-Request-ID"],
             )
         )
-    app = Starlette(
-        routes=routes,
-        middleware=middleware,
-        lifespan=lifespan,
-        exception_handlers={
-            AppError: app_error_handler,
-            404: not_found_handler,
-            HTTPException: _http_error,
-        },
-    )
-    app.state.runtime = runtime
-    return app
+    return middleware
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -46,6 +47,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def upsert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """Return an INSERT into ``table`` in the session's dialect, which takes ON CONFLICT clauses.
+
+    PostgreSQL and SQLite spell ``on_conflict_do_update``/``on_conflict_do_nothing`` and
+    ``excluded`` alike; only the construct differs, and this is the one place that picks it.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 class SerializedSession(AsyncSession):

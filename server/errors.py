@@ -10,7 +10,6 @@
     ├── NotFound                  NOT_FOUND
     ├── Conflict                  CONFLICT
     │   ├── VersionConflict       VERSION_CONFLICT
-    │   ├── OutOfStock            OUT_OF_STOCK
     │   ├── InsufficientStock     INSUFFICIENT_STOCK
     │   ├── InvalidTransition     INVALID_TRANSITION
     │   └── IdempotencyKeyReused  IDEMPOTENCY_KEY_REUSED
@@ -116,12 +115,6 @@ class VersionConflict(Conflict):
     """An ``expectedVersion`` is stale; ``details`` carries the current object."""
 
     code = ErrorCode.VERSION_CONFLICT
-
-
-class OutOfStock(Conflict):
-    """Nothing of the product is available where it was asked for."""
-
-    code = ErrorCode.OUT_OF_STOCK
 
 
 class InsufficientStock(Conflict):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 from search import SearchEngine, create_engine
 from server.config import Settings
@@ -25,8 +24,6 @@ class Runtime:
     events: Broker = field(default_factory=InProcessBroker)
     # None: the engine OMNICART_SEARCH_URL names (embedded in the data dir by default).
     search: SearchEngine = None  # type: ignore[assignment]
-    # Filled by the lifespan of the services each later capability adds.
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.search is None:

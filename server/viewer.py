@@ -63,6 +63,3 @@ class Viewer:
     def as_cart_holder(self) -> Viewer:
         """Return this viewer without its device: what the cart's own holder (phone) may do."""
         return replace(self, device=None)
-
-
-ANONYMOUS = Viewer()

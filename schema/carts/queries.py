@@ -18,8 +18,8 @@ async def cart_for(info: Info, pk: int) -> Cart | None:
     """Return the cart if the caller may reach it, else None (as if it did not exist)."""
     ctx = context_of(info)
     viewer = await ctx.viewer()
-    async with ctx.use_session() as session:
-        view = await carts.cart_for_viewer(session, viewer, pk, utcnow())
+    session = await ctx.session()
+    view = await carts.cart_for_viewer(session, viewer, pk, utcnow())
     return Cart.from_model(view) if view else None
 
 

@@ -28,8 +28,8 @@ async def order_for(info: Info[Any, Any], pk: int) -> Order | None:
     """Return the order if the caller may see it, else None (as if it did not exist)."""
     ctx = context_of(info)
     viewer = await ctx.viewer()
-    async with ctx.use_session() as session:
-        view = await orders.order_for_viewer(session, viewer, pk)
+    session = await ctx.session()
+    view = await orders.order_for_viewer(session, viewer, pk)
     return Order.from_model(view) if view else None
 
 
@@ -66,8 +66,8 @@ class OrderQuery:
     ) -> Order | None:
         ctx = context_of(info)
         viewer = await ctx.viewer()
-        async with ctx.use_session() as session:
-            view = await orders.order_by_number_for_viewer(session, viewer, number)
+        session = await ctx.session()
+        view = await orders.order_by_number_for_viewer(session, viewer, number)
         return Order.from_model(view) if view else None
 
     @strawberry.field(
@@ -84,10 +84,10 @@ class OrderQuery:
     ) -> OrderConnection:
         ctx = context_of(info)
         viewer = await ctx.viewer()
-        async with ctx.use_session() as session:
-            page = await orders.shopper_orders(
-                session, viewer, before_id=decode_cursor(after), first=first
-            )
+        session = await ctx.session()
+        page = await orders.shopper_orders(
+            session, viewer, before_id=decode_cursor(after), first=first
+        )
         return OrderConnection.from_page(page, after)
 
     @strawberry.field(
@@ -113,14 +113,14 @@ class OrderQuery:
     ) -> OrderConnection:
         ctx = context_of(info)
         viewer = await ctx.viewer()
-        async with ctx.use_session() as session:
-            page = await orders.store_orders(
-                session,
-                viewer,
-                store_id=decode_id(store_id, "Store", field="storeId") if store_id else None,
-                statuses=[s.value for s in status or []],
-                fulfilment=fulfilment.value if fulfilment else None,
-                before_id=decode_cursor(after),
-                first=first,
-            )
+        session = await ctx.session()
+        page = await orders.store_orders(
+            session,
+            viewer,
+            store_id=decode_id(store_id, "Store", field="storeId") if store_id else None,
+            statuses=[s.value for s in status or []],
+            fulfilment=fulfilment.value if fulfilment else None,
+            before_id=decode_cursor(after),
+            first=first,
+        )
         return OrderConnection.from_page(page, after)

@@ -119,19 +119,47 @@ async def scan_report(
 
     Times without a zone are taken as UTC.
     """
+    since, until = _checked_period(since, until)
+    store = (await catalog.stores_by_ids(session, [store_id])).get(store_id)
+    if store is None:
+        raise NotFound("There is no such store.", field="storeId")
+    in_period = and_(
+        ScanEvent.store_id == store_id, ScanEvent.scanned_at >= since, ScanEvent.scanned_at < until
+    )
+    dialect = session.get_bind().dialect.name
+    per_product = await _product_scans(session, in_period, _led_to_cart(dialect, window_minutes))
+    unknown_codes = await _unknown_codes(session, in_period)
+    unknown_scans = sum(c.scans for c in unknown_codes)
+    return ScanReport(
+        store_id=store.id,
+        store_code=store.code,
+        store_name=store.name,
+        since=since,
+        until=until,
+        window_minutes=window_minutes,
+        total_scans=sum(p.scans for p in per_product) + unknown_scans,
+        unknown_scans=unknown_scans,
+        led_to_cart=sum(p.led_to_cart for p in per_product),
+        out_of_stock_scans=sum(p.out_of_stock_scans for p in per_product),
+        products=per_product,
+        unknown_codes=unknown_codes,
+    )
+
+
+def _checked_period(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    """Return the period in UTC-aware times, or raise InvalidInput for an empty or long one."""
     since, until = _aware(since), _aware(until)
     if until <= since:
         raise InvalidInput("The period ends after it starts.", field="until")
     if until - since > MAX_PERIOD:
         raise InvalidInput("A report covers at most a year.", field="since")
-    store = (await catalog.stores_by_ids(session, [store_id])).get(store_id)
-    if store is None:
-        raise NotFound("There is no such store.", field="storeId")
-    dialect = (await session.connection()).dialect.name
-    in_period = and_(
-        ScanEvent.store_id == store_id, ScanEvent.scanned_at >= since, ScanEvent.scanned_at < until
-    )
-    converted = _led_to_cart(dialect, window_minutes)
+    return since, until
+
+
+async def _product_scans(
+    session: AsyncSession, in_period: ColumnElement[bool], converted: ColumnElement[bool]
+) -> tuple[ProductScans, ...]:
+    """Return every scanned product's figures in the period, most scanned first."""
     rows = (
         await session.execute(
             select(
@@ -148,21 +176,25 @@ async def scan_report(
     ids = [row[0] for row in rows]
     products = await catalog.products_by_ids(session, ids)
     barcodes = await catalog.barcodes_by_product(session, ids)
-    per_product = sorted(
-        (
-            ProductScans(
-                product_id=pid,
-                name=products[pid].name if pid in products else f"product {pid}",
-                gtin=str(Gtin(barcodes[pid][0])) if barcodes.get(pid) else "",
-                scans=int(scans),
-                led_to_cart=int(led or 0),
-                out_of_stock_scans=int(missed or 0),
-                last_scanned_at=last,
-            )
-            for pid, scans, led, missed, last in rows
-        ),
-        key=lambda p: (-p.scans, p.product_id),
+    per_product = (
+        ProductScans(
+            product_id=pid,
+            name=products[pid].name if pid in products else f"product {pid}",
+            gtin=str(Gtin(barcodes[pid][0])) if barcodes.get(pid) else "",
+            scans=int(scans),
+            led_to_cart=int(led or 0),
+            out_of_stock_scans=int(missed or 0),
+            last_scanned_at=last,
+        )
+        for pid, scans, led, missed, last in rows
     )
+    return tuple(sorted(per_product, key=lambda p: (-p.scans, p.product_id)))
+
+
+async def _unknown_codes(
+    session: AsyncSession, in_period: ColumnElement[bool]
+) -> tuple[CodeScans, ...]:
+    """Return the scanned codes no product has, most scanned first."""
     code = func.coalesce(ScanEvent.gtin, ScanEvent.code)
     unknown = (
         await session.execute(
@@ -172,24 +204,7 @@ async def scan_report(
             .order_by(func.count().desc(), code)
         )
     ).all()
-    unknown_codes = tuple(
-        CodeScans(_printed(value), int(scans), last) for value, scans, last in unknown
-    )
-    unknown_scans = sum(c.scans for c in unknown_codes)
-    return ScanReport(
-        store_id=store.id,
-        store_code=store.code,
-        store_name=store.name,
-        since=since,
-        until=until,
-        window_minutes=window_minutes,
-        total_scans=sum(p.scans for p in per_product) + unknown_scans,
-        unknown_scans=unknown_scans,
-        led_to_cart=sum(p.led_to_cart for p in per_product),
-        out_of_stock_scans=sum(p.out_of_stock_scans for p in per_product),
-        products=tuple(per_product),
-        unknown_codes=unknown_codes,
-    )
+    return tuple(CodeScans(_printed(value), int(scans), last) for value, scans, last in unknown)
 
 
 def _within(dialect: str, added: Any, minutes: int) -> ColumnElement[bool]:

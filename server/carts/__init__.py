@@ -26,7 +26,8 @@ PostgreSQL (SQLite's write lock is taken at ``BEGIN IMMEDIATE``), so concurrent 
 queue and nothing is lost. A stale ``expectedVersion`` answers ``VERSION_CONFLICT`` with
 the current cart and changes nothing. An ``idempotencyKey`` (per cart and operation, kept
 a day) makes a retry answer the first result (``replayed: true``) without changing
-anything; the same key with another request is ``IDEMPOTENCY_KEY_REUSED``.
+anything; the same key with another request is ``IDEMPOTENCY_KEY_REUSED``. Cart mutations
+and checkout share these steps: ``server.carts.versioning``.
 
 **Signing in with a guest cart** (``customerSignIn``/``customerSignUp`` with ``cartId``
 and the cart token proving the caller holds it):
@@ -77,6 +78,7 @@ from server.carts.views import (
     CartView,
     LineView,
     active_cart_of,
+    active_carts_of,
     cart_for_viewer,
     load_view,
     visible_customer,
@@ -93,6 +95,7 @@ __all__ = [
     "SetLine",
     "WriteOptions",
     "active_cart_of",
+    "active_carts_of",
     "add_lines",
     "attach_guest_cart",
     "cart_for_viewer",

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.carts import idempotency
 from server.carts.handoff import end_live_codes
+from server.carts.versioning import forget_keys
 from server.carts.views import CartView
 from server.models import Cart, CartClaim, CartLine
 from server.states import CartStatus
@@ -44,7 +44,7 @@ async def retire_cart(session: AsyncSession, cart_id: int, now: datetime) -> Non
         .values(expires_at=now)
         .execution_options(synchronize_session=False)
     )
-    await idempotency.forget_keys(session, cart_id)
+    await forget_keys(session, cart_id)
 
 
 async def start_fresh_cart(session: AsyncSession, customer_id: int, now: datetime) -> CartView:

@@ -1,4 +1,7 @@
-"""Changing carts: create, add, change and remove lines, each one locked, versioned write."""
+"""Changing carts: create, add, change and remove lines, each one locked, versioned write.
+
+The lock, the version check and the idempotency replay are ``server.carts.versioning``'s.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +11,20 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import catalog
-from server.carts import idempotency
-from server.carts.views import (
-    CartChange,
-    CartView,
-    active_cart_of,
-    cart_for_viewer,
-    lines_of,
-    reachable_by,
+from server.carts.versioning import (
+    Guard,
+    Locked,
+    bump_version,
+    keep_outcome,
+    kept_outcome,
+    run_versioned,
 )
-from server.errors import AppError, InvalidInput, InvalidQuantity, NotFound, VersionConflict
+from server.carts.views import CartChange, CartView, active_cart_of, lines_of
+from server.db import upsert
+from server.errors import AppError, InvalidInput, InvalidQuantity, NotFound
 from server.gtin import Gtin, parse_gtin
 from server.models import Cart, CartLine, Customer
 from server.states import CartStatus
@@ -61,6 +63,20 @@ class WriteOptions:
     expected_version: int | None = None
     idempotency_key: str | None = None
 
+    def guard(
+        self, viewer: Viewer, cart_id: int, now: datetime, operation: str, request: Any
+    ) -> Guard:
+        """Return the guard of one cart mutation sent with these options."""
+        return Guard.of(
+            viewer,
+            cart_id,
+            now,
+            operation=operation,
+            request={"request": request, "expectedVersion": self.expected_version},
+            expected_version=self.expected_version,
+            key=self.idempotency_key,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class NewCart:
@@ -71,22 +87,38 @@ class NewCart:
 
 
 @dataclass(frozen=True, slots=True)
-class _Locked:
-    version: int
-    customer_id: int | None
+class CartWrite:
+    """One cart mutation as ``run_versioned`` takes it: the guard and the change to make.
 
+    ``change`` runs while the cart is locked at its new version; the outcome is the cart
+    after it, kept under the idempotency key when there is one.
+    """
 
-class _Replayed(Exception):
-    """Unwinds a write whose idempotency key already has an outcome, undoing the lock's bump."""
+    guard: Guard
+    change: Callable[[], Awaitable[None]]
 
-    def __init__(self, cart: CartView) -> None:
-        super().__init__("replayed")
-        self.cart = cart
+    async def lock(self, session: AsyncSession) -> Locked | None:
+        """Bump the cart's version (the first statement of every cart change)."""
+        return await bump_version(session, self.guard)
 
+    async def kept(self, session: AsyncSession) -> CartChange | None:
+        """Return the cart the key already answered with, marked replayed."""
+        earlier = await kept_outcome(session, self.guard)
+        return None if earlier is None else CartChange(earlier, replayed=True)
 
-def _dialect_insert(session: AsyncSession) -> Callable[..., Any]:
-    """Return the INSERT construct with ON CONFLICT of the session's database."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    async def retried(self, session: AsyncSession, current: CartView | None) -> CartChange | None:
+        """Replay a retry only to a caller who still reaches the cart."""
+        return None if current is None else await self.kept(session)
+
+    async def apply(self, session: AsyncSession, locked: Locked) -> CartChange:
+        """Make the change and answer the cart as it now stands."""
+        await self.change()
+        g = self.guard
+        lines = await lines_of(session, g.cart_id)
+        cart = CartView(g.cart_id, locked.version, locked.customer_id, g.now, lines)
+        if g.key is not None:
+            await keep_outcome(session, g, cart)
+        return CartChange(cart)
 
 
 def check_quantity(quantity: int, max_quantity: int, field: str) -> None:
@@ -185,9 +217,9 @@ async def add_lines(
             {"cart_id": cart_id, "product_id": pid, "quantity": units, "created_at": now}
             for pid, (_, units) in wanted.items()
         ]
-        stmt = _dialect_insert(session)(CartLine).values(rows)
-        grown = CartLine.quantity + stmt.excluded.quantity
-        stmt = stmt.on_conflict_do_update(
+        upserted = upsert(session, CartLine).values(rows)
+        grown = CartLine.quantity + upserted.excluded.quantity
+        stmt = upserted.on_conflict_do_update(
             index_elements=[CartLine.cart_id, CartLine.product_id],
             set_={"quantity": grown},
             where=grown <= max_quantity,
@@ -207,7 +239,8 @@ async def add_lines(
                     field=f"lines[{index}].quantity",
                 )
 
-    return await _write(session, viewer, cart_id, "cartLinesAdd", request, options, now, apply)
+    g = options.guard(viewer, cart_id, now, "cartLinesAdd", request)
+    return await run_versioned(session, CartWrite(g, apply))
 
 
 async def update_lines(
@@ -241,7 +274,8 @@ async def update_lines(
             SET_LINE_QUANTITY, [{"line": line.line_id, "qty": line.quantity} for line in lines]
         )
 
-    return await _write(session, viewer, cart_id, "cartLinesUpdate", request, options, now, apply)
+    g = options.guard(viewer, cart_id, now, "cartLinesUpdate", request)
+    return await run_versioned(session, CartWrite(g, apply))
 
 
 async def remove_lines(
@@ -269,112 +303,8 @@ async def remove_lines(
         _require_lines(line_ids, removed, "lineIds[{i}]")
 
     request = sorted(line_ids)
-    return await _write(session, viewer, cart_id, "cartLinesRemove", request, options, now, apply)
-
-
-async def _write(
-    session: AsyncSession,
-    viewer: Viewer,
-    cart_id: int,
-    operation: str,
-    request: Any,
-    options: WriteOptions,
-    now: datetime,
-    apply: Callable[[], Awaitable[None]],
-) -> CartChange:
-    """Run one cart change: lock and bump the version first, replay or apply, keep the outcome.
-
-    The conditional UPDATE is the first statement touching the cart: it checks access and
-    ``expectedVersion`` and takes the row lock (PostgreSQL) while SQLite's write lock is
-    already held (BEGIN IMMEDIATE), so concurrent writers of one cart queue here and
-    versions stay gapless. A failure raises after the bump: callers run a change in a
-    savepoint (the GraphQL layer does) so it leaves nothing behind. With an idempotency
-    key the change runs in a savepoint of its own, which a replay rolls back.
-    """
-    key = idempotency.check_key(options.idempotency_key)
-    request_hash = idempotency.fingerprint(
-        operation, {"request": request, "expectedVersion": options.expected_version}
-    )
-    if key is None:
-        return await _apply(session, viewer, cart_id, operation, None, "", options, now, apply)
-    try:
-        async with session.begin_nested():
-            return await _apply(
-                session, viewer, cart_id, operation, key, request_hash, options, now, apply
-            )
-    except _Replayed as replayed:
-        return CartChange(replayed.cart, replayed=True)
-
-
-async def _apply(
-    session: AsyncSession,
-    viewer: Viewer,
-    cart_id: int,
-    operation: str,
-    key: str | None,
-    request_hash: str,
-    options: WriteOptions,
-    now: datetime,
-    apply: Callable[[], Awaitable[None]],
-) -> CartChange:
-    locked = await _lock(session, viewer, cart_id, options.expected_version, now)
-    if locked is None:
-        return await _refusal(session, viewer, cart_id, operation, key, request_hash, now)
-    if key is not None:
-        earlier = await idempotency.recorded_outcome(
-            session, cart_id, operation, key, request_hash, now
-        )
-        if earlier is not None:
-            raise _Replayed(earlier)
-    await apply()
-    cart = CartView(
-        cart_id, locked.version, locked.customer_id, now, await lines_of(session, cart_id)
-    )
-    if key is not None:
-        await idempotency.record_outcome(session, operation, key, request_hash, cart, now)
-    return CartChange(cart)
-
-
-async def _lock(
-    session: AsyncSession, viewer: Viewer, cart_id: int, expected: int | None, now: datetime
-) -> _Locked | None:
-    stmt = (
-        update(Cart)
-        .where(Cart.id == cart_id, reachable_by(viewer, now))
-        .values(version=Cart.version + 1, updated_at=now)
-        .returning(Cart.version, Cart.customer_id)
-        .execution_options(synchronize_session=False)
-    )
-    if expected is not None:
-        stmt = stmt.where(Cart.version == expected)
-    row = (await session.execute(stmt)).one_or_none()
-    return None if row is None else _Locked(row.version, row.customer_id)
-
-
-async def _refusal(
-    session: AsyncSession,
-    viewer: Viewer,
-    cart_id: int,
-    operation: str,
-    key: str | None,
-    request_hash: str,
-    now: datetime,
-) -> CartChange:
-    """Explain why the lock matched nothing: a retry to replay, a stranger, or a stale version."""
-    current = await cart_for_viewer(session, viewer, cart_id, now)
-    if current is None:
-        raise NotFound("There is no such cart.", field="cartId")
-    if key is not None:
-        earlier = await idempotency.recorded_outcome(
-            session, cart_id, operation, key, request_hash, now
-        )
-        if earlier is not None:
-            return CartChange(earlier, replayed=True)
-    raise VersionConflict(
-        f"The cart changed meanwhile; it is at version {current.version} now.",
-        field="expectedVersion",
-        details=current,
-    )
+    g = options.guard(viewer, cart_id, now, "cartLinesRemove", request)
+    return await run_versioned(session, CartWrite(g, apply))
 
 
 async def _resolve_products(session: AsyncSession, lines: Sequence[AddLine]) -> list[int]:

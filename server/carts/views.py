@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -148,6 +150,37 @@ async def cart_for_viewer(
     return CartView(
         row.id, row.version, row.customer_id, row.updated_at, await lines_of(session, row.id)
     )
+
+
+async def active_carts_of(
+    session: AsyncSession, customer_ids: Iterable[int]
+) -> dict[int, CartView]:
+    """Return the active cart of each customer who has one, in two queries for any number."""
+    wanted = set(customer_ids)
+    if not wanted:
+        return {}
+    carts = (
+        await session.execute(
+            select(Cart.id, Cart.version, Cart.customer_id, Cart.updated_at).where(
+                Cart.customer_id.in_(wanted), Cart.status == CartStatus.ACTIVE
+            )
+        )
+    ).all()
+    lines: dict[int, list[LineView]] = defaultdict(list)
+    if carts:
+        rows = await session.execute(
+            select(CartLine.cart_id, CartLine.id, CartLine.product_id, CartLine.quantity)
+            .where(CartLine.cart_id.in_([cart.id for cart in carts]))
+            .order_by(CartLine.cart_id, CartLine.id)
+        )
+        for cart_id, line_id, product_id, quantity in rows:
+            lines[cart_id].append(LineView(line_id, product_id, quantity))
+    return {
+        cart.customer_id: CartView(
+            cart.id, cart.version, cart.customer_id, cart.updated_at, tuple(lines[cart.id])
+        )
+        for cart in carts
+    }
 
 
 async def active_cart_of(session: AsyncSession, customer_id: int) -> CartView | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import NotFound
+
+if TYPE_CHECKING:
+    from server.analytics import ScanReport
 
 report_app = typer.Typer(help="Reports on what happens in the stores.", no_args_is_help=True)
 CSV_COLUMNS = [
@@ -49,7 +52,7 @@ def report_scans(
 ) -> None:
     """Most scanned products, scans that led to a cart line, and missed demand in a store."""
     from server import catalog
-    from server.analytics import ScanReport, scan_report
+    from server.analytics import scan_report
     from server.cli import _in_transaction, console, load_settings
     from server.models import utcnow
 
@@ -70,6 +73,14 @@ def report_scans(
         )
 
     report = _in_transaction(settings, work)
+    _print_report(report, top)
+    if csv_path is not None:
+        rows = _write_csv(report, csv_path)
+        console.print(f"Wrote {rows} row(s) to {csv_path}.")
+
+
+def _print_report(report: ScanReport, top: int) -> None:
+    """Print the summary line and the tables, ``top`` rows each, on standard output."""
     out = Console()
     out.print(
         f"[bold]{report.store_name}[/bold] ({report.store_code}), "
@@ -92,25 +103,27 @@ def report_scans(
         for c in report.unknown_codes[:top]:
             unknown.add_row(c.code, str(c.scans))
         out.print(unknown)
-    if csv_path is not None:
-        with csv_path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(CSV_COLUMNS)
-            for p in report.products:
-                writer.writerow(
-                    [
-                        "product",
-                        p.gtin,
-                        p.name,
-                        p.scans,
-                        p.led_to_cart,
-                        p.out_of_stock_scans,
-                        p.last_scanned_at.isoformat(),
-                    ]
-                )
-            for c in report.unknown_codes:
-                writer.writerow(
-                    ["unknown_code", c.code, "", c.scans, 0, 0, c.last_scanned_at.isoformat()]
-                )
-        rows = len(report.products) + len(report.unknown_codes)
-        console.print(f"Wrote {rows} row(s) to {csv_path}.")
+
+
+def _write_csv(report: ScanReport, path: Path) -> int:
+    """Write every product and unknown code of the report to a CSV file; return the rows."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for p in report.products:
+            writer.writerow(
+                [
+                    "product",
+                    p.gtin,
+                    p.name,
+                    p.scans,
+                    p.led_to_cart,
+                    p.out_of_stock_scans,
+                    p.last_scanned_at.isoformat(),
+                ]
+            )
+        for c in report.unknown_codes:
+            writer.writerow(
+                ["unknown_code", c.code, "", c.scans, 0, 0, c.last_scanned_at.isoformat()]
+            )
+    return len(report.products) + len(report.unknown_codes)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,66 +64,87 @@ async def import_catalog(
     read_records = reader_for(path)
     async with db.transaction(write=False) as session:
         locations = await load_locations(session)
+    with contextlib.ExitStack() as files:
+        report = None
+        if report_path:
+            report = csv.writer(
+                files.enter_context(report_path.open("w", newline="", encoding="utf-8"))
+            )
+            report.writerow(REPORT_COLUMNS)
+        stream = files.enter_context(path.open("rb"))
+        run = _Run(
+            db,
+            batch_size,
+            report,
+            on_progress,
+            ByteLines(stream),
+            os.fstat(stream.fileno()).st_size,
+        )
+        for line, raw, outcome in read_records(run.source, default_currency, locations):
+            await run.take(line, raw, outcome)
+        await run.flush()
+    return ImportReport(
+        rows=run.rows,
+        created=run.tally.created,
+        updated=run.tally.updated,
+        unchanged=run.tally.unchanged,
+        rejected=sum(run.reasons.values()),
+        report_path=report_path,
+        rejected_by_reason=dict(run.reasons),
+    )
 
-    rows = 0
-    tally = Tally()
-    reasons: Counter[str] = Counter()
-    seen: dict[str, int] = {}  # canonical GTIN -> line that brought it (first one wins)
-    batch: list[CheckedRow] = []
-    pending: list[Rejection] = []
 
-    report_file = report_path.open("w", newline="", encoding="utf-8") if report_path else None
-    report = csv.writer(report_file) if report_file else None
-    if report:
-        report.writerow(REPORT_COLUMNS)
+@dataclass
+class _Run:
+    """One import in progress: the batch being filled, the rejections waiting, the counts."""
 
-    async def flush() -> None:
-        nonlocal pending, batch
-        rejected = await write_batch_with_retry(db, batch, tally) if batch else []
-        for rejection in sorted(pending + rejected, key=lambda r: r.line):
-            reasons[rejection.reason] += 1
-            if report:
-                report.writerow(
+    db: Database
+    batch_size: int
+    report: Any | None  # a csv writer of the rejected rows
+    on_progress: ProgressCallback | None
+    source: ByteLines
+    total_bytes: int
+    rows: int = 0
+    tally: Tally = field(default_factory=Tally)
+    reasons: Counter[str] = field(default_factory=Counter)
+    seen: dict[str, int] = field(default_factory=dict)  # canonical GTIN -> line (first wins)
+    batch: list[CheckedRow] = field(default_factory=list)
+    pending: list[Rejection] = field(default_factory=list)
+
+    async def take(self, line: int, raw: str, outcome: CheckedRow | RowRejected) -> None:
+        """Count one read row into the batch, or among the rejections; write a full batch."""
+        self.rows += 1
+        if isinstance(outcome, RowRejected):
+            self.pending.append(Rejection(line, outcome.reason, outcome.message, raw))
+            if len(self.pending) >= self.batch_size:
+                await self.flush()
+            return
+        duplicate = next(
+            (self.seen[g.digits] for g in outcome.gtins if g.digits in self.seen), None
+        )
+        if duplicate is not None:
+            message = f"A row on line {duplicate} already has this barcode."
+            self.pending.append(Rejection(line, "duplicate_gtin", message, raw))
+            return
+        self.seen.update((g.digits, line) for g in outcome.gtins)
+        self.batch.append(outcome)
+        if len(self.batch) >= self.batch_size:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write the batch, report its rejections in line order, and tell the progress."""
+        rejected = (
+            await write_batch_with_retry(self.db, self.batch, self.tally) if self.batch else []
+        )
+        for rejection in sorted(self.pending + rejected, key=lambda r: r.line):
+            self.reasons[rejection.reason] += 1
+            if self.report:
+                self.report.writerow(
                     (rejection.line, rejection.reason, rejection.message, printable(rejection.raw))
                 )
-        batch, pending = [], []
-        if on_progress:
-            on_progress(min(source.consumed, total_bytes), total_bytes)
-
-    try:
-        with path.open("rb") as stream:
-            total_bytes = os.fstat(stream.fileno()).st_size
-            source = ByteLines(stream)
-            for line, raw, outcome in read_records(source, default_currency, locations):
-                rows += 1
-                if isinstance(outcome, RowRejected):
-                    pending.append(Rejection(line, outcome.reason, outcome.message, raw))
-                    if len(pending) >= batch_size:
-                        await flush()
-                    continue
-                duplicate = next((seen[g.digits] for g in outcome.gtins if g.digits in seen), None)
-                if duplicate is not None:
-                    message = f"A row on line {duplicate} already has this barcode."
-                    pending.append(Rejection(line, "duplicate_gtin", message, raw))
-                    continue
-                seen.update((g.digits, line) for g in outcome.gtins)
-                batch.append(outcome)
-                if len(batch) >= batch_size:
-                    await flush()
-            await flush()
-    finally:
-        if report_file:
-            report_file.close()
-
-    return ImportReport(
-        rows=rows,
-        created=tally.created,
-        updated=tally.updated,
-        unchanged=tally.unchanged,
-        rejected=sum(reasons.values()),
-        report_path=report_path,
-        rejected_by_reason=dict(reasons),
-    )
+        self.batch, self.pending = [], []
+        if self.on_progress:
+            self.on_progress(min(self.source.consumed, self.total_bytes), self.total_bytes)
 
 
 async def load_locations(session: AsyncSession) -> Locations:

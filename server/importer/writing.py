@@ -10,17 +10,15 @@ rules it follows (matching, SKUs, what a re-import changes) are in ``server.impo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db import Database
+from server.db import Database, upsert
 from server.importer.rows import CampaignKey, CheckedRow, Offer, Rejection
 from server.models import (
     Campaign,
@@ -113,12 +111,48 @@ async def _update_many(
     )
 
 
+@dataclass(slots=True)
+class _Batch:
+    """One batch while it is written: rows new and known, the ids they got, rows turned away."""
+
+    now: datetime
+    # Canonical GTIN -> the product that already has it.
+    owners: dict[str, int]
+    new: list[CheckedRow] = field(default_factory=list)
+    existing: list[tuple[CheckedRow, int]] = field(default_factory=list)
+    # The known rows that passed their checks, with their product.
+    kept: list[tuple[CheckedRow, int]] = field(default_factory=list)
+    product_ids: dict[int, int] = field(default_factory=dict)  # line -> product id
+    rejected: list[Rejection] = field(default_factory=list)
+
+
 async def _write_batch(
     session: AsyncSession, rows: list[CheckedRow], tally: Tally
 ) -> list[Rejection]:
     """Upsert one batch of checked rows in the caller's transaction; return late rejections."""
-    rejected: list[Rejection] = []
-    now = utcnow()
+    batch = await _match(session, rows)
+    await _insert_new(session, batch)
+    tally.created += len(batch.new)
+    current = await _current_state(session, [pid for _, pid in batch.existing])
+    changed = await _update_known(session, batch, current)
+    await _insert_barcodes(session, batch)
+    accepted = [*batch.new, *(r for r, _ in batch.kept)]
+    changed |= await _write_prices(session, accepted, batch.product_ids, current)
+    changed |= await _write_offers(session, accepted, batch.product_ids)
+    changed |= await _write_stock(session, accepted, batch.product_ids, current, batch.now)
+    created = [batch.product_ids[r.line] for r in batch.new]
+    changed -= set(created)
+    tally.updated += len(changed)
+    tally.unchanged += len(batch.kept) - len(changed)
+    await record_product_changes(session, [*changed, *created])
+    return batch.rejected
+
+
+async def _match(session: AsyncSession, rows: list[CheckedRow]) -> _Batch:
+    """Look every barcode of the batch up once and sort the rows into new and known ones.
+
+    A row whose barcodes belong to different products is rejected (``gtin_conflict``).
+    """
     owners = dict(
         (
             await session.execute(
@@ -128,90 +162,88 @@ async def _write_batch(
             )
         ).all()
     )
-    existing: list[tuple[CheckedRow, int]] = []
-    new: list[CheckedRow] = []
+    batch = _Batch(utcnow(), owners)
     for row in rows:
         ids = {owners[g.digits] for g in row.gtins if g.digits in owners}
         if len(ids) > 1:
-            rejected.append(
+            batch.rejected.append(
                 row.reject("gtin_conflict", "The barcodes belong to different products.")
             )
         elif ids:
-            existing.append((row, ids.pop()))
+            batch.existing.append((row, ids.pop()))
         else:
-            new.append(row)
+            batch.new.append(row)
+    return batch
 
-    # New products: the SKU comes from the primary GTIN; a row whose SKU another product
-    # already has is skipped by ON CONFLICT (no lookup query, and safe against racing imports).
-    skus = {row.gtins[0].display: row for row in new}
-    product_ids: dict[int, int] = {}  # line -> product id
+
+async def _insert_new(session: AsyncSession, batch: _Batch) -> None:
+    """Insert the new products in one statement; a row whose SKU is taken is rejected.
+
+    The SKU comes from the primary GTIN; a row whose SKU another product already has is
+    skipped by ON CONFLICT (no lookup query, and safe against racing imports).
+    """
+    skus = {row.gtins[0].display: row for row in batch.new}
     if skus:
-        dialect_insert = (
-            pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        )
         inserted = await session.execute(
-            dialect_insert(_table(Product))
+            upsert(session, _table(Product))
             .on_conflict_do_nothing(index_elements=["sku"])
             .returning(Product.id, Product.sku),
-            [_new_product(row, sku, now) for sku, row in skus.items()],
+            [_new_product(row, sku, batch.now) for sku, row in skus.items()],
         )
         by_sku = {sku: pid for pid, sku in inserted}
         for sku, row in list(skus.items()):
             if sku in by_sku:
-                product_ids[row.line] = by_sku[sku]
+                batch.product_ids[row.line] = by_sku[sku]
             else:
                 del skus[sku]
-                rejected.append(row.reject("sku_conflict", f"Another product has SKU {sku}."))
-    new = list(skus.values())
-    tally.created += len(new)
+                batch.rejected.append(row.reject("sku_conflict", f"Another product has SKU {sku}."))
+    batch.new = list(skus.values())
 
-    current = await _current_state(session, [pid for _, pid in existing])
+
+async def _update_known(session: AsyncSession, batch: _Batch, current: _State) -> set[int]:
+    """Update the known products whose columns (or barcodes) change; return their ids.
+
+    A row setting stock below what orders have reserved is rejected (``stock_below_reserved``).
+    """
     changed: set[int] = set()
     product_updates: list[dict[str, Any]] = []
-    kept: list[tuple[CheckedRow, int]] = []
-    for row, pid in existing:
+    for row, pid in batch.existing:
         too_low = [
             loc
             for loc, on_hand in row.stock.items()
             if on_hand < current.stock.get((loc, pid), (0, 0))[1]
         ]
         if too_low:
-            rejected.append(
+            batch.rejected.append(
                 row.reject("stock_below_reserved", "New stock is below what orders have reserved.")
             )
             continue
-        kept.append((row, pid))
-        product_ids[row.line] = pid
+        batch.kept.append((row, pid))
+        batch.product_ids[row.line] = pid
         values = _updated_product(current.products[pid], row)
-        if values is not None or any(g.digits not in owners for g in row.gtins):
+        if values is not None or any(g.digits not in batch.owners for g in row.gtins):
             product_updates.append(
-                {"id": pid, **(values or current.products[pid]), "updated_at": now}
+                {"id": pid, **(values or current.products[pid]), "updated_at": batch.now}
             )
             changed.add(pid)
     await _update_many(session, Product, ("id",), product_updates)
+    return changed
 
-    new_lines = {row.line for row in new}
-    accepted = [*new, *(r for r, _ in kept)]
+
+async def _insert_barcodes(session: AsyncSession, batch: _Batch) -> None:
+    """Insert the barcodes no product had yet; a new product's first one is its primary."""
+    new_lines = {row.line for row in batch.new}
     barcodes = [
         {
-            "product_id": product_ids[row.line],
+            "product_id": batch.product_ids[row.line],
             "gtin": g.digits,
             "is_primary": i == 0 and row.line in new_lines,
         }
-        for row in accepted
+        for row in [*batch.new, *(r for r, _ in batch.kept)]
         for i, g in enumerate(row.gtins)
-        if g.digits not in owners
+        if g.digits not in batch.owners
     ]
     await _insert_many(session, ProductBarcode, barcodes)
-
-    changed |= await _write_prices(session, accepted, product_ids, current)
-    changed |= await _write_offers(session, accepted, product_ids)
-    changed |= await _write_stock(session, accepted, product_ids, current, now)
-    changed -= {product_ids[r.line] for r in new}
-    tally.updated += len(changed)
-    tally.unchanged += len(kept) - len(changed)
-    await record_product_changes(session, [*changed, *(product_ids[r.line] for r in new)])
-    return rejected
 
 
 def _new_product(row: CheckedRow, sku: str, now: datetime) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
@@ -29,16 +28,6 @@ def alembic_config() -> Config:
 def head_revision() -> str | None:
     """Return the newest revision the code knows."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
-async def current_revision(db: Database) -> str | None:
-    """Return the revision the database is at, or None for an empty database."""
-    async with db.engine.connect() as conn:
-
-        def _read(sync_conn: Any) -> str | None:
-            return MigrationContext.configure(sync_conn).get_current_revision()
-
-        return await conn.run_sync(_read)
 
 
 async def upgrade_to_head(db: Database) -> None:

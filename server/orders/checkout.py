@@ -11,26 +11,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import catalog, pricing
 from server.carts import CartView, active_cart_of, cart_for_viewer, load_view
 from server.carts.closing import close_cart, start_fresh_cart, take_lines
-from server.carts.idempotency import check_key, fingerprint
 from server.carts.service import lock_customer
+from server.carts.versioning import Guard, Locked, bump_version, run_versioned
 from server.carts.views import reachable_by
-from server.errors import (
-    IdempotencyKeyReused,
-    NotFound,
-    VersionConflict,
-)
+from server.errors import IdempotencyKeyReused, NotFound
 from server.models import (
     Cart,
     CartLine,
     Order,
     OrderLine,
     OrderStatusChange,
+    Product,
     StockLocation,
     StockReservation,
     Store,
@@ -77,18 +74,64 @@ _LINE_SNAPSHOT = (
 
 
 @dataclass(frozen=True, slots=True)
-class _Locked:
-    version: int
-    customer_id: int | None
-    token_hash: str | None
+class CheckoutPlan:
+    """What a checkout orders, read while the cart is locked: lines, place, products, prices."""
+
+    every: list[CartLineSnapshot]
+    chosen: list[CartLineSnapshot]
+    location: StockLocation
+    # How people call the location ("Bergen sentrum", "the online warehouse").
+    where: str
+    product_ids: list[int]
+    products: dict[int, Product]
+    # Units wanted per product, over all chosen lines.
+    wanted: dict[int, int]
+    # The order line rows, in checkout order (without order_id).
+    rows: list[dict[str, Any]]
+    totals: pricing.OrderTotals
 
 
-class _Replayed(Exception):
-    """Unwinds a checkout whose idempotency key already placed an order."""
+@dataclass(frozen=True, slots=True)
+class _CheckoutWrite:
+    """A checkout as ``run_versioned`` takes it; the order keeps the idempotency key."""
 
-    def __init__(self, result: CheckoutResult) -> None:
-        super().__init__("replayed")
-        self.result = result
+    guard: Guard
+    request: CheckoutRequest
+    fulfilment: Fulfilment
+    channel: OrderChannel
+    currency: str
+    pickup_days: int
+
+    async def lock(self, session: AsyncSession) -> Locked | None:
+        """Lock the customer (if any), then bump the cart's version."""
+        return await _lock_cart(session, self.guard)
+
+    async def kept(self, session: AsyncSession) -> CheckoutResult | None:
+        """Return the order this cart's checkout already placed under the key, replayed."""
+        return await self._earlier(session, check_access=False)
+
+    async def retried(
+        self, session: AsyncSession, current: CartView | None
+    ) -> CheckoutResult | None:
+        """Replay a retry (the cart may have closed) to whoever placed the order."""
+        return await self._earlier(session, check_access=True)
+
+    async def apply(self, session: AsyncSession, locked: Locked) -> CheckoutResult:
+        """Place the order on the locked cart."""
+        return await _place(session, self, locked)
+
+    async def _earlier(self, session: AsyncSession, *, check_access: bool) -> CheckoutResult | None:
+        g = self.guard
+        assert g.key is not None, "only a write with a key replays"
+        earlier = await order_for_key(session, g.cart_id, g.key)
+        if earlier is None or (check_access and not _may_replay(g.viewer, earlier)):
+            return None
+        if await request_hash_of(session, earlier.id) != g.request_hash:
+            raise IdempotencyKeyReused(
+                "This idempotency key already placed an order with a different request.",
+                field="idempotencyKey",
+            )
+        return await _replay(session, g.viewer, earlier, g.now)
 
 
 async def checkout(
@@ -106,59 +149,64 @@ async def checkout(
     InsufficientStock (``details``: the UnavailableLine list), InvalidInput and
     IdempotencyKeyReused; any of them leaves everything as it was.
     """
-    key = check_key(request.idempotency_key)
-    request_hash = fingerprint("checkout", canonical(request))
-    fulfilment = checked_fulfilment(request.fulfilment)
-    channel = channel_of(viewer, request.channel)
+    g = Guard.of(
+        viewer,
+        request.cart_id,
+        now,
+        operation="checkout",
+        request=canonical(request),
+        expected_version=request.expected_version,
+        key=request.idempotency_key,
+    )
+    write = _CheckoutWrite(
+        guard=g,
+        request=request,
+        fulfilment=checked_fulfilment(request.fulfilment),
+        channel=channel_of(viewer, request.channel),
+        currency=currency,
+        pickup_days=pickup_days,
+    )
     check_line_ids(request.line_ids)
-    try:
-        async with session.begin_nested():
-            locked = await _lock_cart(session, viewer, request, now)
-            if locked is None:
-                return await _refusal(session, viewer, request, key, request_hash, now)
-            if key is not None:
-                earlier = await order_for_key(session, request.cart_id, key)
-                if earlier is not None:
-                    await _check_same_request(session, earlier, request_hash)
-                    raise _Replayed(await _replay(session, viewer, earlier, now))
-            return await _place(
-                session,
-                viewer,
-                request,
-                locked,
-                fulfilment,
-                channel,
-                key=key,
-                request_hash=request_hash,
-                now=now,
-                currency=currency,
-                pickup_days=pickup_days,
-            )
-    except _Replayed as replayed:
-        return replayed.result
+    return await run_versioned(session, write, savepoint=True)
 
 
-async def _place(
-    session: AsyncSession,
-    viewer: Viewer,
-    request: CheckoutRequest,
-    locked: _Locked,
-    fulfilment: Fulfilment,
-    channel: OrderChannel,
-    *,
-    key: str | None,
-    request_hash: str,
-    now: datetime,
-    currency: str,
-    pickup_days: int,
-) -> CheckoutResult:
-    cart_id = request.cart_id
-    every = await _cart_lines(session, cart_id)
-    chosen = choose_lines(every, request.line_ids)
-    location, where = await _location(session, fulfilment)
+async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -> CheckoutResult:
+    """Write the order, its lines, reservations and first status; take the stock last."""
+    g = write.guard
+    plan = await _plan(session, write)
+    values = _order_values(write, plan, locked)
+    order_id = (
+        await session.execute(
+            insert(Order)
+            .values(**values, idempotency_key=g.key, request_hash=g.request_hash)
+            .returning(Order.id)
+        )
+    ).scalar_one()
+    line_ids = await _insert_lines(session, order_id, plan, g.now)
+    await _record_placed(session, order_id, g.viewer, g.now)
+    cart, changed = await _after(session, g.cart_id, locked, plan.every, plan.chosen, g.now)
+    await record_product_changes(session, plan.product_ids)
+    # The hot rows last: other checkouts of these products wait only from here to commit.
+    shortfalls = await stock.reserve(session, plan.location.id, plan.wanted, g.now)
+    if shortfalls:
+        raise insufficient(plan.chosen, shortfalls, plan.products, plan.where)
+    order = OrderView(id=order_id, **values)
+    lines = tuple(
+        OrderLineView(id=line_id, order_id=order_id, **{k: row[k] for k in _LINE_SNAPSHOT})
+        for line_id, row in zip(line_ids, plan.rows, strict=True)
+    )
+    return CheckoutResult(order, lines, cart, changed)
+
+
+async def _plan(session: AsyncSession, write: _CheckoutWrite) -> CheckoutPlan:
+    """Read what the order holds; a product no longer sold makes it InsufficientStock."""
+    now = write.guard.now
+    every = await _cart_lines(session, write.guard.cart_id)
+    chosen = choose_lines(every, write.request.line_ids)
+    location, where = await _location(session, write.fulfilment)
     product_ids = sorted({line.product_id for line in chosen})
     products = await catalog.products_by_ids(session, product_ids)
-    prices = await pricing.unit_prices(session, product_ids, currency, at=now)
+    prices = await pricing.unit_prices(session, product_ids, write.currency, at=now)
     barcodes = await catalog.barcodes_by_product(session, product_ids)
     wanted: dict[int, int] = defaultdict(int)
     for line in chosen:
@@ -174,9 +222,19 @@ async def _place(
             if available[pid] < wanted[pid]
         ]
         raise insufficient(chosen, shortfalls, products, where)
+    priced = pricing.price_lines(chosen, prices, write.currency)
+    rows = _line_rows(chosen, products, priced, barcodes)
+    totals = pricing.order_totals(priced, write.currency)
+    return CheckoutPlan(every, chosen, location, where, product_ids, products, wanted, rows, totals)
 
-    priced = pricing.price_lines(chosen, prices, currency)
-    totals = pricing.order_totals(priced, currency)
+
+def _line_rows(
+    chosen: Sequence[CartLineSnapshot],
+    products: dict[int, Product],
+    priced: Sequence[pricing.PricedLine],
+    barcodes: dict[int, list[str]],
+) -> list[dict[str, Any]]:
+    """Snapshot each chosen line: product, barcode, name, the price in force, quantity."""
     rows: list[dict[str, Any]] = []
     for position, (line, charged) in enumerate(zip(chosen, priced, strict=True)):
         price = charged.unit
@@ -197,45 +255,48 @@ async def _place(
                 "added_to_cart_at": line.created_at,
             }
         )
+    return rows
+
+
+def _order_values(write: _CheckoutWrite, plan: CheckoutPlan, locked: Locked) -> dict[str, Any]:
+    """Return the order row's columns (the idempotency key and fingerprint aside)."""
+    now, viewer, fulfilment = write.guard.now, write.guard.viewer, write.fulfilment
     is_collect = isinstance(fulfilment, ClickAndCollect)
-    values: dict[str, Any] = {
+    return {
         "status": OrderStatus.PLACED,
         "fulfilment": FulfilmentMethod.CLICK_AND_COLLECT
         if is_collect
         else FulfilmentMethod.DELIVERY,
-        "channel": channel,
+        "channel": write.channel,
         "store_id": viewer.device.store_id if viewer.device else None,
         "pickup_store_id": fulfilment.store_id if is_collect else None,  # type: ignore[union-attr]
-        "location_id": location.id,
+        "location_id": plan.location.id,
         "delivery_address": None if is_collect else fulfilment.address,  # type: ignore[union-attr]
         "customer_id": locked.customer_id,
-        "cart_id": cart_id,
+        "cart_id": write.guard.cart_id,
         "cart_token_hash": locked.token_hash,
         "device_id": viewer.device.id if viewer.device else None,
-        "currency": currency,
-        "subtotal": totals.subtotal,
-        "total": totals.total,
+        "currency": write.currency,
+        "subtotal": plan.totals.subtotal,
+        "total": plan.totals.total,
         "version": 1,
-        "pickup_deadline": now + timedelta(days=pickup_days) if is_collect else None,
+        "pickup_deadline": now + timedelta(days=write.pickup_days) if is_collect else None,
         "created_at": now,
         "updated_at": now,
     }
-    order_id = (
-        await session.execute(
-            insert(Order)
-            .values(**values, idempotency_key=key, request_hash=request_hash)
-            .returning(Order.id)
-        )
-    ).scalar_one()
-    line_ids = (
+
+
+async def _insert_lines(
+    session: AsyncSession, order_id: int, plan: CheckoutPlan, now: datetime
+) -> list[int]:
+    """Insert the order lines and one held reservation per line; return the line ids."""
+    line_ids = list(
         (
             await session.execute(
                 insert(OrderLine).returning(OrderLine.id, sort_by_parameter_order=True),
-                [{"order_id": order_id, **row} for row in rows],
+                [{"order_id": order_id, **row} for row in plan.rows],
             )
-        )
-        .scalars()
-        .all()
+        ).scalars()
     )
     await session.execute(
         insert(StockReservation),
@@ -243,15 +304,22 @@ async def _place(
             {
                 "order_id": order_id,
                 "order_line_id": line_id,
-                "location_id": location.id,
+                "location_id": plan.location.id,
                 "product_id": row["product_id"],
                 "quantity": row["quantity"],
                 "status": ReservationStatus.HELD,
                 "created_at": now,
             }
-            for line_id, row in zip(line_ids, rows, strict=True)
+            for line_id, row in zip(line_ids, plan.rows, strict=True)
         ],
     )
+    return line_ids
+
+
+async def _record_placed(
+    session: AsyncSession, order_id: int, viewer: Viewer, now: datetime
+) -> None:
+    """Write the first step of the order's history: placed, by whom."""
     actor_kind, actor_id = actor_of(viewer)
     await session.execute(
         insert(OrderStatusChange).values(
@@ -263,28 +331,12 @@ async def _place(
             at=now,
         )
     )
-    cart, changed = await _after(session, cart_id, locked, every, chosen, now)
-    await record_product_changes(session, product_ids)
-    # The hot rows last: other checkouts of these products wait only from here to commit.
-    shortfalls = await stock.reserve(session, location.id, wanted, now)
-    if shortfalls:
-        raise insufficient(chosen, shortfalls, products, where)
-    order = OrderView(id=order_id, **values)
-    lines = tuple(
-        OrderLineView(
-            id=line_id,
-            order_id=order_id,
-            **{k: row[k] for k in _LINE_SNAPSHOT},
-        )
-        for line_id, row in zip(line_ids, rows, strict=True)
-    )
-    return CheckoutResult(order, lines, cart, changed)
 
 
 async def _after(
     session: AsyncSession,
     cart_id: int,
-    locked: _Locked,
+    locked: Locked,
     every: Sequence[CartLineSnapshot],
     chosen: Sequence[CartLineSnapshot],
     now: datetime,
@@ -303,73 +355,29 @@ async def _after(
     return fresh, (closed, fresh)
 
 
-async def _lock_cart(
-    session: AsyncSession, viewer: Viewer, request: CheckoutRequest, now: datetime
-) -> _Locked | None:
+async def _lock_cart(session: AsyncSession, g: Guard) -> Locked | None:
     """Bump the cart's version if the caller reaches it at ``expectedVersion``, locking it.
 
     A customer's row is locked before their cart (the order sign-in and cart creation use
     too), so a checkout never waits on a cart another transaction holds the other way round.
     A kiosk does not know whose cart it holds until it looks.
     """
-    conditions = [
-        Cart.id == request.cart_id,
-        reachable_by(viewer, now),
-        Cart.version == request.expected_version,
-    ]
-    if viewer.device is not None:
-        owner = (
-            await session.execute(
-                select(Cart.customer_id).where(
-                    Cart.id == request.cart_id, reachable_by(viewer, now)
-                )
-            )
-        ).one_or_none()
-        if owner is None:
-            return None
-        if owner.customer_id is not None:
-            await lock_customer(session, owner.customer_id)
-        conditions.append(
-            Cart.customer_id.is_(None)
-            if owner.customer_id is None
-            else (Cart.customer_id == owner.customer_id)
-        )
-    elif viewer.customer_id is not None:
-        await lock_customer(session, viewer.customer_id)
-    row = (
+    viewer = g.viewer
+    if viewer.device is None:
+        if viewer.customer_id is not None:
+            await lock_customer(session, viewer.customer_id)
+        return await bump_version(session, g)
+    owner = (
         await session.execute(
-            update(Cart)
-            .where(*conditions)
-            .values(version=Cart.version + 1, updated_at=now)
-            .returning(Cart.version, Cart.customer_id, Cart.token_hash)
-            .execution_options(synchronize_session=False)
+            select(Cart.customer_id).where(Cart.id == g.cart_id, reachable_by(viewer, g.now))
         )
     ).one_or_none()
-    return None if row is None else _Locked(row.version, row.customer_id, row.token_hash)
-
-
-async def _refusal(
-    session: AsyncSession,
-    viewer: Viewer,
-    request: CheckoutRequest,
-    key: str | None,
-    request_hash: str,
-    now: datetime,
-) -> CheckoutResult:
-    """Explain why the lock matched nothing: a retry to replay, a stranger, or a stale version."""
-    if key is not None:
-        earlier = await order_for_key(session, request.cart_id, key)
-        if earlier is not None and _may_replay(viewer, earlier):
-            await _check_same_request(session, earlier, request_hash)
-            return await _replay(session, viewer, earlier, now)
-    current = await cart_for_viewer(session, viewer, request.cart_id, now)
-    if current is None:
-        raise NotFound("There is no such cart.", field="cartId")
-    raise VersionConflict(
-        f"The cart changed meanwhile; it is at version {current.version} now.",
-        field="expectedVersion",
-        details=current,
-    )
+    if owner is None:
+        return None
+    if owner.customer_id is None:
+        return await bump_version(session, g, Cart.customer_id.is_(None))
+    await lock_customer(session, owner.customer_id)
+    return await bump_version(session, g, Cart.customer_id == owner.customer_id)
 
 
 async def _replay(
@@ -388,14 +396,6 @@ async def _replay(
 def _may_replay(viewer: Viewer, order: OrderView) -> bool:
     placed_here = viewer.device is not None and viewer.device.id == order.device_id
     return placed_here or shopper_placed(viewer, order)
-
-
-async def _check_same_request(session: AsyncSession, order: OrderView, request_hash: str) -> None:
-    if await request_hash_of(session, order.id) != request_hash:
-        raise IdempotencyKeyReused(
-            "This idempotency key already placed an order with a different request.",
-            field="idempotencyKey",
-        )
 
 
 async def _cart_lines(session: AsyncSession, cart_id: int) -> list[CartLineSnapshot]:

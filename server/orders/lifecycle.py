@@ -152,14 +152,7 @@ async def take_return(
     ``returned`` once every unit is back.
     """
     order = await _visible(session, actor, order_id)
-    into = store_id if store_id is not None else actor.store_id
-    if into is None:
-        raise InvalidInput("Name the store that takes the return.", field="storeId")
-    if not actor.works_at(into):
-        raise PermissionDenied("Returns are taken into your own store.")
-    location = await catalog.location_for_store(session, into)
-    if location is None:
-        raise NotFound("There is no such store.", field="storeId")
+    into, location_id = await _return_location(session, actor, store_id)
     status = await _move(
         session,
         order,
@@ -168,20 +161,8 @@ async def take_return(
         refusal="only collected or delivered orders come back.",
     )
     units = await _take_back(session, order.id, lines)
-    await stock.restock(session, location.id, units, now)
-    left = await session.scalar(
-        select(OrderLine.id)
-        .where(OrderLine.order_id == order.id, OrderLine.returned_quantity < OrderLine.quantity)
-        .limit(1)
-    )
-    target = OrderStatus.RETURNED if left is None else status
-    if target != status:
-        await session.execute(
-            update(Order)
-            .where(Order.id == order.id)
-            .values(status=target)
-            .execution_options(synchronize_session=False)
-        )
+    await stock.restock(session, location_id, units, now)
+    target = await _returned_when_all_back(session, order.id, status)
     returned = sum(units.values())
     await _history(
         session,
@@ -206,6 +187,41 @@ async def take_return(
     changed = await load_order(session, order.id)
     assert changed is not None
     return changed
+
+
+async def _return_location(
+    session: AsyncSession, actor: StaffActor, store_id: int | None
+) -> tuple[int, int]:
+    """Return the store taking a return (the actor's unless named) and its stock location."""
+    into = store_id if store_id is not None else actor.store_id
+    if into is None:
+        raise InvalidInput("Name the store that takes the return.", field="storeId")
+    if not actor.works_at(into):
+        raise PermissionDenied("Returns are taken into your own store.")
+    location = await catalog.location_for_store(session, into)
+    if location is None:
+        raise NotFound("There is no such store.", field="storeId")
+    return into, location.id
+
+
+async def _returned_when_all_back(
+    session: AsyncSession, order_id: int, status: OrderStatus
+) -> OrderStatus:
+    """Move the order to ``returned`` once no line has units out; return its status."""
+    left = await session.scalar(
+        select(OrderLine.id)
+        .where(OrderLine.order_id == order_id, OrderLine.returned_quantity < OrderLine.quantity)
+        .limit(1)
+    )
+    if left is not None:
+        return status
+    await session.execute(
+        update(Order)
+        .where(Order.id == order_id)
+        .values(status=OrderStatus.RETURNED)
+        .execution_options(synchronize_session=False)
+    )
+    return OrderStatus.RETURNED
 
 
 async def expire_overdue(session: AsyncSession, *, now: datetime) -> list[Expired]:

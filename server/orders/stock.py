@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.db import upsert
 from server.models import StockLevel, StockReservation
 from server.outbox import record_product_changes
 from server.states import ReservationStatus
@@ -145,11 +144,9 @@ async def restock(
     session: AsyncSession, location_id: int, units: Mapping[int, int], now: datetime
 ) -> None:
     """Put returned units on hand at a location, creating the stock row where there is none."""
-    connection = await session.connection()
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     for product_id in sorted(units):
         quantity = units[product_id]
-        stmt = insert(StockLevel).values(
+        stmt = upsert(session, StockLevel).values(
             location_id=location_id,
             product_id=product_id,
             on_hand=quantity,

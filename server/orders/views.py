@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -209,6 +209,35 @@ async def list_orders(
     rows = (await session.execute(stmt.order_by(Order.id.desc()).limit(limit + 1))).all()
     orders = tuple(OrderView.from_mapping(row._mapping) for row in rows[:limit])
     return OrderPage(orders, len(rows) > limit)
+
+
+async def pages_per_customer(
+    session: AsyncSession, customer_ids: Iterable[int], *, before_id: int | None, limit: int
+) -> dict[int, OrderPage]:
+    """Return the newest ``limit`` orders of each customer older than ``before_id``, at once.
+
+    One query: the orders are ranked per customer (a window function, on SQLite and
+    PostgreSQL alike) and each customer's first ``limit + 1`` kept, the last telling
+    whether a next page follows.
+    """
+    wanted = set(customer_ids)
+    if not wanted:
+        return {}
+    rank = func.row_number().over(partition_by=Order.customer_id, order_by=Order.id.desc())
+    ranked = select(*_ORDER, rank.label("rank")).where(Order.customer_id.in_(wanted))
+    if before_id is not None:
+        ranked = ranked.where(Order.id < before_id)
+    sub = ranked.subquery()
+    rows = await session.execute(
+        select(sub).where(sub.c.rank <= limit + 1).order_by(sub.c.customer_id, sub.c.rank)
+    )
+    found: dict[int, list[OrderView]] = {customer_id: [] for customer_id in wanted}
+    for row in rows:
+        found[row.customer_id].append(OrderView.from_mapping(row._mapping))
+    return {
+        customer_id: OrderPage(tuple(views[:limit]), len(views) > limit)
+        for customer_id, views in found.items()
+    }
 
 
 def placed_by(customer_id: int | None, cart_token_hash: str | None) -> ColumnElement[bool]:

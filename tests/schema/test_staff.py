@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from schema.ids import encode_id
 from server.db import Database
@@ -290,3 +291,59 @@ async def test_staff_see_the_same_product_page_as_shoppers(db: Database, tmp_pat
         as_shopper = await graphql(client, page, variables)
     assert as_staff == as_shopper
     assert as_staff["data"]["product"]["availability"]["here"] == {"available": 3}
+
+
+SEARCH_WITH_LINES = """
+query Search($q: String!) {
+  customerSearch(query: $q, first: 50) {
+    customer { email }
+    cart { version lines { quantity product { name } } }
+    orders(first: 5) { edges { node { number lines { quantity } } } pageInfo { hasNextPage } }
+    purchaseHistory { units }
+  }
+}
+"""
+
+
+async def test_a_customer_list_costs_the_same_statements_for_one_customer_or_many(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, location = await add_store(db, "OSL")
+    code, other = fresh_ean13(), fresh_ean13()
+    await add_product(db, gtins=[code], name="Brunost", stock={location: (100, 0)})
+    await add_product(db, gtins=[other], name="Knekkebrød", stock={location: (100, 0)})
+    await add_staff(db, "ola@shop.no", store_code="OSL")
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    async def search(query: str) -> tuple[int, list[dict[str, Any]]]:
+        statements.clear()
+        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            body = await graphql(client, SEARCH_WITH_LINES, {"q": query}, staff)
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        return len(statements), body["data"]["customerSearch"]
+
+    async with client_for(db, tmp_path) as client:
+        names = ["Ane Solberg"] + [f"Kari Nordmann {n}" for n in range(1, 5)]
+        for n, name in enumerate(names):
+            shopper = await customer(client, f"c{n}@example.com", name, None)
+            await place_order(client, [(code, 1)], collect_at(store_id), shopper)
+            lines = {"input": {"lines": [{"gtin": other, "quantity": n + 1}]}}
+            await graphql(client, CREATE, lines, shopper)
+        staff = await staff_sign_in(client, "ola@shop.no")
+        one, alone = await search("solberg")
+        many, found = await search("nordm")
+    assert [r["customer"]["email"] for r in alone] == ["c0@example.com"]
+    assert [r["customer"]["email"] for r in found] == [f"c{n}@example.com" for n in range(1, 5)]
+    assert [[line["quantity"] for line in r["cart"]["lines"]] for r in found] == [
+        [2],
+        [3],
+        [4],
+        [5],
+    ]
+    assert [len(r["orders"]["edges"]) for r in found] == [1, 1, 1, 1]
+    assert many == one

@@ -1,0 +1,262 @@
+"""Versioned, replayable cart writes: one optimistic lock and one idempotency replay for all.
+
+Every change of a cart (lines added, changed or removed; a checkout) runs through
+``run_versioned``:
+
+1. Its first statement touching the cart is ``bump_version``, a conditional ``UPDATE carts
+   SET version = version + 1 … RETURNING``. It checks that the caller reaches the cart and,
+   when given, the ``expectedVersion``, and takes the row lock (PostgreSQL) while SQLite's
+   write lock is already held (BEGIN IMMEDIATE), so concurrent writers of one cart queue
+   here and versions stay gapless. A failure raises after the bump: callers run a change in
+   a savepoint (the GraphQL layer does) so it leaves nothing behind.
+2. When the UPDATE matches nothing, the refusal says why: the caller's own retry (answered
+   with its first result), a cart the caller does not reach (``NotFound``), or a stale
+   version (``VersionConflict`` with the current cart in ``details``).
+3. With an idempotency key the change runs in a savepoint of its own. A key that already
+   has an outcome rolls that savepoint back (the bump with it) and answers the outcome,
+   marked replayed; the same key with another request is ``IdempotencyKeyReused``.
+
+Where an outcome is kept is the operation's business: a cart mutation keeps the cart it
+answered in ``idempotency_keys`` (``kept_outcome``/``keep_outcome`` below, per cart and
+operation, for a day); a checkout keeps its key on the order it placed. Only successful
+outcomes are kept: a request that failed changed nothing, so retrying it runs it again.
+Keys are looked up only while the cart's row is locked by the write, so a retry racing its
+own first attempt waits for it and then finds its key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.carts.views import CartView, cart_for_viewer, reachable_by
+from server.errors import IdempotencyKeyReused, InvalidInput, NotFound, VersionConflict
+from server.models import Cart, IdempotencyKey
+from server.viewer import Viewer
+
+KEY_LIFETIME = timedelta(days=1)
+MAX_KEY_LENGTH = 200
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """What guards one write: who asks, which cart, the version they saw, and the retry key."""
+
+    viewer: Viewer
+    cart_id: int
+    now: datetime
+    operation: str
+    expected_version: int | None
+    key: str | None
+    # The fingerprint of the request (the key itself excluded); "" without a key.
+    request_hash: str
+
+    @classmethod
+    def of(
+        cls,
+        viewer: Viewer,
+        cart_id: int,
+        now: datetime,
+        *,
+        operation: str,
+        request: Any,
+        expected_version: int | None,
+        key: str | None,
+    ) -> Guard:
+        """Check the idempotency key and fingerprint ``request``; InvalidInput for a bad key."""
+        checked = check_key(key)
+        return cls(
+            viewer=viewer,
+            cart_id=cart_id,
+            now=now,
+            operation=operation,
+            expected_version=expected_version,
+            key=checked,
+            request_hash="" if checked is None else fingerprint(operation, request),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Locked:
+    """The cart as the versioned UPDATE left it: its new version and who holds it."""
+
+    version: int
+    customer_id: int | None
+    token_hash: str | None
+
+
+class VersionedWrite(Protocol[T_co]):
+    """One operation on a cart, in the steps ``run_versioned`` takes it through."""
+
+    @property
+    def guard(self) -> Guard: ...
+
+    async def lock(self, session: AsyncSession) -> Locked | None:
+        """Bump the cart's version (``bump_version``); None when the UPDATE matched nothing."""
+        ...
+
+    async def kept(self, session: AsyncSession) -> T_co | None:
+        """Return the replayed outcome the key already has while the cart is locked, or None."""
+        ...
+
+    async def retried(self, session: AsyncSession, current: CartView | None) -> T_co | None:
+        """Return the replayed outcome when the lock failed (``current``: None if unreached)."""
+        ...
+
+    async def apply(self, session: AsyncSession, locked: Locked) -> T_co:
+        """Make the change on the locked cart and return (and keep) its outcome."""
+        ...
+
+
+class _Replayed(Exception, Generic[T]):
+    """Unwinds a write whose idempotency key already has an outcome, undoing the lock's bump."""
+
+    def __init__(self, outcome: T) -> None:
+        super().__init__("replayed")
+        self.outcome = outcome
+
+
+def check_key(key: str | None) -> str | None:
+    """Return the key as given, or raise InvalidInput when it is empty or too long."""
+    if key is None:
+        return None
+    if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput(
+            f"An idempotency key has 1 to {MAX_KEY_LENGTH} characters.", field="idempotencyKey"
+        )
+    return key
+
+
+def fingerprint(operation: str, request: Any) -> str:
+    """Return the hash of a request's canonical JSON form (the key itself excluded)."""
+    canonical = json.dumps([operation, request], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def run_versioned(
+    session: AsyncSession, write: VersionedWrite[T], *, savepoint: bool = False
+) -> T:
+    """Lock the cart, then replay, refuse or apply ``write`` (see the module's steps).
+
+    With a key, or with ``savepoint=True``, the write runs in a savepoint of its own, so a
+    replay or a failure leaves nothing behind even for a caller without one.
+    """
+    if write.guard.key is None and not savepoint:
+        return await _attempt(session, write)
+    try:
+        async with session.begin_nested():
+            return await _attempt(session, write)
+    except _Replayed as replayed:
+        outcome: T = replayed.outcome
+        return outcome
+
+
+async def _attempt(session: AsyncSession, write: VersionedWrite[T]) -> T:
+    locked = await write.lock(session)
+    if locked is None:
+        return await _refusal(session, write)
+    if write.guard.key is not None:
+        kept = await write.kept(session)
+        if kept is not None:
+            raise _Replayed(kept)
+    return await write.apply(session, locked)
+
+
+async def _refusal(session: AsyncSession, write: VersionedWrite[T]) -> T:
+    """Explain why the lock matched nothing: a retry to replay, a stranger, or a stale version."""
+    g = write.guard
+    current = await cart_for_viewer(session, g.viewer, g.cart_id, g.now)
+    if g.key is not None:
+        retried = await write.retried(session, current)
+        if retried is not None:
+            return retried
+    if current is None:
+        raise NotFound("There is no such cart.", field="cartId")
+    raise VersionConflict(
+        f"The cart changed meanwhile; it is at version {current.version} now.",
+        field="expectedVersion",
+        details=current,
+    )
+
+
+async def bump_version(
+    session: AsyncSession, g: Guard, *conditions: ColumnElement[bool]
+) -> Locked | None:
+    """Add 1 to the cart's version and lock its row; None when the guard does not let it.
+
+    The UPDATE matches when the viewer reaches the cart, at the version they saw (when
+    they name one), and ``conditions`` hold.
+    """
+    stmt = (
+        update(Cart)
+        .where(Cart.id == g.cart_id, reachable_by(g.viewer, g.now), *conditions)
+        .values(version=Cart.version + 1, updated_at=g.now)
+        .returning(Cart.version, Cart.customer_id, Cart.token_hash)
+        .execution_options(synchronize_session=False)
+    )
+    if g.expected_version is not None:
+        stmt = stmt.where(Cart.version == g.expected_version)
+    row = (await session.execute(stmt)).one_or_none()
+    return None if row is None else Locked(row.version, row.customer_id, row.token_hash)
+
+
+async def kept_outcome(session: AsyncSession, g: Guard) -> CartView | None:
+    """Return the cart a live key of a cart mutation answered with, None for a new key.
+
+    Raises IdempotencyKeyReused when the key was kept with another request.
+    """
+    row = (
+        await session.execute(
+            select(IdempotencyKey.request_hash, IdempotencyKey.outcome).where(
+                IdempotencyKey.cart_id == g.cart_id,
+                IdempotencyKey.operation == g.operation,
+                IdempotencyKey.key == g.key,
+                IdempotencyKey.expires_at > g.now,
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    if row.request_hash != g.request_hash:
+        raise IdempotencyKeyReused(
+            "This idempotency key was already used for a different request on this cart.",
+            field="idempotencyKey",
+        )
+    return CartView.from_snapshot(row.outcome)
+
+
+async def keep_outcome(session: AsyncSession, g: Guard, cart: CartView) -> None:
+    """Keep the outcome of a successful cart mutation under its key for a day.
+
+    Expired keys of the same cart are dropped here, while its row is locked anyway, so the
+    table never holds much more than a day of traffic per active cart.
+    """
+    await session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.cart_id == cart.id, IdempotencyKey.expires_at <= g.now
+        )
+    )
+    await session.execute(
+        insert(IdempotencyKey).values(
+            cart_id=cart.id,
+            operation=g.operation,
+            key=g.key,
+            request_hash=g.request_hash,
+            outcome=cart.to_snapshot(),
+            created_at=g.now,
+            expires_at=g.now + KEY_LIFETIME,
+        )
+    )
+
+
+async def forget_keys(session: AsyncSession, cart_id: int) -> None:
+    """Drop every key of a cart that can no longer change (merged into another)."""
+    await session.execute(delete(IdempotencyKey).where(IdempotencyKey.cart_id == cart_id))
