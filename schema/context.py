@@ -28,8 +28,10 @@ from strawberry.types.graphql import OperationType
 
 from schema.loaders import Loaders
 from server.accounts import resolve_viewer
+from server.events import announce_product_changes
 from server.models import utcnow
 from server.outages import is_lost_connection
+from server.outbox import take_changed_products
 from server.ratelimit import AttemptCounter, AttemptLimit, OperationAttemptCounter
 from server.runtime import Runtime
 from server.viewer import Viewer
@@ -194,6 +196,9 @@ class Context:
         session, self._session = self._session, None
         attempts, self._operation_attempts = self._operation_attempts, None
         callbacks, self._after_commit = self._after_commit, []
+        changed = take_changed_products(session) if session is not None else set()
+        if changed:
+            callbacks.append(lambda: announce_product_changes(self.runtime.events, changed))
         try:
             if session is not None:
                 try:

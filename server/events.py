@@ -46,6 +46,18 @@ def order_topic(order_id: int) -> str:
     return f"order:{order_id}"
 
 
+# Every committed change of a product's data, price or stock is announced here, after commit,
+# as ``{"productIds": [3, 7]}``: per-process caches drop those entries and product
+# subscriptions read them again. The outbox (server.outbox) stays the durable record.
+PRODUCTS_TOPIC = "products"
+
+
+async def announce_product_changes(broker: Broker, product_ids: set[int]) -> None:
+    """Tell every process that these products changed; call after the change committed."""
+    if product_ids:
+        await broker.publish(PRODUCTS_TOPIC, {"productIds": sorted(product_ids)})
+
+
 class Broker(Protocol):
     """Where events are published and subscribed to."""
 

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.models import OutboxEvent, utcnow
 
 PRODUCT_TOPIC = "product"
+# Where a session collects the products its transaction changed, for the after-commit notice.
+_CHANGED = "omnicart_changed_products"
 
 
 async def record_product_changes(session: AsyncSession, product_ids: Iterable[int]) -> None:
@@ -21,6 +23,7 @@ async def record_product_changes(session: AsyncSession, product_ids: Iterable[in
     ids = sorted(set(product_ids))
     if not ids:
         return
+    session.info.setdefault(_CHANGED, set()).update(ids)
     now = utcnow()
     await session.execute(
         insert(OutboxEvent),
@@ -29,3 +32,14 @@ async def record_product_changes(session: AsyncSession, product_ids: Iterable[in
             for pid in ids
         ],
     )
+
+
+def take_changed_products(session: AsyncSession) -> set[int]:
+    """Return (and forget) the products this session's transaction recorded as changed.
+
+    The operation announces them once its transaction has committed
+    (``server.events.announce_product_changes``) and a rollback forgets them. A change undone
+    by a savepoint may still be announced: a notice only says "read again", so that is safe.
+    """
+    changed: set[int] = session.info.pop(_CHANGED, set())
+    return changed

@@ -5,11 +5,24 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
-from server.events import Broker, InProcessBroker, RedisBroker, cart_topic
+from server.db import Database
+from server.events import PRODUCTS_TOPIC, Broker, InProcessBroker, RedisBroker, cart_topic
 from tests.conftest import REDIS_URL, require_service
+from tests.factories import (
+    CREATE_WITH_LINES,
+    add_product,
+    client_of,
+    collect_at,
+    fresh_ean13,
+    graphql,
+    place_order,
+    runtime_for,
+    store_with_product,
+)
 
 
 async def next_message(stream: AsyncIterator[dict[str, object]]) -> dict[str, object]:
@@ -90,3 +103,39 @@ async def test_health_reports_an_unreachable_redis() -> None:
         assert await broker.health() == "unavailable"
     finally:
         await broker.close()
+
+
+POISONED_CHECKOUT = """
+mutation Checkout($input: CheckoutInput!, $code: String!) {
+  checkout(input: $input) { order { id } errors { code } }
+  scan(input: {code: $code}) { product { alternatives(first: 999) { id } } }
+}
+"""
+
+
+async def test_a_checkout_announces_its_products_after_commit_and_a_rollback_announces_none(
+    db: Database, tmp_path: Path
+) -> None:
+    runtime = runtime_for(db, tmp_path)
+    store_id, location, rolled_back, _ = await store_with_product(db, on_hand=3)
+    placed = fresh_ean13()
+    placed_id = await add_product(db, gtins=[placed], stock={location: (3, 0)})
+    async with runtime.events.subscribe(PRODUCTS_TOPIC) as notices:
+        async with client_of(runtime) as client:
+            lines = {"input": {"lines": [{"gtin": rolled_back, "quantity": 1}]}}
+            created = await graphql(client, CREATE_WITH_LINES, lines)
+            cart = created["data"]["cartCreate"]  # type: ignore[index]
+            request = {
+                "cartId": cart["cart"]["id"],
+                "expectedVersion": cart["cart"]["version"],
+                "fulfilment": collect_at(store_id),
+            }
+            reach = {"X-Cart-Token": cart["cartToken"]}
+            poisoned = await graphql(
+                client, POISONED_CHECKOUT, {"input": request, "code": placed}, reach
+            )
+            await place_order(client, [(placed, 2)], collect_at(store_id))
+            # The first notice is the committed checkout's: the rolled-back one sent none.
+            heard = await asyncio.wait_for(anext(notices), 5)
+    assert [e["message"] for e in poisoned["errors"]] == ["Ask for 0 to 20 alternatives."]
+    assert heard == {"productIds": [placed_id]}
