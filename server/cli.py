@@ -163,6 +163,10 @@ def serve(
         reload=reload,
         log_level=settings.log_level.lower(),
         ws="websockets-sansio",
+        # Always explicit, so uvicorn's own default (believe 127.0.0.1) never applies: a
+        # client on this machine with no proxy in front could otherwise forge its address.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies,
     )
 
 
