@@ -39,6 +39,7 @@ from schema.orders import (
 )
 from schema.search import SearchQuery
 from schema.staff import StaffMutation, StaffQuery, StaffUser
+from schema.text import NoNulInLiterals, NoNulInVariables
 from server.config import Settings
 
 # Distinct operation texts whose parse and validation results are kept.
@@ -82,6 +83,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     limits: list[type[ASTValidationRule]] = [
         depth_rule(settings.max_query_depth, None, None),
         alias_rule(settings.max_aliases),
+        NoNulInLiterals,
     ]
     return strawberry.Schema(
         query=Query,
@@ -92,6 +94,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions=[
             OperationTransaction,
             CodedErrors,
+            NoNulInVariables,
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: ParserCache(maxsize=PARSE_CACHE_SIZE),
             lambda: AddValidationRules(limits),

@@ -15,6 +15,7 @@ from schema.context import context_of
 from schema.ids import decode_id
 from schema.paging import PageInfo, decode_cursor, encode_cursor
 from search import QueryTooLong, SearchEngineUnavailable, SearchError, SearchRequest
+from search.engine import MAX_OFFSET
 from server.errors import InvalidInput, SearchUnavailable
 from server.indexing import build_document
 
@@ -100,6 +101,8 @@ class SearchQuery:
         if not 1 <= first <= MAX_PAGE:
             raise InvalidInput(f"Ask for 1 to {MAX_PAGE} hits at a time.", field="first")
         offset = decode_cursor("offset", after) + 1 if after else 0
+        if offset > MAX_OFFSET:
+            raise InvalidInput(f"Search reaches the first {MAX_OFFSET} hits only.", field="after")
         f = filter or SearchFilter()
         in_stock_at = (
             decode_id(f.in_stock_at, "Store", field="filter.inStockAt") if f.in_stock_at else None
@@ -147,7 +150,7 @@ class SearchQuery:
             edges=edges,
             page_info=PageInfo.of(
                 [edge.cursor for edge in edges],
-                has_next=offset + len(response.hits) < response.total,
+                has_next=offset + len(response.hits) < min(response.total, MAX_OFFSET + 1),
                 has_previous=offset > 0,
             ),
             facets=[
