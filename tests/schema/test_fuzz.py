@@ -33,7 +33,6 @@ from schemathesis.graphql import nodes
 from schema.ids import encode_id
 from schema.paging import encode_cursor
 from server.db import Database
-from server.runtime import Runtime
 from tests.factories import (
     add_campaign,
     add_device,
@@ -56,7 +55,7 @@ GTINS = ["7038010009457", "0036000291452", "7311041013069"]
 EMAILS = ["kari@example.com", "ola.staff@example.com", "admin@example.com"]
 PASSWORD = "correct horse battery"
 
-# Rows the seed below creates, in this order, in a fresh database: their ids are 1, 2, ...
+# Rows of each type the seed below makes in a fresh database (ids 1, 2, ...); one more names none.
 _SEEDED = {
     "Product": 3,
     "Store": 2,
@@ -146,7 +145,7 @@ class Shop:
     callers: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-async def seed_shop(db: Database, runtime: Runtime, client: httpx.AsyncClient) -> Shop:
+async def seed_shop(db: Database, client: httpx.AsyncClient) -> Shop:
     """Two stores, the online warehouse, three products, carts, an order and every caller."""
     oslo, oslo_location = await add_store(db, "OSL", "Oslo City")
     _, bergen_location = await add_store(db, "BGN", "Bergen")
@@ -229,10 +228,9 @@ def run_fuzz(
     logging.getLogger("omnicart.graphql").addHandler(unexpected)
     with asyncio.Runner() as runner:
         db = Database(database_url)
-        runtime = runtime_for(db, data_dir)
-        client = client_of(runtime)
+        client = client_of(runtime_for(db, data_dir))
         try:
-            shop = runner.run(seed_shop(db, runtime, client))
+            shop = runner.run(seed_shop(db, client))
 
             @settings(
                 max_examples=examples,
