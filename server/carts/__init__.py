@@ -13,10 +13,9 @@ the same product twice is one line with the quantities added. A line holds 1 to
 ``max_line_quantity`` (99) units: 0, negative and larger numbers are ``INVALID_QUANTITY``
 (an add that would take a line past the limit too: the lines of one product in a request
 add up, on a new line as on an existing one, and the one that passes the limit is named).
-Prices are never stored in the cart:
-they are read from the catalog when the cart is shown (the campaign price in force), so
-every channel shows the same price. Stock is not reserved by a cart; it is checked at
-checkout.
+Prices are never stored in the cart: they are read from the catalog when the cart is shown
+(the campaign price in force), so every channel shows the same price. Stock is not reserved
+by a cart; it is checked at checkout.
 
 **Versions and retries.** Every change bumps ``version`` by exactly one. A change's first
 statement is ``UPDATE carts SET version = version + 1 … WHERE id = … AND <caller may
