@@ -41,6 +41,7 @@ from schema.orders import (
 )
 from schema.search import SearchQuery
 from schema.staff import StaffMutation, StaffQuery, StaffUser
+from schema.text import NoNulInLiterals, NoNulInVariables
 from server.config import Settings
 
 # Distinct operation texts whose parse and validation results are kept.
@@ -84,6 +85,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     limits: list[type[ASTValidationRule]] = [
         depth_rule(settings.max_query_depth, None, None),
         alias_rule(settings.max_aliases),
+        NoNulInLiterals,
     ]
     switches = [] if settings.introspection_enabled else [DisableIntrospection]
     return QuietSchema(
@@ -96,6 +98,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             # Listed first, so it sees the errors last: commit failures included.
             CodedErrors,
             OperationTransaction,
+            NoNulInVariables,
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: ParserCache(maxsize=PARSE_CACHE_SIZE),
             lambda: AddValidationRules(limits),

@@ -6,6 +6,7 @@ import base64
 import binascii
 
 from server.errors import InvalidInput
+from server.models.base import MAX_KEY
 
 
 def encode_id(type_name: str, pk: int | str) -> str:
@@ -26,9 +27,21 @@ def decode_any_id(global_id: str) -> tuple[str, str]:
     return type_name, pk
 
 
+def parse_key(text: str) -> int | None:
+    """Return the number ``text`` spells if it can be a key (ASCII digits, 0 to MAX_KEY), else None.
+
+    Longer numbers are refused before ``int()``, which would refuse past 4,300 digits itself.
+    """
+    if not (text.isascii() and text.isdecimal()) or len(text) > len(str(MAX_KEY)):
+        return None
+    value = int(text)
+    return value if value <= MAX_KEY else None
+
+
 def decode_id(global_id: str, expected_type: str, *, field: str = "id") -> int:
     """Return the integer primary key of a global id of ``expected_type``, or raise InvalidInput."""
-    type_name, pk = decode_any_id(global_id)
-    if type_name != expected_type or not pk.isdecimal() or not pk.isascii():
+    type_name, raw = decode_any_id(global_id)
+    pk = parse_key(raw) if type_name == expected_type else None
+    if pk is None:
         raise InvalidInput(f"{global_id!r} is not a {expected_type} id.", field=field)
-    return int(pk)
+    return pk

@@ -12,7 +12,7 @@ from schema.accounts import Customer
 from schema.carts.queries import cart_for
 from schema.catalog import Node, Product, Store
 from schema.context import context_of
-from schema.ids import decode_any_id
+from schema.ids import decode_any_id, parse_key
 
 NodeResolver = Callable[[Info[Any, Any], int], Awaitable[Node | None]]
 _RESOLVERS: dict[str, NodeResolver] = {}
@@ -65,8 +65,8 @@ class NodeQuery:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
     ) -> Node | None:
-        type_name, pk = decode_any_id(id)
-        resolver = _RESOLVERS.get(type_name)
-        if resolver is None or not pk.isdecimal() or not pk.isascii():
+        type_name, raw = decode_any_id(id)
+        resolver, pk = _RESOLVERS.get(type_name), parse_key(raw)
+        if resolver is None or pk is None:
             return None
-        return await resolver(info, int(pk))
+        return await resolver(info, pk)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import strawberry
 
+from schema.ids import parse_key
 from server.errors import InvalidInput
 
 
@@ -35,12 +36,16 @@ def encode_cursor(kind: str, value: int) -> str:
 
 
 def decode_cursor(kind: str, cursor: str) -> int:
-    """Return the number in a cursor of ``kind``, or raise InvalidInput (on ``after``)."""
+    """Return the number in a cursor of ``kind``, or raise InvalidInput (on ``after``).
+
+    The number is an id or an offset, both within the keys' range (``parse_key``).
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         found, value = raw.split(":", 1)
-        if found != kind or not value.isdecimal():
+        number = parse_key(value) if found == kind else None
+        if number is None:
             raise ValueError(raw)
-        return int(value)
+        return number
     except (ValueError, UnicodeError, binascii.Error) as exc:
         raise InvalidInput("That cursor is not one this server handed out.", field="after") from exc

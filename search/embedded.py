@@ -4,6 +4,12 @@ tantivy is synchronous, so every call runs in a worker thread; one lock guards t
 index writer. Every write commits and reloads the searcher, so a search right after
 ``index()`` sees the new documents.
 
+Any number of processes may open one index directory at once (web workers read it, one
+process writes it): opening checks the schema marker and, when it is stale, empties and
+rebuilds the index under a file lock in the directory (``.omnicart-search.lock``), and the
+marker is replaced by a rename, so no process ever reads it half written and wipes a current
+index.
+
 Relevance for text queries copies Meilisearch's bucket order with constant scores: per query
 word the best of its matches counts (exact word, prefix, 1 typo, 2 typos — in name, brand,
 categories or description), and the word scores are summed, so fewer typos always win, then
@@ -14,7 +20,9 @@ stable. Barcode and empty queries order by id; other sorts by (price|name, id) k
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +31,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 import tantivy
+from filelock import FileLock, Timeout
 from tantivy import Occur, Order, Query
 
 from search.alternatives import MAX_CANDIDATES, category_tiers, rank_alternatives
@@ -59,6 +68,8 @@ T = TypeVar("T")
 
 ENGINE_NAME = "embedded (tantivy)"
 _MARKER = "omnicart-search.json"
+_OPEN_LOCK = ".omnicart-search.lock"
+OPEN_LOCK_SECONDS = 30.0  # how long opening waits for another process's open or rebuild
 _TANTIVY_FILE = re.compile(r"^(meta\.json|\.managed\.json|\.tantivy-.*\.lock|[0-9a-f]{32}\..+)$")
 
 
@@ -148,18 +159,35 @@ class EmbeddedEngine:
                 return self._index
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
-                if tantivy.Index.exists(str(self.path)) and not self._is_current():
-                    self._remove_index_files()
-                index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
-                index.register_tokenizer(WORDS_TOKENIZER, words_analyzer())
-                index.config_reader("OnCommit")
-                (self.path / _MARKER).write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
+                # Other processes (workers, `omnicart indexer`, `reindex`) may open the same
+                # directory at this moment: the check and any rebuild happen under one lock.
+                with FileLock(
+                    self.path / _OPEN_LOCK, timeout=OPEN_LOCK_SECONDS, poll_interval=0.01
+                ):
+                    index = self._open_locked()
+            except Timeout as error:
+                raise SearchEngineUnavailable(
+                    f"Cannot open the search index at {self.path}: another process has held "
+                    f"{_OPEN_LOCK} for over {OPEN_LOCK_SECONDS:.0f} s."
+                ) from error
             except (OSError, ValueError) as error:
                 raise SearchEngineUnavailable(
                     f"Cannot open the search index at {self.path}: {error}"
                 ) from error
             self._index = index
             return index
+
+    def _open_locked(self) -> tantivy.Index:
+        """Open the index, first emptying one of another schema; hold the open lock to call."""
+        current = tantivy.Index.exists(str(self.path)) and self._is_current()
+        if not current:
+            self._remove_index_files()
+        index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
+        index.register_tokenizer(WORDS_TOKENIZER, words_analyzer())
+        index.config_reader("OnCommit")
+        if not current:
+            self._write_marker()
+        return index
 
     def _is_current(self) -> bool:
         try:
@@ -170,6 +198,20 @@ class EmbeddedEngine:
             )
         except (OSError, ValueError):
             return False
+
+    def _write_marker(self) -> None:
+        # A reader never sees a half-written marker: write a temporary file, then rename it.
+        with tempfile.NamedTemporaryFile(
+            "w", dir=self.path, prefix=f".{_MARKER}.", suffix=".tmp", delete=False
+        ) as temporary:
+            try:
+                json.dump({"schema_version": SCHEMA_VERSION}, temporary)
+                temporary.flush()
+                os.fsync(temporary.fileno())
+            except BaseException:
+                os.unlink(temporary.name)
+                raise
+        os.replace(temporary.name, self.path / _MARKER)
 
     def _remove_index_files(self) -> None:
         # Only tantivy's own files: the directory may be one the operator chose.

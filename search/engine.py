@@ -21,6 +21,9 @@ FacetName = Literal["brand", "category"]
 
 MAX_QUERY_CHARS = 200
 MAX_PAGE_SIZE = 1000
+# Hits past this offset are out of reach on both engines (Meilisearch's ``max_total_hits``);
+# the embedded engine would otherwise size its top-hits heap by the offset, and abort at 2**31.
+MAX_OFFSET = 100_000
 
 
 class SearchError(Exception):
@@ -62,8 +65,8 @@ class SearchRequest:
     facets: Sequence[FacetName] = ("brand", "category")
 
     def __post_init__(self) -> None:
-        if self.offset < 0:
-            raise ValueError(f"offset must be 0 or more, got {self.offset}")
+        if not 0 <= self.offset <= MAX_OFFSET:
+            raise ValueError(f"offset must be between 0 and {MAX_OFFSET}, got {self.offset}")
         if not 0 <= self.limit <= MAX_PAGE_SIZE:
             raise ValueError(f"limit must be between 0 and {MAX_PAGE_SIZE}, got {self.limit}")
         if self.sort not in get_args(SortOrder):

@@ -180,6 +180,10 @@ def serve(
         # server.logs.RequestLog writes the access line: redacted, with the request id.
         access_log=False,
         ws="websockets-sansio",
+        # Always explicit, so uvicorn's own default (believe 127.0.0.1) never applies: a
+        # client on this machine with no proxy in front could otherwise forge its address.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -112,6 +113,13 @@ class Settings(BaseSettings):
     staff_session_hours: int = Field(
         default=12, ge=1, le=24 * 30, description="How long a staff sign-in lasts on a tablet."
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description=(
+            "The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: "
+            "addresses or networks separated by commas, or * for any; empty believes none."
+        ),
+    )
     scan_conversion_minutes: int = Field(
         default=30,
         ge=1,
@@ -136,6 +144,21 @@ class Settings(BaseSettings):
                 f"(got {value.split('://', 1)[0]}://…)"
             )
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",")] if value.strip() else []
+        for item in items:
+            try:
+                if item != "*":
+                    ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "OMNICART_FORWARDED_ALLOW_IPS must be IP addresses or networks (CIDR) "
+                    f"separated by commas, or *; {item!r} is neither"
+                ) from None
+        return ",".join(items)
 
     @field_validator("currency")
     @classmethod
@@ -167,6 +190,11 @@ class Settings(BaseSettings):
         if self.introspection is not None:
             return self.introspection
         return self.debug or self.demo
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        """Return the proxy addresses and networks uvicorn may take client addresses from."""
+        return self.forwarded_allow_ips.split(",") if self.forwarded_allow_ips else []
 
     @property
     def is_sqlite(self) -> bool:

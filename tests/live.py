@@ -4,6 +4,8 @@
 loop; ``serve_in_process`` starts ``uvicorn server.app:app_from_env`` as a separate
 process (as ``omnicart serve`` workers run), configured by environment variables only.
 Both listen on a socket bound here to a free port, and both are always stopped.
+``serve_command_in_process`` runs ``omnicart serve`` itself, so what the command hands
+uvicorn (trusted proxies, log level) is what the test sees.
 """
 
 from __future__ import annotations
@@ -86,27 +88,55 @@ def serve_in_process(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
     process = subprocess.Popen(command, cwd=ROOT, env=full_env, pass_fds=(fd,))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
-        deadline = time.monotonic() + 3 * WAIT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {process.returncode}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not answer /healthz in time")
-            time.sleep(0.05)
+        _wait_until_healthy(process, url)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(WAIT)
+        _stop(process)
         sock.close()
+
+
+@contextmanager
+def serve_command_in_process(env: dict[str, str]) -> Iterator[str]:
+    """Run ``omnicart serve --port N`` in a subprocess; yield its base URL.
+
+    ``env`` holds the ``OMNICART_*`` settings. The command binds the port itself, so the
+    free port is found by binding and closing a socket just before (a small window).
+    """
+    with listening_socket() as probe:
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port)]
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    process = subprocess.Popen(command, cwd=ROOT, env=full_env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(process, url)
+        yield url
+    finally:
+        _stop(process)
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + 3 * WAIT
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server did not answer /healthz in time")
+        time.sleep(0.05)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(WAIT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(WAIT)
 
 
 class GraphQLWebSocket:

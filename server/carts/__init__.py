@@ -11,10 +11,11 @@ holds it). A kiosk or staff device reaches a cart only through a handoff claim, 
 **Lines and prices.** Lines name a product by barcode (any printed form) or product id;
 the same product twice is one line with the quantities added. A line holds 1 to
 ``max_line_quantity`` (99) units: 0, negative and larger numbers are ``INVALID_QUANTITY``
-(an add that would take a line past the limit too). Prices are never stored in the cart:
-they are read from the catalog when the cart is shown (the campaign price in force), so
-every channel shows the same price. Stock is not reserved by a cart; it is checked at
-checkout.
+(an add that would take a line past the limit too: the lines of one product in a request
+add up, on a new line as on an existing one, and the one that passes the limit is named).
+Prices are never stored in the cart: they are read from the catalog when the cart is shown
+(the campaign price in force), so every channel shows the same price. Stock is not reserved
+by a cart; it is checked at checkout.
 
 **Whose cart.** A cart shows its customer to that customer and to a kiosk or staff device
 the cart was handed to; to everyone else (a guest cart's token holder included) nobody.

@@ -203,19 +203,24 @@ async def add_lines(
     _check_count(lines, "lines")
     for i, line in enumerate(lines):
         check_quantity(line.quantity, max_quantity, f"lines[{i}].quantity")
-    product_ids = await _resolve_products(session, lines)
-    wanted: dict[int, tuple[int, int]] = {}  # product id -> (first input index, units)
-    for i, (pid, line) in enumerate(zip(product_ids, lines, strict=True)):
-        first, units = wanted.get(pid, (i, 0))
-        wanted[pid] = (first, units + line.quantity)
+    wanted = _units_per_product(await _resolve_products(session, lines), lines)
+    for entries in wanted.values():
+        # Repeated lines of one product add up: refused before anything is written.
+        if (error := _past_limit(entries, 0, max_quantity)) is not None:
+            raise error
     request = [[line.gtin, line.product_id, line.quantity] for line in lines]
 
     async def apply() -> None:
-        # One upsert for all lines: a line only grows while it stays within the limit, and
+        # One upsert for all products: a line only grows while it stays within the limit, and
         # RETURNING names the lines that did; a product missing from it would pass the limit.
         rows = [
-            {"cart_id": cart_id, "product_id": pid, "quantity": units, "created_at": now}
-            for pid, (_, units) in wanted.items()
+            {
+                "cart_id": cart_id,
+                "product_id": pid,
+                "quantity": sum(units for _, units in entries),
+                "created_at": now,
+            }
+            for pid, entries in wanted.items()
         ]
         upserted = upsert(session, CartLine).values(rows)
         grown = CartLine.quantity + upserted.excluded.quantity
@@ -225,7 +230,7 @@ async def add_lines(
             where=grown <= max_quantity,
         ).returning(CartLine.product_id)
         landed = set((await session.execute(stmt)).scalars())
-        for pid, (index, _) in wanted.items():
+        for pid, entries in wanted.items():
             if pid not in landed:
                 had = (
                     await session.execute(
@@ -234,9 +239,9 @@ async def add_lines(
                         )
                     )
                 ).scalar_one()
-                raise InvalidQuantity(
+                raise _past_limit(entries, had, max_quantity) or InvalidQuantity(
                     f"At most {max_quantity} of one product fit in a cart; it holds {had}.",
-                    field=f"lines[{index}].quantity",
+                    field=f"lines[{entries[0][0]}].quantity",
                 )
 
     g = options.guard(viewer, cart_id, now, "cartLinesAdd", request)
@@ -335,6 +340,37 @@ async def _resolve_products(session: AsyncSession, lines: Sequence[AddLine]) -> 
             raise NotFound("No product for sale has this barcode or id.", field=field)
         result.append(product.id)
     return result
+
+
+def _units_per_product(
+    product_ids: Sequence[int], lines: Sequence[AddLine]
+) -> dict[int, list[tuple[int, int]]]:
+    """Group the request's lines by product, in order: product id -> [(line index, units)]."""
+    wanted: dict[int, list[tuple[int, int]]] = {}
+    for i, (pid, line) in enumerate(zip(product_ids, lines, strict=True)):
+        wanted.setdefault(pid, []).append((i, line.quantity))
+    return wanted
+
+
+def _past_limit(
+    entries: Sequence[tuple[int, int]], had: int, max_quantity: int
+) -> InvalidQuantity | None:
+    """Return the error naming the first line that takes a product past the limit, if any.
+
+    ``entries`` are one product's (line index, units) in request order; ``had`` is what the
+    cart holds of it already.
+    """
+    total = had
+    for index, units in entries:
+        total += units
+        if total > max_quantity:
+            holds = f"it holds {had}, and " if had else ""
+            return InvalidQuantity(
+                f"At most {max_quantity} of one product fit in a cart; {holds}with this line "
+                f"it would hold {total}.",
+                field=f"lines[{index}].quantity",
+            )
+    return None
 
 
 def _check_count(items: Sequence[object], field: str) -> None:

@@ -17,6 +17,10 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# The largest primary key a row can have: keys are INTEGER, 32 bits on PostgreSQL. A number
+# past it names no row, and binding it would fail the statement (on SQLite past 2**63 - 1).
+MAX_KEY = 2**31 - 1
+
 # JSONB on PostgreSQL, JSON text on SQLite.
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from server.models.base import MAX_KEY
+
 PREFIX = "OC"
 _TYPED = re.compile(r"^OC(\d{2})(\d{6,12})(\d)$")
 
@@ -54,7 +56,9 @@ def parse_order_number(text: str) -> ParsedNumber | None:
     if number is None:
         return None
     _, year, body, _ = number.split("-")
-    return ParsedNumber(int(body), int(year))
+    order_id = int(body)
+    # Up to 12 digits are read, but a number past the largest key names no order.
+    return ParsedNumber(order_id, int(year)) if order_id <= MAX_KEY else None
 
 
 def normalise_order_number(text: str) -> str | None:

@@ -119,7 +119,7 @@ async def test_a_request_the_engine_refuses_to_build_is_invalid_input(
         await searching.search_products(embedded, ProductQuery(text="lefse", offset=-1))
 
     assert (raised.value.code, raised.value.field) == ("INVALID_INPUT", None)
-    assert raised.value.message == "offset must be 0 or more, got -1"
+    assert raised.value.message == "offset must be between 0 and 100000, got -1"
 
 
 async def test_an_engine_that_cannot_answer_is_search_unavailable(tmp_path: Path) -> None:
