@@ -13,9 +13,7 @@ from schema.catalog import Product
 from schema.context import context_of
 from schema.ids import decode_id
 from schema.paging import PageInfo, decode_cursor, encode_cursor
-from search.engine import MAX_OFFSET
 from server import searching
-from server.errors import InvalidInput
 
 
 @strawberry.input(description="Narrow a search down.")
@@ -93,8 +91,6 @@ class SearchQuery:
     ) -> SearchResult:
         ctx = context_of(info)
         offset = decode_cursor("offset", after) + 1 if after else 0
-        if offset > MAX_OFFSET:
-            raise InvalidInput(f"Search reaches the first {MAX_OFFSET} hits only.", field="after")
         f = filter or SearchFilter()
         in_stock_at = (
             decode_id(f.in_stock_at, "Store", field="filter.inStockAt") if f.in_stock_at else None
@@ -129,7 +125,7 @@ class SearchQuery:
             edges=edges,
             page_info=PageInfo.of(
                 [edge.cursor for edge in edges],
-                has_next=offset + len(response.hits) < min(response.total, MAX_OFFSET + 1),
+                has_next=searching.has_more(wanted, response),
                 has_previous=offset > 0,
             ),
             facets=[

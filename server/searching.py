@@ -25,7 +25,7 @@ from search import (
     SearchRequest,
     SearchResponse,
 )
-from search.engine import SortOrder
+from search.engine import MAX_OFFSET, SortOrder
 from server.catalog import StockFigure
 from server.errors import InvalidInput, SearchUnavailable
 from server.indexing import build_document
@@ -52,10 +52,17 @@ class ProductQuery:
     first: int = 20
 
 
+def has_more(query: ProductQuery, response: SearchResponse) -> bool:
+    """Tell whether hits follow this page (search reaches the first MAX_OFFSET + 1 hits only)."""
+    return query.offset + len(response.hits) < min(response.total, MAX_OFFSET + 1)
+
+
 async def search_products(engine: SearchEngine, query: ProductQuery) -> SearchResponse:
     """Return one page of hits for ``query``; raise InvalidInput or SearchUnavailable."""
     if not 1 <= query.first <= MAX_PAGE:
         raise InvalidInput(f"Ask for 1 to {MAX_PAGE} hits at a time.", field="first")
+    if query.offset > MAX_OFFSET:
+        raise InvalidInput(f"Search reaches the first {MAX_OFFSET} hits only.", field="after")
     try:
         request = SearchRequest(
             query=query.text,
