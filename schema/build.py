@@ -1,4 +1,4 @@
-"""The GraphQL layer: Strawberry types and operations over the ``server`` services."""
+"""The GraphQL schema: every query, mutation and subscription, with its limits and errors."""
 
 from __future__ import annotations
 
