@@ -16,29 +16,23 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from schema.accounts import AccountMutation, AccountQuery, Customer
+from schema.accounts import AccountMutation, AccountQuery
 from schema.analytics import AnalyticsQuery
-from schema.carts import (
-    LINE_QUANTITY_SCALAR,
-    Cart,
-    CartMutation,
-    CartQuery,
-    CartSubscription,
-    HandoffMutation,
-    LineQuantity,
-)
+from schema.carts.handoff import HandoffMutation
+from schema.carts.mutations import CartMutation
+from schema.carts.queries import CartQuery
+from schema.carts.subscriptions import CartSubscription
+from schema.carts.types import LINE_QUANTITY_SCALAR, Cart, Customer, LineQuantity
 from schema.catalog import CatalogQuery, Product, ScanMutation, Store
 from schema.context import OperationTransaction
 from schema.cost import QueryCostLimit
 from schema.errors import CodedErrors, QuietSchema
 from schema.node import NodeQuery
-from schema.orders import (
-    CheckoutMutation,
-    Order,
-    OrderActionMutation,
-    OrderQuery,
-    OrderSubscription,
-)
+from schema.orders.actions import OrderActionMutation
+from schema.orders.checkout import CheckoutMutation
+from schema.orders.queries import OrderQuery
+from schema.orders.subscriptions import OrderSubscription
+from schema.orders.types import Order
 from schema.search import SearchQuery
 from schema.staff import StaffMutation, StaffQuery, StaffUser
 from server.config import Settings

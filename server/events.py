@@ -208,4 +208,3 @@ class RedisBroker:
         if self._pubsub is not None:
             await self._pubsub.aclose()
         await self._redis.aclose()
-
