@@ -32,7 +32,7 @@ def _parse_quantity(value: Any) -> int:
 
 
 LineQuantity = NewType("LineQuantity", int)
-# Registered in the schema's scalar_map (see schema/__init__.py).
+# Registered in the schema's scalar_map (see schema/build.py).
 LINE_QUANTITY_SCALAR = strawberry.scalar(
     name="LineQuantity",
     serialize=int,
