@@ -5,7 +5,7 @@ Every server is a real uvicorn process on loopback:
 * **plain**: a bare Starlette JSON endpoint (``POST /add``) that runs the cart write alone —
   ``UPDATE carts SET version = version + 1 … RETURNING version`` and an upsert of the line,
   in one transaction through the same ``Database`` layer (BEGIN IMMEDIATE on SQLite);
-* **omnicart, in-process broker**: ``server.app:app_from_env``, one process;
+* **omnicart, in-process broker**: ``omnicart.app:app_from_env``, one process;
 * **omnicart, Redis broker**: two processes sharing the database and Redis; mutations go to
   the first, the subscriber listens on the second.
 
@@ -130,7 +130,7 @@ def uvicorn_process(args: list[str], env: dict[str, str]) -> Iterator[str]:
 def omnicart_server(env: dict[str, str]) -> list[str]:
     """Return the command line of one omnicart worker."""
     return [
-        sys.executable, "-m", "uvicorn", "server.app:app_from_env", "--factory", "--fd", "{fd}",
+        sys.executable, "-m", "uvicorn", "omnicart.app:app_from_env", "--factory", "--fd", "{fd}",
         "--ws", "websockets-sansio", "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
 

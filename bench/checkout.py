@@ -3,7 +3,7 @@
 For each database (a fresh SQLite file, and a temporary PostgreSQL database when a server
 is given) the same work is measured twice:
 
-* **GraphQL checkout**: a real uvicorn process (``server.app:app_from_env``); ``--carts``
+* **GraphQL checkout**: a real uvicorn process (``omnicart.app:app_from_env``); ``--carts``
   prepared guest carts, each holding 1–2 lines of ``--hot`` hot products, are checked out
   (click and collect at one store) by ``--concurrency`` clients at once. Every checkout
   locks its cart, reserves its lines with the conditional UPDATE on the same few stock
@@ -270,7 +270,7 @@ async def bench_database(
             "OMNICART_LOG_LEVEL": "WARNING",
             "OMNICART_SECRET_KEY": uuid.uuid4().hex,
         }
-        with uvicorn_server("server.app:app_from_env", env) as base_url:
+        with uvicorn_server("omnicart.app:app_from_env", env) as base_url:
             checkout = await graphql_run(base_url, shop, concurrency)
         verdict = await check_stock(db, shop.location_id, units_of(shop.carts))
     finally:

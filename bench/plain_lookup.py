@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from omnicart.app import create_app
 from schema.ids import decode_id, encode_id
 from server import catalog, pricing
-from server.app import create_app
 from server.config import Settings
 from server.gtin import Gtin, parse_gtin
 from server.models import Store

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from strawberry.printer import print_schema
 
-from schema import build_schema
+from schema.build import build_schema
 from server.config import Settings
 
 SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"

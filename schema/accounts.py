@@ -9,44 +9,14 @@ import strawberry
 from strawberry.types import Info
 
 from schema.carts.mutations import announce
-from schema.carts.types import Cart
-from schema.catalog import Node
+from schema.carts.types import Cart, Customer
 from schema.context import context_of
 from schema.errors import UserError
-from schema.ids import decode_id, encode_id
+from schema.ids import decode_id
 from schema.mutations import in_savepoint
 from server import accounts
 from server.errors import AppError
-from server.models import Customer as CustomerRow
 from server.models import utcnow
-
-
-@strawberry.type(description="A shopper with an account.")
-class Customer(Node):
-    email: str = strawberry.field(description="The email address signed in with (lower case).")
-    name: str | None = strawberry.field(description="The name the customer gave.")
-    phone: str | None = strawberry.field(description="The phone number the customer gave.")
-    row: strawberry.Private[CustomerRow]
-    with_cart: strawberry.Private[bool]
-
-    @classmethod
-    def from_model(cls, row: CustomerRow, *, with_cart: bool) -> Customer:
-        """Build the GraphQL customer; ``with_cart`` only where the customer is the one asking."""
-        return cls(
-            id=strawberry.ID(encode_id("Customer", row.id)),
-            email=row.email,
-            name=row.name,
-            phone=row.phone,
-            row=row,
-            with_cart=with_cart,
-        )
-
-    @strawberry.field(description="The customer's one active cart; null before the first one.")
-    async def cart(self, info: Info) -> Cart | None:
-        if not self.with_cart:
-            return None
-        view = await context_of(info).loaders.customer_cart.load(self.row.id)
-        return Cart.from_model(view) if view else None
 
 
 @strawberry.input(description="A new account, optionally taking over the guest cart.")

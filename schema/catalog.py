@@ -14,7 +14,7 @@ from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id, encode_id
 from schema.mutations import in_savepoint
-from server import analytics, catalog, pricing
+from server import analytics, catalog, pricing, searching
 from server.catalog import StockFigure, stock_status
 from server.errors import AppError, InvalidInput
 from server.gtin import Gtin, parse_gtin
@@ -212,13 +212,38 @@ class Product(Node):
         ] = None,
         first: Annotated[int, strawberry.argument(description="How many (0–20).")] = 5,
     ) -> list[Product]:
-        from schema.search import alternatives_for
-
         return await alternatives_for(info, self, store_id, first)
 
     @strawberry.field(description="Where to get the barcode image (SVG; `.png` also served).")
     def barcode_url(self) -> str:
         return f"/barcodes/{self.gtin}.svg"
+
+
+async def alternatives_for(
+    info: Info, product: Product, store_id: strawberry.ID | None, first: int
+) -> list[Product]:
+    """Return products to offer instead of ``product`` (rules in ``server.searching``)."""
+    ctx = context_of(info)
+    store = decode_id(store_id, "Store", field="storeId") if store_id else None
+    row = product.row
+    gtins, price, stock = await asyncio.gather(
+        ctx.loaders.barcodes.load(row.id),
+        ctx.loaders.price.load(row.id),
+        ctx.loaders.stock.load(row.id),
+    )
+    ids = await searching.alternatives_for(
+        ctx.runtime.search,
+        row,
+        gtins=gtins or [],
+        price=price,
+        stock=stock or [],
+        currency=ctx.settings.currency,
+        store_id=store,
+        first=first,
+    )
+    rows = await asyncio.gather(*(ctx.loaders.product.load(i) for i in ids))
+    live = [r for r in rows if r is not None and r.active and r.id != row.id]
+    return list(await asyncio.gather(*(Product.load(info, r) for r in live)))
 
 
 async def product_by_code(info: Info, code: str) -> Product | None:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql.error import GraphQLError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -28,6 +27,7 @@ from strawberry.types.graphql import OperationType
 
 from schema.loaders import Loaders
 from server.accounts import resolve_viewer
+from server.db import Session
 from server.events import announce_product_changes
 from server.models import utcnow
 from server.outages import is_lost_connection
@@ -44,7 +44,7 @@ class _Delivery:
     """The session, loaders and viewer of one subscription event."""
 
     ctx: Context
-    session: AsyncSession
+    session: Session
     loaders: Loaders | None = None
     viewer: Viewer | None = None
 
@@ -71,7 +71,7 @@ class Context:
         self.write = False
         # Sibling fields resolve concurrently and share it; SerializedSession (server.db)
         # runs their statements one at a time.
-        self._session: AsyncSession | None = None
+        self._session: Session | None = None
         self._operation_attempts: OperationAttemptCounter | None = None
         self._open_lock = asyncio.Lock()
         self._resources = contextlib.AsyncExitStack()
@@ -85,7 +85,7 @@ class Context:
         """Return the settings in force."""
         return self.runtime.settings
 
-    async def session(self) -> AsyncSession:
+    async def session(self) -> Session:
         """Return this operation's session, opening it (and its transaction) on first use."""
         delivery = self._delivery()
         if delivery is not None:
@@ -165,7 +165,7 @@ class Context:
         return self._viewer
 
     @asynccontextmanager
-    async def delivery(self) -> AsyncIterator[AsyncSession]:
+    async def delivery(self) -> AsyncIterator[Session]:
         """Open a short read transaction for one subscription event and scope it to this task.
 
         Until the block ends, ``session()``, ``loaders`` and ``viewer()`` answer from it, so

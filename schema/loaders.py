@@ -5,25 +5,35 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from server import accounts, carts, catalog, orders, pricing, staff
+from server.config import Settings
+from server.db import Session
 from server.models import Customer, Product, Store
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    from schema.context import Context
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 
+class OperationScope(Protocol):
+    """What the loaders need of their operation (``schema.context.Context``)."""
+
+    @property
+    def settings(self) -> Settings:
+        """Return the settings in force."""
+        ...
+
+    async def session(self) -> Session:
+        """Return the operation's session."""
+        ...
+
+
 def _loader(
-    ctx: Context,
-    fetch: Callable[[AsyncSession, list[K]], Awaitable[Mapping[K, V]]],
+    ctx: OperationScope,
+    fetch: Callable[[Session, list[K]], Awaitable[Mapping[K, V]]],
     default: Callable[[], V] | None = None,
 ) -> DataLoader[K, V | None]:
     """Build a DataLoader from a service function that fetches a mapping for a batch of keys."""
@@ -40,7 +50,7 @@ OrdersPageKey = tuple[int, int | None, int]
 
 
 async def _customer_orders(
-    session: AsyncSession, keys: list[OrdersPageKey]
+    session: Session, keys: list[OrdersPageKey]
 ) -> Mapping[OrdersPageKey, orders.OrderPage]:
     """Fetch the order pages of many customers: one query per distinct page asked for."""
     pages: dict[tuple[int | None, int], list[int]] = defaultdict(list)
@@ -59,11 +69,11 @@ async def _customer_orders(
 class Loaders:
     """The loaders of one operation, bound to its session."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: OperationScope) -> None:
         self._ctx = ctx
         currency = ctx.settings.currency
 
-        async def prices(session: AsyncSession, ids: list[int]) -> Mapping[int, pricing.PriceInfo]:
+        async def prices(session: Session, ids: list[int]) -> Mapping[int, pricing.PriceInfo]:
             return await pricing.unit_prices(session, ids, currency)
 
         self.product: DataLoader[int, Product | None] = _loader(ctx, catalog.products_by_ids)

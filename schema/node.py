@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from schema.accounts import Customer
 from schema.carts.queries import cart_for
+from schema.carts.types import Customer
 from schema.catalog import Node, Product, Store
 from schema.context import context_of
 from schema.ids import decode_any_id, parse_key

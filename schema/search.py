@@ -134,30 +134,3 @@ class SearchQuery:
             ],
             processing_time_ms=response.processing_time_ms,
         )
-
-
-async def alternatives_for(
-    info: Info, product: Product, store_id: strawberry.ID | None, first: int
-) -> list[Product]:
-    """Return products to offer instead of ``product`` (rules in ``server.searching``)."""
-    ctx = context_of(info)
-    store = decode_id(store_id, "Store", field="storeId") if store_id else None
-    row = product.row
-    gtins, price, stock = await asyncio.gather(
-        ctx.loaders.barcodes.load(row.id),
-        ctx.loaders.price.load(row.id),
-        ctx.loaders.stock.load(row.id),
-    )
-    ids = await searching.alternatives_for(
-        ctx.runtime.search,
-        row,
-        gtins=gtins or [],
-        price=price,
-        stock=stock or [],
-        currency=ctx.settings.currency,
-        store_id=store,
-        first=first,
-    )
-    rows = await asyncio.gather(*(ctx.loaders.product.load(i) for i in ids))
-    live = [r for r in rows if r is not None and r.active and r.id != row.id]
-    return list(await asyncio.gather(*(Product.load(info, r) for r in live)))

@@ -11,8 +11,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from schema import paging
-from schema.accounts import Customer
-from schema.carts.types import Cart
+from schema.carts.types import Cart, Customer
 from schema.catalog import Node, Product, Store
 from schema.context import context_of
 from schema.errors import UserError

@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
-from schema import build_schema
+from schema.build import build_schema
 from schema.context import Context
 from server.http import error_response
 from server.logs import record_of

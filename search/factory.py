@@ -6,6 +6,7 @@ from pathlib import Path
 
 from search.embedded import EmbeddedEngine
 from search.engine import SearchEngine
+from search.meili import MeiliEngine
 
 EMBEDDED_PREFIX = "embedded:"
 
@@ -30,8 +31,6 @@ def create_engine(search_url: str | None, data_dir: Path, api_key: str | None) -
             )
         return EmbeddedEngine(Path(location).expanduser())
     if url.startswith(("http://", "https://")):
-        from search.meili import MeiliEngine
-
         return MeiliEngine(url, api_key or None)
     raise ValueError(
         f"OMNICART_SEARCH_URL={url!r} is not understood. Leave it unset for the embedded "

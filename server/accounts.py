@@ -21,7 +21,6 @@ still reaches what its other credential (a cart token) allows.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeGuard
@@ -39,11 +38,12 @@ from server.ratelimit import AttemptCounter
 from server.signin import (
     check_password_rules,
     hash_password,
+    normalise_email,
     rehash_if_outdated,
     start_session,
     start_sign_in,
 )
-from server.staff import staff_identity
+from server.staff.accounts import staff_identity
 from server.tokens import (
     CUSTOMER_SESSION_PREFIX,
     DEVICE_PREFIX,
@@ -53,8 +53,6 @@ from server.tokens import (
     token_hash,
 )
 from server.viewer import DeviceIdentity, DeviceKind, Viewer
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +113,6 @@ async def resolve_viewer(
         if staff is not None:
             return Viewer(staff=staff, cart_token_hash=cart_hash)
     return Viewer(cart_token_hash=cart_hash)
-
-
-def normalise_email(text: str) -> str:
-    """Return the stored form of an email address, or raise InvalidInput."""
-    email = text.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise InvalidInput("This is not an email address.", field="email")
-    return email
 
 
 async def sign_up(

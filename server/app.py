@@ -1,4 +1,8 @@
-"""The ASGI application: GraphQL, barcode images, health checks and the PWA's static files."""
+"""The ASGI application around GraphQL: barcode images, health checks and the PWA's files.
+
+The GraphQL endpoint itself comes from the caller (``omnicart.app`` passes ``schema``'s), so
+``server`` never imports the layer above it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import logging.config
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -19,23 +22,28 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp
 
-from schema.view import OmnicartGraphQL
 from server.barcodes import render_gtin
 from server.carts.routes import handoff_routes
 from server.config import Settings
+from server.demo_access import ensure_demo_access
 from server.errors import AppError, InvalidInput
 from server.gtin import parse_gtin
 from server.http import BodySizeLimit, app_error_handler, error_response, not_found_handler
 from server.indexing import lead_indexing
-from server.logs import RequestLog, logging_config
+from server.logs import RequestLog
 from server.migrations import upgrade_to_head
 from server.pwa import APP_PAGES, PwaStaticFiles, page_route, service_worker_route
 from server.runtime import Runtime
+from server.seed import seed_demo
 
 log = logging.getLogger("omnicart")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 _IMAGE_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
+
+# Builds the endpoint served at /graphql (HTTP and WebSocket) over the app's runtime.
+GraphQLFactory = Callable[[Runtime], ASGIApp]
 
 
 def image_response(request: Request, body: bytes, fmt: str) -> Response:
@@ -89,13 +97,21 @@ async def readyz(request: Request) -> Response:
 
 
 def create_app(
-    settings: Settings, runtime: Runtime | None = None, *, migrate: bool = True
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    graphql: GraphQLFactory,
+    migrate: bool = True,
 ) -> Starlette:
-    """Build the ASGI app for these settings; tests pass a runtime over their own database."""
+    """Build the ASGI app serving ``graphql(runtime)`` at /graphql beside the plain routes.
+
+    Without a runtime the app builds one from the settings and closes it on shutdown; tests
+    pass a runtime over their own database.
+    """
     owns_runtime = runtime is None
     runtime = runtime or Runtime.from_settings(settings)
     app = Starlette(
-        routes=_routes(settings, runtime),
+        routes=_routes(graphql(runtime)),
         middleware=_middleware(settings),
         lifespan=_lifespan(settings, runtime, migrate=migrate, owns_runtime=owns_runtime),
         exception_handlers={
@@ -118,9 +134,6 @@ def _lifespan(
         if migrate:
             await upgrade_to_head(runtime.db)
         if settings.demo:
-            from server.demo_access import ensure_demo_access
-            from server.seed import seed_demo
-
             await seed_demo(runtime.db, settings)
             await ensure_demo_access(runtime.db, settings)
         indexing = (
@@ -144,11 +157,8 @@ def _lifespan(
     return lifespan
 
 
-def _routes(settings: Settings, runtime: Runtime) -> list[BaseRoute]:
+def _routes(graphql: ASGIApp) -> list[BaseRoute]:
     """Return GraphQL, the image and health routes, and the PWA's when static/ is there."""
-    graphql = OmnicartGraphQL(
-        runtime, graphql_ide="graphiql" if settings.debug or settings.demo else None
-    )
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
@@ -189,13 +199,3 @@ def _middleware(settings: Settings) -> list[Middleware]:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return error_response("HTTP_ERROR", str(exc.detail), exc.status_code)
-
-
-def app_from_env() -> Starlette:
-    """Build the app from ``OMNICART_*`` variables: what ``omnicart serve`` workers run."""
-    settings = Settings()
-    # Also under a bare `uvicorn server.app:app_from_env`: one redacting format everywhere.
-    logging.config.dictConfig(logging_config(settings))
-    if settings.demo or settings.debug:
-        log.warning("DEMO/DEBUG mode: GraphiQL and introspection are on; not for production.")
-    return create_app(settings)

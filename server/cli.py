@@ -1,35 +1,37 @@
-"""The ``omnicart`` command: serve, migrate, import, seed and operate the chain's data."""
+"""The ``omnicart`` commands of the domain: migrate, import, seed and operate the chain's data.
+
+``omnicart.cli`` adds ``serve`` (the one that needs the GraphQL app) and is the entry point.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
-from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from search import SearchError
-from server.config import Settings
+from server.accounts import add_device, list_devices, revoke_device
+from server.commands import orders, reports, staff
+from server.commands.console import (
+    console,
+    in_transaction,
+    load_settings,
+    migrate_only,
+    progress_bar,
+    run_with_db,
+)
+from server.commands.demo import prepare_demo, print_demo_access
 from server.db import Database
-from server.errors import AppError
-from server.events import DATABASE_BROKER
-from server.migrations import upgrade_to_head
+from server.importer import import_catalog
+from server.indexing import lead_indexing, reindex_all
+from server.models import utcnow
+from server.runtime import Runtime
 
-if TYPE_CHECKING:
-    from server.demo_access import DemoAccess
-    from server.seed import SeedReport
-
-T = TypeVar("T")
-console = Console(stderr=True)
 app = typer.Typer(help="omnicart: one shopping journey across every channel.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -37,46 +39,10 @@ device_app = typer.Typer(help="Kiosks and staff tablets of the stores.", no_args
 app.add_typer(device_app, name="device")
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment, or exit with what to set."""
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        for err in exc.errors():
-            where = "OMNICART_" + "_".join(str(p) for p in err["loc"]).upper()
-            console.print(f"[red]Invalid setting {where}:[/red] {err['msg']}")
-        raise typer.Exit(2) from exc
-
-
-def run_with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run ``work`` against the settings' database, migrated to head first."""
-
-    async def _run() -> T:
-        db = Database.from_settings(settings)
-        try:
-            await upgrade_to_head(db)
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(_run())
-
-
-def progress_bar() -> Progress:
-    """Return the progress display every long-running command uses."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
-
-
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    run_with_db(load_settings(), _nothing)
+    run_with_db(load_settings(), migrate_only)
     console.print("[green]Database schema is up to date.[/green]")
 
 
@@ -90,8 +56,6 @@ def import_file(
     ] = None,
 ) -> None:
     """Import (upsert by barcode) a catalog file; bad rows are skipped and reported."""
-    from server.importer import import_catalog
-
     settings = load_settings()
     report_path = report or file.with_suffix(file.suffix + ".rejected.csv")
     total = file.stat().st_size
@@ -127,108 +91,11 @@ def seed(
     print_demo_access(access, "http://127.0.0.1:8000")
 
 
-@app.command("serve")
-def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
-    demo: Annotated[
-        bool, typer.Option("--demo", help="Load the demo data on first start.")
-    ] = False,
-    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
-) -> None:
-    """Migrate, optionally seed the demo, and serve the API and the PWA.
-
-    With ``--workers`` above 1 the workers share everything through the database and the data
-    dir: one of them writes the embedded search index (the others read it), and live events
-    go through the database unless OMNICART_BROKER_URL names Redis.
-    """
-    import uvicorn
-
-    settings = load_settings()
-    if workers > 1 and not settings.broker_url:
-        # The workers share the database, so live events between them go through it.
-        os.environ["OMNICART_BROKER_URL"] = DATABASE_BROKER
-    access = None
-    if demo:
-        _, access = run_with_db(settings, lambda db: prepare_demo(db, settings))
-        # Workers must not seed again in parallel; the data is in place now.
-        os.environ["OMNICART_DEBUG"] = os.environ.get("OMNICART_DEBUG", "true")
-    else:
-        run_with_db(settings, _nothing)
-    os.environ.pop("OMNICART_DEMO", None)
-    if demo:
-        console.print(
-            "[bold yellow]THIS IS THE DEMO[/bold yellow]: demo stores and catalog, GraphiQL and "
-            "introspection on. Not for production (start without --demo there)."
-        )
-    name = "omnicart DEMO" if demo else "omnicart"
-    console.print(f"{name} on http://{host}:{port}  (GraphQL at /graphql)")
-    if access is not None:
-        print_demo_access(access, f"http://{host}:{port}")
-    from server.logs import logging_config
-
-    uvicorn.run(
-        "server.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        log_level=settings.log_level.lower(),
-        log_config=logging_config(settings),
-        # server.logs.RequestLog writes the access line: redacted, with the request id.
-        access_log=False,
-        ws="websockets-sansio",
-        # Always explicit, so uvicorn's own default (believe 127.0.0.1) never applies: a
-        # client on this machine with no proxy in front could otherwise forge its address.
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies,
-    )
-
-
-async def _nothing(db: Database) -> None:
-    return None
-
-
-async def prepare_demo(db: Database, settings: Settings) -> tuple[SeedReport, DemoAccess]:
-    """Seed the demo data unless it is there (saying so only then); ensure its sign-in."""
-    from server.demo_access import ensure_demo_access
-    from server.seed import demo_is_seeded, seed_demo
-
-    if not await demo_is_seeded(db):
-        console.print("Preparing the demo data (first start only)…")
-    report = await seed_demo(db, settings)
-    return report, await ensure_demo_access(db, settings)
-
-
-def print_demo_access(access: DemoAccess, base_url: str) -> None:
-    """Print how to sign in to the demo on standard output (the kiosk links hold tokens)."""
-    out = Console(soft_wrap=True, highlight=False)
-    out.print("Demo sign-in (demo data only; anyone who reads this can sign in):", markup=False)
-    for line in access.lines(base_url):
-        out.print(f"  {line}", markup=False)
-
-
 class DeviceKindChoice(StrEnum):
     """What a device is: an in-store order station or a staff tablet."""
 
     kiosk = "kiosk"
     staff = "staff"
-
-
-def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work`` in one write transaction; an AppError exits with its message."""
-
-    async def run(db: Database) -> T:
-        async with db.transaction() as session:
-            return await work(session)
-
-    try:
-        return run_with_db(settings, run)
-    except AppError as error:
-        console.print(f"[red]{error.message}[/red]")
-        raise typer.Exit(1) from error
 
 
 @device_app.command("add")
@@ -238,10 +105,7 @@ def device_add(
     name: Annotated[str | None, typer.Option(help="A name to tell it by.")] = None,
 ) -> None:
     """Register a device and print its token (shown this once; only a hash is kept)."""
-    from server.accounts import add_device
-    from server.models import utcnow
-
-    record, token = _in_transaction(
+    record, token = in_transaction(
         load_settings(),
         lambda session: add_device(
             session, store_code=store, kind=kind.value, name=name, now=utcnow()
@@ -257,9 +121,7 @@ def device_list(
     store: Annotated[str | None, typer.Option(help="Only this store's devices.")] = None,
 ) -> None:
     """List the registered devices."""
-    from server.accounts import list_devices
-
-    records = _in_transaction(load_settings(), lambda session: list_devices(session, store))
+    records = in_transaction(load_settings(), lambda session: list_devices(session, store))
     table = Table("id", "store", "kind", "name", "added", "revoked")
     for r in records:
         revoked = r.revoked_at.strftime("%Y-%m-%d %H:%M") if r.revoked_at else ""
@@ -279,10 +141,7 @@ def device_revoke(
     device_id: Annotated[int, typer.Argument(help="The device's id (see `device list`).")],
 ) -> None:
     """Stop a device's token from working, at once."""
-    from server.accounts import revoke_device
-    from server.models import utcnow
-
-    record = _in_transaction(
+    record = in_transaction(
         load_settings(), lambda session: revoke_device(session, device_id, utcnow())
     )
     console.print(f"Device {record.id} ({record.name}) is revoked.")
@@ -291,9 +150,6 @@ def device_revoke(
 @app.command("reindex")
 def reindex() -> None:
     """Rebuild the search index from the database, from scratch."""
-    from server.indexing import reindex_all
-    from server.runtime import Runtime
-
     settings = load_settings()
 
     async def work(db: Database) -> int:
@@ -322,9 +178,6 @@ def indexer(
     interval: Annotated[float, typer.Option(help="Seconds between outbox polls.")] = 0.5,
 ) -> None:
     """Follow the outbox and keep the search index current (a worker of its own)."""
-    from server.indexing import lead_indexing
-    from server.runtime import Runtime
-
     settings = load_settings()
 
     async def work(db: Database) -> None:
@@ -339,16 +192,7 @@ def indexer(
         run_with_db(settings, work)
 
 
-# Registered last: the sub-commands use the helpers above.
-from server.commands import register_commands  # noqa: E402
-
-register_commands(app)
-
-
-def main() -> None:
-    """Entry point of the ``omnicart`` console script."""
-    app()
-
-
-if __name__ == "__main__":
-    main()
+# The store operations' commands, each in a module of its own, listed after these.
+app.add_typer(staff.staff_app, name="staff")
+app.command("expire-orders")(orders.expire_orders)
+app.add_typer(reports.report_app, name="report")

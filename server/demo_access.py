@@ -25,10 +25,10 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.accounts import normalise_email
 from server.config import Settings
 from server.db import Database
 from server.models import Device, StaffUser, Store, utcnow
+from server.signin import normalise_email
 from server.staff.accounts import add_staff
 from server.tokens import DEVICE_PREFIX, token_hash
 

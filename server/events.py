@@ -3,7 +3,8 @@
 Three brokers behind one interface: in-process (one server process, the default), the
 database (``OMNICART_BROKER_URL=database``, what ``omnicart serve --workers N`` picks when no
 broker is set; see ``server.database_broker``) and Redis pub/sub
-(``OMNICART_BROKER_URL=redis://…``), so every worker behind a load balancer sees every event.
+(``OMNICART_BROKER_URL=redis://…``), so every worker behind a load balancer sees every event;
+``server.runtime.create_broker`` picks the one the settings name.
 Events are small notices (``{"id": 7, "version": 12}``); subscribers read the
 current state from the database, so a dropped or coalesced notice never shows stale data:
 the newest state is always one read away.
@@ -18,13 +19,10 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
-
-if TYPE_CHECKING:
-    from server.db import Database
 
 log = logging.getLogger("omnicart.events")
 # OMNICART_BROKER_URL naming the database broker (server.database_broker).
@@ -222,21 +220,3 @@ class RedisBroker:
         if self._pubsub is not None:
             await self._pubsub.aclose()
         await self._redis.aclose()
-
-
-def create_broker(
-    url: str | None, *, db: Database | None = None, prefix: str = "omnicart"
-) -> Broker:
-    """Return the broker ``url`` names: in-process, the database or Redis.
-
-    Empty is in-process, ``database`` the database broker over ``db``, ``redis://…`` Redis.
-    """
-    if not url:
-        return InProcessBroker()
-    if url == DATABASE_BROKER:
-        if db is None:
-            raise ValueError("the database broker needs the database")
-        from server.database_broker import DatabaseBroker
-
-        return DatabaseBroker(db)
-    return RedisBroker(url, prefix=prefix)

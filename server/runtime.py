@@ -7,8 +7,9 @@ from functools import cached_property
 
 from search import SearchEngine, create_engine
 from server.config import Settings
+from server.database_broker import DatabaseBroker
 from server.db import Database
-from server.events import Broker, InProcessBroker, create_broker
+from server.events import DATABASE_BROKER, Broker, InProcessBroker, RedisBroker
 from server.gtin import DEFAULT_TEMPLATES, RestrictedTemplate, parse_template
 
 
@@ -60,3 +61,19 @@ class Runtime:
         await self.events.close()
         await self.search.close()
         await self.db.dispose()
+
+
+def create_broker(
+    url: str | None, *, db: Database | None = None, prefix: str = "omnicart"
+) -> Broker:
+    """Return the broker ``url`` names: in-process, the database or Redis.
+
+    Empty is in-process, ``database`` the database broker over ``db``, ``redis://…`` Redis.
+    """
+    if not url:
+        return InProcessBroker()
+    if url == DATABASE_BROKER:
+        if db is None:
+            raise ValueError("the database broker needs the database")
+        return DatabaseBroker(db)
+    return RedisBroker(url, prefix=prefix)

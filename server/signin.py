@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +39,7 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 _WRONG_CREDENTIALS = "The email or password is wrong."
 _hasher = PasswordHasher()
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
 class Account(Protocol):
@@ -47,6 +49,14 @@ class Account(Protocol):
 
 
 A = TypeVar("A", bound=Account)
+
+
+def normalise_email(text: str) -> str:
+    """Return the stored form of an email address, or raise InvalidInput."""
+    email = text.strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise InvalidInput("This is not an email address.", field="email")
+    return email
 
 
 def check_password_rules(password: str) -> None:

@@ -46,7 +46,7 @@ def runtime_for(db: Database, tmp_path: Path, **overrides: object) -> Runtime:
 
 def client_of(runtime: Runtime) -> httpx.AsyncClient:
     """Return an HTTP client talking to a fresh app over the given runtime."""
-    from server.app import create_app
+    from omnicart.app import create_app
 
     app = create_app(runtime.settings, runtime, migrate=False)
     return httpx.AsyncClient(

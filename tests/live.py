@@ -1,7 +1,7 @@
 """Real servers on loopback and a small graphql-transport-ws client, for socket-level tests.
 
 ``serve_in_thread`` runs the app in a ``uvicorn.Server`` on a thread with its own event
-loop; ``serve_in_process`` starts ``uvicorn server.app:app_from_env`` as a separate
+loop; ``serve_in_process`` starts ``uvicorn omnicart.app:app_from_env`` as a separate
 process (as ``omnicart serve`` workers run), configured by environment variables only.
 Both listen on a socket bound here to a free port, and both are always stopped.
 ``serve_command_in_process`` runs ``omnicart serve`` itself, so what the command hands
@@ -50,7 +50,7 @@ def listening_socket() -> socket.socket:
 @contextmanager
 def serve_in_thread(settings: Settings) -> Iterator[str]:
     """Serve a fresh app for ``settings`` with uvicorn on a thread; yield its base URL."""
-    from server.app import create_app
+    from omnicart.app import create_app
 
     app = create_app(settings, migrate=False)
     sock = listening_socket()
@@ -73,14 +73,14 @@ def serve_in_thread(settings: Settings) -> Iterator[str]:
 
 @contextmanager
 def serve_in_process(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
-    """Start ``uvicorn server.app:app_from_env`` in a subprocess; yield its base URL.
+    """Start ``uvicorn omnicart.app:app_from_env`` in a subprocess; yield its base URL.
 
     ``env`` holds the ``OMNICART_*`` settings; the process inherits the listening socket.
     """
     sock = listening_socket()
     fd = sock.fileno()
     command = [
-        sys.executable, "-m", "uvicorn", "server.app:app_from_env", "--factory",
+        sys.executable, "-m", "uvicorn", "omnicart.app:app_from_env", "--factory",
         "--fd", str(fd), "--ws", "websockets-sansio", "--log-level", "warning",
         "--workers", str(workers),
     ]  # fmt: skip
@@ -104,7 +104,7 @@ def serve_command_in_process(env: dict[str, str]) -> Iterator[str]:
     """
     with listening_socket() as probe:
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "omnicart.cli", "serve", "--port", str(port)]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     process = subprocess.Popen(command, cwd=ROOT, env=full_env)
     url = f"http://127.0.0.1:{port}"

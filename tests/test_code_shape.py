@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("server", "schema", "search")
+PACKAGES = ("omnicart", "server", "schema", "search")
 EXCLUDED = ("server/migrations",)
 MAX_LINES = 60
 

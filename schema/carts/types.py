@@ -1,9 +1,13 @@
-"""Cart types: the cart, its lines (products through the loaders) and the quantity scalar."""
+"""Cart types: the cart, its lines (through the loaders), the quantity scalar, its customer.
+
+``Customer`` lives here beside ``Cart``: ``Cart.customer`` and ``Customer.cart`` each build the
+other, and one module keeps that from becoming an import cycle.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, NewType
+from typing import Annotated, Any, NewType
 
 import strawberry
 from strawberry.types import Info
@@ -11,13 +15,11 @@ from strawberry.types import Info
 from schema.catalog import Money, Node, Product
 from schema.context import context_of
 from schema.ids import encode_id
+from schema.orders.fulfilment import LineFulfilment, line_fulfilment
 from server import pricing
 from server.carts import CartView, LineView, visible_customer
 from server.errors import InvalidQuantity
-
-if TYPE_CHECKING:
-    from schema.accounts import Customer
-    from schema.orders.fulfilment import LineFulfilment
+from server.models import Customer as CustomerRow
 
 
 def _parse_quantity(value: Any) -> int:
@@ -30,7 +32,7 @@ def _parse_quantity(value: Any) -> int:
 
 
 LineQuantity = NewType("LineQuantity", int)
-# Registered in the schema's scalar_map (see schema/__init__.py).
+# Registered in the schema's scalar_map (see schema/build.py).
 LINE_QUANTITY_SCALAR = strawberry.scalar(
     name="LineQuantity",
     serialize=int,
@@ -89,9 +91,7 @@ class CartLine:
         self,
         info: Info,
         store_id: Annotated[strawberry.ID, strawberry.argument(description="The store.")],
-    ) -> Annotated[LineFulfilment, strawberry.lazy("schema.orders.fulfilment")]:
-        from schema.orders.fulfilment import line_fulfilment
-
+    ) -> LineFulfilment:
         return await line_fulfilment(info, self.view, store_id)
 
 
@@ -142,15 +142,38 @@ class Cart(Node):
             "null for a guest cart and for everyone else."
         )
     )
-    async def customer(
-        self, info: Info
-    ) -> Annotated[Customer, strawberry.lazy("schema.accounts")] | None:
-        # Imported here: schema.accounts builds carts (Customer.cart), so it imports this module.
-        from schema.accounts import Customer
-
+    async def customer(self, info: Info) -> Customer | None:
         ctx = context_of(info)
         customer_id = visible_customer(await ctx.viewer(), self.view)
         if customer_id is None:
             return None
         row = await ctx.loaders.customer.load(customer_id)
         return Customer.from_model(row, with_cart=False) if row else None
+
+
+@strawberry.type(description="A shopper with an account.")
+class Customer(Node):
+    email: str = strawberry.field(description="The email address signed in with (lower case).")
+    name: str | None = strawberry.field(description="The name the customer gave.")
+    phone: str | None = strawberry.field(description="The phone number the customer gave.")
+    row: strawberry.Private[CustomerRow]
+    with_cart: strawberry.Private[bool]
+
+    @classmethod
+    def from_model(cls, row: CustomerRow, *, with_cart: bool) -> Customer:
+        """Build the GraphQL customer; ``with_cart`` only where the customer is the one asking."""
+        return cls(
+            id=strawberry.ID(encode_id("Customer", row.id)),
+            email=row.email,
+            name=row.name,
+            phone=row.phone,
+            row=row,
+            with_cart=with_cart,
+        )
+
+    @strawberry.field(description="The customer's one active cart; null before the first one.")
+    async def cart(self, info: Info) -> Cart | None:
+        if not self.with_cart:
+            return None
+        view = await context_of(info).loaders.customer_cart.load(self.row.id)
+        return Cart.from_model(view) if view else None

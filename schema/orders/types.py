@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
 
 from schema import paging
+from schema.carts.types import Customer
 from schema.catalog import Money, Node, Product, Store
 from schema.context import context_of
 from schema.ids import encode_id
@@ -17,10 +17,6 @@ from server.gtin import Gtin
 from server.orders import OrderLineView, OrderPage, OrderView, StatusChangeView, UnavailableLine
 from server.staff import staff_actor
 from server.states import FulfilmentMethod, OrderChannel, OrderStatus
-
-if TYPE_CHECKING:
-    from schema.accounts import Customer
-
 
 # The GraphQL enums are the server's own state enums (server.states): one spelling of each.
 strawberry.enum(OrderStatus, name="OrderStatus", description="Where an order is in its life.")
@@ -172,11 +168,7 @@ class Order(Node):
     @strawberry.field(
         description="Whose order it is: shown to that customer and to staff; null otherwise."
     )
-    async def customer(
-        self, info: Info
-    ) -> Annotated[Customer, strawberry.lazy("schema.accounts")] | None:
-        from schema.accounts import Customer
-
+    async def customer(self, info: Info) -> Customer | None:
         if self.view.customer_id is None:
             return None
         ctx = context_of(info)

@@ -1,18 +1,5 @@
-"""``omnicart`` sub-commands of the store operations: staff accounts, order expiry, reports.
+"""The ``omnicart`` sub-commands that work on the chain's data, one module per concern.
 
-They live apart from ``server.cli`` to keep it small, and use its helpers (settings,
-migrated database, one transaction per command); ``server.cli`` registers them.
+Each imports what it shares with the others from ``server.commands.console`` (settings,
+migrated database, one transaction per command); ``server.cli`` gathers them.
 """
-
-from __future__ import annotations
-
-import typer
-
-
-def register_commands(app: typer.Typer) -> None:
-    """Add the staff, expire-orders and report commands to the ``omnicart`` app."""
-    from server.commands import orders, reports, staff
-
-    app.add_typer(staff.staff_app, name="staff")
-    app.command("expire-orders")(orders.expire_orders)
-    app.add_typer(reports.report_app, name="report")

@@ -6,13 +6,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import catalog
+from server.commands.console import console, in_transaction, load_settings
 from server.models import utcnow
+from server.orders import expire_overdue
 
 
 async def _expire(session: AsyncSession) -> list[tuple[str, str, str, int]]:
-    from server import catalog
-    from server.orders import expire_overdue
-
     expired = await expire_overdue(session, now=utcnow())
     stores = await catalog.stores_by_ids(
         session, [e.order.pickup_store_id for e in expired if e.order.pickup_store_id]
@@ -39,9 +39,7 @@ def expire_orders() -> None:
     already expired are left alone. The deadline is OMNICART_ORDER_PICKUP_DAYS after the
     order was placed, and again after it was marked ready.
     """
-    from server.cli import _in_transaction, console, load_settings
-
-    rows = _in_transaction(load_settings(), _expire)
+    rows = in_transaction(load_settings(), _expire)
     if not rows:
         console.print("No click-and-collect order is past its pickup deadline.")
         return

@@ -5,17 +5,18 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import catalog
+from server.analytics import ScanReport, scan_report
+from server.commands.console import console, in_transaction, load_settings
 from server.errors import NotFound
-
-if TYPE_CHECKING:
-    from server.analytics import ScanReport
+from server.models import utcnow
 
 report_app = typer.Typer(help="Reports on what happens in the stores.", no_args_is_help=True)
 CSV_COLUMNS = [
@@ -51,11 +52,6 @@ def report_scans(
     top: Annotated[int, typer.Option(min=1, help="Rows per table.")] = 20,
 ) -> None:
     """Most scanned products, scans that led to a cart line, and missed demand in a store."""
-    from server import catalog
-    from server.analytics import scan_report
-    from server.cli import _in_transaction, console, load_settings
-    from server.models import utcnow
-
     start = parse_moment(since, "--since")
     end = parse_moment(until, "--until") if until else utcnow()
     settings = load_settings()
@@ -72,7 +68,7 @@ def report_scans(
             window_minutes=settings.scan_conversion_minutes,
         )
 
-    report = _in_transaction(settings, work)
+    report = in_transaction(settings, work)
     _print_report(report, top)
     if csv_path is not None:
         rows = _write_csv(report, csv_path)

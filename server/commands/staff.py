@@ -10,7 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from server.commands.console import console, in_transaction, load_settings
 from server.models import utcnow
+from server.staff import add_staff, list_staff
 
 staff_app = typer.Typer(help="Staff accounts for the store tablets.", no_args_is_help=True)
 
@@ -35,14 +37,11 @@ def staff_add(
     ] = False,
 ) -> None:
     """Add a staff account; asks for the password unless --password-stdin is given."""
-    from server.cli import _in_transaction, console, load_settings
-    from server.staff import add_staff
-
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    record = _in_transaction(
+    record = in_transaction(
         load_settings(),
         lambda session: add_staff(
             session,
@@ -61,10 +60,7 @@ def staff_add(
 @staff_app.command("list")
 def staff_list() -> None:
     """List the staff accounts."""
-    from server.cli import _in_transaction, load_settings
-    from server.staff import list_staff
-
-    records = _in_transaction(load_settings(), list_staff)
+    records = in_transaction(load_settings(), list_staff)
     table = Table("id", "email", "name", "role", "store", "added", "disabled")
     for r in records:
         table.add_row(

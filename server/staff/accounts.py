@@ -26,6 +26,7 @@ from server.ratelimit import AttemptCounter
 from server.signin import (
     check_password_rules,
     hash_password,
+    normalise_email,
     rehash_if_outdated,
     start_session,
     start_sign_in,
@@ -70,8 +71,6 @@ async def add_staff(
     now: datetime,
 ) -> StaffRecord:
     """Create a staff account: ``staff`` needs a store, ``admin`` works for every store."""
-    from server.accounts import normalise_email
-
     address = normalise_email(email)
     if role not in ROLES:
         raise InvalidInput("A staff role is staff or admin.", field="role")
@@ -153,8 +152,6 @@ async def sign_in(
     ``attempts`` admits the sign-in first (RateLimited past the limit) and keeps a failure
     counted whatever becomes of the caller's transaction.
     """
-    from server.accounts import normalise_email
-
     address = normalise_email(email)
     async with start_sign_in(
         attempts, "staff-signin", email=address, client_address=client_address, now=now

@@ -11,8 +11,8 @@ from starlette.routing import Route
 
 from bench.plain_lookup import PLAIN_PATH, plain_product
 from bench.pwa_documents import product_page_document
+from omnicart.app import create_app
 from schema.ids import encode_id
-from server.app import create_app
 from server.db import Database
 from server.models import utcnow
 from tests.factories import (

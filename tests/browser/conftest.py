@@ -2,7 +2,7 @@
 
 The tests use Playwright's sync API from plain (sync) test functions, which pytest-asyncio
 leaves alone; nothing here runs inside an event loop. One server and one browser serve a
-whole module. The server is a subprocess (``uvicorn server.app:app_from_env``) over a
+whole module. The server is a subprocess (``uvicorn omnicart.app:app_from_env``) over a
 SQLite file that is migrated and seeded (the demo catalog, plus a kiosk and a staff device
 of the test store) before it starts.
 

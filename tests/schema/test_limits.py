@@ -7,7 +7,7 @@ from pathlib import Path
 
 from graphql import get_introspection_query, parse
 
-from schema import build_schema
+from schema.build import build_schema
 from schema.cost import DEFAULT_LIST_SIZE, INTROSPECTION_COSTS, LARGEST_PAGE, OperationCost
 from server.config import Settings
 from server.db import Database

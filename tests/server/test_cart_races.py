@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import event
 
-from server.app import create_app
+from omnicart.app import create_app
 from server.db import Database
 from server.runtime import Runtime
 from tests.factories import add_product, fresh_ean13, graphql, new_cart, settings_for

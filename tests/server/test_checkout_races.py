@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
+from omnicart.app import create_app
 from schema.ids import encode_id
-from server.app import create_app
 from server.db import Database
 from server.models import Order, StockLevel, StockReservation
 from server.runtime import Runtime

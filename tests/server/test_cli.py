@@ -1,6 +1,6 @@
 """The ``omnicart`` command end to end: real processes, each test on a fresh SQLite data dir.
 
-The command runs as ``python -m server.cli``, which is what the ``omnicart`` console script
+The command runs as ``python -m omnicart.cli``, which is what the ``omnicart`` console script
 calls (``[project.scripts]``, pinned below), so the tests need no installed script.
 """
 
@@ -27,7 +27,7 @@ from server.migrations import head_revision
 from server.models import Base
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMAND = [sys.executable, "-m", "server.cli"]
+COMMAND = [sys.executable, "-m", "omnicart.cli"]
 WAIT = 60.0  # seconds any one command, or the server's start, may take
 
 MILK_GTIN = "7038010069307"
@@ -168,9 +168,9 @@ def graphql(url: str, query: str) -> dict[str, Any]:
 # The command
 
 
-def test_the_omnicart_script_is_server_cli_main() -> None:
+def test_the_omnicart_script_is_omnicart_cli_main() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert pyproject["project"]["scripts"] == {"omnicart": "server.cli:main"}
+    assert pyproject["project"]["scripts"] == {"omnicart": "omnicart.cli:main"}
 
 
 def test_db_upgrade_creates_the_sqlite_file_with_every_table(tmp_path: Path) -> None:

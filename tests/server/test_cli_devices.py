@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from server.cli import app
+from omnicart.cli import app
 from server.db import Database
 from server.models import Device
 from tests.factories import add_store, client_for, graphql

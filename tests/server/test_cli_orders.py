@@ -13,8 +13,8 @@ from pathlib import Path
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
+from omnicart.cli import app
 from schema.ids import encode_id
-from server.cli import app
 from server.db import Database
 from server.models import Order, StaffUser, utcnow
 from server.orders.numbers import parse_order_number
@@ -114,7 +114,7 @@ def test_staff_add_reads_the_password_from_stdin_as_a_command(tmp_path: Path) ->
         "PYTHONPATH": str(ROOT),
         "OMNICART_DATA_DIR": str(tmp_path),
     }
-    command = [sys.executable, "-m", "server.cli", "staff", "add", "--email", "a@shop.no",
+    command = [sys.executable, "-m", "omnicart.cli", "staff", "add", "--email", "a@shop.no",
                "--name", "A", "--role", "admin", "--password-stdin"]  # fmt: skip
     result = subprocess.run(
         command, cwd=ROOT, env=env, input="admin pass 12\n", capture_output=True, text=True,

@@ -13,8 +13,9 @@ from sqlalchemy import func, insert, select
 from server.config import Settings
 from server.database_broker import DatabaseBroker
 from server.db import Database
-from server.events import DATABASE_BROKER, cart_topic, create_broker
+from server.events import DATABASE_BROKER, cart_topic
 from server.models import EventNotice, utcnow
+from server.runtime import create_broker
 
 Stream = AsyncIterator[dict[str, object]]
 
