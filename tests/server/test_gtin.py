@@ -302,14 +302,29 @@ def test_a_code_nothing_reads_is_refused_with_the_restricted_reason() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2012345012349", RestrictedCode("20", "12345", None, 1234, "2012345012349", "2012345000001")),
-        ("2212345000128", RestrictedCode("22", "12345", None, 1200, "2212345000128", "2212345000005")),
-        ("2312345012340", RestrictedCode("23", "12345", 1234, None, "2312345012340", "2312345000002")),
-        ("2412345001235", RestrictedCode("24", "12345", 1230, None, "2412345001235", "2412345000009")),
+        (
+            "2012345012349",
+            RestrictedCode("20", "12345", None, 1234, "2012345012349", "2012345000001"),
+        ),
+        (
+            "2212345000128",
+            RestrictedCode("22", "12345", None, 1200, "2212345000128", "2212345000005"),
+        ),
+        (
+            "2312345012340",
+            RestrictedCode("23", "12345", 1234, None, "2312345012340", "2312345000002"),
+        ),
+        (
+            "2412345001235",
+            RestrictedCode("24", "12345", 1230, None, "2412345001235", "2412345000009"),
+        ),
         # U.P.C. number system 2 random-weight label: item, price check digit, 4-digit price
-        ("212345601235", RestrictedCode("02", "12345", None, 123, "0212345601235", "0212345000007")),
+        (
+            "212345601235",
+            RestrictedCode("02", "12345", None, 123, "0212345601235", "0212345000007"),
+        ),
     ],
-)  # fmt: skip
+)
 def test_parse_scan_reads_labels_with_the_templates(text: str, expected: RestrictedCode) -> None:
     scanned = parse_scan(text)
     assert scanned == ScannedCode(parse_gtin(text), expected)
