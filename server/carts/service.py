@@ -307,6 +307,27 @@ async def remove_lines(
     return await run_versioned(session, CartWrite(g, apply))
 
 
+async def _products_by_codes(
+    session: AsyncSession, gtins: dict[int, Gtin]
+) -> dict[str, catalog.CodeMatch]:
+    """Look the lines' codes up chain-wide; a chain's own code no product carries is refused.
+
+    No template is tried: a price or weight label would need its weight or price on the
+    line, which cart lines do not carry yet, so it is refused rather than added as one unit.
+    """
+    try:
+        return await catalog.products_for_codes(session, list(gtins.values()), None, ())
+    except InvalidGtin as error:
+        raw = error.details["raw"]
+        index = next(i for i, g in gtins.items() if g.display == raw)
+        raise InvalidGtin(
+            f"The barcode {raw} is one of the chain's own codes that no product carries, or a "
+            "price or weight label, which a cart cannot hold yet; add the product itself.",
+            field=f"lines[{index}].gtin",
+            details=error.details,
+        ) from None
+
+
 async def _resolve_products(session: AsyncSession, lines: Sequence[AddLine]) -> list[int]:
     """Return the product id of each line, or raise for a bad or unknown barcode or id."""
     gtins: dict[int, Gtin] = {}
@@ -335,27 +356,6 @@ async def _resolve_products(session: AsyncSession, lines: Sequence[AddLine]) -> 
             raise NotFound("No product for sale has this barcode or id.", field=field)
         result.append(product.id)
     return result
-
-
-async def _products_by_codes(
-    session: AsyncSession, gtins: dict[int, Gtin]
-) -> dict[str, catalog.CodeMatch]:
-    """Look the lines' codes up chain-wide; a chain's own code no product carries is refused.
-
-    No template is tried: a price or weight label would need its weight or price on the
-    line, which cart lines do not carry yet, so it is refused rather than added as one unit.
-    """
-    try:
-        return await catalog.products_for_codes(session, list(gtins.values()), None, ())
-    except InvalidGtin as error:
-        raw = error.details["raw"]
-        index = next(i for i, g in gtins.items() if g.display == raw)
-        raise InvalidGtin(
-            f"The barcode {raw} is one of the chain's own codes that no product carries, or a "
-            "price or weight label, which a cart cannot hold yet; add the product itself.",
-            field=f"lines[{index}].gtin",
-            details=error.details,
-        ) from None
 
 
 def _check_count(items: Sequence[object], field: str) -> None:
