@@ -496,3 +496,15 @@ def test_any_text_either_parses_or_fails_with_invalid_gtin(text: str) -> None:
         }
     else:
         assert isinstance(result, ScannedCode)
+
+
+@given(
+    st.sampled_from(["02", "04", "20", "23", "26", "29"]),
+    st.text("0123456789", min_size=10, max_size=10),
+)
+def test_the_chains_own_13_digit_codes_parse_back_from_every_form(prefix: str, rest: str) -> None:
+    body = prefix + rest
+    gtin = Gtin("0" + body + _check_digit(body))
+    assert gtin.restricted
+    for form in gtin.forms:
+        assert parse_gtin(form) == gtin
