@@ -17,7 +17,7 @@ from schema.mutations import in_savepoint
 from server import analytics, catalog, pricing, searching
 from server.catalog import StockFigure, stock_status
 from server.errors import AppError, InvalidInput
-from server.gtin import Gtin, parse_gtin
+from server.gtin import Gtin, RestrictedCode, parse_gtin
 from server.models import Product as ProductRow
 from server.models import Store as StoreRow
 from server.money import format_money
@@ -246,15 +246,25 @@ async def alternatives_for(
     return list(await asyncio.gather(*(Product.load(info, r) for r in live)))
 
 
-async def product_by_code(info: Info, code: str) -> Product | None:
+async def product_by_code(
+    info: Info, code: str, store_id: strawberry.ID | None = None
+) -> Product | None:
     """Resolve a typed or scanned barcode to the product page, or None if nobody sells it."""
     ctx = context_of(info)
-    gtin = parse_gtin(code)
-    row = await catalog.product_by_gtin(await ctx.session(), gtin)
-    if row is None:
+    here = decode_id(store_id, "Store", field="storeId") if store_id else None
+    match = await catalog.product_for_code(await ctx.session(), code, here, ctx.runtime.templates)
+    if match.product is None:
         return None
-    ctx.loaders.prime_products([row])
-    return await Product.load(info, row)
+    ctx.loaders.prime_products([match.product])
+    return await Product.load(info, match.product)
+
+
+_STORE_ARGUMENT = strawberry.argument(
+    description=(
+        "The store asking. The chain's own codes (restricted circulation numbers) limited to "
+        "some stores are their product only there; without a store they are found anywhere."
+    )
+)
 
 
 @strawberry.type
@@ -265,9 +275,15 @@ class CatalogQuery:
     async def product(
         self,
         info: Info,
-        gtin: Annotated[str, strawberry.argument(description="EAN-13, EAN-8, UPC-A/E or GTIN-14.")],
+        gtin: Annotated[
+            str,
+            strawberry.argument(
+                description="EAN-13, EAN-8, UPC-A/E, GTIN-14, or one of the chain's own codes."
+            ),
+        ],
+        store_id: Annotated[strawberry.ID | None, _STORE_ARGUMENT] = None,
     ) -> Product | None:
-        return await product_by_code(info, gtin)
+        return await product_by_code(info, gtin, store_id)
 
     @strawberry.field(
         description=(
@@ -282,6 +298,7 @@ class CatalogQuery:
         gtins: Annotated[
             list[str], strawberry.argument(description="Barcodes in any printed form.")
         ],
+        store_id: Annotated[strawberry.ID | None, _STORE_ARGUMENT] = None,
     ) -> list[Product | None]:
         if len(gtins) > MAX_BATCH_GTINS:
             raise InvalidInput(
@@ -291,7 +308,11 @@ class CatalogQuery:
         # Keyed by canonical digits: a repeated barcode would otherwise resolve its whole
         # selection (alternatives, availability) once per repetition.
         distinct = list({g.digits: g for g in map(parse_gtin, gtins)}.values())
-        found = await catalog.products_by_gtins(await ctx.session(), distinct)
+        here = decode_id(store_id, "Store", field="storeId") if store_id else None
+        matches = await catalog.products_for_codes(
+            await ctx.session(), distinct, here, ctx.runtime.templates
+        )
+        found = {d: m.product for d, m in matches.items() if m.product is not None}
         ctx.loaders.prime_products(found.values())
         pages = await asyncio.gather(*(Product.load(info, row) for row in found.values()))
         by_gtin = dict(zip(found, pages, strict=True))
@@ -323,12 +344,39 @@ class ScanInput:
     )
 
 
+@strawberry.type(description="A price or weight label as the store's template reads it.")
+class ScanLabel:
+    item_number: str = strawberry.field(description="The item number the label names.")
+    weight_grams: int | None = strawberry.field(
+        description="The weight the label carries, in grams; null if it carries a price."
+    )
+    price: Money | None = strawberry.field(
+        description="The price printed in the label; null if it carries a weight."
+    )
+
+    @classmethod
+    def from_code(cls, code: RestrictedCode, currency: str) -> ScanLabel:
+        """Build the GraphQL label from the code a template read."""
+        price = (
+            None if code.price_minor is None else Money(amount=code.price_minor, currency=currency)
+        )
+        return cls(item_number=code.item_number, weight_grams=code.weight_grams, price=price)
+
+
 @strawberry.type(description="The result of a scan.")
 class ScanPayload:
     product: Product | None = strawberry.field(
         description="The product; null if the code is unknown."
     )
-    gtin: str | None = strawberry.field(description="The code as a canonical printed GTIN.")
+    gtin: str | None = strawberry.field(
+        description="The code as a canonical printed GTIN; null for a price or weight label."
+    )
+    label: ScanLabel | None = strawberry.field(
+        description=(
+            "Set when the code was read as a price or weight label (one of the chain's own "
+            "codes that no product carries): the item, and the weight or price it carries."
+        ),
+    )
     errors: list[UserError] = strawberry.field(description="Why the scan failed, if it did.")
 
 
@@ -362,8 +410,14 @@ class ScanMutation:
 
         outcome = await in_savepoint(ctx, record)
         if isinstance(outcome, AppError):
-            return ScanPayload(product=None, gtin=None, errors=[UserError.from_error(outcome)])
+            return ScanPayload(
+                product=None, gtin=None, label=None, errors=[UserError.from_error(outcome)]
+            )
         product = await Product.load(info, outcome.product) if outcome.product else None
+        label = outcome.restricted
         return ScanPayload(
-            product=product, gtin=str(outcome.gtin) if outcome.gtin else None, errors=[]
+            product=product,
+            gtin=str(outcome.gtin) if outcome.gtin else None,
+            label=ScanLabel.from_code(label, ctx.settings.currency) if label else None,
+            errors=[],
         )

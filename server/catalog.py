@@ -1,4 +1,23 @@
-"""The catalog service: products by barcode or id, stores and availability (prices: pricing)."""
+"""The catalog service: products by barcode or id, stores and availability (prices: pricing).
+
+Codes
+-----
+``product_for_code`` (one code) and ``products_for_codes`` (many, a fixed number of queries)
+are the one way from a scanned or typed code to a product, for lookups, scans, carts and
+stock movements alike:
+
+1. A code a catalog product carries is that product. A restricted circulation number (the
+   chain's own code) may be limited to some stores (``ProductBarcodeStore``): asked with a
+   ``store_id`` outside them it is not that product; asked without a store it is (staff and
+   the web see the whole chain). Global GTINs are never limited.
+2. Only a restricted code that no product carries (here) and that a configured template
+   reads is a price or weight label: its item number is the product the store maps it to
+   (``StoreItemCode``), else the product that carries the label's base code (value digits
+   zeroed, ``RestrictedCode.base_code``) under rule 1; the match keeps the label, so its
+   weight or price travels on. A label whose item is unknown is no product (``None``), like
+   an unknown GTIN.
+3. A restricted code that neither reads is ``InvalidGtin`` with reason ``restricted``.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +25,28 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
-from server.gtin import Gtin
-from server.models import Product, ProductBarcode, StockLevel, StockLocation, Store
+from server.gtin import (
+    DEFAULT_TEMPLATES,
+    Gtin,
+    RestrictedCode,
+    RestrictedTemplate,
+    parse_gtin,
+    read_label,
+    unreadable_restricted,
+)
+from server.models import (
+    Product,
+    ProductBarcode,
+    ProductBarcodeStore,
+    StockLevel,
+    StockLocation,
+    Store,
+    StoreItemCode,
+)
 from server.states import StockStatus
 
 
@@ -39,27 +75,126 @@ def stock_status(available: int, low_threshold: int) -> StockStatus:
     return StockStatus.IN_STOCK
 
 
-async def product_by_gtin(session: AsyncSession, gtin: Gtin) -> Product | None:
-    """Return the active product carrying this GTIN, or None when no product has it."""
+@dataclass(frozen=True, slots=True)
+class CodeMatch:
+    """What a well-formed code is: its GTIN, the product (None: unknown), and the label read.
+
+    ``label`` is set only when the code was read as a price or weight label (rule 2 of the
+    module docstring); then ``product`` is the item the label names.
+    """
+
+    gtin: Gtin
+    product: Product | None
+    label: RestrictedCode | None = None
+
+
+def _valid_in(store_id: int | None) -> ColumnElement[bool]:
+    """Return the condition that a barcode row is its product in this store (None: any)."""
+    if store_id is None:
+        return Product.active.is_(True)
+    limits = select(ProductBarcodeStore.barcode_id).where(
+        ProductBarcodeStore.barcode_id == ProductBarcode.id
+    )
+    here = limits.where(ProductBarcodeStore.store_id == store_id)
+    return and_(Product.active.is_(True), or_(~exists(limits), exists(here)))
+
+
+async def product_by_gtin(
+    session: AsyncSession, gtin: Gtin, store_id: int | None = None
+) -> Product | None:
+    """Return the active product carrying this GTIN (in this store), or None when none does."""
     stmt = (
         select(Product)
         .join(ProductBarcode, ProductBarcode.product_id == Product.id)
-        .where(ProductBarcode.gtin == gtin.digits, Product.active.is_(True))
+        .where(ProductBarcode.gtin == gtin.digits, _valid_in(store_id))
     )
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def products_by_gtins(session: AsyncSession, gtins: Iterable[Gtin]) -> dict[str, Product]:
-    """Return the active products carrying these GTINs, keyed by canonical GTIN, in one query."""
+async def products_by_gtins(
+    session: AsyncSession, gtins: Iterable[Gtin], store_id: int | None = None
+) -> dict[str, Product]:
+    """Return the active products carrying these GTINs (in this store), keyed by GTIN, at once."""
     wanted = {g.digits for g in gtins}
     if not wanted:
         return {}
     stmt = (
         select(ProductBarcode.gtin, Product)
         .join(Product, ProductBarcode.product_id == Product.id)
-        .where(ProductBarcode.gtin.in_(wanted), Product.active.is_(True))
+        .where(ProductBarcode.gtin.in_(wanted), _valid_in(store_id))
     )
     return {gtin: product for gtin, product in await session.execute(stmt)}
+
+
+async def product_for_code(
+    session: AsyncSession,
+    code: str,
+    store_id: int | None = None,
+    templates: Sequence[RestrictedTemplate] = DEFAULT_TEMPLATES,
+) -> CodeMatch:
+    """Given a scanned or typed code, return what it is in this store (rules: module docstring).
+
+    Raises ``InvalidGtin`` for a malformed code (``parse_gtin``'s reasons) and for a
+    restricted code that no product carries and no template reads (reason ``restricted``).
+    """
+    gtin = parse_gtin(code)
+    return (await products_for_codes(session, [gtin], store_id, templates))[gtin.digits]
+
+
+async def products_for_codes(
+    session: AsyncSession,
+    gtins: Sequence[Gtin],
+    store_id: int | None = None,
+    templates: Sequence[RestrictedTemplate] = DEFAULT_TEMPLATES,
+) -> dict[str, CodeMatch]:
+    """Return what each parsed code is in this store, keyed by GTIN digits (rules: docstring).
+
+    One query for the codes, and at most two more for all labels together. Raises
+    ``InvalidGtin`` (``restricted``) for the first code in order that nothing reads; its
+    ``details["raw"]`` is that code's display form.
+    """
+    found = await products_by_gtins(session, gtins, store_id)
+    matches = {g.digits: CodeMatch(g, found.get(g.digits)) for g in gtins}
+    labels: dict[str, RestrictedCode] = {}
+    for gtin in gtins:
+        if gtin.digits in found or not gtin.restricted:
+            continue
+        label = read_label(gtin.digits, templates)
+        if label is None:
+            raise unreadable_restricted(gtin)
+        labels[gtin.digits] = label
+    if labels:
+        items = await _items_for_labels(session, list(labels.values()), store_id)
+        for digits, label in labels.items():
+            matches[digits] = CodeMatch(matches[digits].gtin, items.get(label.raw), label)
+    return matches
+
+
+async def _items_for_labels(
+    session: AsyncSession, labels: list[RestrictedCode], store_id: int | None
+) -> dict[str, Product]:
+    """Return the product each label's item number names, keyed by the label's raw code."""
+    by_item: dict[str, Product] = {}
+    if store_id is not None:
+        stmt = (
+            select(StoreItemCode.item_number, Product)
+            .join(Product, Product.id == StoreItemCode.product_id)
+            .where(
+                StoreItemCode.store_id == store_id,
+                StoreItemCode.item_number.in_({label.item_number for label in labels}),
+                Product.active.is_(True),
+            )
+        )
+        by_item = {item: product for item, product in await session.execute(stmt)}
+    bases = await products_by_gtins(
+        session, [Gtin(label.base_code.zfill(14)) for label in labels], store_id
+    )
+    found: dict[str, Product] = {}
+    for label in labels:
+        product = by_item.get(label.item_number) or bases.get(label.base_code.zfill(14))
+        if product is not None:
+            found[label.raw] = product
+    return found
 
 
 async def products_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Product]:

@@ -3,10 +3,12 @@
 Every printed form of a product number (EAN-13, EAN-8, UPC-A, UPC-E, GTIN-14, a GS1
 element string carrying AI (01), a GS1 Digital Link URL) maps to one ``Gtin`` whose
 ``digits`` are the 14-digit, zero-padded GTIN, so a UPC-A scan and its EAN-13 form find
-the same product. In-store labels (restricted circulation numbers: price and weight
-labels, store-internal codes) are never global GTINs; ``parse_scan`` returns them as a
-``RestrictedCode`` decoded by configurable ``RestrictedTemplate``s (``server.gtin_labels``,
-whose public names this module exports too).
+the same product. Restricted circulation numbers (EAN-8 with prefix 0 or 2, EAN-13 with
+02, 04 or 20-29; ``Gtin.restricted``) are the chain's own codes and parse like any other:
+whether one is a product's code or a price/weight label depends on the catalog, which
+``server.catalog.product_for_code`` asks first; ``parse_scan`` adds how a configured
+``RestrictedTemplate`` (``server.gtin_labels``, whose public names this module exports
+too) would read it as a label.
 
 Check digits come from ``stdnum.ean``; nothing here does I/O.
 """
@@ -30,6 +32,7 @@ from server.gtin_labels import (
     RestrictedTemplate,
     parse_template,
     read_label,
+    restricted_prefix,
 )
 
 __all__ = [
@@ -40,10 +43,12 @@ __all__ = [
     "InvalidGtinReason",
     "RestrictedCode",
     "RestrictedTemplate",
+    "ScannedCode",
     "Symbology",
     "parse_gtin",
     "parse_scan",
     "parse_template",
+    "unreadable_restricted",
 ]
 
 GtinKind = Literal["EAN-8", "UPC-A", "EAN-13", "GTIN-14"]
@@ -135,6 +140,11 @@ class Gtin:
         return tuple(forms)
 
     @property
+    def restricted(self) -> bool:
+        """Return whether this is a restricted circulation number (the chain's own code)."""
+        return restricted_prefix(self.digits) is not None
+
+    @property
     def symbology(self) -> Symbology:
         """Return the python-barcode symbology name that draws this GTIN (ITF-14 for GTIN-14)."""
         return _SYMBOLOGY_BY_KIND[self.kind]
@@ -159,34 +169,47 @@ def parse_gtin(text: str) -> Gtin:
     The check digit catches every single wrong digit within one reading; the one gap is an
     EAN-8 typo that turns its first digit into 0 and happens to be a valid UPC-E.
 
+    Restricted circulation numbers parse like any other code (``Gtin.restricted`` tells
+    them apart): the chain's own items carry them.
+
     ``details["reason"]`` is one of ``empty``, ``characters``, ``non_ascii_digits``
     (e.g. Arabic-Indic or full-width digits), ``length``, ``check_digit`` (with
-    ``expected``), ``restricted`` (an in-store label: use ``parse_scan``) or ``no_gtin``
-    (an element string or link without AI 01).
+    ``expected``) or ``no_gtin`` (an element string or link without AI 01); the lookup adds
+    ``restricted`` (``unreadable_restricted``).
     """
-    digits = _read_gtin14(text)
-    if (label := read_label(digits, ())) is not None:
-        _fail(
-            "restricted",
-            f"The barcode {label.raw} is an in-store price or weight label, not a product barcode.",
-            raw=label.raw,
-        )
-    return Gtin(digits)
+    return Gtin(_read_gtin14(text))
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedCode:
+    """A well-formed scan read both ways: as a code in the catalog, and as a label.
+
+    ``label`` is how the first configured template whose prefix matches reads a restricted
+    code, else None. It counts only when no catalog product carries ``gtin``.
+    """
+
+    gtin: Gtin
+    label: RestrictedCode | None
 
 
 def parse_scan(
     text: str, templates: Sequence[RestrictedTemplate] = DEFAULT_TEMPLATES
-) -> Gtin | RestrictedCode:
-    """Given what the scanner read, return the product's GTIN or the decoded in-store label.
+) -> ScannedCode:
+    """Given what the scanner read, return its GTIN and how a template would read it as a label.
 
-    Restricted circulation numbers (13-digit prefixes 02, 04 and 20-29; 8-digit RCN-8
-    starting with 0 or 2) are decoded by the first template whose prefix matches; with
-    no match the label comes back with its prefix and the remaining digits as item
-    number. Everything else behaves as ``parse_gtin``.
+    Raises ``InvalidGtin`` as ``parse_gtin`` does.
     """
-    digits = _read_gtin14(text)
-    label = read_label(digits, templates)
-    return Gtin(digits) if label is None else label
+    gtin = parse_gtin(text)
+    return ScannedCode(gtin, read_label(gtin.digits, templates))
+
+
+def unreadable_restricted(gtin: Gtin) -> InvalidGtin:
+    """Return the error for a chain's own code that no product carries and no template reads."""
+    return InvalidGtin(
+        f"The barcode {gtin.display} is one of the chain's own codes (restricted circulation "
+        "number), but no product carries it and no price or weight label template reads it.",
+        details={"reason": "restricted", "raw": gtin.display},
+    )
 
 
 def _fail(reason: InvalidGtinReason, message: str, **details: object) -> NoReturn:
@@ -199,7 +222,7 @@ def _echo(text: str) -> str:
 
 
 def _read_gtin14(text: str) -> str:
-    """Return the 14 digits that ``text`` stands for, restricted or not, or raise InvalidGtin."""
+    """Return the 14 digits that ``text`` stands for, or raise InvalidGtin."""
     content = text.strip()  # also drops the CR/LF and leading FNC1 scanners add
     symbology = ""
     if match := _SYMBOLOGY_ID.match(content):

@@ -1,10 +1,12 @@
-"""In-store labels: restricted circulation numbers and the templates that read them.
+"""Restricted circulation numbers (the chain's own codes) and the label templates that read them.
 
 Prefixes 02, 04 and 20-29 of a 13-digit code (0 and 2 of an 8-digit RCN-8) are never
-global GTINs: a store prints them on price and weight labels and for store-internal items.
-``read_label`` recognises one in the 14 digits ``server.gtin`` reads from a scan and
-decodes it with the first configured ``RestrictedTemplate`` whose prefix matches
-(``OMNICART_RESTRICTED_TEMPLATES``, parsed by ``parse_template``). Nothing here does I/O.
+global GTINs: the chain assigns them itself, to its own items (private-label bread, deli,
+fruit) and on variable-measure price and weight labels. Which one a code is depends on the
+catalog, so nothing here decides it: ``server.catalog.product_for_code`` first looks the code
+up as a product, and only a code no product carries is read by ``read_label`` with the first
+configured ``RestrictedTemplate`` whose prefix matches (``OMNICART_RESTRICTED_TEMPLATES``,
+parsed by ``parse_template``). Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from stdnum import ean
+
 
 def _is_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
@@ -20,10 +24,12 @@ def _is_digits(text: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class RestrictedCode:
-    """An in-store label (restricted circulation number): meaningful only inside one store.
+    """A variable-measure label as a template reads it: item number, and weight or price.
 
-    ``raw`` is the 13-digit form (8 digits for an RCN-8). ``weight_grams`` and
-    ``price_minor`` are set when a template says the label carries them.
+    ``raw`` is the 13-digit label. ``weight_grams`` and ``price_minor`` are set when the
+    template says the label carries them. ``base_code`` is the label with every digit but
+    prefix and item number zeroed (and its check digit recomputed): the code a catalog product
+    carries to be the item the label names, in every store.
     """
 
     prefix: str
@@ -31,6 +37,7 @@ class RestrictedCode:
     weight_grams: int | None
     price_minor: int | None
     raw: str
+    base_code: str = ""
 
     def __str__(self) -> str:
         return self.raw
@@ -85,12 +92,14 @@ class RestrictedTemplate:
             return "".join(d for d, p in zip(code13, self.pattern, strict=True) if p == letter)
 
         weight, price = field("W"), field("M")
+        body = "".join(d if p in "PI" else "0" for d, p in zip(code13, self.pattern, strict=True))
         return RestrictedCode(
             prefix=field("P"),
             item_number=field("I"),
             weight_grams=int(weight) * self.scale if weight else None,
             price_minor=int(price) * self.scale if price else None,
             raw=code13,
+            base_code=body[:-1] + ean.calc_check_digit(body[:-1]),
         )
 
 
@@ -101,7 +110,7 @@ def parse_template(spec: str) -> tuple[RestrictedTemplate, ...]:
     ``PREFIXES:PATTERN*SCALE``. PREFIXES is a comma list of prefixes or inclusive
     ranges of equal width (``20-22``, ``02``, ``20,24``); PATTERN is described on
     ``RestrictedTemplate``. Example: ``"20-22:PPIIIIIMMMMMK;23:PPIIIIIWWWWWK;24:PPIIIIIWWWWWK*10"``.
-    An empty spec means no templates (every label is returned undecoded). A prefix may
+    An empty spec means no templates (no code is read as a label). A prefix may
     appear in one entry only.
     """
     templates: list[RestrictedTemplate] = []
@@ -148,23 +157,19 @@ DEFAULT_TEMPLATES: tuple[RestrictedTemplate, ...] = parse_template(DEFAULT_TEMPL
 def read_label(
     digits: str, templates: Sequence[RestrictedTemplate] = DEFAULT_TEMPLATES
 ) -> RestrictedCode | None:
-    """Given the 14 digits of a scan, return the in-store label they are, or None for a GTIN.
+    """Given a GTIN-14, return the label the first matching template reads, else None.
 
-    The first template whose prefix matches decodes a 13-digit label; with no match (and for
-    an RCN-8) the label comes back with its prefix and the remaining digits as item number.
+    None for a global GTIN, an RCN-8 (templates read 13 digits) and a restricted code whose
+    prefix no template names.
     """
-    prefix = _restricted_prefix(digits)
-    if prefix is None:
+    if restricted_prefix(digits) is None or digits.startswith("000000"):
         return None
-    raw = _restricted_raw(digits)
-    if len(raw) == 13:
-        for template in templates:
-            if template.matches(raw):
-                return template.decode(raw)
-    return RestrictedCode(prefix, raw[len(prefix) : -1], None, None, raw)
+    code13 = digits[1:]
+    template = next((t for t in templates if t.matches(code13)), None)
+    return None if template is None else template.decode(code13)
 
 
-def _restricted_prefix(digits: str) -> str | None:
+def restricted_prefix(digits: str) -> str | None:
     """Return the restricted-circulation prefix of a GTIN-14, or None for a global GTIN."""
     if digits.startswith("000000"):
         return digits[6] if digits[6] in "02" else None  # RCN-8: GS1-8 prefixes 0 and 2
@@ -174,7 +179,3 @@ def _restricted_prefix(digits: str) -> str | None:
     if code13[0] == "2" or code13[:2] in ("02", "04"):
         return code13[:2]
     return None
-
-
-def _restricted_raw(digits: str) -> str:
-    return digits[6:] if digits.startswith("000000") else digits[1:]

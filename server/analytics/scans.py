@@ -9,9 +9,9 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import catalog
-from server.errors import InvalidGtin, NotFound
-from server.gtin import Gtin, RestrictedCode, RestrictedTemplate, parse_scan
-from server.models import Cart, Product, ScanEvent, StoreItemCode
+from server.errors import NotFound
+from server.gtin import Gtin, RestrictedCode, RestrictedTemplate
+from server.models import Cart, Product, ScanEvent
 from server.states import CartStatus
 from server.viewer import Viewer
 
@@ -55,27 +55,16 @@ async def scanner_of(session: AsyncSession, viewer: Viewer) -> Scanner:
 
 @dataclass(frozen=True, slots=True)
 class ScanOutcome:
-    """What a scan found: the product (if any) and how the code was read."""
+    """What a scan found: the product (if any) and how the code was read.
+
+    ``gtin`` is set when the code is a product code (known or not); ``restricted`` when it
+    was read as a price or weight label instead.
+    """
 
     product: Product | None
     gtin: Gtin | None
     restricted: RestrictedCode | None
     event_id: int
-
-
-async def _product_for_restricted(
-    session: AsyncSession, code: RestrictedCode, store_id: int | None
-) -> Product | None:
-    if store_id is None:
-        raise InvalidGtin(
-            "This is an in-store label; scan it with a store chosen.", field="storeId"
-        )
-    stmt = (
-        select(Product)
-        .join(StoreItemCode, StoreItemCode.product_id == Product.id)
-        .where(StoreItemCode.store_id == store_id, StoreItemCode.item_number == code.item_number)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def record_scan(
@@ -92,21 +81,18 @@ async def record_scan(
 
     A malformed code raises InvalidGtin and records nothing. A well-formed but unknown code
     is recorded with no product, since it tells the chain what shoppers look for.
-    In-store labels (restricted-circulation codes) are looked up in the scanning store only.
+    The code is read by ``catalog.product_for_code`` in the scanning store: a chain's own code
+    (restricted circulation number) in the catalog is that product; a price or weight label
+    is recorded with the product of its item number and no GTIN (the code itself, with its
+    price or weight, is in ``code``); one that neither reads raises InvalidGtin.
     """
     if device_kind not in DEVICE_KINDS:
         raise ValueError(f"unknown device kind {device_kind!r}")
     if store_id is not None and (await catalog.stores_by_ids(session, [store_id])) == {}:
         raise NotFound("No such store.", field="storeId")
-    parsed = parse_scan(code, templates)
-    gtin: Gtin | None = None
-    restricted: RestrictedCode | None = None
-    if isinstance(parsed, RestrictedCode):
-        restricted = parsed
-        product = await _product_for_restricted(session, parsed, store_id)
-    else:
-        gtin = parsed
-        product = await catalog.product_by_gtin(session, parsed)
+    match = await catalog.product_for_code(session, code, store_id, templates)
+    product, restricted = match.product, match.label
+    gtin = None if restricted is not None else match.gtin
     available_here: bool | None = None
     if product is not None and store_id is not None:
         figures = (await catalog.stock_by_product(session, [product.id])).get(product.id, [])

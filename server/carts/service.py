@@ -24,7 +24,7 @@ from server.carts.versioning import (
 )
 from server.carts.views import CartChange, CartView, active_cart_of, lines_of
 from server.db import upsert
-from server.errors import AppError, InvalidInput, InvalidQuantity, NotFound
+from server.errors import AppError, InvalidGtin, InvalidInput, InvalidQuantity, NotFound
 from server.gtin import Gtin, parse_gtin
 from server.models import Cart, CartLine, Customer
 from server.states import CartStatus
@@ -312,6 +312,27 @@ async def remove_lines(
     return await run_versioned(session, CartWrite(g, apply))
 
 
+async def _products_by_codes(
+    session: AsyncSession, gtins: dict[int, Gtin]
+) -> dict[str, catalog.CodeMatch]:
+    """Look the lines' codes up chain-wide; a chain's own code no product carries is refused.
+
+    No template is tried: a price or weight label would need its weight or price on the
+    line, which cart lines do not carry yet, so it is refused rather than added as one unit.
+    """
+    try:
+        return await catalog.products_for_codes(session, list(gtins.values()), None, ())
+    except InvalidGtin as error:
+        raw = error.details["raw"]
+        index = next(i for i, g in gtins.items() if g.display == raw)
+        raise InvalidGtin(
+            f"The barcode {raw} is one of the chain's own codes that no product carries, or a "
+            "price or weight label, which a cart cannot hold yet; add the product itself.",
+            field=f"lines[{index}].gtin",
+            details=error.details,
+        ) from None
+
+
 async def _resolve_products(session: AsyncSession, lines: Sequence[AddLine]) -> list[int]:
     """Return the product id of each line, or raise for a bad or unknown barcode or id."""
     gtins: dict[int, Gtin] = {}
@@ -324,14 +345,14 @@ async def _resolve_products(session: AsyncSession, lines: Sequence[AddLine]) -> 
             except AppError as error:
                 error.field = f"lines[{i}].gtin"
                 raise
-    by_gtin = await catalog.products_by_gtins(session, gtins.values()) if gtins else {}
+    by_gtin = await _products_by_codes(session, gtins)
     by_id = await catalog.products_by_ids(
         session, [line.product_id for line in lines if line.product_id is not None]
     )
     result: list[int] = []
     for i, line in enumerate(lines):
         if i in gtins:
-            product = by_gtin.get(gtins[i].digits)
+            product = by_gtin[gtins[i].digits].product
             field = f"lines[{i}].gtin"
         else:
             product = by_id.get(line.product_id or 0)

@@ -10,7 +10,7 @@ comma list; the first brand becomes ``Product.brand``, the full text is kept in
 labels), ``quantity``, ``image_url``; ``nutriscore_grade``, ``countries``, ``source_id``,
 ``lc`` are kept in ``Product.attributes``. Optional commerce fields use the CSV names below
 (``description``, ``price``, ``currency``, ``campaign_*``) plus ``stock``, an object such as
-``{"OSL-STORO": 4, "online": 20}``.
+``{"OSL-STORO": 4, "online": 20}``, and ``stores``, a list of store codes (``["OSL-STORO"]``).
 
 ``.csv``: UTF-8 (a BOM is fine), comma-separated, RFC 4180 quoting, one header row. Header
 names are case-insensitive; unknown columns are ignored; ``gtin`` and ``name`` are required.
@@ -19,7 +19,11 @@ names are case-insensitive; unknown columns are ignored; ``gtin`` and ``name`` a
 column                   meaning
 =======================  =====================================================================
 ``gtin``                 one or more barcodes separated by ``|`` (EAN-13, EAN-8, UPC-A,
-                         GTIN-14); the first is the primary one; every one must be valid
+                         GTIN-14, the chain's own codes with prefix 02, 04, 20-29 or RCN-8
+                         0/2 too); the first is the primary one; every one must be valid
+``stores``               store codes separated by ``|``: the row's own codes (restricted
+                         circulation numbers) are this product only in those stores; empty:
+                         in every store; no column: left as they are
 ``name``                 product name (required)
 ``brand``                brand, as is
 ``categories``           path broad → specific separated by ``>`` (``Dairy > Milk``); OFF tags

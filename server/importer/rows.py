@@ -12,20 +12,22 @@ and in ``ImportReport.rejected_by_reason``):
 
 - ``malformed``: not a JSON object / wrong CSV field count; ``encoding``: not UTF-8;
 - ``gtin_<reason>``, the ``server.gtin`` reasons: ``gtin_empty``, ``gtin_characters``,
-  ``gtin_non_ascii_digits``, ``gtin_length``, ``gtin_check_digit``, ``gtin_restricted``
-  for in-store labels, ``gtin_no_gtin``;
+  ``gtin_non_ascii_digits``, ``gtin_length``, ``gtin_check_digit``, ``gtin_no_gtin``
+  (the chain's own codes, restricted circulation numbers, are product codes like any other);
 - ``duplicate_gtin`` (an earlier row of the file has the barcode), ``gtin_conflict``
   (barcodes of two different products), ``sku_conflict`` (another product has the SKU),
   ``stock_below_reserved``: found while writing, not here;
 - ``missing_name``, ``field_too_long``, ``bad_value``, ``bad_price``, ``bad_currency``,
-  ``bad_campaign``, ``bad_stock``, ``unknown_store``, ``bad_image_url``.
+  ``bad_campaign``, ``bad_stock``, ``unknown_store``, ``bad_image_url``, ``bad_stores``
+  (``stores`` is not a list of store codes, or names stores for a row with none of the
+  chain's own codes).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -108,6 +110,8 @@ class CheckedRow:
     price: tuple[str, int] | None  # (currency, amount)
     offer: Offer | None
     stock: dict[int, int]  # location id -> on hand
+    # Store ids the row's restricted codes are limited to; () chain-wide; None: leave alone.
+    stores: tuple[int, ...] | None = None
 
     def reject(self, reason: str, message: str) -> Rejection:
         """Return the report line rejecting this row after all (found while writing)."""
@@ -116,10 +120,22 @@ class CheckedRow:
 
 @dataclass(frozen=True, slots=True)
 class Locations:
-    """The stock locations a row may name: stores' locations by store code, and online."""
+    """The stock locations a row may name: stores' locations by store code, and online.
+
+    ``store_ids`` holds each store's id by code, for the stores a row's own codes are
+    limited to.
+    """
 
     by_store_code: dict[str, int]
     online: int | None
+    store_ids: dict[str, int] = field(default_factory=dict)
+
+    def store(self, code: str) -> int:
+        """Return the id of the store a ``stores`` entry names, or reject the row."""
+        found = self.store_ids.get(code) or self.store_ids.get(code.upper())
+        if found is None:
+            raise RowRejected("unknown_store", f"No store has the code {code!r}.")
+        return found
 
     def resolve(self, key: str) -> int:
         """Return the location id a stock column/key names, or reject the row."""
@@ -170,7 +186,17 @@ def row_from_json(
         for key, value in stock.items()
         if value is not None
     }
-    return _finish(line, raw, gtins, fields, attributes, obj, currency, levels)
+    row = _finish(line, raw, gtins, fields, attributes, obj, currency, levels)
+    if "stores" in obj:
+        value = obj["stores"]
+        if isinstance(value, str):
+            value = value.split(",")
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            raise RowRejected("bad_stores", 'stores must be a list of store codes ["OSL-STORO"].')
+        row.stores = _stores(value or [], gtins, locations)
+    return row
 
 
 def row_from_csv(
@@ -202,7 +228,22 @@ def row_from_csv(
         if key.startswith("stock:") and value:
             name = key.split(":", 1)[1]
             stock[locations.resolve(name)] = _stock_value(value, name)
-    return _finish(line, raw, gtins, fields, attributes, values, currency, stock)
+    row = _finish(line, raw, gtins, fields, attributes, values, currency, stock)
+    if "stores" in values:
+        row.stores = _stores(values["stores"].split("|"), gtins, locations)
+    return row
+
+
+def _stores(codes: list[str], gtins: list[Gtin], locations: Locations) -> tuple[int, ...]:
+    """Return the store ids a row's own codes are limited to (empty: chain-wide)."""
+    ids = tuple(dict.fromkeys(locations.store(c.strip()) for c in codes if c.strip()))
+    if ids and not any(g.restricted for g in gtins):
+        raise RowRejected(
+            "bad_stores",
+            "stores limits the chain's own codes (restricted circulation numbers, such as "
+            "20…-29…) to some stores; this row has none, and a global GTIN is valid everywhere.",
+        )
+    return ids
 
 
 def _finish(

@@ -156,6 +156,10 @@ async def load_locations(session: AsyncSession) -> Locations:
     for code, location_id in rows:
         by_code[code] = location_id
         by_code.setdefault(code.upper(), location_id)
+    store_ids: dict[str, int] = {}
+    for code, store_id in await session.execute(select(Store.code, Store.id)):
+        store_ids[code] = store_id
+        store_ids.setdefault(code.upper(), store_id)
     online = (
         (
             await session.execute(
@@ -167,4 +171,4 @@ async def load_locations(session: AsyncSession) -> Locations:
         .scalars()
         .first()
     )
-    return Locations(by_code, online)
+    return Locations(by_code, online, store_ids)

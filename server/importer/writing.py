@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import Database, upsert
+from server.importer.limits import write_store_limits
 from server.importer.rows import CampaignKey, CheckedRow, Offer, Rejection
 from server.models import (
     Campaign,
@@ -140,6 +141,7 @@ async def _write_batch(
     changed |= await _write_prices(session, accepted, batch.product_ids, current)
     changed |= await _write_offers(session, accepted, batch.product_ids)
     changed |= await _write_stock(session, accepted, batch.product_ids, current, batch.now)
+    changed |= await write_store_limits(session, accepted, batch.product_ids)
     created = [batch.product_ids[r.line] for r in batch.new]
     changed -= set(created)
     tally.updated += len(changed)

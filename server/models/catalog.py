@@ -62,6 +62,23 @@ class ProductBarcode(Base):
     product: Mapped[Product] = relationship(back_populates="barcodes", lazy="raise")
 
 
+class ProductBarcodeStore(Base):
+    """A store where a product's own code (restricted circulation number) is that product.
+
+    A barcode without rows here is the product in every store; with rows, only in those
+    stores (``server.catalog.product_for_code`` has the rule).
+    """
+
+    __tablename__ = "product_barcode_stores"
+
+    barcode_id: Mapped[int] = mapped_column(
+        ForeignKey("product_barcodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    store_id: Mapped[int] = mapped_column(
+        ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class Price(Base):
     """The regular price of a product in one currency, in integer minor units."""
 

@@ -19,13 +19,14 @@ from search.embedded import EmbeddedEngine
 from search.engine import SearchRequest
 from tests.data import OFF_SAMPLE
 from tests.search.test_relevance import BARCODES, BRANDS, NORDIC_NAMES, document
-from tests.server.test_importer import expected_sample_reasons
+from tests.server.test_importer import expected_sample_reasons, has_restricted_prefix
 
 #: Hits per relevance query kept from the full catalog: the products that compete with the
 #: expected one for the first three places.
 COMPETITORS = 40
-#: Rows kept per import outcome that GS1 rules decide (None: accepted) and for undecided rows.
-PER_REASON = {"gtin_restricted": 60, "gtin_check_digit": 90, "gtin_length": 40}
+#: Rows kept per import outcome that GS1 rules decide, and for undecided rows. "restricted"
+#: rows (the chain's own codes, accepted since they are product codes) are chosen by prefix.
+PER_REASON = {"restricted": 60, "gtin_check_digit": 90, "gtin_length": 40}
 UNDECIDED = 60
 TOTAL = 2000
 
@@ -58,7 +59,16 @@ def import_cases(source: Path, lines: list[str]) -> set[int]:
     expected, undecided = expected_sample_reasons(source)
     keep: set[int] = set()
     for reason, wanted in PER_REASON.items():
-        rows = {line for line, value in expected.items() if value == reason}
+        rows = {
+            line
+            for line, value in expected.items()
+            if (value == reason)
+            or (
+                reason == "restricted"
+                and value is None
+                and has_restricted_prefix(json.loads(lines[line - 1])["code"].zfill(14))
+            )
+        }
         keep.update(sha1_order(lines, rows)[:wanted])
     keep.update(sha1_order(lines, undecided)[:UNDECIDED])
     first_of: dict[str, int] = {}
@@ -75,7 +85,12 @@ def main(source: Path) -> None:
     lines = source.read_text(encoding="utf-8").splitlines()
     keep = asyncio.run(competitors(lines)) | import_cases(source, lines)
     expected, _ = expected_sample_reasons(source)
-    accepted = {line for line, value in expected.items() if value is None} - keep
+    accepted = {
+        line
+        for line, value in expected.items()
+        if value is None
+        and not has_restricted_prefix(json.loads(lines[line - 1])["code"].zfill(14))
+    } - keep
     keep.update(sha1_order(lines, accepted)[: max(0, TOTAL - len(keep))])
     OFF_SAMPLE.write_text("".join(lines[n - 1] + "\n" for n in sorted(keep)), encoding="utf-8")
     print(f"{len(keep)} rows written to {OFF_SAMPLE}")

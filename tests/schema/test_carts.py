@@ -170,6 +170,38 @@ async def test_unknown_and_malformed_barcodes_are_refused(db: Database, tmp_path
     assert both["errors"][0]["code"] == "INVALID_INPUT"
 
 
+async def test_an_own_code_in_the_catalog_adds_its_product_and_a_label_is_refused(
+    db: Database, tmp_path: Path
+) -> None:
+    bread = fresh_ean13("20")
+    await add_product(db, gtins=[bread], name="Grovbrød", price=3990)
+    await add_product(db, gtins=["2312345000002"], name="Kjøttdeig")  # the label's base code
+    async with client_for(db, tmp_path) as client:
+        cart_id, reach = await new_cart(client)
+        own = await add(client, cart_id, reach, [{"gtin": bread, "quantity": 2}])
+        label = await add(
+            client,
+            cart_id,
+            reach,
+            [{"gtin": bread, "quantity": 1}, {"gtin": "2312345012340", "quantity": 1}],
+        )
+    assert [(ln["product"]["name"], ln["quantity"]) for ln in own["cart"]["lines"]] == [
+        ("Grovbrød", 2)
+    ]
+    assert own["errors"] == []
+    # A weight label would need its weight on the line, which lines do not carry yet.
+    assert label["errors"] == [
+        {
+            "code": "INVALID_GTIN",
+            "field": "lines[1].gtin",
+            "message": "The barcode 2312345012340 is one of the chain's own codes that no "
+            "product carries, or a price or weight label, which a cart cannot hold yet; add "
+            "the product itself.",
+        }
+    ]
+    assert label["cart"] is None
+
+
 async def test_update_and_remove_lines(db: Database, tmp_path: Path) -> None:
     a, b = fresh_ean13(), fresh_ean13()
     await add_product(db, gtins=[a], name="A", price=100)

@@ -5,10 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from sqlalchemy import event, func, select
 
 from server.db import Database
-from server.models import ScanEvent, StockLevel, utcnow
+from server.gtin import parse_gtin
+from server.models import (
+    ProductBarcode,
+    ProductBarcodeStore,
+    ScanEvent,
+    StockLevel,
+    StoreItemCode,
+    utcnow,
+)
 from tests.factories import (
     add_campaign,
     add_online_warehouse,
@@ -37,6 +46,23 @@ query Page($gtin: String!, $storeId: ID) {
 SCAN = """
 mutation Scan($input: ScanInput!) {
   scan(input: $input) { product { name } gtin errors { code field message } }
+}
+"""
+
+OWN_CODE = """
+query Own($gtin: String!, $storeId: ID) { product(gtin: $gtin, storeId: $storeId) { name gtins } }
+"""
+
+OWN_CODES = """
+query Own($gtins: [String!]!, $storeId: ID) { products(gtins: $gtins, storeId: $storeId) { name } }
+"""
+
+LABEL_SCAN = """
+mutation Scan($input: ScanInput!) {
+  scan(input: $input) {
+    product { name } gtin label { itemNumber weightGrams price { amount currency } }
+    errors { code field message }
+  }
 }
 """
 
@@ -249,3 +275,151 @@ async def test_sibling_top_level_fields_share_the_operation(db: Database, tmp_pa
             "again": [{"name": "Store OSL"}],
         }
     }
+
+
+# -- the chain's own codes (restricted circulation numbers) ---------------------------------
+
+
+async def limit_code(db: Database, code: str, *store_ids: int) -> None:
+    """Limit a product's own code to these stores."""
+    async with db.transaction() as session:
+        barcode_id = (
+            await session.execute(
+                select(ProductBarcode.id).where(ProductBarcode.gtin == parse_gtin(code).digits)
+            )
+        ).scalar_one()
+        session.add_all(ProductBarcodeStore(barcode_id=barcode_id, store_id=s) for s in store_ids)
+
+
+async def map_item(db: Database, store_id: int, item_number: str, product_id: int) -> None:
+    """Say which product a store's label item number is."""
+    async with db.transaction() as session:
+        session.add(
+            StoreItemCode(store_id=store_id, item_number=item_number, product_id=product_id)
+        )
+
+
+async def store_ids(client: httpx.AsyncClient) -> dict[str, str]:
+    body = await graphql(client, STORES)
+    return {s["code"]: s["id"] for s in body["data"]["stores"]}
+
+
+async def test_an_own_code_in_the_catalog_is_that_product(db: Database, tmp_path: Path) -> None:
+    # 20… is also the prefix of the default price-label template: the catalog comes first.
+    bread, rcn8 = fresh_ean13("20"), "21234569"
+    await add_product(db, gtins=[bread], name="Grovbrød")
+    await add_product(db, gtins=[rcn8], name="Wienerbrød")
+    async with client_for(db, tmp_path) as client:
+        one = await graphql(client, OWN_CODE, {"gtin": bread})
+        many = await graphql(client, OWN_CODES, {"gtins": [bread, "0000021234569"]})
+        scan = await graphql(client, SCAN, {"input": {"code": rcn8}})
+    assert one == {"data": {"product": {"name": "Grovbrød", "gtins": [bread]}}}
+    assert many == {"data": {"products": [{"name": "Grovbrød"}, {"name": "Wienerbrød"}]}}
+    assert scan["data"]["scan"] == {"product": {"name": "Wienerbrød"}, "gtin": rcn8, "errors": []}
+
+
+async def test_a_store_limited_own_code_is_its_product_only_there(
+    db: Database, tmp_path: Path
+) -> None:
+    storo, _ = await add_store(db, "OSL")
+    await add_store(db, "BGO")
+    deli = fresh_ean13("26")  # no default template reads 26…
+    await add_product(db, gtins=[deli], name="Skinke fra disken")
+    await limit_code(db, deli, storo)
+    async with client_for(db, tmp_path) as client:
+        stores = await store_ids(client)
+        here = await graphql(client, OWN_CODE, {"gtin": deli, "storeId": stores["OSL"]})
+        anywhere = await graphql(client, OWN_CODE, {"gtin": deli})
+        elsewhere = await graphql(client, OWN_CODE, {"gtin": deli, "storeId": stores["BGO"]})
+        scan = await graphql(client, SCAN, {"input": {"code": deli, "storeId": stores["BGO"]}})
+    assert here["data"]["product"]["name"] == "Skinke fra disken"
+    assert anywhere["data"]["product"]["name"] == "Skinke fra disken"
+    assert elsewhere["data"] == {"product": None}
+    message = (
+        f"The barcode {deli} is one of the chain's own codes (restricted circulation number), "
+        "but no product carries it and no price or weight label template reads it."
+    )
+    assert [(e["extensions"]["code"], e["message"]) for e in elsewhere["errors"]] == [
+        ("INVALID_GTIN", message)
+    ]
+    assert scan["data"]["scan"] == {
+        "product": None, "gtin": None, "errors": [
+            {"code": "INVALID_GTIN", "field": None, "message": message}
+        ],
+    }  # fmt: skip
+    async with db.transaction(write=False) as session:
+        assert (await session.execute(select(func.count(ScanEvent.id)))).scalar_one() == 0
+
+
+async def test_a_weight_label_for_an_item_number_reads_its_weight(
+    db: Database, tmp_path: Path
+) -> None:
+    storo, _ = await add_store(db, "OSL")
+    mince = await add_product(db, name="Kjøttdeig")
+    await map_item(db, storo, "12345", mince)
+    label = "2312345012340"  # 23: weight in grams, item 12345, 1234 g
+    async with client_for(db, tmp_path) as client:
+        stores = await store_ids(client)
+        scan = await graphql(
+            client, LABEL_SCAN, {"input": {"code": label, "storeId": stores["OSL"]}}
+        )
+        page = await graphql(client, OWN_CODE, {"gtin": label, "storeId": stores["OSL"]})
+        nowhere = await graphql(client, OWN_CODE, {"gtin": label})
+    assert scan["data"]["scan"] == {
+        "product": {"name": "Kjøttdeig"}, "gtin": None,
+        "label": {"itemNumber": "12345", "weightGrams": 1234, "price": None}, "errors": [],
+    }  # fmt: skip
+    assert page["data"]["product"]["name"] == "Kjøttdeig"
+    assert nowhere == {"data": {"product": None}}  # no store: no store's item numbers
+    async with db.transaction(write=False) as session:
+        events = (await session.execute(select(ScanEvent))).scalars().all()
+    assert [(e.code, e.gtin, e.product_id, e.store_id) for e in events] == [
+        (label, None, mince, storo)
+    ]
+
+
+async def test_a_price_label_reads_its_price_for_the_product_with_its_base_code(
+    db: Database, tmp_path: Path
+) -> None:
+    # The catalog carries the label's base code (price digits zeroed): the item in every store.
+    await add_product(db, gtins=["2012345000001"], name="Reker i lake")
+    async with client_for(db, tmp_path) as client:
+        scan = await graphql(client, LABEL_SCAN, {"input": {"code": "2012345012349"}})
+    assert scan["data"]["scan"] == {
+        "product": {"name": "Reker i lake"}, "gtin": None,
+        "label": {"itemNumber": "12345", "weightGrams": None,
+                  "price": {"amount": 1234, "currency": "NOK"}},
+        "errors": [],
+    }  # fmt: skip
+
+
+async def test_a_label_for_an_unknown_item_is_null(db: Database, tmp_path: Path) -> None:
+    async with client_for(db, tmp_path) as client:
+        page = await graphql(client, OWN_CODE, {"gtin": "2312345012340"})
+        scan = await graphql(client, LABEL_SCAN, {"input": {"code": "2312345012340"}})
+    assert page == {"data": {"product": None}}
+    assert scan["data"]["scan"]["label"] == {
+        "itemNumber": "12345",
+        "weightGrams": 1234,
+        "price": None,
+    }
+    assert scan["data"]["scan"]["product"] is None
+
+
+async def test_an_unknown_own_code_no_template_reads_is_invalid_gtin_with_the_reason(
+    db: Database, tmp_path: Path
+) -> None:
+    async with client_for(db, tmp_path) as client:
+        one = await graphql(client, OWN_CODE, {"gtin": "2612345678905"})
+        many = await graphql(client, OWN_CODES, {"gtins": [fresh_ean13(), "0412345678903"]})
+    assert one["data"] == {"product": None}
+    assert [(e["extensions"]["code"], e["message"]) for e in one["errors"]] == [
+        (
+            "INVALID_GTIN",
+            "The barcode 2612345678905 is one of the chain's own codes (restricted circulation "
+            "number), but no product carries it and no price or weight label template reads it.",
+        )
+    ]
+    assert many["data"] is None
+    assert many["errors"][0]["extensions"]["code"] == "INVALID_GTIN"
+    assert "0412345678903 is one of the chain's own codes" in many["errors"][0]["message"]

@@ -272,6 +272,40 @@ async def test_barcode_page_spans_exact_and_prefix_matches(shop: SearchEngine) -
     assert ([hit.id for hit in response.hits], response.total) == ([1], 2)
 
 
+OWN_BREAD = "2012345000001"  # the chain's own code (prefix 20), e.g. bread baked in store
+OWN_RCN8 = "21234569"  # an RCN-8 (prefix 2)
+
+
+@pytest.fixture
+async def shop_with_own_codes(engine: SearchEngine) -> SearchEngine:
+    await engine.index(
+        [
+            *catalogue(),
+            product(20, "Grovbrød fra bakeriet", barcodes=printed_forms(OWN_BREAD), price=3990),
+            product(21, "Wienerbrød", barcodes=printed_forms(OWN_RCN8), price=1990),
+        ]
+    )
+    return engine
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [(OWN_BREAD, [20]), ("0" + OWN_BREAD, [20]), (OWN_RCN8, [21]), ("0000021234569", [21])],
+)
+async def test_the_chains_own_codes_are_found_exactly(
+    shop_with_own_codes: SearchEngine, code: str, expected: list[int]
+) -> None:
+    assert await ids(shop_with_own_codes, code) == expected
+
+
+async def test_the_chains_own_codes_are_found_by_prefix_and_never_fuzzily(
+    shop_with_own_codes: SearchEngine,
+) -> None:
+    assert await ids(shop_with_own_codes, "2012 345") == [20]
+    assert await ids(shop_with_own_codes, "2123") == [21]
+    assert await ids(shop_with_own_codes, "2012345000002") == []
+
+
 # -- filters ---------------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from stdnum import ean
 
 from server.errors import InvalidGtin, InvalidInput
 from server.gtin import (
@@ -13,9 +14,11 @@ from server.gtin import (
     Gtin,
     RestrictedCode,
     RestrictedTemplate,
+    ScannedCode,
     parse_gtin,
     parse_scan,
     parse_template,
+    unreadable_restricted,
 )
 
 EAN13 = "04006381333931"
@@ -145,8 +148,9 @@ def test_symbology_identifiers_are_stripped(text: str, digits: str) -> None:
 
 def test_ean8_symbology_identifier_reads_eight_digits_as_ean8() -> None:
     # 01234565 is both a valid UPC-E and a valid EAN-8; ]E4 says which symbol was scanned,
-    # and an EAN-8 starting with 0 is an in-store RCN-8.
-    assert parse_scan("]E401234565") == RestrictedCode("0", "123456", None, None, "01234565")
+    # and an EAN-8 starting with 0 is one of the chain's own codes (RCN-8).
+    gtin = parse_gtin("]E401234565")
+    assert (gtin, gtin.restricted, gtin.display) == (Gtin("00000001234565"), True, "01234565")
 
 
 # --- the Gtin value --------------------------------------------------------------------
@@ -218,7 +222,6 @@ def test_gtin_constructor_refuses_non_canonical_digits(digits: str) -> None:
         ("(10)ABC123", "no_gtin"),
         ("]C110ABC", "no_gtin"),
         ("31000\x1d0", "no_gtin"),  # stdnum's info() raises decimal errors on this one
-        ("2312345012340", "restricted"),
     ],
 )
 def test_invalid_input_fails_with_its_reason(text: str, reason: str) -> None:
@@ -260,64 +263,104 @@ def test_length_error_says_which_lengths_exist() -> None:
     assert caught.value.details == {"reason": "length", "length": 5}
 
 
-def test_restricted_code_is_refused_as_an_in_store_label() -> None:
-    with pytest.raises(InvalidGtin) as caught:
-        parse_gtin("2312345012340")
-    assert caught.value.message == (
-        "The barcode 2312345012340 is an in-store price or weight label, not a product barcode."
-    )
-    assert caught.value.details == {"reason": "restricted", "raw": "2312345012340"}
-
-
 @pytest.mark.parametrize(
-    "text",
-    ["2012345012349", "0412345678903", "212345601235", "21234569", "02000206", "0212345601235"],
+    ("text", "digits"),
+    [
+        ("2312345012340", "02312345012340"),
+        ("2012345012349", "02012345012349"),
+        ("0412345678903", "00412345678903"),
+        ("212345601235", "00212345601235"),  # U.P.C. number system 2
+        ("0212345601235", "00212345601235"),
+        ("2612345678905", "02612345678905"),
+        ("21234569", "00000021234569"),  # RCN-8, prefix 2
+        ("02000206", "00000002000206"),  # RCN-8, prefix 0 (not a valid UPC-E)
+    ],
 )
-def test_every_restricted_range_is_refused_by_parse_gtin(text: str) -> None:
-    assert _reason(text) == "restricted"
+def test_the_chains_own_codes_parse_as_restricted_gtins(text: str, digits: str) -> None:
+    gtin = parse_gtin(text)
+    assert (gtin.digits, gtin.restricted) == (digits, True)
 
 
-# --- in-store labels -------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["4006381333931", "59032823", "036000291452", GTIN14])
+def test_global_gtins_are_not_restricted(text: str) -> None:
+    assert parse_gtin(text).restricted is False
+
+
+def test_a_code_nothing_reads_is_refused_with_the_restricted_reason() -> None:
+    error = unreadable_restricted(parse_gtin("2612345678905"))
+    assert error.code == "INVALID_GTIN"
+    assert error.message == (
+        "The barcode 2612345678905 is one of the chain's own codes (restricted circulation "
+        "number), but no product carries it and no price or weight label template reads it."
+    )
+    assert error.details == {"reason": "restricted", "raw": "2612345678905"}
+
+
+# --- price and weight labels -----------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2012345012349", RestrictedCode("20", "12345", None, 1234, "2012345012349")),
-        ("2212345000128", RestrictedCode("22", "12345", None, 1200, "2212345000128")),
-        ("2312345012340", RestrictedCode("23", "12345", 1234, None, "2312345012340")),
-        ("2412345001235", RestrictedCode("24", "12345", 1230, None, "2412345001235")),
+        (
+            "2012345012349",
+            RestrictedCode("20", "12345", None, 1234, "2012345012349", "2012345000001"),
+        ),
+        (
+            "2212345000128",
+            RestrictedCode("22", "12345", None, 1200, "2212345000128", "2212345000005"),
+        ),
+        (
+            "2312345012340",
+            RestrictedCode("23", "12345", 1234, None, "2312345012340", "2312345000002"),
+        ),
+        (
+            "2412345001235",
+            RestrictedCode("24", "12345", 1230, None, "2412345001235", "2412345000009"),
+        ),
         # U.P.C. number system 2 random-weight label: item, price check digit, 4-digit price
-        ("212345601235", RestrictedCode("02", "12345", None, 123, "0212345601235")),
-        # no default template for 26: the label comes back undecoded
-        ("2612345678905", RestrictedCode("26", "1234567890", None, None, "2612345678905")),
-        ("0412345678903", RestrictedCode("04", "1234567890", None, None, "0412345678903")),
-        ("21234569", RestrictedCode("2", "123456", None, None, "21234569")),
-        ("02000206", RestrictedCode("0", "200020", None, None, "02000206")),
+        (
+            "212345601235",
+            RestrictedCode("02", "12345", None, 123, "0212345601235", "0212345000007"),
+        ),
     ],
 )
-def test_parse_scan_decodes_in_store_labels(text: str, expected: RestrictedCode) -> None:
-    assert parse_scan(text) == expected
+def test_parse_scan_reads_labels_with_the_templates(text: str, expected: RestrictedCode) -> None:
+    scanned = parse_scan(text)
+    assert scanned == ScannedCode(parse_gtin(text), expected)
+    assert ean.is_valid(expected.base_code)
 
 
-def test_parse_scan_returns_gtin_for_global_codes() -> None:
-    assert parse_scan("]E04006381333931") == Gtin(EAN13)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2612345678905",  # no default template for 26
+        "0412345678903",
+        "21234569",  # templates read 13 digits, never an RCN-8
+        "02000206",
+        "4006381333931",  # a global GTIN is never a label
+    ],
+)
+def test_parse_scan_reads_no_label_where_no_template_applies(text: str) -> None:
+    assert parse_scan(text) == ScannedCode(parse_gtin(text), None)
+
+
+def test_parse_scan_returns_the_gtin_after_a_symbology_identifier() -> None:
+    assert parse_scan("]E04006381333931") == ScannedCode(Gtin(EAN13), None)
 
 
 def test_parse_scan_uses_the_templates_it_is_given() -> None:
     templates = parse_template("20-29:PPIIIIICWWWWK")
-    assert parse_scan("2312345012340", templates) == RestrictedCode(
-        "23", "12345", 1234, None, "2312345012340"
+    assert parse_scan("2312345012340", templates).label == RestrictedCode(
+        "23", "12345", 1234, None, "2312345012340", "2312345000002"
     )
-    assert parse_scan("2612345678905", templates) == RestrictedCode(
-        "26", "12345", 7890, None, "2612345678905"
+    assert parse_scan("2612345678905", templates).label == RestrictedCode(
+        "26", "12345", 7890, None, "2612345678905", "2612345000003"
     )
 
 
-def test_parse_scan_without_templates_leaves_labels_undecoded() -> None:
-    assert parse_scan("2312345012340", ()) == RestrictedCode(
-        "23", "1234501234", None, None, "2312345012340"
-    )
+def test_parse_scan_without_templates_reads_no_label() -> None:
+    assert parse_scan("2312345012340", ()).label is None
 
 
 def test_parse_scan_still_checks_the_ean_check_digit_of_labels() -> None:
@@ -452,4 +495,16 @@ def test_any_text_either_parses_or_fails_with_invalid_gtin(text: str) -> None:
             "no_gtin",
         }
     else:
-        assert isinstance(result, Gtin | RestrictedCode)
+        assert isinstance(result, ScannedCode)
+
+
+@given(
+    st.sampled_from(["02", "04", "20", "23", "26", "29"]),
+    st.text("0123456789", min_size=10, max_size=10),
+)
+def test_the_chains_own_13_digit_codes_parse_back_from_every_form(prefix: str, rest: str) -> None:
+    body = prefix + rest
+    gtin = Gtin("0" + body + _check_digit(body))
+    assert gtin.restricted
+    for form in gtin.forms:
+        assert parse_gtin(form) == gtin

@@ -17,7 +17,7 @@ from stdnum import ean
 
 from server import catalog, pricing
 from server.db import Database
-from server.errors import InvalidInput
+from server.errors import InvalidGtin, InvalidInput
 from server.gtin import parse_gtin
 from server.importer import ImportReport, category_label, import_catalog
 from server.models import (
@@ -110,6 +110,13 @@ async def import_file(db: Database, path: Path, **kwargs: Any) -> ImportReport:
     )
 
 
+def has_restricted_prefix(gtin14: str) -> bool:
+    """Say whether a GTIN-14 has a GS1 restricted-circulation prefix (RCN-8 0/2, 02, 04, 2x)."""
+    if gtin14.startswith("000000"):
+        return gtin14[6] in "02"
+    return gtin14[0] == "0" and (gtin14[1] == "2" or gtin14[1:3] in ("02", "04"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Expected outcomes of the test sample, from GS1's own rules (not from the importer)
 
@@ -139,14 +146,8 @@ def expected_sample_reasons(sample: Path = SAMPLE) -> tuple[dict[int, str | None
                 expected[line] = "gtin_check_digit"
                 continue
             gtin14 = code.zfill(14)
-            code13 = gtin14[1:]
-            if gtin14[0] == "0" and (
-                code13[0] == "2"
-                or code13[:2] in ("02", "04")
-                or (gtin14.startswith("000000") and gtin14[6] in "02")
-            ):
-                expected[line] = "gtin_restricted"
-            elif gtin14 in first_line:
+            # The chain's own codes (restricted prefixes) are product codes like any other.
+            if gtin14 in first_line:
                 expected[line] = "duplicate_gtin"
             else:
                 first_line[gtin14] = line
@@ -209,6 +210,133 @@ async def test_sample_rows_are_rejected_for_the_reasons_gs1_rules_give(
     )
     assert report.rejected == len(reasons)
     assert report.rejected_by_reason == dict(Counter(reasons.values()))
+
+
+async def test_every_sample_row_with_a_well_formed_code_is_kept_own_codes_included(
+    db: Database, tmp_path: Path
+) -> None:
+    expected, _ = expected_sample_reasons()
+    with SAMPLE.open(encoding="utf-8") as lines:
+        own_lines = {
+            line
+            for line, text in enumerate(lines, start=1)
+            if expected.get(line, "undecided") is None
+            and has_restricted_prefix(json.loads(text)["code"].zfill(14))
+        }
+    report = await import_catalog(db, SAMPLE, currency="NOK", report_path=tmp_path / "r.csv")
+
+    assert (report.rows, report.created, report.rejected) == (OFF_SAMPLE_ROWS, 1862, 138)
+    assert report.rejected_by_reason == {
+        "duplicate_gtin": 5, "gtin_check_digit": 93, "gtin_length": 40,
+    }  # fmt: skip
+    # The 60 rows with a restricted prefix that GS1 rules decide alone (tests/data/README.md)
+    # are all products now, and so are the 23 eight-digit codes that read as RCN-8.
+    assert len(own_lines) == 60
+    assert own_lines.isdisjoint(read_report(tmp_path / "r.csv"))
+    async with db.transaction(write=False) as session:
+        codes = (await session.execute(select(ProductBarcode.gtin))).scalars().all()
+    assert sum(1 for digits in codes if parse_gtin(digits).restricted) == 83
+
+
+# ---------------------------------------------------------------------------------------------
+# The chain's own codes limited to stores
+
+
+async def own_code_in(db: Database, code: str, store_id: int | None) -> int | None:
+    """Return the product id a code is in a store (None: no product), as lookups see it."""
+    async with db.transaction(write=False) as session:
+        match = await catalog.product_for_code(session, code, store_id)
+        return match.product.id if match.product else None
+
+
+async def test_stores_limit_a_rows_own_code_to_those_stores(db: Database, tmp_path: Path) -> None:
+    storo, _ = await add_store(db, "OSL-STORO")
+    bergen, _ = await add_store(db, "BGO-SENTRUM")
+    other, _ = await add_store(db, "TRD-TORGET")
+    own, ean13 = fresh_ean13("26"), fresh_ean13()
+    path = write_jsonl(
+        tmp_path / "a.jsonl",
+        [off_row([own, ean13], "Grovbrød", stores=["OSL-STORO", "bgo-sentrum"])],  # type: ignore[arg-type]
+    )
+
+    report = await import_file(db, path)
+
+    assert (report.created, report.rejected) == (1, 0)
+    pid = await product_id_for(db, ean13)
+    assert await own_code_in(db, own, storo) == pid
+    assert await own_code_in(db, own, bergen) == pid
+    assert await own_code_in(db, own, None) == pid  # no store asking: the whole chain
+    with pytest.raises(InvalidGtin) as caught:
+        await own_code_in(db, own, other)  # 26… has no label template either
+    assert caught.value.details == {"reason": "restricted", "raw": own}
+    assert await own_code_in(db, ean13, other) == pid  # a global GTIN is never limited
+
+
+async def test_reimporting_stores_changes_only_the_limit_and_no_key_leaves_it(
+    db: Database, tmp_path: Path
+) -> None:
+    storo, _ = await add_store(db, "OSL-STORO")
+    other, _ = await add_store(db, "TRD-TORGET")
+    own = fresh_ean13("29")
+    await import_file(db, write_jsonl(tmp_path / "a.jsonl", [off_row(own, stores=["OSL-STORO"])]))
+
+    same = await import_file(
+        db, write_jsonl(tmp_path / "b.jsonl", [off_row(own, stores=["OSL-STORO"])])
+    )
+    no_key = await import_file(db, write_jsonl(tmp_path / "c.jsonl", [off_row(own)]))
+    assert await own_code_in(db, own, storo) is not None
+    with pytest.raises(InvalidGtin):
+        await own_code_in(db, own, other)
+    lifted = await import_file(db, write_jsonl(tmp_path / "d.jsonl", [off_row(own, stores=[])]))
+
+    assert (same.updated, same.unchanged) == (0, 1)
+    assert (no_key.updated, no_key.unchanged) == (0, 1)
+    assert (lifted.updated, lifted.unchanged) == (1, 0)
+    assert await own_code_in(db, own, other) == await own_code_in(db, own, storo)
+    assert (await table_counts(db))["product_barcode_stores"] == 0
+
+
+async def test_a_csv_stores_column_lists_store_codes_with_bars(
+    db: Database, tmp_path: Path
+) -> None:
+    storo, _ = await add_store(db, "OSL-STORO")
+    bergen, _ = await add_store(db, "BGO-SENTRUM")
+    other, _ = await add_store(db, "TRD-TORGET")
+    own = fresh_ean13("04")
+    path = write_csv(
+        tmp_path / "a.csv",
+        [{"gtin": own, "name": "Wienerbrød", "stores": "OSL-STORO | BGO-SENTRUM"}],
+        header=["gtin", "name", "stores"],
+    )
+
+    report = await import_file(db, path)
+
+    assert (report.created, report.rejected) == (1, 0)
+    assert await own_code_in(db, own, storo) == await own_code_in(db, own, bergen) is not None
+    with pytest.raises(InvalidGtin):
+        await own_code_in(db, own, other)
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ({"stores": ["OSL-STORO"]}, "bad_stores"),  # a global GTIN alone is valid everywhere
+        ({"stores": 5}, "bad_stores"),
+        ({"stores": [5]}, "bad_stores"),
+        ({"stores": ["NOWHERE"], "code": "own"}, "unknown_store"),
+    ],
+)
+async def test_bad_stores_are_rejected_with_their_reason(
+    db: Database, tmp_path: Path, extra: dict[str, Any], reason: str
+) -> None:
+    await add_store(db, "OSL-STORO")
+    code = fresh_ean13("21") if extra.pop("code", None) else fresh_ean13()
+    path = write_jsonl(tmp_path / "a.jsonl", [off_row(code, **extra), off_row(fresh_ean13())])
+
+    report = await import_file(db, path)
+
+    assert read_report(path.with_suffix(".report.csv")) == {1: reason}
+    assert (report.created, report.rejected) == (1, 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -450,7 +578,6 @@ async def test_a_quoted_csv_cell_may_span_lines(db: Database, tmp_path: Path) ->
         ({"gtin": "7038010009450"}, "gtin_check_digit"),
         ({"gtin": "70380100094"}, "gtin_length"),
         ({"gtin": "70380100O9457"}, "gtin_characters"),
-        ({"gtin": "201234500000" + ean.calc_check_digit("201234500000")}, "gtin_restricted"),
         ({"gtin": ""}, "gtin_empty"),
         ({"name": "  "}, "missing_name"),
         ({"price": "24.9.0"}, "bad_price"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -9,6 +10,7 @@ from sqlalchemy import func, select, update
 from search import SearchEngineUnavailable, SearchRequest
 from search.embedded import EmbeddedEngine
 from server.db import Database
+from server.importer import import_catalog
 from server.indexing import Indexer, reindex_all
 from server.models import OutboxEvent, Product, StockLevel
 from server.outbox import record_product_changes
@@ -109,4 +111,29 @@ async def test_reindex_rebuilds_everything_and_clears_the_outbox(
     assert await hits(engine, code) == [ids[0]]
     document = await engine.get(ids[0])
     assert document is not None and document.in_stock_online is True
+    await engine.close()
+
+
+async def test_an_imported_own_code_is_searchable_by_its_barcode(
+    db: Database, tmp_path: Path
+) -> None:
+    engine = EmbeddedEngine(tmp_path / "index")
+    own, rcn8 = fresh_ean13("23"), "02000206"
+    path = tmp_path / "own.jsonl"
+    path.write_text(
+        json.dumps({"code": own, "product_name": "Grovbrød"})
+        + "\n"
+        + json.dumps({"code": rcn8, "product_name": "Wienerbrød"})
+        + "\n",
+        encoding="utf-8",
+    )
+    report = await import_catalog(db, path, currency="NOK")
+    assert (report.created, report.rejected) == (2, 0)
+    assert await Indexer(db, engine, "NOK").drain() == 2
+    async with db.transaction(write=False) as session:
+        by_name = dict((await session.execute(select(Product.name, Product.id))).all())
+    assert await hits(engine, own) == [by_name["Grovbrød"]]
+    assert await hits(engine, own[:7]) == [by_name["Grovbrød"]]
+    assert await hits(engine, rcn8) == [by_name["Wienerbrød"]]
+    assert await hits(engine, "0" + own[:-1] + str((int(own[-1]) + 1) % 10)) == []
     await engine.close()
