@@ -1,4 +1,4 @@
-"""Automatic persisted queries: Apollo's APQ convention, the PWA's documents pinned, a bounded LRU."""
+"""Automatic persisted queries: Apollo's convention, the PWA's documents pinned, a bounded LRU."""
 
 from __future__ import annotations
 
