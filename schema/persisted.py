@@ -17,15 +17,21 @@ text is. Over WebSocket documents travel as text (a hash there is only used when
 text's own).
 
 The PWA's own documents (``server.pwa_documents``) are pinned when the schema is built, so the
-PWA never sends their text; documents clients register are kept in a least-recently-used
-registry of ``OMNICART_MAX_PERSISTED_QUERIES`` entries, so no client can grow memory without
-bound. Each server process keeps its own: a hash registered with another worker is not found
-here once, and the client's retry with the text registers it here too.
+PWA never sends their text, and each keeps its parsed AST once it has validated: a request by
+their hash skips parsing and validation, and even the parser and validation caches' lookups
+(the latter hashes the whole AST on every request), however many other documents pass by.
 
-A registered document keeps its parsed AST once it has validated; a request by hash then skips
-parsing and validation, and even the parser and validation caches' lookups (the latter hashes
-the whole AST on every request). The cost limit still applies: it is worked out when the
-operation executes, from its variables.
+Documents clients register are kept as text only, in a least-recently-used registry of
+``OMNICART_MAX_PERSISTED_QUERIES`` entries of at most ``MAX_REGISTERED_CHARS`` characters (a
+longer one runs but is not registered), so no client can grow memory without bound: an AST
+weighs some 200 times its text (a document at the token limit parses to over 1 MB). A request by
+such a hash runs the registered text object, so Strawberry's parser and validation caches
+answer it as they answer the same text. Each server process keeps its own registry: a hash
+registered with another worker is not found here once, and the client's retry with the text
+registers it here too.
+
+The cost limit applies to every run: it is worked out when the operation executes, from its
+variables.
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ NOT_FOUND = "PersistedQueryNotFound"
 NOT_FOUND_CODE = "PERSISTED_QUERY_NOT_FOUND"
 HASH_MISMATCH = "provided sha does not match query"
 _HASH = re.compile(r"[0-9a-fA-F]{64}")
+# The longest text a client may register: 1,000 of them stay within some 32 MB.
+MAX_REGISTERED_CHARS = 32 * 1024
 
 
 def sha256_hex(text: str) -> str:
@@ -58,9 +66,10 @@ def sha256_hex(text: str) -> str:
 
 @dataclass
 class PersistedDocument:
-    """A document known by its hash; ``document`` is its AST once it has passed validation."""
+    """A document known by its hash; ``document`` is a pinned one's AST once it has validated."""
 
     text: str
+    pinned: bool = False
     document: DocumentNode | None = None
 
 
@@ -68,7 +77,7 @@ class PersistedDocuments:
     """The documents this process runs by hash: the pinned PWA ones and a bounded LRU of others."""
 
     def __init__(self, pinned: Iterable[str], max_registered: int) -> None:
-        self._pinned = {sha256_hex(text): PersistedDocument(text) for text in pinned}
+        self._pinned = {sha256_hex(text): PersistedDocument(text, pinned=True) for text in pinned}
         self._registered: OrderedDict[str, PersistedDocument] = OrderedDict()
         self.max_registered = max_registered
 
@@ -82,13 +91,17 @@ class PersistedDocuments:
         return found
 
     def keep(self, sha256: str, text: str, document: DocumentNode) -> None:
-        """Remember a validated document under its hash, forgetting the least recently used."""
-        found = self._pinned.get(sha256) or self._registered.get(sha256)
-        if found is None:
-            found = self._registered[sha256] = PersistedDocument(text)
+        """Remember a validated document: a pinned one's AST, another's text (if not too long).
+
+        The least recently used registered document is forgotten beyond ``max_registered``.
+        """
+        pinned = self._pinned.get(sha256)
+        if pinned is not None:
+            pinned.document = document
+        elif sha256 not in self._registered and len(text) <= MAX_REGISTERED_CHARS:
+            self._registered[sha256] = PersistedDocument(text)
             while len(self._registered) > self.max_registered:
                 self._registered.popitem(last=False)
-        found.document = document
 
     @property
     def pinned(self) -> Mapping[str, PersistedDocument]:
@@ -170,7 +183,7 @@ def _hash_in(extensions: Mapping[str, Any] | None) -> str | None:
 
 
 class PersistedQueries(SchemaExtension):
-    """Run a document kept under its hash as it was validated; keep one once it validates.
+    """Run a pinned document's AST as it was validated; register a document once it validates.
 
     Only the HTTP view answers the APQ refusals (``resolve_persisted``); here a hash is used
     only when the operation's text is that document's, so a hash cannot run another text.
@@ -184,14 +197,16 @@ class PersistedQueries(SchemaExtension):
         context = self.execution_context
         self._to_keep = None
         sha256 = _hash_in(context.operation_extensions)
-        if sha256 is not None and context.query is not None:
-            found = self.documents.get(sha256)
-            if found is not None and found.document is not None and found.text == context.query:
-                # Parsed and validated when it was kept: the caches below leave these alone.
-                context.graphql_document = found.document
-                context.pre_execution_errors = []
-            else:
-                self._to_keep = sha256
+        if sha256 is None or context.query is None:
+            yield
+            return
+        found = self.documents.get(sha256)
+        if found is None or (found.pinned and found.document is None):
+            self._to_keep = sha256
+        elif found.document is not None and found.text == context.query:
+            # Parsed and validated when it was kept: the caches below leave these alone.
+            context.graphql_document = found.document
+            context.pre_execution_errors = []
         yield
 
     def on_validate(self) -> Iterator[None]:

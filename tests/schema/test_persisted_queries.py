@@ -10,7 +10,12 @@ import httpx
 
 from schema import PARSE_CACHE_SIZE
 from schema.ids import encode_id
-from schema.persisted import TextParserCache, TextValidationCache, sha256_hex
+from schema.persisted import (
+    MAX_REGISTERED_CHARS,
+    TextParserCache,
+    TextValidationCache,
+    sha256_hex,
+)
 from server.db import Database
 from server.pwa_documents import complete_documents, product_page_document
 from tests.factories import add_product, add_store, client_for, fresh_ean13, graphql
@@ -219,24 +224,50 @@ async def test_the_cost_bomb_by_hash_is_still_too_costly(
     assert with_text == by_hash_alone == as_text
 
 
-async def test_a_kept_document_is_neither_parsed_nor_validated_again(
+def cache_lookups() -> tuple[int, int, int]:
+    """Return the parser and validation caches' lookups so far, and the parser cache's misses."""
+    parses = TextParserCache(maxsize=PARSE_CACHE_SIZE).cached_parse_document.cache_info()
+    validations = TextValidationCache(maxsize=PARSE_CACHE_SIZE).cached_validate_document
+    validated = validations.cache_info()
+    return parses.hits + parses.misses, validated.hits + validated.misses, parses.misses
+
+
+async def test_a_pwa_document_by_hash_is_neither_parsed_nor_validated_again(
     sqlite_db: Database, tmp_path: Path
 ) -> None:
-    parses = TextParserCache(maxsize=PARSE_CACHE_SIZE).cached_parse_document
-    validations = TextValidationCache(maxsize=PARSE_CACHE_SIZE).cached_validate_document
     sha256 = sha256_hex(PWA_STORES)
-
-    def lookups() -> tuple[int, int]:
-        parsed, validated = parses.cache_info(), validations.cache_info()
-        return parsed.hits + parsed.misses, validated.hits + validated.misses
-
     async with client_for(sqlite_db, tmp_path) as client:
-        await by_hash(client, sha256)  # the first run validates and keeps it
-        before = lookups()
+        await by_hash(client, sha256)  # the first run validates it and keeps its AST
+        before = cache_lookups()
         for _ in range(3):
             assert await by_hash(client, sha256) == {"data": {"stores": []}}
-        after_hashes = lookups()
+        after_hashes = cache_lookups()
         await graphql(client, PWA_STORES)
-        after_text = lookups()
+        after_text = cache_lookups()
     assert after_hashes == before
-    assert after_text == (before[0] + 1, before[1] + 1)
+    assert after_text[:2] == (before[0] + 1, before[1] + 1)
+
+
+async def test_a_registered_document_by_hash_is_answered_by_the_texts_cache_entries(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    sha256 = sha256_hex(STORES)
+    async with client_for(sqlite_db, tmp_path) as client:
+        await by_hash(client, sha256, query=STORES)
+        before = cache_lookups()
+        for _ in range(3):
+            assert await by_hash(client, sha256) == {"data": {"stores": []}}
+        after = cache_lookups()
+    # Three lookups each, and not one of them parsed the document again.
+    assert after == (before[0] + 3, before[1] + 3, before[2])
+
+
+async def test_a_document_too_long_to_register_runs_but_is_not_registered(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    long = "# " + "x" * MAX_REGISTERED_CHARS + "\n" + STORES
+    async with client_for(sqlite_db, tmp_path) as client:
+        ran = await by_hash(client, sha256_hex(long), query=long)
+        again = await by_hash(client, sha256_hex(long))
+    assert ran == {"data": {"stores": []}}
+    assert again == NOT_FOUND
