@@ -1,5 +1,5 @@
 -- wrk script of bench/lookup.py: `wrk ... --script bench/lookup.lua URL -- KIND INPUTS_DIR`.
--- KIND is floor ({ __typename }), page (the PWA's product document) or plain (the Starlette
+-- KIND is floor ({ __typename }), page (the PWA's product document, by hash) or plain (the Starlette
 -- route); page and plain ask for a random demo barcode at a random demo store. The figures go
 -- to standard output as one "BENCH {json}" line.
 
@@ -42,7 +42,7 @@ function request()
   local code, store = codes[math.random(#codes)], stores[math.random(#stores)]
   if kind == "page" then
     local variables = '{"gtin":"' .. code .. '","storeId":"' .. store .. '"}'
-    return wrk.format("POST", "/graphql", nil, '{"query":' .. page .. ',"variables":' .. variables .. '}')
+    return wrk.format("POST", "/graphql", nil, '{"extensions":' .. page .. ',"variables":' .. variables .. '}')
   end
   return wrk.format("GET", "/bench/product/" .. code .. "?storeId=" .. store)
 end

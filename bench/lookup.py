@@ -5,7 +5,7 @@ them) over the demo catalog serves, interleaved in one invocation:
 
 * ``floor``: ``{ __typename }``, the cost of a GraphQL request that does nothing;
 * ``page``: the product screen's own document (read from ``static/js``) for random demo
-  barcodes and random demo stores;
+  barcodes and random demo stores, sent as the PWA sends it: by its hash (a persisted query);
 * ``plain``: ``bench/plain_lookup.py``'s Starlette route, the same JSON from the same services.
 
 Load comes from wrk (Debian's ``wrk`` package) in a process of its own, pinned to other CPUs
@@ -20,6 +20,7 @@ GraphQL/plain (page/plain).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import random
@@ -47,13 +48,13 @@ from sqlalchemy import select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.loadgen import ROOT, answers, console, free_port, running  # noqa: E402
-from bench.pwa_documents import product_page_document  # noqa: E402
 from schema.ids import encode_id  # noqa: E402
 from server.config import Settings  # noqa: E402
 from server.db import Database  # noqa: E402
 from server.gtin import Gtin  # noqa: E402
 from server.migrations import upgrade_to_head  # noqa: E402
 from server.models import ProductBarcode, Store  # noqa: E402
+from server.pwa_documents import product_page_document  # noqa: E402
 
 KINDS = ("floor", "page", "plain")
 FLOOR = "{ __typename }"
@@ -132,12 +133,12 @@ def check_answers(base: str, inputs: Path) -> None:
     codes = (inputs / "codes.txt").read_text().split()
     stores = (inputs / "stores.txt").read_text().split()
     sample = random.Random(7)
-    document = product_page_document()
+    extensions = page_extensions()
     for _ in range(20):
         code, store = sample.choice(codes), sample.choice(stores)
         page = httpx.post(
             f"{base}/graphql",
-            json={"query": document, "variables": {"gtin": code, "storeId": store}},
+            json={"extensions": extensions, "variables": {"gtin": code, "storeId": store}},
             timeout=30,
         ).json()
         plain = httpx.get(f"{base}/bench/product/{code}", params={"storeId": store}, timeout=30)
@@ -177,9 +178,15 @@ def wrk(base: str, kind: str, seconds: float, load: Load) -> Run:
     )
 
 
+def page_extensions() -> dict[str, object]:
+    """The APQ extension naming the product screen's document, which the server pins."""
+    sha256 = hashlib.sha256(product_page_document().encode()).hexdigest()
+    return {"persistedQuery": {"version": 1, "sha256Hash": sha256}}
+
+
 def write_inputs(directory: Path, codes: list[str], stores: list[str]) -> None:
     """Write what lookup.lua reads: the documents, the barcodes and the store ids."""
-    (directory / "page.json").write_text(json.dumps(product_page_document()))
+    (directory / "page.json").write_text(json.dumps(page_extensions()))
     (directory / "floor.json").write_text(json.dumps(FLOOR))
     (directory / "codes.txt").write_text("\n".join(codes) + "\n")
     (directory / "stores.txt").write_text("\n".join(stores) + "\n")

@@ -8,8 +8,6 @@ from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
@@ -33,6 +31,13 @@ from schema.orders.checkout import CheckoutMutation
 from schema.orders.queries import OrderQuery
 from schema.orders.subscriptions import OrderSubscription
 from schema.orders.types import Order
+from schema.persisted import (
+    PersistedDocuments,
+    PersistedQueries,
+    TextParserCache,
+    TextValidationCache,
+    pwa_registry,
+)
 from schema.search import SearchQuery
 from schema.staff import StaffMutation, StaffQuery, StaffUser
 from schema.text import NoNulInLiterals, NoNulInVariables
@@ -69,8 +74,13 @@ Mutation = merge_types(
 Subscription = merge_types("Subscription", (CartSubscription, OrderSubscription))
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(
+    settings: Settings, persisted: PersistedDocuments | None = None
+) -> strawberry.Schema:
     """Return the GraphQL schema with the limits and error handling the settings ask for.
+
+    ``persisted`` is the registry of documents run by hash (``schema/persisted.py``); by
+    default one with the PWA's documents pinned.
 
     The depth and alias rules are built once per schema, not per request, so that the
     validation cache (keyed on document and rules) answers repeated operations — the
@@ -82,6 +92,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         NoNulInLiterals,
     ]
     switches = [] if settings.introspection_enabled else [DisableIntrospection]
+    documents = pwa_registry(settings.max_persisted_queries) if persisted is None else persisted
     return QuietSchema(
         query=Query,
         mutation=Mutation,
@@ -94,9 +105,10 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             OperationTransaction,
             NoNulInVariables,
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: ParserCache(maxsize=PARSE_CACHE_SIZE),
+            lambda: PersistedQueries(documents),
+            lambda: TextParserCache(maxsize=PARSE_CACHE_SIZE),
             lambda: AddValidationRules(limits),
-            lambda: ValidationCache(maxsize=PARSE_CACHE_SIZE),
+            lambda: TextValidationCache(maxsize=PARSE_CACHE_SIZE),
             lambda: QueryCostLimit(settings.max_query_cost),
             *switches,
         ],

@@ -8,10 +8,15 @@ parse or validate (or whose variables do not fit) answers 400 without ``data``; 
 ``application/json`` such a document answers 200, as that media type's clients expect. Either
 way, an operation that met ``SERVICE_UNAVAILABLE`` (a lost database or broker connection)
 answers 503, so load balancers and retrying clients see it.
+
+Automatic persisted queries (Apollo's APQ, ``schema/persisted.py``) are resolved here, before
+the operation runs: a request by hash runs its registered text, and an unknown hash (or a hash
+that is not its text's) answers a GraphQL error with the status rules above.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,10 +27,12 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.types import ExecutionResult
 
 from schema.build import build_schema
 from schema.context import Context
+from schema.persisted import PersistedQueryRefused, pwa_registry, resolve_persisted
 from server.http import error_response
 from server.logs import record_of
 from server.runtime import Runtime
@@ -73,7 +80,8 @@ class OmnicartGraphQL(GraphQL):
     """Strawberry's ASGI GraphQL app, building one omnicart ``Context`` per operation."""
 
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
-        super().__init__(build_schema(runtime.settings), **kwargs)
+        self.persisted = pwa_registry(runtime.settings.max_persisted_queries)
+        super().__init__(build_schema(runtime.settings, self.persisted), **kwargs)
         self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -89,6 +97,37 @@ class OmnicartGraphQL(GraphQL):
             if record is not None:
                 record.outcome = code
         await response(scope, receive, send)
+
+    async def execute_single(  # type: ignore[override]
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: Any,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Run one operation, its text looked up by hash for a persisted query (APQ)."""
+        try:
+            query = resolve_persisted(self.persisted, request_data.query, request_data.extensions)
+        except PersistedQueryRefused as refused:
+            record = record_of(request.scope)
+            if record is not None:
+                record.outcome, record.error_codes = refused.code, {refused.code: 1}
+            return ExecutionResult(data=None, errors=[refused.error])
+        return await super().execute_single(
+            request=request,
+            request_adapter=request_adapter,
+            sub_response=sub_response,
+            context=context,
+            root_value=root_value,
+            request_data=replace(request_data, query=query),
+        )
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Show GraphiQL for a browser's GET without a document: neither text nor hash."""
+        has_hash = request.query_params.get("extensions") is not None
+        return not has_hash and super().should_render_graphql_ide(request)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """Serve GraphiQL from this server's vendored files, so it works without internet."""

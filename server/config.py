@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         ge=100,
         description="Most values an operation may ask for, counted before it runs.",
     )
+    max_persisted_queries: int = Field(
+        default=1000,
+        ge=1,
+        description="Documents clients register by hash (APQ) kept per process, besides the PWA's.",
+    )
     demo: bool = Field(
         default=False, description="Load the demo catalog, stores and stock on first start."
     )

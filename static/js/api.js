@@ -30,19 +30,36 @@ export function onResponse(listener) {
   return () => listeners.delete(listener);
 }
 
-/**
- * Run one operation and return its `data`, or throw ApiError.
- * The operation's name (from the document) travels as operationName: the service worker
- * keeps the last answer of read operations it knows so the app opens offline.
- */
-export async function gql(query, variables = {}, { headers = {}, signal } = {}) {
-  const operationName = /^\s*(?:query|mutation)\s+(\w+)/.exec(query)?.[1];
+// The documents' hashes, worked out once per text: operations go by hash first (Apollo's
+// automatic persisted queries). The server knows the PWA's own documents by hash from its start;
+// any other (built at run time) it asks for once with PersistedQueryNotFound.
+const hashes = new Map();
+
+/** The hex SHA-256 of a document, or null where the browser has no WebCrypto (plain http). */
+async function sha256Hex(text) {
+  if (!globalThis.crypto?.subtle) return null;
+  let hash = hashes.get(text);
+  if (!hash) {
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+    hash = Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+    hashes.set(text, hash);
+  }
+  return hash;
+}
+
+/** Whether the server asks for the document's text (Apollo clients read the message or the code). */
+function persistedQueryNotFound(body) {
+  return (body?.errors || []).some((e) => e.message === "PersistedQueryNotFound" || e.extensions?.code === "PERSISTED_QUERY_NOT_FOUND");
+}
+
+/** POST one GraphQL request body; return the decoded answer and the status, or throw ApiError. */
+async function post(request, { headers, signal }) {
   let response;
   try {
     response = await fetch("/graphql", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json", ...authHeaders(), ...headers },
-      body: JSON.stringify({ query, variables, operationName }),
+      body: JSON.stringify(request),
       signal,
     });
   } catch (error) {
@@ -51,18 +68,37 @@ export async function gql(query, variables = {}, { headers = {}, signal } = {}) 
   }
   const fromCache = response.headers.get("X-Omnicart-Offline") === "1";
   for (const listener of listeners) listener({ fromCache, status: response.status });
-  let body;
   try {
-    body = await response.json();
+    return { body: await response.json(), status: response.status };
   } catch {
     throw new ApiError(`The server answered ${response.status}.`, { code: "HTTP_" + response.status });
   }
+}
+
+/**
+ * Run one operation and return its `data`, or throw ApiError.
+ * The operation's name (from the document) travels as operationName: the service worker
+ * keeps the last answer of read operations it knows so the app opens offline. The document
+ * goes by hash; its text only when the server asks for it (nothing has run then).
+ */
+export async function gql(query, variables = {}, { headers = {}, signal } = {}) {
+  const operationName = /^\s*(?:query|mutation)\s+(\w+)/.exec(query)?.[1];
+  const sha256Hash = await sha256Hex(query);
+  let answer;
+  if (sha256Hash) {
+    const extensions = { persistedQuery: { version: 1, sha256Hash } };
+    answer = await post({ extensions, variables, operationName }, { headers, signal });
+    if (persistedQueryNotFound(answer.body)) answer = await post({ query, extensions, variables, operationName }, { headers, signal });
+  } else {
+    answer = await post({ query, variables, operationName }, { headers, signal });
+  }
+  const { body, status } = answer;
   if (body.errors?.length) {
     const first = body.errors[0];
     const code = UNSUPPORTED.test(first.message) ? "UNSUPPORTED" : first.extensions?.code || "ERROR";
     throw new ApiError(first.message, { code, errors: body.errors });
   }
-  if (!body.data) throw new ApiError("The server sent no data.", { code: "HTTP_" + response.status });
+  if (!body.data) throw new ApiError("The server sent no data.", { code: "HTTP_" + status });
   return body.data;
 }
 
