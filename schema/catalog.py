@@ -13,7 +13,7 @@ from strawberry.types import Info
 from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id, encode_id
-from schema.mutations import in_savepoint
+from schema.mutations import Call, run_mutation
 from server import analytics, catalog, pricing
 from server.catalog import StockFigure, stock_status
 from server.errors import AppError, InvalidInput
@@ -306,6 +306,11 @@ class ScanPayload:
     gtin: str | None = strawberry.field(description="The code as a canonical printed GTIN.")
     errors: list[UserError] = strawberry.field(description="Why the scan failed, if it did.")
 
+    @classmethod
+    def failed(cls, error: AppError) -> ScanPayload:
+        """Build the payload of a refused scan."""
+        return cls(product=None, gtin=None, errors=[UserError.from_error(error)])
+
 
 @strawberry.type
 class ScanMutation:
@@ -317,16 +322,14 @@ class ScanMutation:
     )
     async def scan(self, info: Info, input: ScanInput) -> ScanPayload:
         ctx = context_of(info)
-        viewer = await ctx.viewer()
-        session = await ctx.session()
 
-        async def record() -> analytics.ScanOutcome:
+        async def record(call: Call) -> analytics.ScanOutcome:
             store_id = (
                 decode_id(input.store_id, "Store", field="storeId") if input.store_id else None
             )
-            scanner = await analytics.scanner_of(session, viewer)
+            scanner = await analytics.scanner_of(call.session, call.viewer)
             return await analytics.record_scan(
-                session,
+                call.session,
                 code=input.code,
                 store_id=store_id,
                 device_kind=input.device_kind.value,
@@ -335,10 +338,9 @@ class ScanMutation:
                 cart_id=scanner.cart_id,
             )
 
-        outcome = await in_savepoint(ctx, record)
-        if isinstance(outcome, AppError):
-            return ScanPayload(product=None, gtin=None, errors=[UserError.from_error(outcome)])
-        product = await Product.load(info, outcome.product) if outcome.product else None
-        return ScanPayload(
-            product=product, gtin=str(outcome.gtin) if outcome.gtin else None, errors=[]
-        )
+        async def scanned(outcome: analytics.ScanOutcome) -> ScanPayload:
+            product = await Product.load(info, outcome.product) if outcome.product else None
+            gtin = str(outcome.gtin) if outcome.gtin else None
+            return ScanPayload(product=product, gtin=gtin, errors=[])
+
+        return await run_mutation(info, ScanPayload, record, scanned)

@@ -347,3 +347,50 @@ async def test_a_customer_list_costs_the_same_statements_for_one_customer_or_man
     ]
     assert [len(r["orders"]["edges"]) for r in found] == [1, 1, 1, 1]
     assert many == one
+
+
+LOOKUP_BESIDE_A_BAD_BARCODE = """
+query Lookup($id: ID!) {
+  ...Looked
+  product(gtin: "12") { name }
+}
+fragment Looked on Query { ... on Query { staffCustomer(id: $id) { customer { email } } } }
+"""
+
+
+async def test_a_lookup_is_audited_in_the_operations_one_transaction(
+    db: Database, tmp_path: Path
+) -> None:
+    await add_store(db, "OSL")
+    await add_staff(db, "ola@shop.no", store_code="OSL")
+    begins: list[object] = []
+
+    def count(conn: Any) -> None:
+        begins.append(conn)
+
+    async with client_for(db, tmp_path) as client:
+        await customer(client, "kari@example.com", "Kari", None)
+        staff = await staff_sign_in(client, "ola@shop.no")
+        event.listen(db.engine.sync_engine, "begin", count)
+        try:
+            found = await graphql(client, SEARCH, {"q": "kari"}, staff)
+        finally:
+            event.remove(db.engine.sync_engine, "begin", count)
+        # Reached through fragments, beside a field that fails: still one write, kept.
+        beside = await graphql(
+            client, LOOKUP_BESIDE_A_BAD_BARCODE, {"id": encode_id("Customer", 1)}, staff
+        )
+    assert [r["customer"]["email"] for r in found["data"]["customerSearch"]] == [
+        "kari@example.com"
+    ]
+    assert len(begins) == 1
+    assert beside["data"] == {
+        "staffCustomer": {"customer": {"email": "kari@example.com"}},
+        "product": None,
+    }
+    assert [e["extensions"]["code"] for e in beside["errors"]] == ["INVALID_GTIN"]
+    async with db.transaction(write=False) as session:
+        actions = (
+            await session.execute(select(StaffAuditEntry.action).order_by(StaffAuditEntry.id))
+        ).scalars()
+        assert list(actions) == ["customer.search", "customer.view"]
