@@ -15,15 +15,8 @@ from schema.ids import encode_id
 from server.app import create_app
 from server.db import Database
 from server.models import utcnow
-from tests.factories import (
-    add_campaign,
-    add_online_warehouse,
-    add_product,
-    add_store,
-    fresh_ean13,
-    graphql,
-    runtime_for,
-)
+from tests.clients import graphql, runtime_for
+from tests.rows import add_campaign, add_online_warehouse, add_product, add_store, fresh_ean13
 
 
 def bench_client(db: Database, tmp_path: Path) -> httpx.AsyncClient:

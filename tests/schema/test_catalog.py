@@ -9,15 +9,9 @@ from sqlalchemy import event, func, select
 
 from server.db import Database
 from server.models import ScanEvent, StockLevel, utcnow
-from tests.factories import (
-    add_campaign,
-    add_online_warehouse,
-    add_product,
-    add_store,
-    client_for,
-    fresh_ean13,
-    graphql,
-)
+from tests.clients import client_for, graphql
+from tests.documents import SCAN
+from tests.rows import add_campaign, add_online_warehouse, add_product, add_store, fresh_ean13
 
 PRODUCT_PAGE = """
 query Page($gtin: String!, $storeId: ID) {
@@ -34,11 +28,6 @@ query Page($gtin: String!, $storeId: ID) {
 }
 """
 
-SCAN = """
-mutation Scan($input: ScanInput!) {
-  scan(input: $input) { product { name } gtin errors { code field message } }
-}
-"""
 
 PRODUCTS = """
 query Many($gtins: [String!]!, $storeId: ID) {

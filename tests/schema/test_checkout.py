@@ -11,19 +11,15 @@ from sqlalchemy import func, select
 from schema.ids import encode_id
 from server.db import Database
 from server.models import Cart, OutboxEvent, utcnow
-from tests.factories import (
+from tests.clients import client_for, collect_at, graphql, hand_over, new_cart, sign_up
+from tests.documents import ADD_LINES, CART
+from tests.rows import (
     add_campaign,
     add_device,
     add_online_warehouse,
     add_product,
     add_store,
-    client_for,
-    collect_at,
     fresh_ean13,
-    graphql,
-    hand_over,
-    new_cart,
-    sign_up,
     stock_figures,
     store_with_product,
 )
@@ -49,12 +45,6 @@ mutation Checkout($input: CheckoutInput!) {{
   }}
 }}
 """
-ADD = """
-mutation Add($input: CartLinesAddInput!) {
-  cartLinesAdd(input: $input) { cart { version lines { id quantity } } errors { code } }
-}
-"""
-CART = "query Cart($id: ID!) { cart(id: $id) { id version lines { quantity } } }"
 ORDER = f"query Order($id: ID!) {{ order(id: $id) {{ {ORDER_FIELDS} }} }}"
 BY_NUMBER = "query ByNumber($n: String!) { orderByNumber(number: $n) { id number } }"
 MY_ORDERS = "{ orders(first: 10) { edges { node { number status } } pageInfo { hasNextPage } } }"
@@ -64,7 +54,7 @@ NUMBER = re.compile(r"^OC-\d{2}-\d{6}-\d$")
 async def fill(client, cart_id, reach, lines):  # type: ignore[no-untyped-def]
     body = await graphql(
         client,
-        ADD,
+        ADD_LINES,
         {"input": {"cartId": cart_id, "lines": [{"gtin": g, "quantity": q} for g, q in lines]}},
         reach,
     )

@@ -14,22 +14,23 @@ from schema.ids import decode_id, encode_id
 from server.db import Database
 from server.models import Order, OutboxEvent, StaffAuditEntry, StockReservation, utcnow
 from server.orders import expire_overdue
-from tests.factories import (
-    CHECKOUT,
-    CREATE_WITH_LINES,
-    add_device,
-    add_online_warehouse,
-    add_product,
-    add_staff,
-    add_store,
+from tests.clients import (
     client_for,
     collect_at,
-    fresh_ean13,
     graphql,
     hand_over,
     place_order,
     sign_up,
     staff_sign_in,
+)
+from tests.documents import CART_CREATE, CHECKOUT
+from tests.rows import (
+    add_device,
+    add_online_warehouse,
+    add_product,
+    add_staff,
+    add_store,
+    fresh_ean13,
     stock_figures,
 )
 
@@ -375,7 +376,7 @@ async def test_staff_of_the_kiosks_store_see_an_order_collected_elsewhere_but_ca
     async with client_for(db, tmp_path) as client:
         osl = await staff_sign_in(client, "osl@shop.no")
         cart = await graphql(
-            client, CREATE_WITH_LINES, {"input": {"lines": [{"gtin": shop.code, "quantity": 1}]}}
+            client, CART_CREATE, {"input": {"lines": [{"gtin": shop.code, "quantity": 1}]}}
         )
         created = cart["data"]["cartCreate"]
         phone = {"X-Cart-Token": created["cartToken"]}
