@@ -17,6 +17,7 @@ from server.config import Settings
 from server.db import Database
 from server.runtime import Runtime
 from tests.documents import (
+    ADD_LINES,
     CART_CREATE,
     CHECKOUT,
     HANDOFF_CLAIM,
@@ -78,6 +79,34 @@ async def new_cart(
     token = payload["cartToken"]
     reach = {"X-Cart-Token": token} if token else dict(headers or {})
     return payload["cart"]["id"], reach
+
+
+async def add_lines(
+    client: httpx.AsyncClient,
+    cart_id: str,
+    reach: dict[str, str],
+    lines: list[tuple[str, int]],
+) -> dict[str, Any]:
+    """Add (barcode, quantity) lines to a cart; return it (id, version, lines: id, quantity)."""
+    variables = {
+        "input": {"cartId": cart_id, "lines": [{"gtin": g, "quantity": q} for g, q in lines]}
+    }
+    payload = (await graphql(client, ADD_LINES, variables, reach))["data"]["cartLinesAdd"]  # type: ignore[index]
+    assert payload["errors"] == [], payload
+    return payload["cart"]  # type: ignore[no-any-return]
+
+
+async def filled_cart(
+    client: httpx.AsyncClient,
+    lines: list[tuple[str, int]],
+    headers: dict[str, str] | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Create a cart (the customer's when ``headers`` sign one in) and add ``lines`` to it.
+
+    Return the cart as ``add_lines`` does and the headers that reach it.
+    """
+    cart_id, reach = await new_cart(client, headers)
+    return await add_lines(client, cart_id, reach, lines), reach
 
 
 async def sign_up(
