@@ -1,7 +1,7 @@
 """Row factories: small functions that put test data in the database, one call per thing.
 
 Stores and their stock locations, products with barcodes, prices and stock, campaigns,
-devices and staff accounts, written through the ORM or the service that owns them; and
+customers, devices and staff accounts, written through the ORM or the service that owns them; and
 ``stock_figures`` to read a product's stock back. For talking to the app see
 ``tests.clients``.
 """
@@ -18,6 +18,7 @@ from server.db import Database
 from server.models import (
     Campaign,
     CampaignPrice,
+    Customer,
     Price,
     Product,
     ProductBarcode,
@@ -69,6 +70,7 @@ async def add_product(
     price: int | None = 4990,
     currency: str = "NOK",
     stock: dict[int, tuple[int, int]] | None = None,
+    active: bool = True,
 ) -> int:
     """Create a product with barcodes (canonical 14-digit), a price and stock per location id.
 
@@ -84,6 +86,7 @@ async def add_product(
             brand=brand,
             categories=categories or ["Food"],
             attributes={},
+            active=active,
         )
         session.add(product)
         await session.flush()
@@ -143,6 +146,15 @@ async def store_with_product(
     code = fresh_ean13()
     product_id = await add_product(db, gtins=[code], stock={location: (on_hand, 0)}, **product)
     return store_id, location, code, product_id
+
+
+async def add_customer(db: Database, email: str, name: str | None = None) -> int:
+    """Create a customer account (its password is not meant to be used); return its id."""
+    async with db.transaction() as session:
+        customer = Customer(email=email, password_hash="!unusable", name=name, phone=None)
+        session.add(customer)
+        await session.flush()
+        return customer.id
 
 
 async def add_device(db: Database, store_code: str, kind: str = "kiosk") -> str:
