@@ -18,6 +18,7 @@ from server.db import Database
 from server.models import (
     Campaign,
     CampaignPrice,
+    CartClaim,
     Customer,
     Price,
     Product,
@@ -27,6 +28,7 @@ from server.models import (
     Store,
 )
 from server.outbox import record_product_changes
+from server.viewer import Viewer
 
 _counter = itertools.count(1)
 
@@ -155,6 +157,24 @@ async def add_customer(db: Database, email: str, name: str | None = None) -> int
         session.add(customer)
         await session.flush()
         return customer.id
+
+
+async def device_viewer(db: Database, store_code: str, kind: str = "kiosk") -> Viewer:
+    """Register a kiosk or staff device of an existing store; return the viewer it signs in as."""
+    from server.accounts import resolve_viewer
+    from server.models import utcnow
+
+    token = await add_device(db, store_code, kind)
+    async with db.transaction(write=False) as session:
+        viewer = await resolve_viewer(session, bearer=token, cart_token=None, now=utcnow())
+    assert viewer.device is not None
+    return viewer
+
+
+async def claim_cart(db: Database, cart_id: int, device_id: int, until: datetime) -> None:
+    """Let a device reach a cart until ``until``, as a handoff claim does."""
+    async with db.transaction() as session:
+        session.add(CartClaim(cart_id=cart_id, device_id=device_id, expires_at=until))
 
 
 async def add_device(db: Database, store_code: str, kind: str = "kiosk") -> str:
