@@ -5,9 +5,9 @@ payload type, the service call, and how a result becomes the payload::
 
     return await run_mutation(
         info,
-        CartPayload,
-        lambda call: carts.add_lines(call.session, call.viewer, ..., call.now),
-        lambda change: CartPayload.changed(ctx, change),
+        StaffSignOutPayload,
+        lambda call: staff_service.sign_out(call.session, call.viewer),
+        StaffSignOutPayload.of,
     )
 
 The runner resolves who is asking, opens a savepoint in the operation's transaction and
