@@ -32,18 +32,16 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from strawberry.types import Info
 
 from schema.context import Context, context_of
+from server.db import Session
 from server.errors import AppError
 from server.models import utcnow
 from server.ratelimit import AttemptCounter
 from server.viewer import Viewer
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 P = TypeVar("P", bound="Refusable")
@@ -63,7 +61,7 @@ class Call:
     """What a mutation's service call gets: the operation's context and session, who, when."""
 
     ctx: Context
-    session: AsyncSession
+    session: Session
     viewer: Viewer
     now: datetime
 

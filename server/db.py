@@ -7,7 +7,7 @@ import contextlib
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,6 +21,10 @@ from sqlalchemy.ext.asyncio import (
 from server.config import Settings
 
 # Execution option naming the kind of BEGIN a SQLite write transaction needs.
+# The session every service takes first. The GraphQL layer names it through this alias, so
+# that only ``server`` imports SQLAlchemy.
+Session: TypeAlias = AsyncSession
+
 _SQLITE_BEGIN = "omnicart_sqlite_begin"
 
 
