@@ -10,13 +10,12 @@ from strawberry.types import Info
 
 from schema.carts.mutations import announce
 from schema.carts.types import Cart, Customer
-from schema.context import context_of
+from schema.context import Context, context_of
 from schema.errors import UserError
 from schema.ids import decode_id
-from schema.mutations import in_savepoint
+from schema.mutations import Call, run_mutation
 from server import accounts
 from server.errors import AppError
-from server.models import utcnow
 
 
 @strawberry.input(description="A new account, optionally taking over the guest cart.")
@@ -91,9 +90,24 @@ class CustomerSignOutPayload:
     ended_sessions: int = strawberry.field(description="How many sessions ended.")
     errors: list[UserError] = strawberry.field(description="Why signing out failed, if it did.")
 
+    @classmethod
+    def failed(cls, error: AppError) -> CustomerSignOutPayload:
+        """Build the payload of a refused sign-out."""
+        return cls(ended_sessions=0, errors=[UserError.from_error(error)])
+
+    @classmethod
+    def of(cls, ended: int) -> CustomerSignOutPayload:
+        """Build the payload of a sign-out that ended ``ended`` sessions."""
+        return cls(ended_sessions=ended, errors=[])
+
 
 def _cart_pk(cart_id: strawberry.ID | None) -> int | None:
     return decode_id(cart_id, "Cart", field="cartId") if cart_id is not None else None
+
+
+def _signed_in(ctx: Context, result: accounts.SignedIn) -> CustomerSessionPayload:
+    announce(ctx, *result.changed)
+    return CustomerSessionPayload.signed_in(result)
 
 
 @strawberry.type
@@ -117,26 +131,22 @@ class AccountMutation:
         self, info: Info, input: CustomerSignUpInput
     ) -> CustomerSessionPayload:
         ctx = context_of(info)
-        viewer = await ctx.viewer()
-        session = await ctx.session()
-        result = await in_savepoint(
-            ctx,
-            lambda: accounts.sign_up(
-                session,
-                viewer,
+        return await run_mutation(
+            info,
+            CustomerSessionPayload,
+            lambda call: accounts.sign_up(
+                call.session,
+                call.viewer,
                 email=input.email,
                 password=input.password,
                 name=input.name,
                 phone=input.phone,
                 guest_cart_id=_cart_pk(input.cart_id),
-                settings=ctx.settings,
-                now=utcnow(),
+                settings=call.settings,
+                now=call.now,
             ),
+            lambda result: _signed_in(ctx, result),
         )
-        if isinstance(result, AppError):
-            return CustomerSessionPayload.failed(result)
-        announce(ctx, *result.changed)
-        return CustomerSessionPayload.signed_in(result)
 
     @strawberry.mutation(
         description="Sign in with email and password; merges the given guest cart into yours."
@@ -145,26 +155,25 @@ class AccountMutation:
         self, info: Info, input: CustomerSignInInput
     ) -> CustomerSessionPayload:
         ctx = context_of(info)
-        viewer = await ctx.viewer()
-        session = await ctx.session()
-        try:
-            # No savepoint here: the service puts its work in a savepoint of its own, and
-            # counts a failed attempt with ``attempts`` whatever becomes of the operation.
-            result = await accounts.sign_in(
-                session,
-                viewer,
+
+        async def sign_in(call: Call) -> accounts.SignedIn:
+            # A wrong password counted by ``attempts`` stays counted through the savepoint's
+            # rollback (see schema.mutations).
+            return await accounts.sign_in(
+                call.session,
+                call.viewer,
                 email=input.email,
                 password=input.password,
                 guest_cart_id=_cart_pk(input.cart_id),
                 client_address=ctx.client_address,
-                attempts=await ctx.attempts(),
-                settings=ctx.settings,
-                now=utcnow(),
+                attempts=await call.attempts(),
+                settings=call.settings,
+                now=call.now,
             )
-        except AppError as error:
-            return CustomerSessionPayload.failed(error)
-        announce(ctx, *result.changed)
-        return CustomerSessionPayload.signed_in(result)
+
+        return await run_mutation(
+            info, CustomerSessionPayload, sign_in, lambda result: _signed_in(ctx, result)
+        )
 
     @strawberry.mutation(description="End this session (or all of the customer's sessions).")
     async def customer_sign_out(
@@ -174,13 +183,10 @@ class AccountMutation:
             CustomerSignOutInput | None, strawberry.argument(description="Which sessions to end.")
         ] = None,
     ) -> CustomerSignOutPayload:
-        ctx = context_of(info)
-        viewer = await ctx.viewer()
-        session = await ctx.session()
         everywhere = input.everywhere if input else False
-        ended = await in_savepoint(
-            ctx, lambda: accounts.sign_out(session, viewer, everywhere=everywhere)
+        return await run_mutation(
+            info,
+            CustomerSignOutPayload,
+            lambda call: accounts.sign_out(call.session, call.viewer, everywhere=everywhere),
+            CustomerSignOutPayload.of,
         )
-        if isinstance(ended, AppError):
-            return CustomerSignOutPayload(ended_sessions=0, errors=[UserError.from_error(ended)])
-        return CustomerSignOutPayload(ended_sessions=ended, errors=[])

@@ -13,7 +13,7 @@ from strawberry.types import Info
 from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id, encode_id
-from schema.mutations import in_savepoint
+from schema.mutations import Call, run_mutation
 from server import analytics, catalog, pricing, searching
 from server.catalog import StockFigure, stock_status
 from server.errors import AppError, InvalidInput
@@ -379,6 +379,11 @@ class ScanPayload:
     )
     errors: list[UserError] = strawberry.field(description="Why the scan failed, if it did.")
 
+    @classmethod
+    def failed(cls, error: AppError) -> ScanPayload:
+        """Build the payload of a refused scan."""
+        return cls(product=None, gtin=None, label=None, errors=[UserError.from_error(error)])
+
 
 @strawberry.type
 class ScanMutation:
@@ -390,16 +395,14 @@ class ScanMutation:
     )
     async def scan(self, info: Info, input: ScanInput) -> ScanPayload:
         ctx = context_of(info)
-        viewer = await ctx.viewer()
-        session = await ctx.session()
 
-        async def record() -> analytics.ScanOutcome:
+        async def record(call: Call) -> analytics.ScanOutcome:
             store_id = (
                 decode_id(input.store_id, "Store", field="storeId") if input.store_id else None
             )
-            scanner = await analytics.scanner_of(session, viewer)
+            scanner = await analytics.scanner_of(call.session, call.viewer)
             return await analytics.record_scan(
-                session,
+                call.session,
                 code=input.code,
                 store_id=store_id,
                 device_kind=input.device_kind.value,
@@ -408,16 +411,14 @@ class ScanMutation:
                 cart_id=scanner.cart_id,
             )
 
-        outcome = await in_savepoint(ctx, record)
-        if isinstance(outcome, AppError):
+        async def scanned(outcome: analytics.ScanOutcome) -> ScanPayload:
+            product = await Product.load(info, outcome.product) if outcome.product else None
+            label = outcome.restricted
             return ScanPayload(
-                product=None, gtin=None, label=None, errors=[UserError.from_error(outcome)]
+                product=product,
+                gtin=str(outcome.gtin) if outcome.gtin else None,
+                label=ScanLabel.from_code(label, ctx.settings.currency) if label else None,
+                errors=[],
             )
-        product = await Product.load(info, outcome.product) if outcome.product else None
-        label = outcome.restricted
-        return ScanPayload(
-            product=product,
-            gtin=str(outcome.gtin) if outcome.gtin else None,
-            label=ScanLabel.from_code(label, ctx.settings.currency) if label else None,
-            errors=[],
-        )
+
+        return await run_mutation(info, ScanPayload, record, scanned)

@@ -26,6 +26,7 @@ from strawberry.types import Info
 from strawberry.types.graphql import OperationType
 
 from schema.loaders import Loaders
+from schema.writes import writes_in_query
 from server.accounts import resolve_viewer
 from server.db import Session
 from server.events import announce_product_changes
@@ -232,14 +233,21 @@ def context_of(info: Info[Any, Any]) -> Context:
 
 
 class OperationTransaction(SchemaExtension):
-    """One transaction per operation: mutations lock for writing; commit only when error-free."""
+    """One transaction per operation: mutations (and queries that write) lock for writing.
+
+    A mutation commits only when error-free; a query that writes whatever its fields did.
+    """
 
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context.context
         if isinstance(ctx, Context):
             # Strawberry's OperationType, not graphql-core's: comparing across the two enums
             # is always False and would start every mutation as a deferred (read) transaction.
-            ctx.write = self.execution_context.operation_type == OperationType.MUTATION
+            ec = self.execution_context
+            ctx.write = ec.operation_type == OperationType.MUTATION or (
+                ec.operation_type == OperationType.QUERY
+                and writes_in_query(ec.schema._schema, ec.graphql_document, ec.operation_name)
+            )
         yield
 
     async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
@@ -248,7 +256,12 @@ class OperationTransaction(SchemaExtension):
         if not isinstance(ctx, Context):
             return
         result = self.execution_context.result
-        ok = result is not None and not getattr(result, "errors", None)
+        # A query that writes commits despite a failed field: each write is whole on its own
+        # and an answered field keeps its audit row (schema.writes).
+        ok = result is not None and (
+            not getattr(result, "errors", None)
+            or (ctx.write and self.execution_context.operation_type == OperationType.QUERY)
+        )
         try:
             await ctx.finish(commit=ok)
         except Exception as exc:

@@ -1,26 +1,114 @@
-"""Running a mutation's service call, so that a refusal becomes the payload's ``errors``."""
+"""The one way a mutation runs its service call and turns the outcome into its payload.
+
+Every mutation resolver converts its input and hands ``run_mutation`` three things: the
+payload type, the service call, and how a result becomes the payload::
+
+    return await run_mutation(
+        info,
+        StaffSignOutPayload,
+        lambda call: staff_service.sign_out(call.session, call.viewer),
+        StaffSignOutPayload.of,
+    )
+
+The runner resolves who is asking, opens a savepoint in the operation's transaction and
+runs the call in it. An ``AppError`` (from the call, or from converting the input inside
+it) rolls the savepoint back, so a refusal leaves nothing behind while the operation still
+commits, and becomes the payload through the payload type's ``failed`` (which is where
+``details`` travel: the current cart on VERSION_CONFLICT, the short lines on
+INSUFFICIENT_STOCK). Anything else is unexpected and propagates, failing the operation.
+
+Failed attempts counted for rate limiting (``call.attempts()``) outlive the savepoint's
+rollback: ``schema.context.Context.attempts`` counts them in side transactions, or, in a
+SQLite write operation, keeps them aside and writes them however the operation ends.
+
+Queries that write (the audited customer lookups of staff) are declared with
+``metadata=WRITES`` (``schema.writes``), so the operation opens its one transaction for
+writing, and run their call with ``run_in_operation``.
+"""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, Self, TypeVar
 
-from schema.context import Context
+from strawberry.types import Info
+
+from schema.context import Context, context_of
+from server.db import Session
 from server.errors import AppError
+from server.models import utcnow
+from server.ratelimit import AttemptCounter
+from server.viewer import Viewer
 
 T = TypeVar("T")
+P = TypeVar("P", bound="Refusable")
 
 
-async def in_savepoint(ctx: Context, call: Callable[[], Awaitable[T]]) -> T | AppError:
-    """Run ``call`` in a savepoint; return its result, or the AppError that refused it.
+class Refusable(Protocol):
+    """A mutation payload: it can say why nothing happened."""
 
-    A refusal rolls the savepoint back, so it leaves nothing behind while the operation still
-    commits. (Services that open savepoints of their own are called without this; failed
-    attempts counted for rate limiting outlive any rollback, see ``server.ratelimit``.)
+    @classmethod
+    def failed(cls, error: AppError) -> Self:
+        """Build the payload of a refused call: ``errors`` from ``error``, the rest empty."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What a mutation's service call gets: the operation's context and session, who, when."""
+
+    ctx: Context
+    session: Session
+    viewer: Viewer
+    now: datetime
+
+    @property
+    def settings(self) -> Any:
+        """Return the settings in force."""
+        return self.ctx.settings
+
+    async def attempts(self) -> AttemptCounter:
+        """Return the operation's counter of failed attempts (it outlives any rollback)."""
+        return await self.ctx.attempts()
+
+
+async def _call_of(ctx: Context) -> Call:
+    viewer = await ctx.viewer()
+    return Call(ctx, await ctx.session(), viewer, utcnow())
+
+
+async def run_mutation(
+    info: Info,
+    payload: type[P],
+    call: Callable[[Call], Awaitable[T]],
+    payload_of: Callable[[T], P | Awaitable[P]],
+) -> P:
+    """Run ``call`` in a savepoint; answer ``payload_of`` its result, or ``payload.failed``.
+
+    See the module docstring for what a refusal leaves behind.
     """
-    session = await ctx.session()
+    ctx = context_of(info)
+    given = await _call_of(ctx)
     try:
-        async with session.begin_nested():
-            return await call()
+        async with given.session.begin_nested():
+            result = await call(given)
     except AppError as error:
-        return error
+        return payload.failed(error)
+    built = payload_of(result)
+    return await built if inspect.isawaitable(built) else built
+
+
+async def run_in_operation(info: Info, call: Callable[[Call], Awaitable[T]]) -> T:
+    """Run a writing query's ``call`` in a savepoint of the operation's write transaction.
+
+    An ``AppError`` rolls back what the call wrote and propagates as the field's GraphQL
+    error; what it wrote otherwise commits with the operation (see ``schema.writes``).
+    """
+    ctx = context_of(info)
+    assert ctx.write, "a query that writes is declared with metadata=WRITES (schema.writes)"
+    given = await _call_of(ctx)
+    async with given.session.begin_nested():
+        return await call(given)

@@ -16,14 +16,14 @@ from schema.catalog import Node, Product, Store
 from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id, encode_id
-from schema.mutations import in_savepoint
+from schema.mutations import Call, run_in_operation, run_mutation
 from schema.orders.queries import AFTER, FIRST
 from schema.orders.types import OrderConnection, decode_cursor
 from schema.paging import PageInfo
+from schema.writes import WRITES
 from server import staff as staff_service
 from server.errors import AppError, InvalidInput
 from server.models import Customer as CustomerRow
-from server.models import utcnow
 from server.staff import AuditView, StaffRecord
 
 _SUBJECT_TYPES = {"order": "Order", "customer": "Customer"}
@@ -76,11 +76,36 @@ class StaffSessionPayload:
     staff: StaffUser | None = strawberry.field(description="Who signed in.")
     errors: list[UserError] = strawberry.field(description="Why signing in failed, if it did.")
 
+    @classmethod
+    def failed(cls, error: AppError) -> StaffSessionPayload:
+        """Build the payload of a refused staff sign-in."""
+        return cls(token=None, expires_at=None, staff=None, errors=[UserError.from_error(error)])
+
+    @classmethod
+    def of(cls, signed_in: staff_service.StaffSignedIn) -> StaffSessionPayload:
+        """Build the payload of a new staff session."""
+        return cls(
+            token=signed_in.token,
+            expires_at=signed_in.expires_at,
+            staff=StaffUser.from_model(signed_in.staff),
+            errors=[],
+        )
+
 
 @strawberry.type(description="The result of a staff sign-out.")
 class StaffSignOutPayload:
     ended_sessions: int = strawberry.field(description="How many sessions ended (0 or 1).")
     errors: list[UserError] = strawberry.field(description="Why it failed, if it did.")
+
+    @classmethod
+    def failed(cls, error: AppError) -> StaffSignOutPayload:
+        """Build the payload of a refused staff sign-out."""
+        return cls(ended_sessions=0, errors=[UserError.from_error(error)])
+
+    @classmethod
+    def of(cls, ended: int) -> StaffSignOutPayload:
+        """Build the payload of a sign-out that ended ``ended`` sessions."""
+        return cls(ended_sessions=ended, errors=[])
 
 
 @strawberry.type(description="A product a customer bought, over all their orders.")
@@ -215,7 +240,8 @@ class StaffQuery:
         description=(
             "Staff (signed in as a person): customers whose name, email or phone matches. "
             "Every lookup is recorded in the audit trail."
-        )
+        ),
+        metadata=WRITES,
     )
     async def customer_search(
         self,
@@ -225,28 +251,31 @@ class StaffQuery:
         ],
         first: Annotated[int, strawberry.argument(description="How many (1 to 50).")] = 20,
     ) -> list[CustomerRecord]:
-        ctx = context_of(info)
-        viewer = await ctx.viewer()
-        # The lookup and its audit row commit together, in a write transaction of their own.
-        async with ctx.runtime.db.transaction() as session:
-            rows = await staff_service.search_customers(
-                session, viewer, query, limit=first, now=utcnow()
-            )
+        # The lookup and its audit row commit together, in the operation's transaction.
+        rows = await run_in_operation(
+            info,
+            lambda call: staff_service.search_customers(
+                call.session, call.viewer, query, limit=first, now=call.now
+            ),
+        )
         return [_record(row) for row in rows]
 
     @strawberry.field(
-        description="Staff (signed in as a person): one customer, recorded in the audit trail."
+        description="Staff (signed in as a person): one customer, recorded in the audit trail.",
+        metadata=WRITES,
     )
     async def staff_customer(
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The customer's global id.")],
     ) -> CustomerRecord | None:
-        ctx = context_of(info)
-        viewer = await ctx.viewer()
         pk = decode_id(id, "Customer")
-        async with ctx.runtime.db.transaction() as session:
-            row = await staff_service.customer_for_staff(session, viewer, pk, now=utcnow())
+        row = await run_in_operation(
+            info,
+            lambda call: staff_service.customer_for_staff(
+                call.session, call.viewer, pk, now=call.now
+            ),
+        )
         return _record(row) if row else None
 
     @strawberry.field(description="Admins: staff actions, newest first.")
@@ -298,36 +327,27 @@ class StaffMutation:
         input: Annotated[StaffSignInInput, strawberry.argument(description="Credentials.")],
     ) -> StaffSessionPayload:
         ctx = context_of(info)
-        session = await ctx.session()
-        try:
-            # No savepoint: the service's work is in one of its own, and ``attempts`` counts
-            # a failed attempt whatever becomes of the operation.
-            signed_in = await staff_service.sign_in(
-                session,
+
+        async def sign_in(call: Call) -> staff_service.StaffSignedIn:
+            # A wrong password counted by ``attempts`` stays counted through the savepoint's
+            # rollback (see schema.mutations).
+            return await staff_service.sign_in(
+                call.session,
                 email=input.email,
                 password=input.password,
                 client_address=ctx.client_address,
-                attempts=await ctx.attempts(),
-                settings=ctx.settings,
-                now=utcnow(),
+                attempts=await call.attempts(),
+                settings=call.settings,
+                now=call.now,
             )
-        except AppError as error:
-            return StaffSessionPayload(
-                token=None, expires_at=None, staff=None, errors=[UserError.from_error(error)]
-            )
-        return StaffSessionPayload(
-            token=signed_in.token,
-            expires_at=signed_in.expires_at,
-            staff=StaffUser.from_model(signed_in.staff),
-            errors=[],
-        )
+
+        return await run_mutation(info, StaffSessionPayload, sign_in, StaffSessionPayload.of)
 
     @strawberry.mutation(description="End this staff session.")
     async def staff_sign_out(self, info: Info) -> StaffSignOutPayload:
-        ctx = context_of(info)
-        viewer = await ctx.viewer()
-        session = await ctx.session()
-        ended = await in_savepoint(ctx, lambda: staff_service.sign_out(session, viewer))
-        if isinstance(ended, AppError):
-            return StaffSignOutPayload(ended_sessions=0, errors=[UserError.from_error(ended)])
-        return StaffSignOutPayload(ended_sessions=ended, errors=[])
+        return await run_mutation(
+            info,
+            StaffSignOutPayload,
+            lambda call: staff_service.sign_out(call.session, call.viewer),
+            StaffSignOutPayload.of,
+        )

@@ -9,15 +9,13 @@ import strawberry
 from strawberry.types import Info
 
 from schema.carts.mutations import CartPayload
-from schema.carts.types import Cart
 from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id
-from schema.mutations import in_savepoint
+from schema.mutations import Call, run_mutation
 from server import carts
 from server.carts.routes import handoff_barcode_url, handoff_qr_url
 from server.errors import AppError
-from server.models import utcnow
 
 
 @strawberry.input(description="The cart to hand over to a kiosk.")
@@ -48,6 +46,28 @@ class CartHandoffPayload:
         description="Why there is no code, if there is none."
     )
 
+    @classmethod
+    def failed(cls, error: AppError) -> CartHandoffPayload:
+        """Build the payload of a refused handoff."""
+        return cls(
+            code=None,
+            expires_at=None,
+            barcode_url=None,
+            qr_url=None,
+            errors=[UserError.from_error(error)],
+        )
+
+    @classmethod
+    def of(cls, issued: carts.HandoffCode) -> CartHandoffPayload:
+        """Build the payload of a code just issued."""
+        return cls(
+            code=issued.display,
+            expires_at=issued.expires_at,
+            barcode_url=handoff_barcode_url(issued.code),
+            qr_url=handoff_qr_url(issued.code),
+            errors=[],
+        )
+
 
 @strawberry.type
 class HandoffMutation:
@@ -63,33 +83,18 @@ class HandoffMutation:
         input: Annotated[CartHandoffCreateInput, strawberry.argument(description="The cart.")],
     ) -> CartHandoffPayload:
         ctx = context_of(info)
-        viewer = await ctx.viewer()
-        session = await ctx.session()
-        issued = await in_savepoint(
-            ctx,
-            lambda: carts.create_handoff(
-                session,
-                viewer,
+        return await run_mutation(
+            info,
+            CartHandoffPayload,
+            lambda call: carts.create_handoff(
+                call.session,
+                call.viewer,
                 decode_id(input.cart_id, "Cart", field="cartId"),
                 secret_key=ctx.runtime.secret_key,
-                lifetime=timedelta(minutes=ctx.settings.handoff_minutes),
-                now=utcnow(),
+                lifetime=timedelta(minutes=call.settings.handoff_minutes),
+                now=call.now,
             ),
-        )
-        if isinstance(issued, AppError):
-            return CartHandoffPayload(
-                code=None,
-                expires_at=None,
-                barcode_url=None,
-                qr_url=None,
-                errors=[UserError.from_error(issued)],
-            )
-        return CartHandoffPayload(
-            code=issued.display,
-            expires_at=issued.expires_at,
-            barcode_url=handoff_barcode_url(issued.code),
-            qr_url=handoff_qr_url(issued.code),
-            errors=[],
+            CartHandoffPayload.of,
         )
 
     @strawberry.mutation(
@@ -104,21 +109,19 @@ class HandoffMutation:
         input: Annotated[CartHandoffClaimInput, strawberry.argument(description="The code.")],
     ) -> CartPayload:
         ctx = context_of(info)
-        viewer = await ctx.viewer()
-        session = await ctx.session()
-        try:
-            # No savepoint here: the service runs the claim in a savepoint of its own, and
-            # ``attempts`` counts a failed code whatever becomes of the operation.
-            cart = await carts.claim_handoff(
-                session,
-                viewer,
+
+        async def claim(call: Call) -> carts.CartView:
+            # The wrong code counted by ``attempts`` stays counted through the savepoint's
+            # rollback (see schema.mutations).
+            return await carts.claim_handoff(
+                call.session,
+                call.viewer,
                 input.code,
                 client_address=ctx.client_address,
                 secret_key=ctx.runtime.secret_key,
-                claim_lifetime=timedelta(minutes=ctx.settings.claim_minutes),
-                attempts=await ctx.attempts(),
-                now=utcnow(),
+                claim_lifetime=timedelta(minutes=call.settings.claim_minutes),
+                attempts=await call.attempts(),
+                now=call.now,
             )
-        except AppError as error:
-            return CartPayload(cart=None, replayed=False, errors=[UserError.from_error(error)])
-        return CartPayload(cart=Cart.from_model(cart), replayed=False, errors=[])
+
+        return await run_mutation(info, CartPayload, claim, CartPayload.of)

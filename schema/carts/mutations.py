@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -13,12 +12,10 @@ from schema.carts.types import Cart, LineQuantity
 from schema.context import Context, context_of
 from schema.errors import UserError
 from schema.ids import decode_id
-from schema.mutations import in_savepoint
+from schema.mutations import Call, run_mutation
 from server import carts
 from server.errors import AppError, VersionConflict
 from server.events import cart_topic
-from server.models import utcnow
-from server.viewer import Viewer
 
 EXPECTED_VERSION = (
     "The version the client last saw; if the cart moved on, nothing changes and the payload "
@@ -93,6 +90,11 @@ class CartCreatePayload:
     )
     errors: list[UserError] = strawberry.field(description="Why it failed, if it did.")
 
+    @classmethod
+    def failed(cls, error: AppError) -> CartCreatePayload:
+        """Build the payload of a refused cart creation."""
+        return cls(cart=None, cart_token=None, errors=[UserError.from_error(error)])
+
 
 @strawberry.type(description="A cart after a change, or why nothing changed.")
 class CartPayload:
@@ -111,6 +113,11 @@ class CartPayload:
         cart = Cart.from_model(current) if isinstance(current, carts.CartView) else None
         return cls(cart=cart, replayed=False, errors=[UserError.from_error(error)])
 
+    @classmethod
+    def of(cls, cart: carts.CartView, *, replayed: bool = False) -> CartPayload:
+        """Build the payload of a cart after a change (or a replay of one)."""
+        return cls(cart=Cart.from_model(cart), replayed=replayed, errors=[])
+
 
 def announce(ctx: Context, *changed: carts.CartView) -> None:
     """Tell every subscriber of these carts about their new versions once the change commits."""
@@ -123,22 +130,18 @@ def announce(ctx: Context, *changed: carts.CartView) -> None:
         ctx.after_commit(publish)
 
 
-CartWork = Callable[[Viewer, datetime], Awaitable[carts.CartChange]]
-
-
-async def run_change(info: Info, work: CartWork) -> CartPayload:
-    """Run one cart change in a savepoint and turn its outcome into the payload.
-
-    ``work`` calls one carts service with the operation's session (``ctx.session()``).
-    """
+async def run_change(
+    info: Info, work: Callable[[Call], Awaitable[carts.CartChange]]
+) -> CartPayload:
+    """Run one cart change through the mutation runner and announce the new version."""
     ctx = context_of(info)
-    viewer = await ctx.viewer()
-    change = await in_savepoint(ctx, lambda: work(viewer, utcnow()))
-    if isinstance(change, AppError):
-        return CartPayload.failed(change)
-    if not change.replayed:
-        announce(ctx, change.cart)
-    return CartPayload(cart=Cart.from_model(change.cart), replayed=change.replayed, errors=[])
+
+    def payload_of(change: carts.CartChange) -> CartPayload:
+        if not change.replayed:
+            announce(ctx, change.cart)
+        return CartPayload.of(change.cart, replayed=change.replayed)
+
+    return await run_mutation(info, CartPayload, work, payload_of)
 
 
 def _options(expected_version: int | None, idempotency_key: str | None) -> carts.WriteOptions:
@@ -176,26 +179,25 @@ class CartMutation:
         ] = None,
     ) -> CartCreatePayload:
         ctx = context_of(info)
-        viewer = await ctx.viewer()
-        session = await ctx.session()
-        outcome = await in_savepoint(
-            ctx,
-            lambda: carts.create_cart(
-                session,
-                viewer,
-                utcnow(),
+
+        def created(outcome: tuple[carts.NewCart, carts.CartChange | None]) -> CartCreatePayload:
+            new, change = outcome
+            cart = change.cart if change else new.cart
+            announce(ctx, cart)
+            return CartCreatePayload(cart=Cart.from_model(cart), cart_token=new.token, errors=[])
+
+        return await run_mutation(
+            info,
+            CartCreatePayload,
+            lambda call: carts.create_cart(
+                call.session,
+                call.viewer,
+                call.now,
                 lines=_add_lines(input.lines if input else []),
-                max_quantity=ctx.settings.max_line_quantity,
+                max_quantity=call.settings.max_line_quantity,
             ),
+            created,
         )
-        if isinstance(outcome, AppError):
-            return CartCreatePayload(
-                cart=None, cart_token=None, errors=[UserError.from_error(outcome)]
-            )
-        created, change = outcome
-        cart = change.cart if change else created.cart
-        announce(ctx, cart)
-        return CartCreatePayload(cart=Cart.from_model(cart), cart_token=created.token, errors=[])
 
     @strawberry.mutation(description="Add units of products, by barcode or product id.")
     async def cart_lines_add(
@@ -203,18 +205,15 @@ class CartMutation:
         info: Info,
         input: Annotated[CartLinesAddInput, strawberry.argument(description="What to add.")],
     ) -> CartPayload:
-        ctx = context_of(info)
-        max_quantity = ctx.settings.max_line_quantity
-
-        async def work(viewer: Viewer, now: datetime) -> carts.CartChange:
+        async def work(call: Call) -> carts.CartChange:
             return await carts.add_lines(
-                await ctx.session(),
-                viewer,
+                call.session,
+                call.viewer,
                 decode_id(input.cart_id, "Cart", field="cartId"),
                 _add_lines(input.lines),
                 _options(input.expected_version, input.idempotency_key),
-                now,
-                max_quantity=max_quantity,
+                call.now,
+                max_quantity=call.settings.max_line_quantity,
             )
 
         return await run_change(info, work)
@@ -225,10 +224,7 @@ class CartMutation:
         info: Info,
         input: Annotated[CartLinesUpdateInput, strawberry.argument(description="What to change.")],
     ) -> CartPayload:
-        ctx = context_of(info)
-        max_quantity = ctx.settings.max_line_quantity
-
-        async def work(viewer: Viewer, now: datetime) -> carts.CartChange:
+        async def work(call: Call) -> carts.CartChange:
             lines = [
                 carts.SetLine(
                     decode_id(line.line_id, "CartLine", field=f"lines[{i}].lineId"), line.quantity
@@ -236,13 +232,13 @@ class CartMutation:
                 for i, line in enumerate(input.lines)
             ]
             return await carts.update_lines(
-                await ctx.session(),
-                viewer,
+                call.session,
+                call.viewer,
                 decode_id(input.cart_id, "Cart", field="cartId"),
                 lines,
                 _options(input.expected_version, input.idempotency_key),
-                now,
-                max_quantity=max_quantity,
+                call.now,
+                max_quantity=call.settings.max_line_quantity,
             )
 
         return await run_change(info, work)
@@ -253,20 +249,18 @@ class CartMutation:
         info: Info,
         input: Annotated[CartLinesRemoveInput, strawberry.argument(description="What to remove.")],
     ) -> CartPayload:
-        ctx = context_of(info)
-
-        async def work(viewer: Viewer, now: datetime) -> carts.CartChange:
+        async def work(call: Call) -> carts.CartChange:
             line_ids = [
                 decode_id(line_id, "CartLine", field=f"lineIds[{i}]")
                 for i, line_id in enumerate(input.line_ids)
             ]
             return await carts.remove_lines(
-                await ctx.session(),
-                viewer,
+                call.session,
+                call.viewer,
                 decode_id(input.cart_id, "Cart", field="cartId"),
                 line_ids,
                 _options(input.expected_version, input.idempotency_key),
-                now,
+                call.now,
             )
 
         return await run_change(info, work)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -12,12 +11,11 @@ from strawberry.types import Info
 from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id
-from schema.mutations import in_savepoint
+from schema.mutations import Call, run_mutation
 from schema.orders.checkout import announce_order
 from schema.orders.types import Order
 from server import orders
 from server.errors import AppError, InvalidInput, InvalidTransition
-from server.models import utcnow
 from server.staff import StaffActor, require_staff
 
 MAX_NOTE = 500
@@ -64,33 +62,33 @@ class OrderPayload:
         return cls(order=order, errors=[UserError.from_error(error)])
 
 
-Work = Callable[[StaffActor, datetime], Awaitable[orders.OrderView]]
+Work = Callable[[StaffActor, Call], Awaitable[orders.OrderView]]
 
 
 async def _act(info: Info, work: Work) -> OrderPayload:
-    """Run one staff action in a savepoint; refuse non-staff before looking anything up."""
+    """Run one staff action through the mutation runner; refuse non-staff before any lookup."""
     ctx = context_of(info)
-    viewer = await ctx.viewer()
-    order = await in_savepoint(ctx, lambda: work(require_staff(viewer), utcnow()))
-    if isinstance(order, AppError):
-        return OrderPayload.failed(order)
-    announce_order(ctx, order)
-    return OrderPayload(order=Order.from_model(order), errors=[])
+
+    def acted(order: orders.OrderView) -> OrderPayload:
+        announce_order(ctx, order)
+        return OrderPayload(order=Order.from_model(order), errors=[])
+
+    return await run_mutation(
+        info, OrderPayload, lambda call: work(require_staff(call.viewer), call), acted
+    )
 
 
 async def _transition(info: Info, input: OrderActionInput, action: orders.Action) -> OrderPayload:
-    ctx = context_of(info)
-
-    async def work(actor: StaffActor, now: datetime) -> orders.OrderView:
+    async def work(actor: StaffActor, call: Call) -> orders.OrderView:
         if input.note is not None and len(input.note) > MAX_NOTE:
             raise InvalidInput(f"A note has at most {MAX_NOTE} characters.", field="note")
         return await orders.transition(
-            await ctx.session(),
+            call.session,
             actor,
             decode_id(input.order_id, "Order", field="orderId"),
             action,
-            now=now,
-            pickup_days=ctx.settings.order_pickup_days,
+            now=call.now,
+            pickup_days=call.settings.order_pickup_days,
             note=input.note,
         )
 
@@ -152,9 +150,7 @@ class OrderActionMutation:
         info: Info,
         input: Annotated[OrderReturnInput, strawberry.argument(description="What came back.")],
     ) -> OrderPayload:
-        ctx = context_of(info)
-
-        async def work(actor: StaffActor, now: datetime) -> orders.OrderView:
+        async def work(actor: StaffActor, call: Call) -> orders.OrderView:
             lines = (
                 [
                     orders.ReturnLine(
@@ -167,14 +163,14 @@ class OrderActionMutation:
                 else None
             )
             return await orders.take_return(
-                await ctx.session(),
+                call.session,
                 actor,
                 decode_id(input.order_id, "Order", field="orderId"),
                 store_id=decode_id(input.store_id, "Store", field="storeId")
                 if input.store_id
                 else None,
                 lines=lines,
-                now=now,
+                now=call.now,
             )
 
         return await _act(info, work)

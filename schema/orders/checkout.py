@@ -12,11 +12,11 @@ from schema.carts.types import Cart
 from schema.context import Context, context_of
 from schema.errors import UserError
 from schema.ids import decode_id
+from schema.mutations import run_mutation
 from schema.orders.types import Order, OrderChannel, UnavailableLineType
 from server import carts, orders
 from server.errors import AppError, InsufficientStock, InvalidInput, VersionConflict
 from server.events import order_topic
-from server.models import utcnow
 
 
 @strawberry.input(description="Collect in a store; the units are reserved there until then.")
@@ -95,6 +95,17 @@ class CheckoutPayload:
             errors=[UserError.from_error(error)],
         )
 
+    @classmethod
+    def placed(cls, result: orders.CheckoutResult) -> CheckoutPayload:
+        """Build the payload of an order placed (or replayed)."""
+        return cls(
+            order=Order.from_model(result.order),
+            cart=Cart.from_model(result.cart) if result.cart else None,
+            replayed=result.replayed,
+            unavailable_lines=[],
+            errors=[],
+        )
+
 
 def announce_order(ctx: Context, order: orders.OrderView) -> None:
     """Tell the order's followers about its new version once the change commits."""
@@ -155,28 +166,24 @@ class CheckoutMutation:
         input: Annotated[CheckoutInput, strawberry.argument(description="What to order, how.")],
     ) -> CheckoutPayload:
         ctx = context_of(info)
-        viewer = await ctx.viewer()
-        session = await ctx.session()
-        try:
-            # The service runs in a savepoint of its own: a refusal leaves nothing behind.
-            result = await orders.checkout(
-                session,
-                viewer,
+
+        def placed(result: orders.CheckoutResult) -> CheckoutPayload:
+            if not result.replayed:
+                announce(ctx, *result.changed_carts)
+                announce_order(ctx, result.order)
+            ctx.loaders.order_lines.prime(result.order.id, list(result.lines))
+            return CheckoutPayload.placed(result)
+
+        return await run_mutation(
+            info,
+            CheckoutPayload,
+            lambda call: orders.checkout(
+                call.session,
+                call.viewer,
                 _request(input),
-                now=utcnow(),
-                currency=ctx.settings.currency,
-                pickup_days=ctx.settings.order_pickup_days,
-            )
-        except AppError as error:
-            return CheckoutPayload.failed(error)
-        if not result.replayed:
-            announce(ctx, *result.changed_carts)
-            announce_order(ctx, result.order)
-        ctx.loaders.order_lines.prime(result.order.id, list(result.lines))
-        return CheckoutPayload(
-            order=Order.from_model(result.order),
-            cart=Cart.from_model(result.cart) if result.cart else None,
-            replayed=result.replayed,
-            unavailable_lines=[],
-            errors=[],
+                now=call.now,
+                currency=call.settings.currency,
+                pickup_days=call.settings.order_pickup_days,
+            ),
+            placed,
         )

@@ -343,8 +343,9 @@ async def _resolve_products(session: AsyncSession, lines: Sequence[AddLine]) -> 
             try:
                 gtins[i] = parse_gtin(line.gtin)
             except AppError as error:
-                error.field = f"lines[{i}].gtin"
-                raise
+                # The same refusal, naming the line's field (the parser knows no fields).
+                field = f"lines[{i}].gtin"
+                raise type(error)(error.message, field=field, details=error.details) from None
     by_gtin = await _products_by_codes(session, gtins)
     by_id = await catalog.products_by_ids(
         session, [line.product_id for line in lines if line.product_id is not None]

@@ -30,7 +30,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -116,14 +116,6 @@ class VersionedWrite(Protocol[T_co]):
         ...
 
 
-class _Replayed(Exception, Generic[T]):
-    """Unwinds a write whose idempotency key already has an outcome, undoing the lock's bump."""
-
-    def __init__(self, outcome: T) -> None:
-        super().__init__("replayed")
-        self.outcome = outcome
-
-
 def check_key(key: str | None) -> str | None:
     """Return the key as given, or raise InvalidInput when it is empty or too long."""
     if key is None:
@@ -150,24 +142,29 @@ async def run_versioned(
     replay or a failure leaves nothing behind even for a caller without one.
     """
     if write.guard.key is None and not savepoint:
-        return await _attempt(session, write)
-    try:
-        async with session.begin_nested():
-            return await _attempt(session, write)
-    except _Replayed as replayed:
-        outcome: T = replayed.outcome
+        outcome, _replayed = await _attempt(session, write)
         return outcome
+    nested = await session.begin_nested()
+    try:
+        outcome, replayed = await _attempt(session, write)
+    except BaseException:
+        await nested.rollback()
+        raise
+    # A replay answers the kept outcome and undoes the lock's bump with the savepoint.
+    await (nested.rollback() if replayed else nested.commit())
+    return outcome
 
 
-async def _attempt(session: AsyncSession, write: VersionedWrite[T]) -> T:
+async def _attempt(session: AsyncSession, write: VersionedWrite[T]) -> tuple[T, bool]:
+    """Return the write's outcome, and whether it replays one kept under its key."""
     locked = await write.lock(session)
     if locked is None:
-        return await _refusal(session, write)
+        return await _refusal(session, write), False
     if write.guard.key is not None:
         kept = await write.kept(session)
         if kept is not None:
-            raise _Replayed(kept)
-    return await write.apply(session, locked)
+            return kept, True
+    return await write.apply(session, locked), False
 
 
 async def _refusal(session: AsyncSession, write: VersionedWrite[T]) -> T:

@@ -16,15 +16,8 @@ from schema.ids import encode_id
 from server.db import Database
 from server.models import utcnow
 from server.pwa_documents import product_page_document
-from tests.factories import (
-    add_campaign,
-    add_online_warehouse,
-    add_product,
-    add_store,
-    fresh_ean13,
-    graphql,
-    runtime_for,
-)
+from tests.clients import graphql, runtime_for
+from tests.rows import add_campaign, add_online_warehouse, add_product, add_store, fresh_ean13
 
 
 def bench_client(db: Database, tmp_path: Path) -> httpx.AsyncClient:

@@ -73,7 +73,7 @@ async def _prepare_database(data_dir: Path) -> tuple[str, str, str]:
     from server.config import Settings
     from server.db import Database
     from server.migrations import upgrade_to_head
-    from tests.factories import add_device
+    from tests.rows import add_device
 
     url = f"sqlite+aiosqlite:///{data_dir / 'omnicart.db'}"
     settings = Settings(data_dir=data_dir, database_url=url)  # type: ignore[arg-type]

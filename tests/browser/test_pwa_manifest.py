@@ -21,7 +21,7 @@ from PIL import Image
 from server.db import Database
 from server.pwa import IMMUTABLE, NO_CACHE, cache_control_for, shell_version
 from server.pwa_documents import static_graphql_documents
-from tests.factories import client_for
+from tests.clients import client_for
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 PAGES = {"/": "index.html", "/kiosk": "kiosk.html", "/staff": "staff.html"}

@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 from schema.ids import encode_id
 from server.db import Database
 from server.models import Cart, CustomerSession
-from tests.factories import add_product, client_for, fresh_ean13, graphql, new_cart, sign_up
+from tests.clients import client_for, graphql, new_cart, sign_up
+from tests.documents import ADD_LINES
+from tests.rows import add_product, fresh_ean13
 
 PASSWORD = "correct horse battery"
 SIGN_UP = """
@@ -32,11 +34,6 @@ mutation SignIn($input: CustomerSignInInput!) {
 SIGN_OUT = "mutation { customerSignOut { endedSessions errors { code } } }"
 ME = "{ me { id email cart { id version } } }"
 CART = "query Cart($id: ID!) { cart(id: $id) { id version lines { quantity product { name } } } }"
-ADD = """
-mutation Add($input: CartLinesAddInput!) {
-  cartLinesAdd(input: $input) { cart { version } errors { code } }
-}
-"""
 
 
 async def sign_in(client, email, password=PASSWORD, cart_id=None, headers=None):  # type: ignore[no-untyped-def]
@@ -48,7 +45,7 @@ async def fill(client, cart_id, reach, lines):  # type: ignore[no-untyped-def]
     variables = {
         "input": {"cartId": cart_id, "lines": [{"gtin": g, "quantity": q} for g, q in lines]}
     }
-    body = await graphql(client, ADD, variables, reach)
+    body = await graphql(client, ADD_LINES, variables, reach)
     assert body["data"]["cartLinesAdd"]["errors"] == [], body
 
 
@@ -187,7 +184,7 @@ async def test_signing_in_merges_the_guest_cart_by_the_documented_rules(
         guest_after = await graphql(client, CART, {"id": guest_id}, phone)
         guest_change = await graphql(
             client,
-            ADD,
+            ADD_LINES,
             {"input": {"cartId": guest_id, "lines": [{"gtin": eggs, "quantity": 1}]}},
             phone,
         )

@@ -11,15 +11,8 @@ from sqlalchemy import event, select, update
 from schema.ids import encode_id
 from server.db import Database
 from server.models import Cart, IdempotencyKey, utcnow
-from tests.factories import (
-    add_campaign,
-    add_product,
-    client_for,
-    fresh_ean13,
-    graphql,
-    new_cart,
-    sign_up,
-)
+from tests.clients import client_for, graphql, new_cart, sign_up
+from tests.rows import add_campaign, add_product, fresh_ean13
 
 CART_FIELDS = """
   id version totalQuantity updatedAt

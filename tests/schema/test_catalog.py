@@ -18,15 +18,9 @@ from server.models import (
     StoreItemCode,
     utcnow,
 )
-from tests.factories import (
-    add_campaign,
-    add_online_warehouse,
-    add_product,
-    add_store,
-    client_for,
-    fresh_ean13,
-    graphql,
-)
+from tests.clients import client_for, graphql
+from tests.documents import SCAN
+from tests.rows import add_campaign, add_online_warehouse, add_product, add_store, fresh_ean13
 
 PRODUCT_PAGE = """
 query Page($gtin: String!, $storeId: ID) {
@@ -43,11 +37,6 @@ query Page($gtin: String!, $storeId: ID) {
 }
 """
 
-SCAN = """
-mutation Scan($input: ScanInput!) {
-  scan(input: $input) { product { name } gtin errors { code field message } }
-}
-"""
 
 OWN_CODE = """
 query Own($gtin: String!, $storeId: ID) { product(gtin: $gtin, storeId: $storeId) { name gtins } }

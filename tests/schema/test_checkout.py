@@ -11,19 +11,24 @@ from sqlalchemy import func, select
 from schema.ids import encode_id
 from server.db import Database
 from server.models import Cart, OutboxEvent, utcnow
-from tests.factories import (
+from tests.clients import (
+    add_lines,
+    client_for,
+    collect_at,
+    filled_cart,
+    graphql,
+    hand_over,
+    new_cart,
+    sign_up,
+)
+from tests.documents import CART
+from tests.rows import (
     add_campaign,
     add_device,
     add_online_warehouse,
     add_product,
     add_store,
-    client_for,
-    collect_at,
     fresh_ean13,
-    graphql,
-    hand_over,
-    new_cart,
-    sign_up,
     stock_figures,
     store_with_product,
 )
@@ -49,34 +54,28 @@ mutation Checkout($input: CheckoutInput!) {{
   }}
 }}
 """
-ADD = """
-mutation Add($input: CartLinesAddInput!) {
-  cartLinesAdd(input: $input) { cart { version lines { id quantity } } errors { code } }
-}
-"""
-CART = "query Cart($id: ID!) { cart(id: $id) { id version lines { quantity } } }"
 ORDER = f"query Order($id: ID!) {{ order(id: $id) {{ {ORDER_FIELDS} }} }}"
 BY_NUMBER = "query ByNumber($n: String!) { orderByNumber(number: $n) { id number } }"
 MY_ORDERS = "{ orders(first: 10) { edges { node { number status } } pageInfo { hasNextPage } } }"
 NUMBER = re.compile(r"^OC-\d{2}-\d{6}-\d$")
 
 
-async def fill(client, cart_id, reach, lines):  # type: ignore[no-untyped-def]
-    body = await graphql(
-        client,
-        ADD,
-        {"input": {"cartId": cart_id, "lines": [{"gtin": g, "quantity": q} for g, q in lines]}},
-        reach,
-    )
-    payload = body["data"]["cartLinesAdd"]
-    assert payload["errors"] == [], payload
-    return payload["cart"]
-
-
 async def checkout(client, reach, **input):  # type: ignore[no-untyped-def]
     body = await graphql(client, CHECKOUT, {"input": input}, reach)
     assert "errors" not in body, body
     return body["data"]["checkout"]
+
+
+async def collect(client, reach, cart, store_id, **input):  # type: ignore[no-untyped-def]
+    """Check ``cart`` out at the version it shows, to collect at a store."""
+    return await checkout(
+        client,
+        reach,
+        cartId=cart["id"],
+        expectedVersion=cart["version"],
+        fulfilment=collect_at(store_id),
+        **input,
+    )
 
 
 async def test_click_and_collect_reserves_at_the_store_and_snapshots_the_lines(
@@ -92,16 +91,9 @@ async def test_click_and_collect_reserves_at_the_store_and_snapshots_the_lines(
         db, nuts_id, 3990, name="Ukens tilbud", starts_at=utcnow() - timedelta(days=1), ends_at=None
     )
     async with client_for(db, tmp_path) as client:
-        cart_id, reach = await new_cart(client)
-        cart = await fill(client, cart_id, reach, [(milk, 3), (nuts, 2)])
-        placed = await checkout(
-            client,
-            reach,
-            cartId=cart_id,
-            expectedVersion=cart["version"],
-            fulfilment=collect_at(store_id),
-        )
-        cart_after = await graphql(client, CART, {"id": cart_id}, reach)
+        cart, reach = await filled_cart(client, [(milk, 3), (nuts, 2)])
+        placed = await collect(client, reach, cart, store_id)
+        cart_after = await graphql(client, CART, {"id": cart["id"]}, reach)
         shown = await graphql(client, ORDER, {"id": placed["order"]["id"]}, reach)
     assert placed["errors"] == [] and placed["replayed"] is False
     order = placed["order"]
@@ -162,12 +154,11 @@ async def test_delivery_reserves_online_and_a_customer_gets_a_fresh_cart(
     pid = await add_product(db, gtins=[code], stock={online: (4, 0), store_location: (9, 0)})
     async with client_for(db, tmp_path) as client:
         session = await sign_up(client, "kari@example.com")
-        cart_id, _ = await new_cart(client, session)
-        cart = await fill(client, cart_id, session, [(code, 4)])
+        cart, _ = await filled_cart(client, [(code, 4)], session)
         placed = await checkout(
             client,
             session,
-            cartId=cart_id,
+            cartId=cart["id"],
             expectedVersion=cart["version"],
             fulfilment={"delivery": {"address": "  Storgata 1,\n 0155 Oslo "}},
             channel="APP",
@@ -186,7 +177,7 @@ async def test_delivery_reserves_online_and_a_customer_gets_a_fresh_cart(
     )
     assert order["pickupStore"] is None and order["pickupDeadline"] is None
     fresh = placed["cart"]
-    assert fresh["id"] != cart_id and fresh["version"] == 1 and fresh["lines"] == []
+    assert fresh["id"] != cart["id"] and fresh["version"] == 1 and fresh["lines"] == []
     assert me["data"]["me"]["cart"] == {"id": fresh["id"], "version": 1, "lines": []}
     assert mine["data"]["orders"]["edges"] == [
         {"node": {"number": order["number"], "status": "PLACED"}}
@@ -205,16 +196,9 @@ async def test_not_enough_stock_names_every_short_line_and_reserves_nothing(
     few_id = await add_product(db, gtins=[few], name="Few", stock={location: (3, 1)})
     none_id = await add_product(db, gtins=[none], name="None", stock={})
     async with client_for(db, tmp_path) as client:
-        cart_id, reach = await new_cart(client)
-        cart = await fill(client, cart_id, reach, [(plenty, 5), (few, 3), (none, 1)])
-        refused = await checkout(
-            client,
-            reach,
-            cartId=cart_id,
-            expectedVersion=cart["version"],
-            fulfilment=collect_at(store_id),
-        )
-        still = await graphql(client, CART, {"id": cart_id}, reach)
+        cart, reach = await filled_cart(client, [(plenty, 5), (few, 3), (none, 1)])
+        refused = await collect(client, reach, cart, store_id)
+        still = await graphql(client, CART, {"id": cart["id"]}, reach)
     line_ids = [line["id"] for line in cart["lines"]]
     assert refused["order"] is None
     assert [(e["code"], e["field"]) for e in refused["errors"]] == [("INSUFFICIENT_STOCK", None)]
@@ -247,8 +231,8 @@ async def test_a_stale_version_conflicts_with_the_current_cart(
     store_id, location, code, pid = await store_with_product(db)
     async with client_for(db, tmp_path) as client:
         cart_id, reach = await new_cart(client)
-        seen = await fill(client, cart_id, reach, [(code, 1)])
-        now = await fill(client, cart_id, reach, [(code, 1)])
+        seen = await add_lines(client, cart_id, reach, [(code, 1)])
+        now = await add_lines(client, cart_id, reach, [(code, 1)])
         stale = await checkout(
             client,
             reach,
@@ -269,10 +253,9 @@ async def test_a_retry_with_the_same_key_answers_the_order_already_placed(
     store_id, location, code, pid = await store_with_product(db)
     async with client_for(db, tmp_path) as client:
         session = await sign_up(client, "retry@example.com")
-        cart_id, _ = await new_cart(client, session)
-        cart = await fill(client, cart_id, session, [(code, 2)])
+        cart, _ = await filled_cart(client, [(code, 2)], session)
         request = {
-            "cartId": cart_id,
+            "cartId": cart["id"],
             "expectedVersion": cart["version"],
             "fulfilment": collect_at(store_id),
             "idempotencyKey": "checkout-1",
@@ -295,23 +278,10 @@ async def test_a_retry_with_the_same_key_answers_the_order_already_placed(
 async def test_nobody_else_reaches_the_cart_or_the_order(db: Database, tmp_path: Path) -> None:
     store_id, _, code, _ = await store_with_product(db)
     async with client_for(db, tmp_path) as client:
-        cart_id, reach = await new_cart(client)
-        cart = await fill(client, cart_id, reach, [(code, 1)])
+        cart, reach = await filled_cart(client, [(code, 1)])
         other_id, other_reach = await new_cart(client)
-        theirs = await checkout(
-            client,
-            other_reach,
-            cartId=cart_id,
-            expectedVersion=cart["version"],
-            fulfilment=collect_at(store_id),
-        )
-        placed = await checkout(
-            client,
-            reach,
-            cartId=cart_id,
-            expectedVersion=cart["version"],
-            fulfilment=collect_at(store_id),
-        )
+        theirs = await collect(client, other_reach, cart, store_id)
+        placed = await collect(client, reach, cart, store_id)
         order_id, number = placed["order"]["id"], placed["order"]["number"]
         seen_by_other = await graphql(client, ORDER, {"id": order_id}, other_reach)
         by_number = await graphql(client, BY_NUMBER, {"n": number.replace("-", " ")}, reach)
@@ -322,7 +292,7 @@ async def test_nobody_else_reaches_the_cart_or_the_order(db: Database, tmp_path:
             client, "query N($id: ID!) { node(id: $id) { id } }", {"id": order_id}, reach
         )
     assert [e["code"] for e in theirs["errors"]] == ["NOT_FOUND"]
-    assert other_id != cart_id
+    assert other_id != cart["id"]
     assert seen_by_other == {"data": {"order": None}}
     assert by_number == {"data": {"orderByNumber": {"id": order_id, "number": number}}}
     assert typo == {"data": {"orderByNumber": None}}
@@ -332,9 +302,8 @@ async def test_nobody_else_reaches_the_cart_or_the_order(db: Database, tmp_path:
 async def test_bad_fulfilment_and_channel_are_refused(db: Database, tmp_path: Path) -> None:
     store_id, _, code, _ = await store_with_product(db)
     async with client_for(db, tmp_path) as client:
-        cart_id, reach = await new_cart(client)
-        cart = await fill(client, cart_id, reach, [(code, 1)])
-        base = {"cartId": cart_id, "expectedVersion": cart["version"]}
+        cart, reach = await filled_cart(client, [(code, 1)])
+        base = {"cartId": cart["id"], "expectedVersion": cart["version"]}
         both = await checkout(
             client,
             reach,
@@ -405,7 +374,7 @@ async def test_a_kiosk_splits_the_cart_into_shelf_lines_and_an_order(
     async with client_for(db, tmp_path) as client:
         session = await sign_up(client, "split@example.com")
         cart_id, _ = await new_cart(client, session)
-        await fill(client, cart_id, session, [(shelf, 2), (elsewhere, 2), (web, 1)])
+        await add_lines(client, cart_id, session, [(shelf, 2), (elsewhere, 2), (web, 1)])
         await hand_over(client, cart_id, session, kiosk)
         view = await graphql(
             client, KIOSK_CART, {"id": cart_id, "storeId": encode_id("Store", here_id)}, kiosk
@@ -471,11 +440,10 @@ async def test_a_kiosk_splits_the_cart_into_shelf_lines_and_an_order(
 async def test_line_ids_must_be_lines_of_the_cart(db: Database, tmp_path: Path) -> None:
     store_id, _, code, _ = await store_with_product(db)
     async with client_for(db, tmp_path) as client:
-        cart_id, reach = await new_cart(client)
-        cart = await fill(client, cart_id, reach, [(code, 1)])
+        cart, reach = await filled_cart(client, [(code, 1)])
         line = cart["lines"][0]["id"]
         base = {
-            "cartId": cart_id,
+            "cartId": cart["id"],
             "expectedVersion": cart["version"],
             "fulfilment": collect_at(store_id),
         }
@@ -496,15 +464,8 @@ async def test_prices_are_those_in_force_at_checkout(db: Database, tmp_path: Pat
     )
     await add_campaign(db, pid, 4500, name="Now", starts_at=now - timedelta(hours=1), ends_at=None)
     async with client_for(db, tmp_path) as client:
-        cart_id, reach = await new_cart(client)
-        cart = await fill(client, cart_id, reach, [(code, 2)])
-        placed = await checkout(
-            client,
-            reach,
-            cartId=cart_id,
-            expectedVersion=cart["version"],
-            fulfilment=collect_at(store_id),
-        )
+        cart, reach = await filled_cart(client, [(code, 2)])
+        placed = await collect(client, reach, cart, store_id)
     line = placed["order"]["lines"][0]
     assert (line["unitPrice"], line["campaignName"], line["lineTotal"]) == (
         {"amount": 4500},
@@ -522,15 +483,8 @@ async def test_order_numbers_are_unique_and_carry_a_check_digit(
     numbers = []
     async with client_for(db, tmp_path) as client:
         for _ in range(5):
-            cart_id, reach = await new_cart(client)
-            cart = await fill(client, cart_id, reach, [(code, 1)])
-            placed = await checkout(
-                client,
-                reach,
-                cartId=cart_id,
-                expectedVersion=cart["version"],
-                fulfilment=collect_at(store_id),
-            )
+            cart, reach = await filled_cart(client, [(code, 1)])
+            placed = await collect(client, reach, cart, store_id)
             numbers.append(placed["order"]["number"])
     assert len(set(numbers)) == 5
     for number in numbers:
@@ -548,17 +502,9 @@ async def test_a_staff_tablet_orders_for_a_shopper_with_channel_staff(
     store_id, _, code, _ = await store_with_product(db)
     tablet = {"Authorization": f"Bearer {await add_device(db, 'OSL', 'staff')}"}
     async with client_for(db, tmp_path) as client:
-        cart_id, phone = await new_cart(client)
-        cart = await fill(client, cart_id, phone, [(code, 1)])
-        await hand_over(client, cart_id, phone, tablet)
-        placed = await checkout(
-            client,
-            tablet,
-            cartId=cart_id,
-            expectedVersion=cart["version"],
-            fulfilment=collect_at(store_id),
-            channel="WEB",
-        )
+        cart, phone = await filled_cart(client, [(code, 1)])
+        await hand_over(client, cart["id"], phone, tablet)
+        placed = await collect(client, tablet, cart, store_id, channel="WEB")
         seen_by_phone = await graphql(client, ORDER, {"id": placed["order"]["id"]}, phone)
     assert (placed["order"]["channel"], placed["order"]["store"]) == ("STAFF", {"code": "OSL"})
     assert placed["order"]["history"][0]["actor"] == "device"

@@ -10,11 +10,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from server.db import Database
-from tests.factories import NEW_CART, client_for
+from tests.clients import client_for
+from tests.documents import CART_CREATE, INTROSPECTION, STORES
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-STORES = "{ stores { code } }"
-INTROSPECTION = "{ __schema { queryType { name } } }"
 UNAVAILABLE = {
     "message": "A service omnicart depends on cannot be reached right now; try again shortly.",
     "locations": [{"line": 1, "column": 3}],
@@ -127,7 +126,7 @@ async def _backend_waiting_on_a_lock(admin: asyncpg.Connection, database: str) -
 @pytest.mark.parametrize("db", ["postgres"], indirect=True)
 @pytest.mark.parametrize(
     ("table", "query", "field"),
-    [("stores", STORES, "stores"), ("carts", NEW_CART, "cartCreate")],
+    [("stores", STORES, "stores"), ("carts", CART_CREATE, "cartCreate")],
 )
 async def test_a_postgres_backend_killed_mid_request_is_service_unavailable(
     db: Database, tmp_path: Path, table: str, query: str, field: str

@@ -33,13 +33,7 @@ from schemathesis.graphql import nodes
 from schema.ids import encode_id
 from schema.paging import encode_cursor
 from server.db import Database
-from tests.factories import (
-    add_campaign,
-    add_device,
-    add_online_warehouse,
-    add_product,
-    add_staff,
-    add_store,
+from tests.clients import (
     client_of,
     collect_at,
     graphql,
@@ -47,6 +41,14 @@ from tests.factories import (
     runtime_for,
     sign_up,
     staff_sign_in,
+)
+from tests.rows import (
+    add_campaign,
+    add_device,
+    add_online_warehouse,
+    add_product,
+    add_staff,
+    add_store,
 )
 
 SDL = Path(__file__).resolve().parents[2] / "schema" / "schema.graphql"

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from server.db import Database
-from tests.factories import client_for
+from tests.clients import client_for
 
 HTML = {"Accept": "text/html"}
 _ASSET = re.compile(r'(?:src|href)="(/vendor/[^"]+)"\s+integrity="(sha384-[^"]+)"')

@@ -11,16 +11,9 @@ from sqlalchemy import select, update
 from server.db import Database
 from server.models import CartClaim, CartHandoff, utcnow
 from server.tokens import HANDOFF_ALPHABET
-from tests.factories import (
-    add_device,
-    add_product,
-    add_store,
-    client_for,
-    fresh_ean13,
-    graphql,
-    new_cart,
-    sign_up,
-)
+from tests.clients import client_for, graphql, new_cart, sign_up
+from tests.documents import ADD_LINES, CART, CUSTOMER_SIGN_IN
+from tests.rows import add_device, add_product, add_store, fresh_ean13
 
 CREATE = """
 mutation Handoff($input: CartHandoffCreateInput!) {
@@ -32,17 +25,6 @@ mutation Claim($input: CartHandoffClaimInput!) {
   cartHandoffClaim(input: $input) {
     cart { id version lines { quantity } customer { email } } errors { code field message }
   }
-}
-"""
-CART = "query Cart($id: ID!) { cart(id: $id) { id version lines { quantity } } }"
-ADD = """
-mutation Add($input: CartLinesAddInput!) {
-  cartLinesAdd(input: $input) { cart { version lines { quantity } } errors { code } }
-}
-"""
-SIGN_IN = """
-mutation SignIn($input: CustomerSignInInput!) {
-  customerSignIn(input: $input) { token errors { code } }
 }
 """
 CODE = re.compile(f"^[{HANDOFF_ALPHABET}]{{4}}-[{HANDOFF_ALPHABET}]{{4}}$")
@@ -134,7 +116,7 @@ async def test_a_kiosk_claims_the_cart_and_both_work_on_it(db: Database, tmp_pat
         claimed = await claim(client, issued["code"].lower().replace("-", " "), kiosk)
         by_kiosk = await graphql(
             client,
-            ADD,
+            ADD_LINES,
             {"input": {"cartId": cart_id, "lines": [{"gtin": code, "quantity": 2}]}},
             kiosk,
         )
@@ -316,7 +298,7 @@ async def test_signing_in_ends_the_guest_carts_codes_and_claims(
         pending = await handoff(client, guest_id, phone)
         body = await graphql(
             client,
-            SIGN_IN,
+            CUSTOMER_SIGN_IN,
             {
                 "input": {
                     "email": "owner@example.com",

@@ -16,7 +16,7 @@ from schema.ids import encode_id, parse_key
 from schema.paging import encode_cursor
 from server.db import Database
 from server.orders.numbers import luhn_digit
-from tests.factories import client_for, graphql, sign_up
+from tests.clients import client_for, graphql, sign_up
 
 NODE = "query Node($id: ID!) { node(id: $id) { id } }"
 CART = "query Cart($id: ID!) { cart(id: $id) { id } }"

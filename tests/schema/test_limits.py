@@ -12,8 +12,9 @@ from schema.cost import DEFAULT_LIST_SIZE, INTROSPECTION_COSTS, LARGEST_PAGE, Op
 from server.config import Settings
 from server.db import Database
 from server.pwa_documents import static_graphql_documents
-from tests.factories import add_product, client_for, fresh_ean13, graphql, settings_for
+from tests.clients import client_for, graphql, settings_for
 from tests.live import GraphQLWebSocket, serve_in_thread
+from tests.rows import add_product, fresh_ean13
 
 DEEP = "{ stores { id " + "".join("__typename " for _ in range(3)) + "} }"
 BUDGET = Settings().max_query_cost

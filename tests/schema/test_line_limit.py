@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from schema.ids import encode_id
 from server.db import Database
 from server.models import Cart, CartLine
-from tests.factories import add_product, client_for, fresh_ean13, graphql, new_cart
+from tests.clients import client_for, graphql, new_cart
+from tests.rows import add_product, fresh_ean13
 
 CART_FIELDS = "id version totalQuantity lines { id quantity }"
 CREATE = f"""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,22 +15,23 @@ from schema.ids import decode_id, encode_id
 from server.db import Database
 from server.models import Order, OutboxEvent, StaffAuditEntry, StockReservation, utcnow
 from server.orders import expire_overdue
-from tests.factories import (
-    CHECKOUT,
-    CREATE_WITH_LINES,
-    add_device,
-    add_online_warehouse,
-    add_product,
-    add_staff,
-    add_store,
+from tests.clients import (
     client_for,
     collect_at,
-    fresh_ean13,
     graphql,
     hand_over,
     place_order,
     sign_up,
     staff_sign_in,
+)
+from tests.documents import CART_CREATE, CHECKOUT
+from tests.rows import (
+    add_device,
+    add_online_warehouse,
+    add_product,
+    add_staff,
+    add_store,
+    fresh_ean13,
     stock_figures,
 )
 
@@ -107,6 +109,24 @@ class Shop:
         self.kiosk = {"Authorization": f"Bearer {await add_device(self.db, 'OSL', 'kiosk')}"}
         return self
 
+    async def sign_in(self, client: httpx.AsyncClient, *who: str) -> tuple[dict[str, str], ...]:
+        """Sign staff in by their email's first part (osl, bgo, admin); return their headers."""
+        return tuple([await staff_sign_in(client, f"{name}@shop.no") for name in who])
+
+    async def order(
+        self,
+        client: httpx.AsyncClient,
+        quantity: int = 1,
+        fulfilment: dict[str, object] | None = None,
+        customer: dict[str, str] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Place an order of the product, collected in Oslo unless ``fulfilment`` says else.
+
+        Return the order and the headers that reach it (as ``place_order``).
+        """
+        where = fulfilment if fulfilment is not None else collect_at(self.osl)
+        return await place_order(client, [(self.code, quantity)], where, customer)
+
 
 @pytest.fixture
 async def shop(db: Database) -> Shop:
@@ -117,8 +137,8 @@ async def test_click_and_collect_ready_then_collected_turns_the_reservation_into
     db: Database, tmp_path: Path, shop: Shop
 ) -> None:
     async with client_for(db, tmp_path) as client:
-        osl = await staff_sign_in(client, "osl@shop.no")
-        order, phone = await place_order(client, [(shop.code, 3)], collect_at(shop.osl))
+        (osl,) = await shop.sign_in(client, "osl")
+        order, phone = await shop.order(client, 3)
         placed_stock = await stock_figures(db, shop.osl_location, shop.product)
         ready = await act(client, "orderMarkReady", order["id"], osl)
         ready_stock = await stock_figures(db, shop.osl_location, shop.product)
@@ -155,16 +175,15 @@ async def test_illegal_transitions_are_refused_and_change_nothing(
     db: Database, tmp_path: Path, shop: Shop
 ) -> None:
     async with client_for(db, tmp_path) as client:
-        osl = await staff_sign_in(client, "osl@shop.no")
-        admin = await staff_sign_in(client, "admin@shop.no")
-        order, _ = await place_order(client, [(shop.code, 1)], collect_at(shop.osl))
+        osl, admin = await shop.sign_in(client, "osl", "admin")
+        order, _ = await shop.order(client, 1)
         too_early = await act(client, "orderMarkCollected", order["id"], osl)
         not_shipped = await act(client, "orderMarkShipped", order["id"], admin)
         await act(client, "orderMarkReady", order["id"], osl)
         ready_again = await act(client, "orderMarkReady", order["id"], osl)
         await act(client, "orderMarkCollected", order["id"], osl)
         cancel_late = await act(client, "orderCancel", order["id"], osl)
-        delivery, _ = await place_order(client, [(shop.code, 1)], DELIVER)
+        delivery, _ = await shop.order(client, 1, DELIVER)
         delivered_early = await act(client, "orderMarkDelivered", delivery["id"], admin)
         ready_delivery = await act(client, "orderMarkReady", delivery["id"], admin)
         not_back = await graphql(client, RETURN, {"input": {"orderId": delivery["id"]}}, osl)
@@ -194,8 +213,8 @@ async def test_cancelling_releases_the_reservation(
     db: Database, tmp_path: Path, shop: Shop, first: str
 ) -> None:
     async with client_for(db, tmp_path) as client:
-        osl = await staff_sign_in(client, "osl@shop.no")
-        order, _ = await place_order(client, [(shop.code, 4)], collect_at(shop.osl))
+        (osl,) = await shop.sign_in(client, "osl")
+        order, _ = await shop.order(client, 4)
         if first == "ready":
             await act(client, "orderMarkReady", order["id"], osl)
         cancelled = await act(client, "orderCancel", order["id"], osl, note="Shopper called")
@@ -209,10 +228,9 @@ async def test_delivery_shipped_delivered_and_returned_in_a_store(
     db: Database, tmp_path: Path, shop: Shop
 ) -> None:
     async with client_for(db, tmp_path) as client:
-        admin = await staff_sign_in(client, "admin@shop.no")
-        bgo = await staff_sign_in(client, "bgo@shop.no")
+        admin, bgo = await shop.sign_in(client, "admin", "bgo")
         customer = await sign_up(client, "home@example.com")
-        order, _ = await place_order(client, [(shop.code, 3)], DELIVER, customer)
+        order, _ = await shop.order(client, 3, DELIVER, customer)
         by_store_staff = await act(client, "orderMarkShipped", order["id"], bgo)
         shipped = await act(client, "orderMarkShipped", order["id"], admin)
         shipped_stock = await stock_figures(db, shop.online, shop.product)
@@ -295,9 +313,8 @@ async def test_admins_cancel_delivery_orders_and_release_online_stock(
     db: Database, tmp_path: Path, shop: Shop
 ) -> None:
     async with client_for(db, tmp_path) as client:
-        admin = await staff_sign_in(client, "admin@shop.no")
-        osl = await staff_sign_in(client, "osl@shop.no")
-        order, _ = await place_order(client, [(shop.code, 2)], DELIVER)
+        admin, osl = await shop.sign_in(client, "admin", "osl")
+        order, _ = await shop.order(client, 2, DELIVER)
         by_store = await act(client, "orderCancel", order["id"], osl)
         by_admin = await act(client, "orderCancel", order["id"], admin)
     assert [e["code"] for e in by_store["errors"]] == ["UNAUTHORIZED"]
@@ -311,7 +328,7 @@ async def test_shoppers_kiosks_and_strangers_cannot_act_and_learn_nothing(
     missing = encode_id("Order", 999)
     async with client_for(db, tmp_path) as client:
         customer = await sign_up(client, "me@example.com")
-        order, phone = await place_order(client, [(shop.code, 1)], collect_at(shop.osl), customer)
+        order, phone = await shop.order(client, 1, customer=customer)
         for headers in (customer, shop.kiosk, {}, {"Authorization": "Bearer ss_forged"}):
             for mutation in ("orderMarkReady", "orderMarkCollected", "orderCancel"):
                 for target in (order["id"], missing):
@@ -338,10 +355,8 @@ async def test_staff_act_only_on_their_own_stores_orders(
     db: Database, tmp_path: Path, shop: Shop
 ) -> None:
     async with client_for(db, tmp_path) as client:
-        bgo = await staff_sign_in(client, "bgo@shop.no")
-        osl = await staff_sign_in(client, "osl@shop.no")
-        admin = await staff_sign_in(client, "admin@shop.no")
-        order, _ = await place_order(client, [(shop.code, 1)], collect_at(shop.osl))
+        bgo, osl, admin = await shop.sign_in(client, "bgo", "osl", "admin")
+        order, _ = await shop.order(client, 1)
         other_store = await act(client, "orderMarkReady", order["id"], bgo)
         hidden = await graphql(client, ORDER, {"id": order["id"]}, bgo)
         shown = await graphql(client, ORDER, {"id": order["id"]}, osl)
@@ -373,9 +388,9 @@ async def test_staff_of_the_kiosks_store_see_an_order_collected_elsewhere_but_ca
     db: Database, tmp_path: Path, shop: Shop
 ) -> None:
     async with client_for(db, tmp_path) as client:
-        osl = await staff_sign_in(client, "osl@shop.no")
+        (osl,) = await shop.sign_in(client, "osl")
         cart = await graphql(
-            client, CREATE_WITH_LINES, {"input": {"lines": [{"gtin": shop.code, "quantity": 1}]}}
+            client, CART_CREATE, {"input": {"lines": [{"gtin": shop.code, "quantity": 1}]}}
         )
         created = cart["data"]["cartCreate"]
         phone = {"X-Cart-Token": created["cartToken"]}
@@ -403,8 +418,8 @@ async def test_two_staff_collecting_at_once_one_wins(
     db: Database, tmp_path: Path, shop: Shop
 ) -> None:
     async with client_for(db, tmp_path) as client:
-        osl = await staff_sign_in(client, "osl@shop.no")
-        order, _ = await place_order(client, [(shop.code, 2)], collect_at(shop.osl))
+        (osl,) = await shop.sign_in(client, "osl")
+        order, _ = await shop.order(client, 2)
         await act(client, "orderMarkReady", order["id"], osl)
         results = await asyncio.gather(
             act(client, "orderMarkCollected", order["id"], osl),
@@ -419,13 +434,12 @@ async def test_store_orders_list_by_status_with_paging(
     db: Database, tmp_path: Path, shop: Shop
 ) -> None:
     async with client_for(db, tmp_path) as client:
-        osl = await staff_sign_in(client, "osl@shop.no")
-        admin = await staff_sign_in(client, "admin@shop.no")
+        osl, admin = await shop.sign_in(client, "osl", "admin")
         numbers = []
         for _ in range(5):
-            order, _ = await place_order(client, [(shop.code, 1)], collect_at(shop.osl))
+            order, _ = await shop.order(client, 1)
             numbers.append((order["id"], order["number"]))
-        await place_order(client, [(shop.code, 1)], collect_at(shop.bgo))
+        await shop.order(client, 1, collect_at(shop.bgo))
         await act(client, "orderMarkReady", numbers[1][0], osl)
         first = await graphql(client, STORE_ORDERS, {"status": ["PLACED"], "first": 2}, osl)
         page = first["data"]["storeOrders"]
@@ -457,10 +471,10 @@ async def test_uncollected_orders_expire_once_and_release_their_stock(
     db: Database, tmp_path: Path, shop: Shop
 ) -> None:
     async with client_for(db, tmp_path, order_pickup_days=3) as client:
-        osl = await staff_sign_in(client, "osl@shop.no")
-        waiting, _ = await place_order(client, [(shop.code, 2)], collect_at(shop.osl))
-        ready, _ = await place_order(client, [(shop.code, 1)], collect_at(shop.osl))
-        delivery, _ = await place_order(client, [(shop.code, 1)], DELIVER)
+        (osl,) = await shop.sign_in(client, "osl")
+        waiting, _ = await shop.order(client, 2)
+        ready, _ = await shop.order(client, 1)
+        delivery, _ = await shop.order(client, 1, DELIVER)
         # The ready one was made ready two days later: its three days start again then.
         async with db.transaction() as session:
             rows = (await session.execute(select(Order.id, Order.pickup_deadline))).all()
@@ -507,18 +521,17 @@ async def test_every_stock_change_notes_the_product_in_the_outbox(
 
     seen = [await notes()]
     async with client_for(db, tmp_path) as client:
-        osl = await staff_sign_in(client, "osl@shop.no")
-        admin = await staff_sign_in(client, "admin@shop.no")
-        collect, _ = await place_order(client, [(shop.code, 1)], collect_at(shop.osl))
+        osl, admin = await shop.sign_in(client, "osl", "admin")
+        collect, _ = await shop.order(client, 1)
         seen.append(await notes())  # reserved
         await act(client, "orderMarkReady", collect["id"], osl)
         seen.append(await notes())  # no stock change
         await act(client, "orderMarkCollected", collect["id"], osl)
         seen.append(await notes())  # consumed
-        cancel, _ = await place_order(client, [(shop.code, 1)], collect_at(shop.osl))
+        cancel, _ = await shop.order(client, 1)
         await act(client, "orderCancel", cancel["id"], osl)
         seen.append(await notes())  # reserved and released
-        delivery, _ = await place_order(client, [(shop.code, 1)], DELIVER)
+        delivery, _ = await shop.order(client, 1, DELIVER)
         await act(client, "orderMarkShipped", delivery["id"], admin)
         await act(client, "orderMarkDelivered", delivery["id"], admin)
         await graphql(client, RETURN, {"input": {"orderId": delivery["id"]}}, osl)

@@ -18,7 +18,8 @@ from schema.persisted import (
 )
 from server.db import Database
 from server.pwa_documents import complete_documents, product_page_document
-from tests.factories import add_product, add_store, client_for, fresh_ean13, graphql
+from tests.clients import client_for, graphql
+from tests.rows import add_product, add_store, fresh_ean13
 from tests.schema.test_limits import BOMB_COST, BUDGET, COST_BOMB
 
 STORES = "query Stores { stores { id code } }"

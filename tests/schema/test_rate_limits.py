@@ -17,17 +17,9 @@ from sqlalchemy import func, select
 from server.db import Database
 from server.models import AuthFailure, CartHandoff
 from server.tokens import HANDOFF_ALPHABET
-from tests.factories import (
-    HANDOFF,
-    STAFF_PASSWORD,
-    add_device,
-    add_staff,
-    client_for,
-    graphql,
-    new_cart,
-    sign_up,
-    store_with_product,
-)
+from tests.clients import client_for, graphql, new_cart, sign_up
+from tests.documents import CUSTOMER_SIGN_IN, HANDOFF_CLAIM, HANDOFF_CREATE, STAFF_SIGN_IN
+from tests.rows import STAFF_PASSWORD, add_device, add_staff, store_with_product
 
 PASSWORD = "correct horse battery"
 CUSTOMER_GUESS = (
@@ -41,21 +33,6 @@ STAFF_GUESS = (
 CLAIM_GUESS = 'g{i}: cartHandoffClaim(input: {{code: "{code}"}}) {{ errors {{ code }} }}'
 # Fails at the top level (at most 20 alternatives), which rolls the whole operation back.
 POISON = 'scan(input: {{code: "{gtin}"}}) {{ product {{ alternatives(first: 999) {{ id }} }} }}'
-CUSTOMER_SIGN_IN = """
-mutation SignIn($input: CustomerSignInInput!) {
-  customerSignIn(input: $input) { token errors { code } }
-}
-"""
-STAFF_SIGN_IN = """
-mutation StaffSignIn($input: StaffSignInInput!) {
-  staffSignIn(input: $input) { token errors { code } }
-}
-"""
-CLAIM = """
-mutation Claim($input: CartHandoffClaimInput!) {
-  cartHandoffClaim(input: $input) { cart { id } errors { code } }
-}
-"""
 
 
 def wrong_code(i: int) -> str:
@@ -133,9 +110,9 @@ async def test_poisoned_handoff_claims_are_counted_and_then_rate_limited(
         cart_id, phone = await new_cart(client)
         first = await graphql(client, poisoned(CLAIM_GUESS, 5, gtin), headers=kiosk)
         second = await graphql(client, poisoned(CLAIM_GUESS, 5, gtin, start=5), headers=kiosk)
-        issued = await graphql(client, HANDOFF, {"input": {"cartId": cart_id}}, phone)
+        issued = await graphql(client, HANDOFF_CREATE, {"input": {"cartId": cart_id}}, phone)
         code = issued["data"]["cartHandoffCreate"]["code"]  # type: ignore[index]
-        right = await graphql(client, CLAIM, {"input": {"code": code}}, kiosk)
+        right = await graphql(client, HANDOFF_CLAIM, {"input": {"code": code}}, kiosk)
     assert first["errors"][0]["message"] == "Ask for 0 to 20 alternatives."
     assert guess_codes(first, 5) == ["CODE_EXPIRED"] * 3 + ["RATE_LIMITED"] * 2
     assert guess_codes(second, 5, start=5) == ["RATE_LIMITED"] * 5
@@ -166,7 +143,10 @@ async def test_a_burst_of_wrong_claims_from_one_kiosk_gets_at_most_the_limit_ver
     kiosk = {"Authorization": f"Bearer {await add_device(db, 'OSL')}"}
     async with client_for(db, tmp_path, auth_failure_limit=10) as client:
         bodies = await asyncio.gather(
-            *(graphql(client, CLAIM, {"input": {"code": wrong_code(i)}}, kiosk) for i in range(60))
+            *(
+                graphql(client, HANDOFF_CLAIM, {"input": {"code": wrong_code(i)}}, kiosk)
+                for i in range(60)
+            )
         )
     codes = [b["data"]["cartHandoffClaim"]["errors"][0]["code"] for b in bodies]  # type: ignore[index]
     verified = codes.count("CODE_EXPIRED")

@@ -11,32 +11,18 @@ from sqlalchemy import select, update
 from schema.ids import encode_id
 from server.db import Database
 from server.models import CartLine, ScanEvent, utcnow
-from tests.factories import (
-    add_device,
-    add_product,
-    add_staff,
-    add_store,
+from tests.clients import (
     client_for,
     collect_at,
-    fresh_ean13,
     graphql,
     hand_over,
     new_cart,
     sign_up,
     staff_sign_in,
 )
+from tests.documents import ADD_LINES, CHECKOUT, SCAN
+from tests.rows import add_device, add_product, add_staff, add_store, fresh_ean13
 
-SCAN = """
-mutation Scan($input: ScanInput!) { scan(input: $input) { product { name } errors { code } } }
-"""
-ADD = """
-mutation Add($input: CartLinesAddInput!) {
-  cartLinesAdd(input: $input) { cart { version lines { id } } errors { code } }
-}
-"""
-CHECKOUT = """
-mutation Checkout($input: CheckoutInput!) { checkout(input: $input) { errors { code } } }
-"""
 REPORT = """
 query Report($storeId: ID!, $since: DateTime!, $until: DateTime) {
   scanReport(storeId: $storeId, since: $since, until: $until) {
@@ -60,7 +46,7 @@ async def scan(
 
 async def add(client: httpx.AsyncClient, cart_id: str, code: str, headers: dict[str, str]) -> dict:  # type: ignore[type-arg]
     variables = {"input": {"cartId": cart_id, "lines": [{"gtin": code, "quantity": 1}]}}
-    body = await graphql(client, ADD, variables, headers)
+    body = await graphql(client, ADD_LINES, variables, headers)
     payload = body["data"]["cartLinesAdd"]  # type: ignore[index]
     assert payload["errors"] == [], payload
     return payload["cart"]  # type: ignore[no-any-return]

@@ -7,16 +7,8 @@ from pathlib import Path
 from server.db import Database
 from server.indexing import Indexer
 from server.runtime import Runtime
-from tests.factories import (
-    add_online_warehouse,
-    add_product,
-    add_store,
-    client_for,
-    client_of,
-    fresh_ean13,
-    graphql,
-    runtime_for,
-)
+from tests.clients import client_for, client_of, graphql, runtime_for
+from tests.rows import add_online_warehouse, add_product, add_store, fresh_ean13
 
 SEARCH = """
 query Find($query: String!, $filter: SearchFilter, $first: Int, $after: String) {

@@ -10,19 +10,16 @@ from sqlalchemy import event, select
 from schema.ids import encode_id
 from server.db import Database
 from server.models import StaffAuditEntry, StaffSession
-from tests.factories import (
+from tests.clients import client_for, collect_at, graphql, place_order, staff_sign_in
+from tests.documents import CART_CREATE, SIGN_UP
+from tests.rows import (
     STAFF_PASSWORD,
     add_device,
     add_online_warehouse,
     add_product,
     add_staff,
     add_store,
-    client_for,
-    collect_at,
     fresh_ean13,
-    graphql,
-    place_order,
-    staff_sign_in,
 )
 
 SIGN_IN = """
@@ -52,12 +49,6 @@ query Audit($action: String, $first: Int, $after: String) {
     pageInfo { hasNextPage endCursor }
   }
 }
-"""
-SIGN_UP = """
-mutation SignUp($input: CustomerSignUpInput!) { customerSignUp(input: $input) { token } }
-"""
-CREATE = """
-mutation Create($input: CartCreateInput) { cartCreate(input: $input) { cart { id version } } }
 """
 READY = """
 mutation Ready($input: OrderActionInput!) {
@@ -148,7 +139,9 @@ async def test_customers_are_found_by_name_email_or_phone_with_cart_orders_and_p
         staff = await staff_sign_in(client, "ola@shop.no")
         await graphql(client, READY, {"input": {"orderId": order["id"]}}, staff)
         await graphql(client, COLLECT, {"input": {"orderId": order["id"]}}, staff)
-        await graphql(client, CREATE, {"input": {"lines": [{"gtin": other, "quantity": 1}]}}, kari)
+        await graphql(
+            client, CART_CREATE, {"input": {"lines": [{"gtin": other, "quantity": 1}]}}, kari
+        )
         by_name = await graphql(client, SEARCH, {"q": "nordm"}, staff)
         by_email = await graphql(client, SEARCH, {"q": "PER@EXAMPLE"}, staff)
         by_phone = await graphql(client, SEARCH, {"q": "91234"}, staff)
@@ -333,7 +326,7 @@ async def test_a_customer_list_costs_the_same_statements_for_one_customer_or_man
             shopper = await customer(client, f"c{n}@example.com", name, None)
             await place_order(client, [(code, 1)], collect_at(store_id), shopper)
             lines = {"input": {"lines": [{"gtin": other, "quantity": n + 1}]}}
-            await graphql(client, CREATE, lines, shopper)
+            await graphql(client, CART_CREATE, lines, shopper)
         staff = await staff_sign_in(client, "ola@shop.no")
         one, alone = await search("solberg")
         many, found = await search("nordm")
@@ -347,3 +340,48 @@ async def test_a_customer_list_costs_the_same_statements_for_one_customer_or_man
     ]
     assert [len(r["orders"]["edges"]) for r in found] == [1, 1, 1, 1]
     assert many == one
+
+
+LOOKUP_BESIDE_A_BAD_BARCODE = """
+query Lookup($id: ID!) {
+  ...Looked
+  product(gtin: "12") { name }
+}
+fragment Looked on Query { ... on Query { staffCustomer(id: $id) { customer { email } } } }
+"""
+
+
+async def test_a_lookup_is_audited_in_the_operations_one_transaction(
+    db: Database, tmp_path: Path
+) -> None:
+    await add_store(db, "OSL")
+    await add_staff(db, "ola@shop.no", store_code="OSL")
+    begins: list[object] = []
+
+    def count(conn: Any) -> None:
+        begins.append(conn)
+
+    async with client_for(db, tmp_path) as client:
+        await customer(client, "kari@example.com", "Kari", None)
+        staff = await staff_sign_in(client, "ola@shop.no")
+        event.listen(db.engine.sync_engine, "begin", count)
+        try:
+            found = await graphql(client, SEARCH, {"q": "kari"}, staff)
+        finally:
+            event.remove(db.engine.sync_engine, "begin", count)
+        # Reached through fragments, beside a field that fails: still one write, kept.
+        beside = await graphql(
+            client, LOOKUP_BESIDE_A_BAD_BARCODE, {"id": encode_id("Customer", 1)}, staff
+        )
+    assert [r["customer"]["email"] for r in found["data"]["customerSearch"]] == ["kari@example.com"]
+    assert len(begins) == 1
+    assert beside["data"] == {
+        "staffCustomer": {"customer": {"email": "kari@example.com"}},
+        "product": None,
+    }
+    assert [e["extensions"]["code"] for e in beside["errors"]] == ["INVALID_GTIN"]
+    async with db.transaction(write=False) as session:
+        actions = (
+            await session.execute(select(StaffAuditEntry.action).order_by(StaffAuditEntry.id))
+        ).scalars()
+        assert list(actions) == ["customer.search", "customer.view"]

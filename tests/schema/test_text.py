@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from server.db import Database
 from server.models import Customer, StaffAuditEntry
-from tests.factories import add_staff, client_for, graphql, staff_sign_in
+from tests.clients import client_for, graphql, staff_sign_in
+from tests.rows import add_staff
 
 SIGN_UP_LITERAL = """
 mutation { customerSignUp(input: {email: "kari\\u0000@example.com", password: "correct horse 1"}) {

@@ -11,16 +11,11 @@ from sqlalchemy import event
 from omnicart.app import create_app
 from server.db import Database
 from server.runtime import Runtime
-from tests.factories import add_product, fresh_ean13, graphql, new_cart, settings_for
+from tests.clients import graphql, new_cart, settings_for
+from tests.documents import ADD_LINES
 from tests.live import serve_in_thread
+from tests.rows import add_product, fresh_ean13
 
-ADD = """
-mutation Add($input: CartLinesAddInput!) {
-  cartLinesAdd(input: $input) {
-    cart { version lines { quantity } } replayed errors { code }
-  }
-}
-"""
 CART = "query Cart($id: ID!) { cart(id: $id) { version lines { quantity } } }"
 
 
@@ -41,7 +36,7 @@ async def add_one(
     client: httpx.AsyncClient, cart_id: str, reach: dict[str, str], code: str, **extra: object
 ) -> dict:  # type: ignore[type-arg]
     variables = {"input": {"cartId": cart_id, "lines": [{"gtin": code, "quantity": 1}], **extra}}
-    body = await graphql(client, ADD, variables, reach)
+    body = await graphql(client, ADD_LINES, variables, reach)
     return body["data"]["cartLinesAdd"]  # type: ignore[index,no-any-return]
 
 

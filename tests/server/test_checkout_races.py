@@ -14,13 +14,10 @@ from schema.ids import encode_id
 from server.db import Database
 from server.models import Order, StockLevel, StockReservation
 from server.runtime import Runtime
-from tests.factories import add_product, add_store, fresh_ean13, graphql, settings_for
+from tests.clients import graphql, settings_for
+from tests.documents import CART_CREATE
+from tests.rows import add_product, add_store, fresh_ean13
 
-CREATE = """
-mutation Create($input: CartCreateInput) {
-  cartCreate(input: $input) { cart { id version } cartToken errors { code } }
-}
-"""
 CHECKOUT = """
 mutation Checkout($input: CheckoutInput!) {
   checkout(input: $input) {
@@ -46,7 +43,7 @@ async def cart_with(
 ) -> tuple[str, int, dict[str, str]]:
     """Create a guest cart holding ``lines``; return its id, version and headers."""
     variables = {"input": {"lines": [{"gtin": g, "quantity": q} for g, q in lines]}}
-    payload = (await graphql(client, CREATE, variables))["data"]["cartCreate"]  # type: ignore[index]
+    payload = (await graphql(client, CART_CREATE, variables))["data"]["cartCreate"]  # type: ignore[index]
     assert payload["errors"] == [], payload
     cart = payload["cart"]
     return cart["id"], cart["version"], {"X-Cart-Token": payload["cartToken"]}

@@ -25,6 +25,7 @@ import httpx
 
 from server.migrations import head_revision
 from server.models import Base
+from tests.documents import INTROSPECTION, STORES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = [sys.executable, "-m", "omnicart.cli"]
@@ -42,9 +43,7 @@ CATALOG_LINES = [
 
 DEMO_STORE_CODES = ["BGO-LAGUNEN", "OSL-STORO", "SVG-KVADRAT", "TRD-SOLSIDEN"]
 DEMO_MILK_GTIN = "7025110118769"
-STORES_QUERY = "{ stores { code } }"
 PRODUCT_QUERY = '{ product(gtin: "7025110118769") { gtin name sku } }'
-INTROSPECTION_QUERY = "{ __schema { queryType { name } } }"
 HANDOFF_CODE = "K7QM3XPA"
 TOKEN = "ct_" + "Zq9" * 14
 PASSWORD = "hunter2-correct-horse"
@@ -260,9 +259,9 @@ def test_seed_without_demo_exits_2_and_seeds_nothing(tmp_path: Path) -> None:
 
 def test_serve_demo_answers_graphql_with_the_demo_stores_and_products(tmp_path: Path) -> None:
     with serving(tmp_path, "--demo") as url:
-        stores = graphql(url, STORES_QUERY)
+        stores = graphql(url, STORES)
         product = graphql(url, PRODUCT_QUERY)
-        introspection = graphql(url, INTROSPECTION_QUERY)
+        introspection = graphql(url, INTROSPECTION)
     output = (tmp_path / "serve.log").read_text()
     # Never mistaken for production: it says so, and answers introspection.
     assert "THIS IS THE DEMO: demo stores and catalog, GraphiQL and introspection on." in output
@@ -312,7 +311,7 @@ def test_serve_writes_json_access_lines_without_codes_tokens_or_documents(tmp_pa
         qr = httpx.get(f"{url}/handoff/{HANDOFF_CODE.lower()}/qr.png", timeout=10)
         stray = httpx.get(f"{url}/{TOKEN}", headers={"X-Request-ID": "probe-1"}, timeout=10)
         document = httpx.post(f"{url}/graphql", json={"query": leaky + " { token } }"}, timeout=10)
-        introspection = graphql(url, INTROSPECTION_QUERY)
+        introspection = graphql(url, INTROSPECTION)
     output = (tmp_path / "serve.log").read_text()
     assert (image.status_code, qr.status_code, stray.status_code) == (404, 404, 404)
     assert document.status_code == 200

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from omnicart.cli import app
 from server.db import Database
 from server.models import Device
-from tests.factories import add_store, client_for, graphql
+from tests.clients import client_for, graphql
+from tests.rows import add_store
 
 ME_CART = "query Cart($id: ID!) { cart(id: $id) { id } }"
 

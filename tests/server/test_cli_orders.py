@@ -18,24 +18,11 @@ from schema.ids import encode_id
 from server.db import Database
 from server.models import Order, StaffUser, utcnow
 from server.orders.numbers import parse_order_number
-from tests.factories import (
-    add_product,
-    add_store,
-    client_for,
-    collect_at,
-    fresh_ean13,
-    graphql,
-    new_cart,
-    place_order,
-    staff_sign_in,
-    stock_figures,
-    store_with_product,
-)
+from tests.clients import client_for, collect_at, graphql, new_cart, place_order, staff_sign_in
+from tests.documents import SCAN
+from tests.rows import add_product, add_store, fresh_ean13, stock_figures, store_with_product
 
 ROOT = Path(__file__).resolve().parents[2]
-SCAN = """
-mutation Scan($input: ScanInput!) { scan(input: $input) { errors { code } } }
-"""
 
 
 async def omnicart(

@@ -15,7 +15,8 @@ from server.demo_access import (
     ensure_demo_access,
 )
 from server.models import Device, StaffUser, utcnow
-from tests.factories import add_store, settings_for
+from tests.clients import settings_for
+from tests.rows import add_store
 
 
 async def test_first_call_creates_the_admin_and_a_kiosk_per_store_later_calls_nothing(

@@ -11,18 +11,10 @@ import pytest
 
 from server.db import Database
 from server.events import PRODUCTS_TOPIC, Broker, InProcessBroker, RedisBroker, cart_topic
+from tests.clients import client_of, collect_at, graphql, place_order, runtime_for
 from tests.conftest import REDIS_URL, require_service
-from tests.factories import (
-    CREATE_WITH_LINES,
-    add_product,
-    client_of,
-    collect_at,
-    fresh_ean13,
-    graphql,
-    place_order,
-    runtime_for,
-    store_with_product,
-)
+from tests.documents import CART_CREATE
+from tests.rows import add_product, fresh_ean13, store_with_product
 
 
 async def next_message(stream: AsyncIterator[dict[str, object]]) -> dict[str, object]:
@@ -123,7 +115,7 @@ async def test_a_checkout_announces_its_products_after_commit_and_a_rollback_ann
     async with runtime.events.subscribe(PRODUCTS_TOPIC) as notices:
         async with client_of(runtime) as client:
             lines = {"input": {"lines": [{"gtin": rolled_back, "quantity": 1}]}}
-            created = await graphql(client, CREATE_WITH_LINES, lines)
+            created = await graphql(client, CART_CREATE, lines)
             cart = created["data"]["cartCreate"]  # type: ignore[index]
             request = {
                 "cartId": cart["cart"]["id"],

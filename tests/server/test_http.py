@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from server.db import Database
-from tests.factories import client_for
+from tests.clients import client_for
 
 
 async def test_ean13_barcode_svg_is_cached_with_an_etag(

@@ -33,9 +33,10 @@ from server.models import (
     Store,
 )
 from server.seed import seed_demo
+from tests.clients import settings_for
 from tests.data import OFF_SAMPLE as SAMPLE
 from tests.data import OFF_SAMPLE_ROWS
-from tests.factories import add_online_warehouse, add_store, fresh_ean13, settings_for
+from tests.rows import add_online_warehouse, add_store, fresh_ean13
 
 CSV_HEADER = [
     "gtin", "name", "brand", "categories", "description", "quantity", "image_url", "price",

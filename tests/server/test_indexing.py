@@ -14,7 +14,7 @@ from server.importer import import_catalog
 from server.indexing import Indexer, reindex_all
 from server.models import OutboxEvent, Product, StockLevel
 from server.outbox import record_product_changes
-from tests.factories import add_online_warehouse, add_product, add_store, fresh_ean13
+from tests.rows import add_online_warehouse, add_product, add_store, fresh_ean13
 
 
 async def pending(db: Database) -> int:

@@ -15,38 +15,26 @@ import httpx
 
 from schema.ids import encode_id
 from server.db import Database
-from tests.factories import (
+from tests.clients import graphql, settings_for, staff_sign_in
+from tests.documents import ADD_LINES, CART_CREATE, HANDOFF_CLAIM, HANDOFF_CREATE, SIGN_UP
+from tests.live import GraphQLWebSocket, serve_in_thread
+from tests.rows import (
     add_device,
     add_online_warehouse,
     add_product,
     add_staff,
     add_store,
     fresh_ean13,
-    graphql,
-    settings_for,
-    staff_sign_in,
     stock_figures,
 )
-from tests.live import GraphQLWebSocket, serve_in_thread
 
 PASSWORD = "correct horse battery"
-CREATE = """
-mutation Create { cartCreate { cart { id version } cartToken errors { code } } }
-"""
 SCAN = """
 mutation Scan($input: ScanInput!, $storeId: ID) {
   scan(input: $input) {
     product { name availability(storeId: $storeId) { here { available } } } errors { code }
   }
 }
-"""
-ADD = """
-mutation Add($input: CartLinesAddInput!) {
-  cartLinesAdd(input: $input) { cart { version } errors { code } }
-}
-"""
-SIGN_UP = """
-mutation SignUp($input: CustomerSignUpInput!) { customerSignUp(input: $input) { errors { code } } }
 """
 SIGN_IN = """
 mutation SignIn($input: CustomerSignInInput!) {
@@ -56,16 +44,6 @@ mutation SignIn($input: CustomerSignInInput!) {
 }
 """
 ME = "{ me { cart { id version lines { quantity product { name } } } } }"
-HANDOFF = """
-mutation Handoff($input: CartHandoffCreateInput!) {
-  cartHandoffCreate(input: $input) { code errors { code } }
-}
-"""
-CLAIM = """
-mutation Claim($input: CartHandoffClaimInput!) {
-  cartHandoffClaim(input: $input) { cart { id version } errors { code } }
-}
-"""
 KIOSK_CART = """
 query KioskCart($id: ID!, $storeId: ID!) {
   cart(id: $id) {
@@ -145,7 +123,7 @@ async def test_scan_merge_kiosk_split_collect_elsewhere_and_live_order_updates(
             assert signed_up["data"]["customerSignUp"]["errors"] == []
 
             # Phone, not signed in yet: scans two products in Oslo and adds them.
-            created = (await graphql(http, CREATE))["data"]["cartCreate"]
+            created = (await graphql(http, CART_CREATE))["data"]["cartCreate"]
             cart_id, phone = created["cart"]["id"], {"X-Cart-Token": created["cartToken"]}
             for code, quantity in ((cheese, 1), (coffee, 2)):
                 scanned = await graphql(
@@ -158,7 +136,7 @@ async def test_scan_merge_kiosk_split_collect_elsewhere_and_live_order_updates(
                 variables = {
                     "input": {"cartId": cart_id, "lines": [{"gtin": code, "quantity": quantity}]}
                 }
-                assert (await graphql(http, ADD, variables, phone))["data"]["cartLinesAdd"][
+                assert (await graphql(http, ADD_LINES, variables, phone))["data"]["cartLinesAdd"][
                     "errors"
                 ] == []
             assert scanned["data"]["scan"]["product"]["availability"]["here"] == {"available": 0}
@@ -182,12 +160,12 @@ async def test_scan_merge_kiosk_split_collect_elsewhere_and_live_order_updates(
             phone = bearer(phone_in["token"])
 
             # The desktop had a guest cart with milk; signing in merges it in.
-            desk = (await graphql(http, CREATE))["data"]["cartCreate"]
+            desk = (await graphql(http, CART_CREATE))["data"]["cartCreate"]
             desk_reach = {"X-Cart-Token": desk["cartToken"]}
             variables = {
                 "input": {"cartId": desk["cart"]["id"], "lines": [{"gtin": milk, "quantity": 2}]}
             }
-            await graphql(http, ADD, variables, desk_reach)
+            await graphql(http, ADD_LINES, variables, desk_reach)
             desk_in = (
                 await graphql(
                     http,
@@ -213,12 +191,12 @@ async def test_scan_merge_kiosk_split_collect_elsewhere_and_live_order_updates(
             assert (await graphql(http, ME, headers=phone))["data"]["me"]["cart"] == merged
 
             # At the kiosk in Oslo: the phone shows a code, the kiosk picks the cart up.
-            code = (await graphql(http, HANDOFF, {"input": {"cartId": cart_id}}, phone))["data"][
-                "cartHandoffCreate"
-            ]["code"]
-            claimed = (await graphql(http, CLAIM, {"input": {"code": code}}, kiosk))["data"][
-                "cartHandoffClaim"
-            ]
+            code = (await graphql(http, HANDOFF_CREATE, {"input": {"cartId": cart_id}}, phone))[
+                "data"
+            ]["cartHandoffCreate"]["code"]
+            claimed = (await graphql(http, HANDOFF_CLAIM, {"input": {"code": code}}, kiosk))[
+                "data"
+            ]["cartHandoffClaim"]
             assert claimed["errors"] == []
             view = (await graphql(http, KIOSK_CART, {"id": cart_id, "storeId": osl_gid}, kiosk))[
                 "data"
@@ -322,14 +300,14 @@ async def test_order_updates_reach_only_those_who_may_see_the_order(
     await add_staff(db, "bgo@shop.no", store_code="BGO")
     with serve_in_thread(settings_for(db, tmp_path, index_on_start=False)) as base_url:
         async with httpx.AsyncClient(base_url=base_url, timeout=20) as http:
-            created = (await graphql(http, CREATE))["data"]["cartCreate"]
+            created = (await graphql(http, CART_CREATE))["data"]["cartCreate"]
             guest = {"X-Cart-Token": created["cartToken"]}
             variables = {
                 "input": {"cartId": created["cart"]["id"], "lines": [{"gtin": code, "quantity": 1}]}
             }
-            version = (await graphql(http, ADD, variables, guest))["data"]["cartLinesAdd"]["cart"][
-                "version"
-            ]
+            version = (await graphql(http, ADD_LINES, variables, guest))["data"]["cartLinesAdd"][
+                "cart"
+            ]["version"]
             placed = await graphql(
                 http,
                 CHECKOUT,

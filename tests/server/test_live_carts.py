@@ -15,34 +15,19 @@ import httpx
 import pytest
 
 from server.db import Database
+from tests.clients import graphql, new_cart, settings_for, sign_up
 from tests.conftest import REDIS_URL, make_database, require_service
-from tests.factories import (
-    add_product,
-    fresh_ean13,
-    graphql,
-    new_cart,
-    settings_for,
-    sign_up,
-)
+from tests.documents import ADD_LINES, CUSTOMER_SIGN_IN
 from tests.live import WAIT, GraphQLWebSocket, listening_socket, serve_in_process, serve_in_thread
+from tests.rows import add_product, fresh_ean13
 
 UPDATED = """
 subscription Updated($cartId: ID!) {
   cartUpdated(cartId: $cartId) { id version totalQuantity lines { quantity product { name } } }
 }
 """
-ADD = """
-mutation Add($input: CartLinesAddInput!) {
-  cartLinesAdd(input: $input) { cart { version } errors { code } }
-}
-"""
 PAUSABLE = """
 subscription Pausable($cartId: ID!) { cartUpdated(cartId: $cartId) { id version liveUpdates } }
-"""
-SIGN_IN = """
-mutation SignIn($input: CustomerSignInInput!) {
-  customerSignIn(input: $input) { token errors { code } }
-}
 """
 
 
@@ -51,7 +36,7 @@ async def add(
 ) -> int:
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
         variables = {"input": {"cartId": cart_id, "lines": [{"gtin": code, "quantity": quantity}]}}
-        body = await graphql(client, ADD, variables, reach)
+        body = await graphql(client, ADD_LINES, variables, reach)
     payload = body["data"]["cartLinesAdd"]  # type: ignore[index]
     assert payload["errors"] == [], payload
     return int(payload["cart"]["version"])
@@ -166,7 +151,7 @@ async def test_a_guest_cart_merged_at_sign_in_ends_its_subscription(
                 assert cart_of(await guest_ws.next(guest_op))["version"] == 2
                 signed_in = await graphql(
                     client,
-                    SIGN_IN,
+                    CUSTOMER_SIGN_IN,
                     {
                         "input": {
                             "email": "merge-live@example.com",

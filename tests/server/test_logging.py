@@ -11,7 +11,7 @@ import pytest
 from server.config import Settings
 from server.db import Database
 from server.logs import JsonFormatter, RedactingFilter, TextFormatter, redact
-from tests.factories import client_for
+from tests.clients import client_for
 
 # Seven digits: no barcode is that long.
 BAD_GTINS = "{ " + " ".join(f'p{i}: product(gtin: "{1000000 + i}") {{ name }}'

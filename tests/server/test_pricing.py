@@ -8,7 +8,7 @@ from server import pricing
 from server.carts import LineView
 from server.db import Database
 from server.pricing import CampaignInfo, PriceInfo
-from tests.factories import add_campaign, add_product
+from tests.rows import add_campaign, add_product
 
 NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
 TICK = timedelta(microseconds=1)

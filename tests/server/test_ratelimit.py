@@ -15,8 +15,10 @@ from server.db import Database
 from server.errors import RateLimited
 from server.models import AuthFailure, Store, utcnow
 from server.ratelimit import AttemptCounter, AttemptLimit, OperationAttemptCounter
-from tests.factories import CLAIM, add_device, add_store, graphql
+from tests.clients import graphql
+from tests.documents import HANDOFF_CLAIM
 from tests.live import serve_in_process
+from tests.rows import add_device, add_store
 
 TEN_MINUTES = timedelta(minutes=10)
 
@@ -153,7 +155,9 @@ async def test_two_server_processes_share_one_limit_under_a_burst(
         ):
             bodies = await asyncio.gather(
                 *(
-                    graphql(one if i % 2 else other, CLAIM, {"input": {"code": code}}, kiosk)
+                    graphql(
+                        one if i % 2 else other, HANDOFF_CLAIM, {"input": {"code": code}}, kiosk
+                    )
                     for i, code in enumerate(f"ZZZZ-ZZ{a}{b}" for a in "234" for b in "2345678")
                 )
             )

@@ -27,7 +27,7 @@ from server.errors import InvalidInput, SearchUnavailable
 from server.indexing import documents_for
 from server.models import Product
 from server.searching import ProductQuery
-from tests.factories import add_product, add_store
+from tests.rows import add_product, add_store
 
 
 @pytest.fixture

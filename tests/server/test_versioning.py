@@ -16,7 +16,7 @@ from server.models import Order
 from server.orders import CheckoutRequest, CheckoutResult, ClickAndCollect, checkout
 from server.tokens import token_hash
 from server.viewer import Viewer
-from tests.factories import store_with_product
+from tests.rows import store_with_product
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

@@ -18,8 +18,9 @@ import pytest
 from filelock import FileLock, Timeout
 
 from server.db import Database
-from tests.factories import add_product, fresh_ean13, graphql, new_cart
+from tests.clients import graphql, new_cart
 from tests.live import WAIT, GraphQLWebSocket, serve_in_process
+from tests.rows import add_product, fresh_ean13
 from tests.server.test_live_carts import add, cart_of, follow, ws_params
 
 FIND = """
