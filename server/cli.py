@@ -33,7 +33,9 @@ console = Console(stderr=True)
 app = typer.Typer(help="omnicart: one shopping journey across every channel.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-device_app = typer.Typer(help="Kiosks and staff tablets of the stores.", no_args_is_help=True)
+device_app = typer.Typer(
+    help="Kiosks, staff tablets, tills and warehouse systems of the stores.", no_args_is_help=True
+)
 app.add_typer(device_app, name="device")
 
 
@@ -207,10 +209,12 @@ def print_demo_access(access: DemoAccess, base_url: str) -> None:
 
 
 class DeviceKindChoice(StrEnum):
-    """What a device is: an in-store order station or a staff tablet."""
+    """What a device is: an order station, a staff tablet, a till or a warehouse system."""
 
     kiosk = "kiosk"
     staff = "staff"
+    pos = "pos"
+    warehouse = "warehouse"
 
 
 def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -230,7 +234,13 @@ def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable
 @device_app.command("add")
 def device_add(
     store: Annotated[str, typer.Option(help="The store's code.")],
-    kind: Annotated[DeviceKindChoice, typer.Option(help="kiosk or staff.")],
+    kind: Annotated[
+        DeviceKindChoice,
+        typer.Option(
+            help="kiosk, staff, pos (a till: records stock movements of its store) or "
+            "warehouse (its store's and the online warehouse's)."
+        ),
+    ],
     name: Annotated[str | None, typer.Option(help="A name to tell it by.")] = None,
 ) -> None:
     """Register a device and print its token (shown this once; only a hash is kept)."""
