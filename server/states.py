@@ -88,11 +88,13 @@ class StockMovementKind(StrEnum):
 
 
 class MovementSource(StrEnum):
-    """Who wrote a stock ledger row: a device, a feed file, an order, the check, the opening."""
+    """Who wrote a stock ledger row: a device, a feed file, an order, the catalog import, the
+    check, or the opening balance."""
 
     DEVICE = "DEVICE"
     FILE = "FILE"
     ORDER = "ORDER"
+    CATALOG = "CATALOG"
     CHECK = "CHECK"
     OPENING = "OPENING"
 

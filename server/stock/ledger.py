@@ -194,3 +194,52 @@ async def write_ledger(
     for key in touched:
         levels[key].started = True
     return {c["product_id"] for c in changed}
+
+
+async def note_changes(
+    session: AsyncSession,
+    changes: Mapping[Key, int],
+    *,
+    kind: StockMovementKind,
+    source: MovementSource,
+    now: datetime,
+    order_id: int | None = None,
+    only_started: bool = False,
+) -> None:
+    """Write ledger rows for on-hand changes made elsewhere (orders, the catalog import).
+
+    Call after the change, in its transaction (the stock rows are locked by then):
+    ``changes`` maps (location, product) to the change of on hand it made. A COUNT row
+    records the new on hand as its quantity. ``only_started`` leaves out locations without
+    history: their first movement's opening balance will include the change.
+    """
+    keys = sorted((k for k, delta in changes.items() if delta), key=lambda k: (k[1], k[0]))
+    if not keys:
+        return
+    history = await _history(session, keys)
+    if only_started:
+        keys = [k for k in keys if k in history]
+        if not keys:
+            return
+    after = await _select_for_update(session, keys)
+    rows: list[dict[str, Any]] = []
+    for key in keys:
+        on_hand, reserved = after[key]
+        delta = changes[key]
+        before = Level(on_hand - delta, reserved, key in history, None, None, on_hand - delta)
+        if not before.started and before.opening:
+            rows.append(opening_row(key, before, now))
+        quantity = on_hand if kind == StockMovementKind.COUNT else abs(delta)
+        rows.append(
+            {
+                **opening_row(key, before, now),
+                "source": source,
+                "order_id": order_id,
+                "kind": kind,
+                "quantity": quantity,
+                "occurred_at": now,
+                "applied": delta,
+                "on_hand_after": on_hand,
+            }  # fmt: skip
+        )
+    await session.execute(insert(StockMovement), rows)

@@ -76,7 +76,7 @@ def upgrade() -> None:
             name=op.f("ck_stock_movements_known_kind"),
         ),
         sa.CheckConstraint(
-            "source IN ('DEVICE', 'FILE', 'ORDER', 'CHECK', 'OPENING')",
+            "source IN ('DEVICE', 'FILE', 'ORDER', 'CATALOG', 'CHECK', 'OPENING')",
             name=op.f("ck_stock_movements_known_source"),
         ),
         sa.ForeignKeyConstraint(
