@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
+from schema.ids import decode_id
 from schema.view import OmnicartGraphQL
 from server.barcodes import render_gtin
 from server.carts.routes import handoff_routes
@@ -32,6 +33,7 @@ from server.logs import RequestLog, logging_config
 from server.migrations import upgrade_to_head
 from server.pwa import APP_PAGES, PwaStaticFiles, page_route, service_worker_route
 from server.runtime import Runtime
+from server.stock.routes import FEED_PATH, stock_routes
 
 log = logging.getLogger("omnicart")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -154,6 +156,7 @@ def _routes(settings: Settings, runtime: Runtime) -> list[BaseRoute]:
         WebSocketRoute("/graphql", graphql),
         Route("/barcodes/{name}", barcode_image, methods=["GET"]),
         *handoff_routes(),
+        *stock_routes(lambda text: decode_id(text, "Store", field="storeId")),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
@@ -171,7 +174,11 @@ def _middleware(settings: Settings) -> list[Middleware]:
     """Return the body size limit and, when origins are configured, CORS."""
     middleware = [
         Middleware(RequestLog),
-        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        Middleware(
+            BodySizeLimit,
+            max_bytes=settings.max_body_bytes,
+            per_path={FEED_PATH: settings.stock_feed_max_bytes},
+        ),
     ]
     if settings.cors_origins:
         middleware.append(

@@ -218,8 +218,8 @@ async def _recorded(session: AsyncSession, ids: list[str]) -> dict[str, tuple[ob
         rows = await session.execute(
             select(*_CONTENT).where(StockMovement.movement_id.in_(unique[start : start + _CHUNK]))
         )
-        for mid, *content in rows:
-            found[mid] = tuple(content)
+        for row in rows:
+            found[str(row[0])] = tuple(row[1:])
     return found
 
 
@@ -238,7 +238,7 @@ async def _check_transfers(
         ).where(StockMovement.transfer_id.in_(ids))
     )  # fmt: skip
     for transfer_id, kind, pid, quantity, location in rows:
-        halves[transfer_id].append((kind, pid, quantity, location))
+        halves[str(transfer_id)].append((kind, pid, quantity, location))
     kept: list[Ready] = []
     for ready in fresh:
         m = ready.movement

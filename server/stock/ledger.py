@@ -193,7 +193,7 @@ async def write_ledger(
         await session.execute(update(StockLevel), changed)
     for key in touched:
         levels[key].started = True
-    return {c["product_id"] for c in changed}
+    return {pid for (_, pid), lv in levels.items() if lv.on_hand != lv.opening}
 
 
 async def note_changes(
