@@ -32,8 +32,8 @@ def _device_kinds(old: str, new: str) -> None:
     """
     bind = op.get_bind()
     if bind.dialect.name != "sqlite":
-        op.drop_constraint("ck_devices_known_kind", "devices", type_="check")
-        op.create_check_constraint("ck_devices_known_kind", "devices", new)
+        op.drop_constraint(op.f("ck_devices_known_kind"), "devices", type_="check")
+        op.create_check_constraint(op.f("ck_devices_known_kind"), "devices", new)
         return
     version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
     bind.exec_driver_sql("PRAGMA writable_schema=ON")
