@@ -98,11 +98,12 @@ def _print_feed(report: FeedReport) -> None:
         f"{report.lines} lines: {report.applied} applied, {report.replayed} already recorded, "
         f"{report.rejected} rejected, {report.short} short."
     )
-    if report.rejected_lines:
-        table = Table("line", "movementId", "code", "field", "reason")
-        for r in report.rejected_lines:
-            table.add_row(str(r.line), r.movement_id or "", r.code, r.field or "", r.message)
-        Console().print(table)
+    # One plain line per rejected line (on standard output), easy to grep or keep from cron.
+    out = Console(soft_wrap=True, highlight=False)
+    for r in report.rejected_lines:
+        where = f" ({r.movement_id})" if r.movement_id else ""
+        field = f" {r.field}" if r.field else ""
+        out.print(f"line {r.line}{where}: {r.code}{field}: {r.message}", markup=False)
 
 
 @stock_app.command("check")
