@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from server.cli import app
 from server.db import Database
-from server.models import StaffAuditEntry, StockLevel
+from server.models import StaffAuditEntry, StockLevel, StockMovement
 from tests.factories import add_device, client_for, fresh_ean13, store_with_product
 from tests.stock_helpers import ago, level, movement
 
@@ -176,3 +176,40 @@ async def test_stock_check_reports_drift_and_fix_repairs_it_with_an_audit_row(
         "history": 7,
         "by": "omnicart stock check --fix",
     }
+
+
+async def test_a_catalog_imports_stock_figure_is_a_count_in_a_locations_history(
+    db: Database, tmp_path: Path
+) -> None:
+    from server.importer import import_catalog
+    from server.stock.reconcile import check_stock
+
+    store_id, location, code, product_id = await store_with_product(db, "OSL", on_hand=10)
+    till = await add_device(db, "OSL", "pos")
+    async with client_for(db, tmp_path) as client:
+        await client.post(
+            "/stock/movements",
+            content=ndjson([movement(code, store_id, "SALE", 3)]),
+            headers={"Authorization": f"Bearer {till}"},
+        )
+    path = tmp_path / "catalog.jsonl"
+    path.write_text(
+        json.dumps({"code": code, "product_name": "Test product", "brands": "Testbrand",
+                    "categories": ["en:food"], "stock": {"OSL": 25}}) + "\n"
+    )  # fmt: skip
+    report = await import_catalog(db, path, currency="NOK", report_path=tmp_path / "r.csv")
+    assert report.rejected == 0, report
+    assert await level(db, location, product_id) == (25, 0)
+    async with db.transaction(write=False) as session:
+        assert (await check_stock(session)).drifts == []
+        rows = (
+            await session.execute(
+                select(StockMovement.source, StockMovement.kind, StockMovement.quantity,
+                       StockMovement.applied).order_by(StockMovement.id)
+            )
+        ).all()  # fmt: skip
+    assert [tuple(r) for r in rows] == [
+        ("OPENING", "COUNT", 10, 10),
+        ("DEVICE", "SALE", 3, -3),
+        ("CATALOG", "COUNT", 25, 18),
+    ]
