@@ -70,7 +70,7 @@ def chromium_available() -> None:
 
 
 async def _prepare_database(data_dir: Path) -> tuple[str, str, str, str]:
-    """Migrate and seed the demo shop, with a kiosk, a till and a staff account in the test store."""
+    """Migrate and seed the demo shop, with a kiosk, a till and staff in the test store."""
     from server.config import Settings
     from server.db import Database
     from server.migrations import upgrade_to_head
