@@ -18,6 +18,7 @@ from tests.factories import (
     client_for,
     fresh_ean13,
     graphql,
+    new_cart,
     sign_up,
     store_with_product,
 )
@@ -387,3 +388,57 @@ async def test_the_stock_check_finds_drift_and_the_ledger_explains_order_pickups
     async with db.transaction(write=False) as session:
         [drift] = (await check_stock(session)).drifts
     assert (drift.on_hand, drift.history, drift.reserved, drift.held) == (50, 9, 0, 0)
+
+
+CLAIM = """
+mutation Claim($input: CartHandoffClaimInput!) {
+  cartHandoffClaim(input: $input) { cart { id } errors { code message } }
+}
+"""
+HANDOFF = """
+mutation Handoff($input: CartHandoffCreateInput!) { cartHandoffCreate(input: $input) { code } }
+"""
+CHECKOUT = """
+mutation Checkout($input: CheckoutInput!) {
+  checkout(input: $input) { order { id } errors { code message } }
+}
+"""
+
+
+async def test_tills_and_warehouse_systems_neither_claim_carts_nor_place_orders(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, _, code, _ = await store_with_product(db, "OSL", on_hand=10)
+    till = {"Authorization": f"Bearer {await add_device(db, 'OSL', 'pos')}"}
+    warehouse = {"Authorization": f"Bearer {await add_device(db, 'OSL', 'warehouse')}"}
+    async with client_for(db, tmp_path) as client:
+        cart_id, phone = await new_cart(client)
+        claims = []
+        for device in (till, warehouse):
+            issued = await graphql(client, HANDOFF, {"input": {"cartId": cart_id}}, phone)
+            variables = {"input": {"code": issued["data"]["cartHandoffCreate"]["code"]}}  # type: ignore[index]
+            claims.append((await graphql(client, CLAIM, variables, device))["data"])
+        own_cart, _ = await new_cart(client, till)
+        collect = {"clickAndCollect": {"storeId": encode_id("Store", store_id)}}
+        order = {"cartId": own_cart, "expectedVersion": 1, "fulfilment": collect}
+        placed = await graphql(client, CHECKOUT, {"input": order}, till)
+    refused = {
+        "cart": None,
+        "errors": [
+            {
+                "code": "UNAUTHORIZED",
+                "message": "Only a kiosk or staff device can pick up a cart with a code.",
+            }
+        ],
+    }
+    assert claims == [{"cartHandoffClaim": refused}] * 2
+    assert placed["data"]["checkout"] == {  # type: ignore[index]
+        "order": None,
+        "errors": [PLACED_BY_TILL],
+    }
+
+
+PLACED_BY_TILL = {
+    "code": "UNAUTHORIZED",
+    "message": "Tills and warehouse systems do not place orders.",
+}
