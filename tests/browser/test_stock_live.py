@@ -69,3 +69,37 @@ def test_the_product_page_turns_out_of_stock_here_when_the_till_sells_the_last_u
     assert here.inner_text() == "Out of stock here"
     assert page.url.endswith(f"#/product/{NUTELLA}")  # no navigation, no reload
     screenshot(page, "shopper-product-sold-out-live")
+
+
+COCA_COLA = "5449000000996"
+
+
+def test_the_kiosk_moves_a_line_from_the_shelf_to_ordering_when_the_shelf_sells_out(
+    new_context: Any, shop: Shop
+) -> None:
+    from tests.browser.conftest import KIOSK
+    from tests.browser.test_screens import add_to_cart, choose_store
+
+    phone = new_context().new_page()
+    choose_store(phone)
+    add_to_cart(phone, COCA_COLA)
+    phone.goto("/#/cart")
+    phone.get_by_test_id("continue-at-kiosk").click()
+    code = phone.get_by_test_id("handoff-code").inner_text()
+
+    kiosk = new_context(KIOSK).new_page()
+    kiosk.goto(f"/kiosk#device={shop.kiosk_token}&store={STORE_CODE}")
+    kiosk.get_by_test_id("kiosk-code").fill(code)
+    kiosk.get_by_role("button", name="Open cart").click()
+    line = kiosk.locator(f'[data-testid=kiosk-lines] li[data-gtin="{COCA_COLA}"]')
+    line.wait_for()
+    assert line.get_attribute("data-where") == "shelf"
+    sell_everything_here(shop, COCA_COLA)
+    kiosk.locator(
+        f'[data-testid=kiosk-lines] li[data-gtin="{COCA_COLA}"][data-where=order]'
+    ).wait_for()
+    assert (
+        "Order the item not on the shelf here"
+        in kiosk.get_by_test_id("kiosk-order-rest").inner_text()
+    )
+    screenshot(kiosk, "kiosk-line-sold-out-live")

@@ -213,3 +213,24 @@ async def test_a_catalog_imports_stock_figure_is_a_count_in_a_locations_history(
         ("DEVICE", "SALE", 3, -3),
         ("CATALOG", "COUNT", 25, 18),
     ]
+
+
+async def test_a_till_added_on_the_command_line_feeds_stock_with_its_token(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    store_id, location, code, product_id = await store_with_product(
+        sqlite_db, "OSL", on_hand=10
+    )
+    status, token, err = await omnicart(
+        sqlite_db, tmp_path, "device", "add", "--store", "OSL", "--kind", "pos", "--name", "Till 7"
+    )
+    assert status == 0, err
+    assert "Added pos device" in err and "(Till 7) to OSL." in err
+    async with client_for(sqlite_db, tmp_path) as client:
+        response = await client.post(
+            "/stock/movements",
+            content=ndjson([movement(code, store_id, "SALE", 4)]),
+            headers={"Authorization": f"Bearer {token.strip()}"},
+        )
+    assert (response.status_code, response.json()["applied"]) == (200, 1)
+    assert await level(sqlite_db, location, product_id) == (6, 0)
