@@ -218,9 +218,7 @@ async def test_a_catalog_imports_stock_figure_is_a_count_in_a_locations_history(
 async def test_a_till_added_on_the_command_line_feeds_stock_with_its_token(
     sqlite_db: Database, tmp_path: Path
 ) -> None:
-    store_id, location, code, product_id = await store_with_product(
-        sqlite_db, "OSL", on_hand=10
-    )
+    store_id, location, code, product_id = await store_with_product(sqlite_db, "OSL", on_hand=10)
     status, token, err = await omnicart(
         sqlite_db, tmp_path, "device", "add", "--store", "OSL", "--kind", "pos", "--name", "Till 7"
     )
