@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
-from schema.ids import decode_id
 from schema.view import OmnicartGraphQL
 from server.barcodes import render_gtin
 from server.carts.routes import handoff_routes
@@ -156,7 +155,7 @@ def _routes(settings: Settings, runtime: Runtime) -> list[BaseRoute]:
         WebSocketRoute("/graphql", graphql),
         Route("/barcodes/{name}", barcode_image, methods=["GET"]),
         *handoff_routes(),
-        *stock_routes(lambda text: decode_id(text, "Store", field="storeId")),
+        *stock_routes(),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]

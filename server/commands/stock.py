@@ -13,28 +13,13 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import Database
-from server.errors import InvalidInput
-from server.stock.feed import FeedReport
-from server.stock.reconcile import CheckReport
+from server.events import announce_product_changes, create_broker
+from server.models import utcnow
+from server.stock.feed import FeedReport, run_feed
+from server.stock.inputs import Recorder
+from server.stock.reconcile import CheckReport, check_stock, repair
 
 stock_app = typer.Typer(help="Stock movements and the stock check.", no_args_is_help=True)
-
-
-def _store_decoder(codes: dict[str, int]) -> Callable[[str], int]:
-    """Return how a line's ``storeId`` is read on the command line: a Store id or a code."""
-    # The app's wiring, like `serve`: the GraphQL ids are the feed's store ids.
-    from schema.ids import decode_id
-
-    def decode(text: str) -> int:
-        if text in codes:
-            return codes[text]
-        try:
-            return decode_id(text, "Store", field="storeId")
-        except InvalidInput:
-            message = f"No store has the id or code {text[:40]!r}."
-            raise InvalidInput(message, field="storeId") from None
-
-    return decode
 
 
 async def _file_lines(path: Path, advance: Callable[[int], None]) -> AsyncIterator[bytes]:
@@ -50,24 +35,18 @@ async def _file_lines(path: Path, advance: Callable[[int], None]) -> AsyncIterat
 def import_movements(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="NDJSON file.")],
 ) -> None:
-    """Apply a file of stock movements (NDJSON, as POST /stock/movements takes) with a progress bar.
+    """Apply a file of stock movements (the NDJSON POST /stock/movements takes), with progress.
 
     ``storeId`` may be a store's id or its code. Lines apply 1,000 at a time; a bad line is
-    reported and the rest apply; running the same file again changes nothing.
+    reported and the rest apply; running the same file again changes nothing. Exits 1 when
+    a line was rejected.
     """
+    # server.cli registers this command and lends its helpers (settings, migrated database).
     from server.cli import load_settings, progress_bar, run_with_db
-    from server.events import announce_product_changes, create_broker
-    from server.models import Store
-    from server.stock.feed import run_feed
-    from server.stock.inputs import Recorder
 
     settings = load_settings()
 
     async def work(db: Database) -> FeedReport:
-        from sqlalchemy import select
-
-        async with db.transaction(write=False) as session:
-            codes = {c: i for i, c in await session.execute(select(Store.id, Store.code))}
         broker = create_broker(settings.broker_url, db=db)
         try:
             with progress_bar() as progress:
@@ -80,8 +59,7 @@ def import_movements(
                     await announce_product_changes(broker, ids)
 
                 lines = _file_lines(file, advance)
-                decode = _store_decoder(codes)
-                return await run_feed(db, Recorder.command_line(), lines, decode, announce)
+                return await run_feed(db, Recorder.command_line(), lines, announce)
         finally:
             await broker.close()
 
@@ -119,8 +97,6 @@ def check(
     audit row records the figures before and after.
     """
     from server.cli import _in_transaction, console, load_settings
-    from server.models import utcnow
-    from server.stock.reconcile import check_stock, repair
 
     async def work(session: AsyncSession) -> CheckReport:
         report = await check_stock(session)
@@ -133,14 +109,15 @@ def check(
         f"Checked {report.levels} stock rows ({report.with_history} with history): "
         f"{len(report.drifts)} drift."
     )
-    if report.drifts:
-        table = Table("location", "product", "on hand", "history", "reserved", "held")
-        for d in report.drifts:
-            history = "" if d.history is None else str(d.history)
-            table.add_row(d.location_code, str(d.product_id), str(d.on_hand), history,
-                          str(d.reserved), str(d.held))  # fmt: skip
-        Console().print(table)
-        if fix:
-            console.print(f"[green]Repaired {len(report.drifts)} row(s).[/green]")
-        else:
-            raise typer.Exit(1)
+    if not report.drifts:
+        return
+    table = Table("location", "product", "on hand", "history", "reserved", "held")
+    for d in report.drifts:
+        history = "" if d.history is None else str(d.history)
+        table.add_row(d.location_code, str(d.product_id), str(d.on_hand), history,
+                      str(d.reserved), str(d.held))  # fmt: skip
+    Console().print(table)
+    if fix:
+        console.print(f"[green]Repaired {len(report.drifts)} row(s).[/green]")
+    else:
+        raise typer.Exit(1)

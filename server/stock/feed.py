@@ -2,10 +2,10 @@
 
 For systems that cannot speak GraphQL: ``POST /stock/movements`` with the device's bearer
 token, and ``omnicart stock import FILE`` on the command line. Each line carries the fields
-of ``StockMovementInput`` (``movementId``, ``gtin``, ``storeId`` (a Store id; absent or
-null: the online warehouse), ``kind``, ``quantity``, ``occurredAt`` (ISO 8601 with a
-zone), ``transferId``, ``receiptNumber``, ``customerPhone``). Lines are read as they
-arrive and applied 1,000 at a time, each batch in a transaction of its own (in
+of ``StockMovementInput``: ``movementId``, ``gtin``, ``storeId`` (the Store's GraphQL id, or
+its code; absent or null: the online warehouse), ``kind``, ``quantity``, ``occurredAt`` (ISO
+8601 with a zone), ``transferId``, ``receiptNumber``, ``customerPhone``. Lines are read as
+they arrive and applied 1,000 at a time, each batch in a transaction of its own (in
 ``occurredAt`` order within it); a bad line is rejected with its line number and reason and
 the rest still apply. A feed cut off half-way can be sent again whole: the movement ids
 make every line apply once.
@@ -13,15 +13,19 @@ make every line apply once.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from server.db import Database
 from server.errors import AppError, InvalidInput
-from server.models import utcnow
+from server.models import Store, utcnow
 from server.stock.inputs import MAX_MOVEMENTS, MovementInput, Recorder
 from server.stock.movements import record_movements
 
@@ -80,8 +84,31 @@ class FeedReport:
             )
 
 
-StoreDecoder = Callable[[str], int]
 Announce = Callable[[set[int]], Awaitable[None]]
+
+
+def store_key(text: str, stores: Mapping[str, int]) -> int:
+    """Return the store a line names: by its code, or by the Store id GraphQL hands out.
+
+    The id is ``base64("Store:<pk>")`` (the Relay global id of ``schema.ids``); ``stores``
+    maps every store code to its key. Anything else raises InvalidInput on ``storeId``.
+    """
+    if text in stores:
+        return stores[text]
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+    except (ValueError, UnicodeError, binascii.Error):
+        raw = ""
+    kind, _, pk = raw.partition(":")
+    if kind == "Store" and pk.isascii() and pk.isdecimal() and int(pk) in stores.values():
+        return int(pk)
+    raise InvalidInput(f"No store has the id or code {text[:40]!r}.", field="storeId")
+
+
+async def store_keys(db: Database) -> dict[str, int]:
+    """Return every store's key by its code."""
+    async with db.transaction(write=False) as session:
+        return {code: pk for pk, code in await session.execute(select(Store.id, Store.code))}
 
 
 async def lines_of(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -99,7 +126,7 @@ async def lines_of(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         yield pending
 
 
-def parse_line(raw: bytes, decode_store: StoreDecoder) -> MovementInput:
+def parse_line(raw: bytes, stores: Mapping[str, int]) -> MovementInput:
     """Read one NDJSON line as a movement, or raise InvalidInput naming the field."""
     if len(raw) > MAX_LINE_BYTES:
         raise InvalidInput(f"A line has at most {MAX_LINE_BYTES} bytes.")
@@ -116,7 +143,7 @@ def parse_line(raw: bytes, decode_store: StoreDecoder) -> MovementInput:
     return MovementInput(
         movement_id=_text(data, "movementId"),
         gtin=_text(data, "gtin"),
-        store_id=decode_store(store) if store else None,
+        store_id=store_key(store, stores) if store else None,
         kind=_text(data, "kind"),
         quantity=_integer(data, "quantity"),
         occurred_at=_moment(data, "occurredAt"),
@@ -154,7 +181,6 @@ async def run_feed(
     db: Database,
     recorder: Recorder,
     lines: AsyncIterator[bytes],
-    decode_store: StoreDecoder,
     announce: Announce,
     on_batch: Callable[[FeedReport], None] | None = None,
 ) -> FeedReport:
@@ -163,13 +189,14 @@ async def run_feed(
     ``announce`` is called with each batch's changed products once it has committed.
     """
     report = FeedReport()
+    stores = await store_keys(db)
     batch: list[tuple[int, MovementInput]] = []
     async for raw in lines:
         report.lines += 1
         if not raw.strip():
             continue
         try:
-            batch.append((report.lines, parse_line(raw, decode_store)))
+            batch.append((report.lines, parse_line(raw, stores)))
         except AppError as error:
             report.reject(report.lines, _movement_id_of(raw), error)
         if len(batch) == MAX_MOVEMENTS:

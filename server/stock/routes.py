@@ -20,7 +20,7 @@ from server.events import announce_product_changes
 from server.models import utcnow
 from server.outages import is_lost_connection
 from server.runtime import Runtime
-from server.stock.feed import StoreDecoder, lines_of, run_feed
+from server.stock.feed import lines_of, run_feed
 from server.stock.inputs import Recorder
 
 log = logging.getLogger("omnicart.stock")
@@ -33,8 +33,8 @@ def bearer_of(request: Request) -> str | None:
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
-def stock_routes(decode_store: StoreDecoder) -> list[Route]:
-    """Return the feed route; ``decode_store`` turns a line's ``storeId`` into a store's key."""
+def stock_routes() -> list[Route]:
+    """Return the feed route."""
 
     async def record_feed(request: Request) -> Response:
         runtime: Runtime = request.app.state.runtime
@@ -52,9 +52,7 @@ def stock_routes(decode_store: StoreDecoder) -> list[Route]:
                     raise
                 log.warning("stock feed: event broker unreachable: %s", exc)
 
-        report = await run_feed(
-            runtime.db, recorder, lines_of(request.stream()), decode_store, announce
-        )
+        report = await run_feed(runtime.db, recorder, lines_of(request.stream()), announce)
         return JSONResponse(report.as_json())
 
     return [Route(FEED_PATH, record_feed, methods=["POST"])]
