@@ -60,24 +60,34 @@ class Checked:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-async def check_batch(
+async def resolve_batch(
     session: AsyncSession, recorder: Recorder, movements: list[MovementInput], now: datetime
 ) -> Checked:
-    """Resolve and check every movement of a batch; see ``server.stock.movements``."""
+    """Check each movement's fields and right, and find its product and location.
+
+    What passes is ``ready``; the caller locks its stock rows and then calls ``screen_batch``.
+    """
     checked = Checked()
     locations = await _locations(session)
     products = await _products(session, movements)
-    candidates: list[Ready] = []
     for index, movement in enumerate(movements):
         resolved = _resolve(recorder, movement, locations, products, now)
         if isinstance(resolved, AppError):
             checked.rejected.append(Rejected(index, movement.movement_id, resolved))
         else:
-            candidates.append(Ready(index, movement, resolved[0], resolved[1]))
-    fresh = await _drop_replays(session, candidates, checked)
+            checked.ready.append(Ready(index, movement, resolved[0], resolved[1]))
+    return checked
+
+
+async def screen_batch(session: AsyncSession, checked: Checked) -> None:
+    """Drop replays and reject reused ids and unpaired transfers, against the ledger.
+
+    Called with the batch's stock rows locked: a concurrent call with the same movement (so
+    the same rows) has committed by then, and its rows are seen here as a replay.
+    """
+    fresh = await _drop_replays(session, checked.ready, checked)
     checked.ready = await _check_transfers(session, fresh, checked)
     checked.rejected.sort(key=lambda r: r.index)
-    return checked
 
 
 def _resolve(

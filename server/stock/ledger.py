@@ -19,6 +19,7 @@ from sqlalchemy import case, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import upsert
+from server.errors import Conflict
 from server.models import StockLevel, StockMovement
 from server.states import MovementSource, StockMovementKind
 
@@ -182,8 +183,9 @@ async def write_ledger(
         for k, lv in levels.items()
         if k in touched and not lv.started and lv.opening
     ]
-    if openings or rows:
-        await session.execute(insert(StockMovement), openings + rows)
+    if openings:
+        await session.execute(insert(StockMovement), openings)
+    await _insert_once(session, rows)
     changed = [
         {"location_id": loc, "product_id": pid, "on_hand": lv.on_hand, "updated_at": now}
         for (loc, pid), lv in levels.items()
@@ -194,6 +196,25 @@ async def write_ledger(
     for key in touched:
         levels[key].started = True
     return {pid for (_, pid), lv in levels.items() if lv.on_hand != lv.opening}
+
+
+async def _insert_once(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert device movements, or raise Conflict when another call just recorded one of them.
+
+    Replays are screened out with the stock rows locked, so this only happens when two calls
+    send one ``movementId`` for different products at the same moment; the caller's
+    savepoint or transaction rolls back and a retry then sees which one was recorded.
+    """
+    if not rows:
+        return
+    table = StockMovement.__table__
+    stmt = upsert(session, table).on_conflict_do_nothing(index_elements=[table.c.movement_id])
+    inserted = (await session.execute(stmt.returning(table.c.movement_id), rows)).all()
+    if len(inserted) != len(rows):
+        raise Conflict(
+            "Another call recorded one of these movementIds at the same moment; send it again.",
+            field="movementId",
+        )
 
 
 async def note_changes(

@@ -29,7 +29,7 @@ from server.errors import InvalidInput
 from server.outbox import record_product_changes
 from server.states import StockMovementKind
 from server.stock import ledger
-from server.stock.checking import Checked, check_batch
+from server.stock.checking import Checked, resolve_batch, screen_batch
 from server.stock.inputs import MAX_MOVEMENTS, MovementInput, Recorder, Rejected, takes_out
 
 
@@ -77,21 +77,28 @@ async def record_movements(
         raise InvalidInput(
             f"Send at most {MAX_MOVEMENTS} movements a call; split the rest.", field="movements"
         )
-    checked = await check_batch(session, recorder, movements, now)
+    checked = await resolve_batch(session, recorder, movements, now)
+    keys = {(r.location_id, r.product_id) for r in checked.ready}
+    levels = await ledger.lock_levels(session, keys, now)
+    await screen_batch(session, checked)
     result = Recorded(replayed=checked.replayed, rejected=checked.rejected)
     if checked.rejected and all_or_nothing:
         result.replayed = 0
         return result
-    await _apply(session, recorder, checked, now, result)
+    await _apply(session, recorder, checked, levels, now, result)
     return result
 
 
 async def _apply(
-    session: AsyncSession, recorder: Recorder, checked: Checked, now: datetime, result: Recorded
+    session: AsyncSession,
+    recorder: Recorder,
+    checked: Checked,
+    levels: dict[ledger.Key, ledger.Level],
+    now: datetime,
+    result: Recorded,
 ) -> None:
     """Apply the checked movements in ``occurredAt`` order and write the ledger."""
     todo = sorted(checked.ready, key=lambda r: (r.movement.occurred_at, r.index))
-    levels = await ledger.lock_levels(session, {(r.location_id, r.product_id) for r in todo}, now)
     rows: list[dict[str, Any]] = []
     for ready in todo:
         key = (ready.location_id, ready.product_id)

@@ -74,3 +74,19 @@ async def test_tills_selling_more_than_there_is_stop_at_the_reserved_units(
     assert await level(db, location, product_id) == (6, 6)
     async with db.transaction(write=False) as session:
         assert (await check_stock(session)).drifts == []
+
+
+async def test_a_call_retried_while_the_first_is_still_running_applies_once(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, location, code, product_id = await store_with_product(db, "OSL", on_hand=100)
+    till = await add_device(db, "OSL", "pos")
+    call = [movement(code, store_id, "SALE", 2) for _ in range(50)]
+    settings = settings_for(db, tmp_path, index_on_start=False)
+    with serve_in_thread(settings) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+            results = await asyncio.gather(*(record(client, till, call) for _ in range(8)))
+    assert sorted((r["applied"], r["replayed"], r["errors"]) for r in results) == [
+        (0, 50, [])
+    ] * 7 + [(50, 0, [])]
+    assert await level(db, location, product_id) == (0, 0)
