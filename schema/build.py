@@ -40,6 +40,7 @@ from schema.persisted import (
 )
 from schema.search import SearchQuery
 from schema.staff import StaffMutation, StaffQuery, StaffUser
+from schema.stock import StockMutation, StockQuery, StockSubscription
 from schema.text import NoNulInLiterals, NoNulInVariables
 from server.config import Settings
 
@@ -57,6 +58,7 @@ Query = merge_types(
         OrderQuery,
         StaffQuery,
         AnalyticsQuery,
+        StockQuery,
     ),
 )
 Mutation = merge_types(
@@ -69,9 +71,10 @@ Mutation = merge_types(
         CheckoutMutation,
         OrderActionMutation,
         StaffMutation,
+        StockMutation,
     ),
 )
-Subscription = merge_types("Subscription", (CartSubscription, OrderSubscription))
+Subscription = merge_types("Subscription", (CartSubscription, OrderSubscription, StockSubscription))
 
 
 def build_schema(

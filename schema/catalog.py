@@ -146,6 +146,8 @@ class Product(Node):
     image_url: str | None = strawberry.field(description="A front image of the pack.")
     sku: str = strawberry.field(description="The chain's stock-keeping unit.")
     row: strawberry.Private[ProductRow]
+    # The shopper's store when a subscription names it: `availability` without a storeId.
+    here_store_id: strawberry.Private[int | None] = None
 
     @classmethod
     def from_model(cls, row: ProductRow, primary_gtin: str) -> Product:
@@ -190,7 +192,7 @@ class Product(Node):
     ) -> Availability:
         ctx = context_of(info)
         threshold = ctx.settings.low_stock_threshold
-        here_id = decode_id(store_id, "Store", field="storeId") if store_id else None
+        here_id = decode_id(store_id, "Store", field="storeId") if store_id else self.here_store_id
         figures = await ctx.loaders.stock.load(self.row.id) or []
         by_store = {f.store_id: f for f in figures if not f.online}
         online = next((f for f in figures if f.online), None)

@@ -80,3 +80,58 @@ async def follow_versions(
                     if int(notice.get("version", 0)) > shown:
                         break
         await asyncio.sleep(LIVE_RETRY_SECONDS)
+
+
+T = TypeVar("T")
+
+
+async def follow_notices(
+    ctx: Context,
+    topic: str,
+    concerns: Callable[[dict[str, Any]], bool],
+    read: Callable[[], Awaitable[T | None]],
+    missing: AppError,
+) -> AsyncGenerator[T, None]:
+    """Yield ``read()`` now, then again after notices on ``topic`` that ``concerns`` accepts.
+
+    Notices are gathered while the subscriber is busy, so a burst of changes is answered by
+    one read of the newest state. Each read runs in ``ctx.delivery()`` and is yielded inside
+    it (its fields resolve there). When the broker cannot be reached the state is still sent,
+    and every ``LIVE_RETRY_SECONDS`` the subscription tries to listen again (then sends the
+    state afresh). ``read`` finding nothing ends the subscription with ``missing``.
+    """
+    while True:
+        async with contextlib.AsyncExitStack() as stack:
+            notices = await _listen(stack, ctx.runtime.events, topic)
+            changed = asyncio.Event()
+            if notices is not None:
+                stack.push_async_callback(
+                    _stop, asyncio.create_task(_watch(notices, concerns, changed))
+                )
+            while True:
+                async with ctx.delivery():
+                    found = await read()
+                    if found is None:
+                        raise missing
+                    yield found
+                if notices is None:
+                    break
+                await changed.wait()
+                changed.clear()
+        await asyncio.sleep(LIVE_RETRY_SECONDS)
+
+
+async def _watch(
+    notices: AsyncIterator[dict[str, Any]],
+    concerns: Callable[[dict[str, Any]], bool],
+    changed: asyncio.Event,
+) -> None:
+    async for notice in notices:
+        if concerns(notice):
+            changed.set()
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

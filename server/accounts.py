@@ -201,9 +201,13 @@ async def customers_by_ids(session: AsyncSession, ids: list[int]) -> dict[int, C
 async def add_device(
     session: AsyncSession, *, store_code: str, kind: DeviceKind, name: str | None, now: datetime
 ) -> tuple[DeviceRecord, str]:
-    """Register a kiosk or staff device of a store; return it and its token (shown only once)."""
-    if kind not in ("kiosk", "staff"):
-        raise InvalidInput("A device is a kiosk or staff device.", field="kind")
+    """Register a device of a store; return it and its token (shown only once).
+
+    Kinds: ``kiosk``, ``staff``, and the integration devices that record stock movements,
+    ``pos`` (a till: its store) and ``warehouse`` (its store and the online warehouse).
+    """
+    if kind not in ("kiosk", "staff", "pos", "warehouse"):
+        raise InvalidInput("A device is a kiosk, staff, pos or warehouse device.", field="kind")
     store = await catalog.store_by_code(session, store_code)
     if store is None:
         raise NotFound(f"No store has the code {store_code!r}.", field="store")

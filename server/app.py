@@ -37,6 +37,7 @@ from server.migrations import upgrade_to_head
 from server.pwa import APP_PAGES, PwaStaticFiles, page_route, service_worker_route
 from server.runtime import Runtime
 from server.seed import seed_demo
+from server.stock.routes import FEED_PATH, stock_routes
 
 log = logging.getLogger("omnicart")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -164,6 +165,7 @@ def _routes(graphql: ASGIApp) -> list[BaseRoute]:
         WebSocketRoute("/graphql", graphql),
         Route("/barcodes/{name}", barcode_image, methods=["GET"]),
         *handoff_routes(),
+        *stock_routes(),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
@@ -181,7 +183,11 @@ def _middleware(settings: Settings) -> list[Middleware]:
     """Return the body size limit and, when origins are configured, CORS."""
     middleware = [
         Middleware(RequestLog),
-        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        Middleware(
+            BodySizeLimit,
+            max_bytes=settings.max_body_bytes,
+            per_path={FEED_PATH: settings.stock_feed_max_bytes},
+        ),
     ]
     if settings.cors_origins:
         middleware.append(

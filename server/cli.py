@@ -16,7 +16,7 @@ from rich.table import Table
 
 from search import SearchError
 from server.accounts import add_device, list_devices, revoke_device
-from server.commands import orders, reports, staff
+from server.commands import orders, reports, staff, stock
 from server.commands.console import (
     console,
     in_transaction,
@@ -35,7 +35,9 @@ from server.runtime import Runtime
 app = typer.Typer(help="omnicart: one shopping journey across every channel.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-device_app = typer.Typer(help="Kiosks and staff tablets of the stores.", no_args_is_help=True)
+device_app = typer.Typer(
+    help="Kiosks, staff tablets, tills and warehouse systems of the stores.", no_args_is_help=True
+)
 app.add_typer(device_app, name="device")
 
 
@@ -92,16 +94,24 @@ def seed(
 
 
 class DeviceKindChoice(StrEnum):
-    """What a device is: an in-store order station or a staff tablet."""
+    """What a device is: an order station, a staff tablet, a till or a warehouse system."""
 
     kiosk = "kiosk"
     staff = "staff"
+    pos = "pos"
+    warehouse = "warehouse"
 
 
 @device_app.command("add")
 def device_add(
     store: Annotated[str, typer.Option(help="The store's code.")],
-    kind: Annotated[DeviceKindChoice, typer.Option(help="kiosk or staff.")],
+    kind: Annotated[
+        DeviceKindChoice,
+        typer.Option(
+            help="kiosk, staff, pos (a till: records stock movements of its store) or "
+            "warehouse (its store's and the online warehouse's)."
+        ),
+    ],
     name: Annotated[str | None, typer.Option(help="A name to tell it by.")] = None,
 ) -> None:
     """Register a device and print its token (shown this once; only a hash is kept)."""
@@ -196,3 +206,4 @@ def indexer(
 app.add_typer(staff.staff_app, name="staff")
 app.command("expire-orders")(orders.expire_orders)
 app.add_typer(reports.report_app, name="report")
+app.add_typer(stock.stock_app, name="stock")

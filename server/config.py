@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         description="In-store label templates, e.g. '20-22:PPIIIIIWWWWWK;23-25:PPIIIIIMMMMMK'.",
     )
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    stock_feed_max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="Largest NDJSON body POST /stock/movements takes (a nightly file).",
+    )
     max_query_depth: int = Field(default=12, ge=2)
     max_query_tokens: int = Field(default=2000, ge=50)
     max_aliases: int = Field(default=30, ge=1)

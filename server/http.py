@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,21 +32,28 @@ async def not_found_handler(request: Request, exc: Exception) -> Response:
 
 
 class BodySizeLimit:
-    """Refuse request bodies larger than ``max_bytes`` with 413, declared or streamed."""
+    """Refuse request bodies larger than ``max_bytes`` with 413, declared or streamed.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``per_path`` gives some paths a limit of their own (the stock feed takes whole files).
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, per_path: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.per_path = dict(per_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope.get("path", ""), self.max_bytes)
         too_large = error_response(
-            "PAYLOAD_TOO_LARGE", f"Request bodies are limited to {self.max_bytes} bytes.", 413
+            "PAYLOAD_TOO_LARGE", f"Request bodies are limited to {limit} bytes.", 413
         )
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await too_large(scope, receive, send)
                 return
         received = 0
@@ -55,7 +64,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _BodyTooLarge
             return message
 

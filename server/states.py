@@ -75,6 +75,30 @@ class StockStatus(StrEnum):
     OUT_OF_STOCK = "OUT_OF_STOCK"
 
 
+class StockMovementKind(StrEnum):
+    """What moved stock at a location (``server.stock``): the GraphQL ``StockMovementKind``."""
+
+    SALE = "SALE"
+    RETURN = "RETURN"
+    RECEIPT = "RECEIPT"
+    COUNT = "COUNT"
+    ADJUSTMENT = "ADJUSTMENT"
+    TRANSFER_OUT = "TRANSFER_OUT"
+    TRANSFER_IN = "TRANSFER_IN"
+
+
+class MovementSource(StrEnum):
+    """Who wrote a stock ledger row: a device, a feed file, an order, the catalog import, the
+    check, or the opening balance."""
+
+    DEVICE = "DEVICE"
+    FILE = "FILE"
+    ORDER = "ORDER"
+    CATALOG = "CATALOG"
+    CHECK = "CHECK"
+    OPENING = "OPENING"
+
+
 def one_of(column: str, values: Iterable[StrEnum]) -> str:
     """Return the SQL of a CHECK that ``column`` holds one of ``values``: ``c IN ('a', 'b')``."""
     return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"

@@ -14,13 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-DeviceKind = Literal["kiosk", "staff"]
+DeviceKind = Literal["kiosk", "staff", "pos", "warehouse"]
+# Devices that may record stock movements (server.stock).
+INTEGRATION_KINDS: frozenset[str] = frozenset({"pos", "warehouse"})
 StaffRole = Literal["staff", "admin"]
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceIdentity:
-    """A registered kiosk or staff device of one store."""
+    """A registered device of one store: a kiosk, a staff tablet, a till (pos) or a warehouse."""
 
     id: int
     store_id: int

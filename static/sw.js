@@ -33,6 +33,7 @@ const SHELL = [
   "/js/dom.js",
   "/js/gtin.js",
   "/js/live.js",
+  "/js/product-live.js",
   "/js/pwa.js",
   "/js/router.js",
   "/js/scanner.js",

@@ -116,7 +116,7 @@ async def claim_handoff(
     ``RateLimited``.
     """
     device = viewer.device
-    if device is None:
+    if device is None or device.kind not in ("kiosk", "staff"):
         raise PermissionDenied("Only a kiosk or staff device can pick up a cart with a code.")
     buckets = [f"claim:device:{device.id}", f"claim:addr:{client_address}"]
     async with attempts.attempt(buckets, now) as attempt:

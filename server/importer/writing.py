@@ -31,6 +31,8 @@ from server.models import (
     utcnow,
 )
 from server.outbox import record_product_changes
+from server.states import MovementSource, StockMovementKind
+from server.stock.ledger import note_changes
 
 # Product columns the import writes, besides ``attributes``.
 _PRODUCT_FIELDS = (
@@ -414,4 +416,15 @@ async def _write_stock(
             elif before[0] != on_hand:
                 updates.append({**values, "updated_at": now})
     keys = ("location_id", "product_id")
-    return await _write_figures(session, StockLevel, keys, inserts, updates)
+    touched = await _write_figures(session, StockLevel, keys, inserts, updates)
+    # A stock figure in the catalog file is a count: the ledger of a location with history
+    # records it (server.stock), so `omnicart stock check` finds no drift after an import.
+    counted: dict[tuple[int, int], int] = {}
+    for d in updates:
+        key = (d["location_id"], d["product_id"])
+        counted[key] = d["on_hand"] - state.stock[key][0]
+    await note_changes(
+        session, counted, kind=StockMovementKind.COUNT, source=MovementSource.CATALOG,
+        now=now, only_started=True,
+    )  # fmt: skip
+    return touched

@@ -20,6 +20,7 @@ from server.models.events import EventNotice
 from server.models.orders import Order, OrderLine, OrderStatusChange, StockReservation
 from server.models.outbox import OutboxEvent
 from server.models.staff import StaffAuditEntry, StaffSession, StaffUser
+from server.models.stock import StockMovement
 
 __all__ = [
     "AuthFailure",
@@ -49,6 +50,7 @@ __all__ = [
     "StaffUser",
     "StockLevel",
     "StockLocation",
+    "StockMovement",
     "StockReservation",
     "Store",
     "StoreItemCode",

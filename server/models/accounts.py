@@ -38,10 +38,17 @@ class CustomerSession(Base):
 
 
 class Device(Base):
-    """A kiosk (order station) or staff tablet of one store, added by `omnicart device add`."""
+    """A device of one store, added by `omnicart device add`.
+
+    A kiosk (order station), a staff tablet, or an integration device that records stock
+    movements: a till (``pos``) or a warehouse system (``warehouse``, which may also record
+    for the online warehouse).
+    """
 
     __tablename__ = "devices"
-    __table_args__ = (CheckConstraint("kind IN ('kiosk', 'staff')", name="known_kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('kiosk', 'staff', 'pos', 'warehouse')", name="known_kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)

@@ -161,7 +161,7 @@ async def take_return(
         refusal="only collected or delivered orders come back.",
     )
     units = await _take_back(session, order.id, lines)
-    await stock.restock(session, location_id, units, now)
+    await stock.restock(session, location_id, units, now, order_id=order.id)
     target = await _returned_when_all_back(session, order.id, status)
     returned = sum(units.values())
     await _history(

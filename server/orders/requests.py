@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from server.carts import CartView
-from server.errors import InsufficientStock, InvalidInput, NotFound
+from server.errors import InsufficientStock, InvalidInput, NotFound, PermissionDenied
 from server.orders.stock import Shortfall
 from server.orders.views import OrderLineView, OrderView
 from server.states import OrderChannel
-from server.viewer import Viewer
+from server.viewer import INTEGRATION_KINDS, Viewer
 
 MAX_ADDRESS = 500
 MAX_LINE_IDS = 100
@@ -137,8 +137,13 @@ def checked_fulfilment(fulfilment: Fulfilment) -> Fulfilment:
 
 
 def channel_of(viewer: Viewer, asked: str | None) -> OrderChannel:
-    """Return the order's channel: the device's kind, else what the shopper's client says."""
+    """Return the order's channel: the device's kind, else what the shopper's client says.
+
+    Tills and warehouse systems (``pos``, ``warehouse``) record stock; they place no orders.
+    """
     if viewer.device is not None:
+        if viewer.device.kind in INTEGRATION_KINDS:
+            raise PermissionDenied("Tills and warehouse systems do not place orders.")
         return OrderChannel(viewer.device.kind)
     if asked is None:
         return OrderChannel.WEB

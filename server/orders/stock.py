@@ -21,7 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db import upsert
 from server.models import StockLevel, StockReservation
 from server.outbox import record_product_changes
-from server.states import ReservationStatus
+from server.states import MovementSource, ReservationStatus, StockMovementKind
+from server.stock.ledger import note_changes
+
+_ORDER = MovementSource.ORDER
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,14 +139,26 @@ async def consume(session: AsyncSession, order_id: int, now: datetime) -> int:
             )
             .execution_options(synchronize_session=False)
         )
+    taken = {key: -quantity for key, quantity in units.items()}
+    await note_changes(
+        session, taken, kind=StockMovementKind.SALE, source=_ORDER, order_id=order_id, now=now
+    )
     await record_product_changes(session, [pid for _, pid in units])
     return sum(units.values())
 
 
 async def restock(
-    session: AsyncSession, location_id: int, units: Mapping[int, int], now: datetime
+    session: AsyncSession,
+    location_id: int,
+    units: Mapping[int, int],
+    now: datetime,
+    *,
+    order_id: int | None = None,
 ) -> None:
-    """Put returned units on hand at a location, creating the stock row where there is none."""
+    """Put returned units on hand at a location, creating the stock row where there is none.
+
+    The stock ledger (``server.stock``) gets a RETURN row per product, of ``order_id``.
+    """
     for product_id in sorted(units):
         quantity = units[product_id]
         stmt = upsert(session, StockLevel).values(
@@ -159,6 +174,10 @@ async def restock(
                 set_={"on_hand": StockLevel.on_hand + quantity, "updated_at": now},
             )
         )
+    back = {(location_id, pid): quantity for pid, quantity in units.items()}
+    await note_changes(
+        session, back, kind=StockMovementKind.RETURN, source=_ORDER, order_id=order_id, now=now
+    )
     await record_product_changes(session, units)
 
 

@@ -8,6 +8,7 @@
 import { ApiError, gql, idempotencyKey, isUnsupported, payload } from "./api.js";
 import { CART } from "./fragments.js";
 import { onLiveStatus, reconnect, subscribe } from "./live.js";
+import { followProducts } from "./product-live.js";
 import * as session from "./session.js";
 
 // The selection of a cart and extra variables; the kiosk adds stock at its store.
@@ -73,6 +74,30 @@ export function accept(next) {
   if (!saved || saved.id !== next.id) session.set({ cart: { id: next.id } });
   emit();
   follow(next.id);
+  followLines(next);
+}
+
+// The lines' products are followed too: a price or stock change (the kiosk's shelf/order
+// split) reads the cart again, though the cart itself did not change.
+let linesKey = null;
+let stopLines = null;
+
+function followLines(next) {
+  const gtins = next.lines.map((line) => line.product.gtin).sort();
+  const key = `${next.id}|${gtins.join(",")}`;
+  if (key === linesKey) return;
+  stopLines?.();
+  linesKey = key;
+  const storeId = extraVariables.storeId ?? session.store()?.id ?? null;
+  stopLines = gtins.length ? followProducts(gtins, storeId, () => refresh().catch(() => {})) : null;
+}
+
+/** Read the cart again (its lines' prices and stock may have changed) and show it. */
+export async function refresh() {
+  if (!cart) return null;
+  const data = await gql(CART_QUERY(), { id: cart.id, ...extraVariables });
+  if (data.cart) accept(data.cart);
+  return cart;
 }
 
 function follow(cartId) {
@@ -104,6 +129,9 @@ function stopFollowing() {
   unsubscribe = null;
   liveCartId = null;
   live = false;
+  stopLines?.();
+  stopLines = null;
+  linesKey = null;
 }
 
 /**

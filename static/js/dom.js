@@ -70,12 +70,13 @@ export function heading(text, level = 1) {
 
 const STATUS_TEXT = { IN_STOCK: "In stock", LOW_STOCK: "Few left", OUT_OF_STOCK: "Out of stock" };
 
-/** A stock status pill; shows the count when it helps ("2 left"). */
-export function stockPill(level, { showCount = true } = {}) {
+/** A stock status pill; shows the count when it helps ("2 left"), `where: "here"` says so. */
+export function stockPill(level, { showCount = true, where = null } = {}) {
   if (!level) return h("span.pill.pill-unknown", "Unknown");
-  const text =
+  let text =
     level.status === "LOW_STOCK" && showCount ? `${level.available} left` : STATUS_TEXT[level.status];
-  return h(`span.pill.pill-${level.status.toLowerCase().replace("_", "-")}`, text);
+  if (where && level.status !== "IN_STOCK") text = `${text} ${where}`;
+  return h(`span.pill.pill-${level.status.toLowerCase().replaceAll("_", "-")}`, text);
 }
 
 /** A price block: the current price, the regular one struck through during a campaign. */

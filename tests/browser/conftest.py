@@ -57,6 +57,7 @@ class Shop:
     url: str
     kiosk_token: str
     staff_device_token: str
+    pos_token: str
     store_code: str = STORE_CODE
     staff_email: str = STAFF_EMAIL
     staff_password: str = STAFF_PASSWORD
@@ -68,8 +69,8 @@ def chromium_available() -> None:
         require_service("browser", "OMNICART_CHROMIUM (or install Debian's chromium)")
 
 
-async def _prepare_database(data_dir: Path) -> tuple[str, str, str]:
-    """Migrate and seed the demo shop, with a kiosk and a staff account in the test store."""
+async def _prepare_database(data_dir: Path) -> tuple[str, str, str, str]:
+    """Migrate and seed the demo shop, with a kiosk, a till and staff in the test store."""
     from server.config import Settings
     from server.db import Database
     from server.migrations import upgrade_to_head
@@ -85,6 +86,7 @@ async def _prepare_database(data_dir: Path) -> tuple[str, str, str]:
         await seed_demo(db, settings)
         kiosk = await add_device(db, STORE_CODE, "kiosk")
         staff = await add_device(db, STORE_CODE, "staff")
+        pos = await add_device(db, STORE_CODE, "pos")
         from server.models import utcnow
         from server.staff.accounts import add_staff
 
@@ -100,7 +102,7 @@ async def _prepare_database(data_dir: Path) -> tuple[str, str, str]:
             )
     finally:
         await db.dispose()
-    return url, kiosk, staff
+    return url, kiosk, staff, pos
 
 
 @pytest.fixture(scope="module")
@@ -112,14 +114,16 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     data_dir = tmp_path_factory.mktemp("browser-shop")
     # Playwright's sync API may already hold this thread's event loop: seed on another.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        url, kiosk, staff = pool.submit(lambda: asyncio.run(_prepare_database(data_dir))).result()
+        url, kiosk, staff, pos = pool.submit(
+            lambda: asyncio.run(_prepare_database(data_dir))
+        ).result()
     env = {
         "OMNICART_DATA_DIR": str(data_dir),
         "OMNICART_DATABASE_URL": url,
         "OMNICART_LOG_LEVEL": "WARNING",
     }
     with serve_in_process(env) as base_url:
-        yield Shop(url=base_url, kiosk_token=kiosk, staff_device_token=staff)
+        yield Shop(url=base_url, kiosk_token=kiosk, staff_device_token=staff, pos_token=pos)
 
 
 @pytest.fixture(scope="module")

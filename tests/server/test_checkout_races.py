@@ -14,6 +14,7 @@ from schema.ids import encode_id
 from server.db import Database
 from server.models import Order, StockLevel, StockReservation
 from server.runtime import Runtime
+from server.stock.reconcile import check_stock
 from tests.clients import graphql, settings_for
 from tests.documents import CART_CREATE
 from tests.rows import add_product, add_store, fresh_ean13
@@ -96,6 +97,9 @@ async def reservations_add_up(db: Database) -> None:
     for location_id, product_id, on_hand, reserved in levels:
         assert 0 <= reserved <= on_hand
         assert held.get((location_id, product_id), 0) == reserved
+    # And `omnicart stock check` finds nothing to repair after the races.
+    async with db.transaction(write=False) as session:
+        assert (await check_stock(session)).drifts == []
 
 
 async def test_200_checkouts_racing_for_10_units_reserve_exactly_10(

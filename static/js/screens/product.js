@@ -5,6 +5,7 @@ import { gql, isUnsupported } from "../api.js";
 import * as cartState from "../cart-state.js";
 import { busy, h, heading, notice, priceBlock, productImage, replace, stockPill } from "../dom.js";
 import { PRODUCT_CARD, PRODUCT_PAGE } from "../fragments.js";
+import { followProduct } from "../product-live.js";
 import * as session from "../session.js";
 import { rememberRecent } from "./scan.js";
 
@@ -38,7 +39,7 @@ function availabilitySection(availability, store) {
     h("h2#availability-heading", "Where to get it"),
     h(
       "dl.stock-list",
-      store ? [h("dt", `Here, ${store.name}`), h("dd", { "data-testid": "stock-here" }, stockPill(here))] : null,
+      store ? [h("dt", `Here, ${store.name}`), h("dd", { "data-testid": "stock-here" }, stockPill(here, { where: "here" }))] : null,
       h("dt", "Online"),
       h("dd", { "data-testid": "stock-online" }, stockPill(availability.online)),
     ),
@@ -123,6 +124,19 @@ export async function render({ gtin }) {
   rememberRecent(product);
   const alternatives = h("section.alternatives", { "aria-busy": "true" });
   loadAlternatives(alternatives, product.gtin, store);
+  const node = page(product, store, alternatives);
+  // Follow the product while the page is open: price, campaign and stock change in place.
+  const stop = followProduct(product.gtin, store?.id, PRODUCT_PAGE, (now) => {
+    node.querySelector(".product-head .price")?.replaceWith(priceBlock(now.price, { large: true }) ?? "");
+    node.querySelector(".campaign-note")?.remove();
+    const note = campaignNote(now.price);
+    if (note) node.querySelector(".product-head").append(note);
+    node.querySelector("section.availability")?.replaceWith(availabilitySection(now.availability, store));
+  });
+  return { node, cleanup: stop };
+}
+
+function page(product, store, alternatives) {
   return h(
     "article.screen-product",
     { "data-gtin": product.gtin },

@@ -1,0 +1,58 @@
+"""``POST /stock/movements``: the NDJSON feed of stock movements for tills and warehouses.
+
+The device's bearer token authorises it as for ``stockMovementsRecord`` (403 UNAUTHORIZED
+in the shared error shape otherwise). The body streams in and is applied 1,000 lines at a
+time (``server.stock.feed``); the answer is the feed's report: counts, the rejected lines
+with their reasons and the sales that fell short. Its size limit is
+``OMNICART_STOCK_FEED_MAX_BYTES``, not the GraphQL body limit.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server.accounts import resolve_viewer
+from server.events import announce_product_changes
+from server.models import utcnow
+from server.outages import is_lost_connection
+from server.runtime import Runtime
+from server.stock.feed import lines_of, run_feed
+from server.stock.inputs import Recorder
+
+log = logging.getLogger("omnicart.stock")
+FEED_PATH = "/stock/movements"
+
+
+def bearer_of(request: Request) -> str | None:
+    """Return the bearer token of a plain HTTP request, or None."""
+    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def stock_routes() -> list[Route]:
+    """Return the feed route."""
+
+    async def record_feed(request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        async with runtime.db.transaction(write=False) as session:
+            viewer = await resolve_viewer(
+                session, bearer=bearer_of(request), cart_token=None, now=utcnow()
+            )
+        recorder = Recorder.of_viewer(viewer)
+
+        async def announce(ids: set[int]) -> None:
+            try:
+                await announce_product_changes(runtime.events, ids)
+            except Exception as exc:  # a lost notice must not fail committed movements
+                if not is_lost_connection(exc):
+                    raise
+                log.warning("stock feed: event broker unreachable: %s", exc)
+
+        report = await run_feed(runtime.db, recorder, lines_of(request.stream()), announce)
+        return JSONResponse(report.as_json())
+
+    return [Route(FEED_PATH, record_feed, methods=["POST"])]
