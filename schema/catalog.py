@@ -20,7 +20,9 @@ from server.errors import AppError, InvalidInput
 from server.gtin import Gtin, parse_gtin
 from server.models import Product as ProductRow
 from server.models import Store as StoreRow
+from server.models import utcnow
 from server.money import format_money
+from server.product_pages import PageRead, StoreView
 from server.states import StockStatus
 
 MAX_BATCH_GTINS = 100
@@ -89,18 +91,16 @@ class Store(Node):
     name: str = strawberry.field(description="The store's name.")
     address: str | None = strawberry.field(description="Street address.")
     city: str | None = strawberry.field(description="City.")
-    row: strawberry.Private[StoreRow]
 
     @classmethod
-    def from_model(cls, row: StoreRow) -> Store:
-        """Build the GraphQL store from its row."""
+    def from_model(cls, row: StoreRow | StoreView) -> Store:
+        """Build the GraphQL store from its row or the product page's view of it."""
         return cls(
             id=strawberry.ID(encode_id("Store", row.id)),
             code=row.code,
             name=row.name,
             address=row.address,
             city=row.city,
-            row=row,
         )
 
 
@@ -133,6 +133,31 @@ def _level(store: StoreRow | None, figure: StockFigure | None, threshold: int) -
     )
 
 
+def _page_availability(read: PageRead, here_id: int | None, threshold: int) -> Availability:
+    levels = [
+        StockLevel(
+            store=Store.from_model(view),
+            online=False,
+            available=available,
+            status=stock_status(available, threshold),
+        )
+        for view, available in read.stores
+    ]
+    here = None
+    if here_id is not None:
+        here = next(
+            (lv for (view, _), lv in zip(read.stores, levels, strict=True) if view.id == here_id),
+            None,
+        )
+    online = StockLevel(
+        store=None,
+        online=True,
+        available=read.online,
+        status=stock_status(read.online, threshold),
+    )
+    return Availability(here=here, online=online, stores=levels)
+
+
 @strawberry.type(description="A sellable product, the same in every channel.")
 class Product(Node):
     gtin: str = strawberry.field(
@@ -145,7 +170,12 @@ class Product(Node):
     quantity: str | None = strawberry.field(description="Pack size as printed, e.g. `500 g`.")
     image_url: str | None = strawberry.field(description="A front image of the pack.")
     sku: str = strawberry.field(description="The chain's stock-keeping unit.")
-    row: strawberry.Private[ProductRow]
+    key: strawberry.Private[int]
+    # A product reached from a list (cart line, search hit) keeps its row and resolves its
+    # price and stock through the operation's loaders; a scanned product page carries its
+    # read-model page (server.product_pages) and resolves everything from it.
+    row: strawberry.Private[ProductRow | None] = None
+    page: strawberry.Private[PageRead | None] = None
 
     @classmethod
     def from_model(cls, row: ProductRow, primary_gtin: str) -> Product:
@@ -160,7 +190,26 @@ class Product(Node):
             quantity=row.quantity,
             image_url=row.image_url,
             sku=row.sku,
+            key=row.id,
             row=row,
+        )
+
+    @classmethod
+    def from_page(cls, read: PageRead) -> Product:
+        """Build the GraphQL product page from the read model, with its stock as read."""
+        page = read.page
+        return cls(
+            id=strawberry.ID(encode_id("Product", page.product_id)),
+            gtin=str(Gtin(page.gtins[0])) if page.gtins else "",
+            name=page.name,
+            brand=page.brand,
+            description=page.description,
+            categories=list(page.categories),
+            quantity=page.quantity,
+            image_url=page.image_url,
+            sku=page.sku,
+            key=page.product_id,
+            page=read,
         )
 
     @classmethod
@@ -171,13 +220,18 @@ class Product(Node):
 
     @strawberry.field(description="Every barcode of the product, as printed.")
     async def gtins(self, info: Info) -> list[str]:
-        codes = await context_of(info).loaders.barcodes.load(self.row.id) or []
+        if self.page is not None:
+            return [str(Gtin(c)) for c in self.page.page.gtins]
+        codes = await context_of(info).loaders.barcodes.load(self.key) or []
         return [str(Gtin(c)) for c in codes]
 
     @strawberry.field(description="The price in force now, with the regular price and campaign.")
     async def price(self, info: Info) -> Price:
+        if self.page is not None:
+            # Campaign windows are evaluated now, on every read (never baked into the page).
+            return Price.from_info(self.page.page.price_at(utcnow()))
         ctx = context_of(info)
-        found = await ctx.loaders.price.load(self.row.id)
+        found = await ctx.loaders.price.load(self.key)
         return Price.from_info(pricing.shown_price(found, ctx.settings.currency))
 
     @strawberry.field(description="Stock here (the given store), online and in every store.")
@@ -191,7 +245,9 @@ class Product(Node):
         ctx = context_of(info)
         threshold = ctx.settings.low_stock_threshold
         here_id = decode_id(store_id, "Store", field="storeId") if store_id else None
-        figures = await ctx.loaders.stock.load(self.row.id) or []
+        if self.page is not None:
+            return _page_availability(self.page, here_id, threshold)
+        figures = await ctx.loaders.stock.load(self.key) or []
         by_store = {f.store_id: f for f in figures if not f.online}
         online = next((f for f in figures if f.online), None)
         stores = await ctx.loaders.all_stores()
@@ -223,13 +279,8 @@ class Product(Node):
 
 async def product_by_code(info: Info, code: str) -> Product | None:
     """Resolve a typed or scanned barcode to the product page, or None if nobody sells it."""
-    ctx = context_of(info)
-    gtin = parse_gtin(code)
-    row = await catalog.product_by_gtin(await ctx.session(), gtin)
-    if row is None:
-        return None
-    ctx.loaders.prime_products([row])
-    return await Product.load(info, row)
+    read = await context_of(info).runtime.pages.read(parse_gtin(code))
+    return Product.from_page(read) if read is not None else None
 
 
 @strawberry.type

@@ -142,13 +142,29 @@ async def alternatives_for(
     """Return products to offer instead of ``product`` (rules in ``server.searching``)."""
     ctx = context_of(info)
     store = decode_id(store_id, "Store", field="storeId") if store_id else None
+    if product.page is not None:
+        ids = await searching.alternatives_of_page(
+            ctx.runtime.search, product.page, store_id=store, first=first
+        )
+    else:
+        ids = await _alternatives_of_row(info, product, store, first)
+    rows = await asyncio.gather(*(ctx.loaders.product.load(i) for i in ids))
+    live = [r for r in rows if r is not None and r.active and r.id != product.key]
+    return list(await asyncio.gather(*(Product.load(info, r) for r in live)))
+
+
+async def _alternatives_of_row(
+    info: Info, product: Product, store: int | None, first: int
+) -> list[int]:
+    ctx = context_of(info)
     row = product.row
+    assert row is not None  # a product built from its row
     gtins, price, stock = await asyncio.gather(
         ctx.loaders.barcodes.load(row.id),
         ctx.loaders.price.load(row.id),
         ctx.loaders.stock.load(row.id),
     )
-    ids = await searching.alternatives_for(
+    return await searching.alternatives_for(
         ctx.runtime.search,
         row,
         gtins=gtins or [],
@@ -158,6 +174,3 @@ async def alternatives_for(
         store_id=store,
         first=first,
     )
-    rows = await asyncio.gather(*(ctx.loaders.product.load(i) for i in ids))
-    live = [r for r in rows if r is not None and r.active and r.id != row.id]
-    return list(await asyncio.gather(*(Product.load(info, r) for r in live)))

@@ -10,6 +10,7 @@ from server.config import Settings
 from server.db import Database
 from server.events import Broker, InProcessBroker, create_broker
 from server.gtin import DEFAULT_TEMPLATES, RestrictedTemplate, parse_template
+from server.page_cache import ProductPages
 
 
 @dataclass
@@ -55,8 +56,20 @@ class Runtime:
         """Return the server's secret key (read or generated once per process)."""
         return self.settings.resolved_secret_key()
 
+    @cached_property
+    def pages(self) -> ProductPages:
+        """Return the product pages of the scan path (read model, per-process cache)."""
+        return ProductPages(
+            self.db,
+            self.events,
+            self.settings.currency,
+            cache_seconds=self.settings.page_cache_seconds,
+        )
+
     async def close(self) -> None:
         """Release every connection the runtime holds."""
+        if "pages" in self.__dict__:
+            await self.pages.close()
         await self.events.close()
         await self.search.close()
         await self.db.dispose()

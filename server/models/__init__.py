@@ -18,6 +18,7 @@ from server.models.catalog import (
 from server.models.events import EventNotice
 from server.models.orders import Order, OrderLine, OrderStatusChange, StockReservation
 from server.models.outbox import OutboxEvent
+from server.models.pages import ProductPage
 from server.models.staff import StaffAuditEntry, StaffSession, StaffUser
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "Price",
     "Product",
     "ProductBarcode",
+    "ProductPage",
     "ScanEvent",
     "StaffAuditEntry",
     "StaffSession",
