@@ -318,15 +318,19 @@ def indexer(
     interval: Annotated[float, typer.Option(help="Seconds between outbox polls.")] = 0.5,
 ) -> None:
     """Follow the outbox and keep the search index current (a worker of its own)."""
+    from server.events import create_broker
     from server.indexing import lead_indexing
     from server.runtime import Runtime
 
     settings = load_settings()
 
     async def work(db: Database) -> None:
-        runtime = Runtime(settings=settings, db=db)
+        # Its broker announces drained changes to the servers' page caches.
+        runtime = Runtime(settings=settings, db=db, events=create_broker(settings.broker_url, db=db))
         try:
-            await lead_indexing(db, runtime.search, settings.currency, interval=interval)
+            await lead_indexing(
+                db, runtime.search, settings.currency, interval=interval, events=runtime.events
+            )
         finally:
             await runtime.search.close()
 
