@@ -326,7 +326,9 @@ def indexer(
 
     async def work(db: Database) -> None:
         # Its broker announces drained changes to the servers' page caches.
-        runtime = Runtime(settings=settings, db=db, events=create_broker(settings.broker_url, db=db))
+        runtime = Runtime(
+            settings=settings, db=db, events=create_broker(settings.broker_url, db=db)
+        )
         try:
             await lead_indexing(
                 db, runtime.search, settings.currency, interval=interval, events=runtime.events

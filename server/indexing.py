@@ -4,9 +4,10 @@ Every product, price or stock change writes an outbox row in the same transactio
 change (``server.outbox.record_product_changes``). The indexer drains those rows: it reads
 the products' current state from the database, sends the documents to the engine, and only
 then writes the products' pages (the scan path's read model, ``server.product_pages``) and
-deletes the rows, in one transaction. A crash between the two re-sends the same (current) documents on the
-next run, so nothing is lost and nothing goes stale. On PostgreSQL the rows being indexed
-stay locked (``FOR UPDATE SKIP LOCKED``), so several indexer processes share the work.
+deletes the rows, in one transaction. A crash between the two re-sends the same (current)
+documents on the next run, so nothing is lost and nothing goes stale. On PostgreSQL the rows
+being indexed stay locked (``FOR UPDATE SKIP LOCKED``), so several indexer processes share the
+work.
 
 The embedded (tantivy) index takes one writer: ``lead_indexing`` elects it with an OS file
 lock next to the index, so of several server workers (and ``omnicart indexer``) exactly one
@@ -74,9 +75,7 @@ def build_document(
     )
 
 
-def page_document(
-    page: PageData, stock: Sequence[catalog.StockFigure]
-) -> ProductDocument:
+def page_document(page: PageData, stock: Sequence[catalog.StockFigure]) -> ProductDocument:
     """Return the search document of a product from its read-model page and its stock."""
     forms: list[str] = []
     for digits in page.gtins:

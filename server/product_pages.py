@@ -243,7 +243,12 @@ async def write_pages(
     """
     now = utcnow()
     values = [
-        {"product_id": p.product_id, "document": encode_page(p), "outbox_mark": mark, "built_at": now}
+        {
+            "product_id": p.product_id,
+            "document": encode_page(p),
+            "outbox_mark": mark,
+            "built_at": now,
+        }
         for p in pages
     ]
     if values:
@@ -287,7 +292,6 @@ def page_read(
     by_store = {f.store_id: f.available for f in figures if not f.online}
     online = next((f.available for f in figures if f.online), 0)
     views = tuple(
-        (StoreView(s.id, s.code, s.name, s.address, s.city), by_store.get(s.id, 0))
-        for s in stores
+        (StoreView(s.id, s.code, s.name, s.address, s.city), by_store.get(s.id, 0)) for s in stores
     )
     return PageRead(page=page, stores=views, online=online)

@@ -110,9 +110,9 @@ async def alternatives_of_page(
     engine: SearchEngine, read: PageRead, *, store_id: int | None, first: int
 ) -> list[int]:
     """Return ids of products to offer instead of a scanned page's product (as above)."""
-    stock = [
-        StockFigure(0, view.id, False, available, 0) for view, available in read.stores
-    ] + [StockFigure(0, None, True, read.online, 0)]
+    stock = [StockFigure(0, view.id, False, available, 0) for view, available in read.stores] + [
+        StockFigure(0, None, True, read.online, 0)
+    ]
     return await _similar(engine, page_document(read.page, stock), store_id, first)
 
 

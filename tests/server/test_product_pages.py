@@ -88,7 +88,9 @@ class Statements:
         return sent
 
 
-def counted_runtime(db: Database, tmp_path: Path, **overrides: object) -> tuple[Runtime, Statements]:
+def counted_runtime(
+    db: Database, tmp_path: Path, **overrides: object
+) -> tuple[Runtime, Statements]:
     """A runtime whose page reader reports its SQLite statements to the returned counter."""
     statements = Statements()
     runtime = runtime_for(db, tmp_path, **overrides)
@@ -142,16 +144,20 @@ async def test_a_page_costs_one_statement_on_a_miss_and_none_from_the_cache(
     assert len(on_miss) == 1, on_miss
     assert "FROM product_barcodes b JOIN product_pages p" in on_miss[0]
     assert on_hit == []
-    assert first == cached == {
-        "name": "Brunost",
-        "gtins": [code],
-        "price": {"current": {"amount": 4990}, "campaign": None},
-        "availability": {
-            "here": {"available": 5, "status": "IN_STOCK"},
-            "online": {"available": 2},
-            "stores": [{"available": 5, "store": {"name": "Oslo City"}}],
-        },
-    }
+    assert (
+        first
+        == cached
+        == {
+            "name": "Brunost",
+            "gtins": [code],
+            "price": {"current": {"amount": 4990}, "campaign": None},
+            "availability": {
+                "here": {"available": 5, "status": "IN_STOCK"},
+                "online": {"available": 2},
+                "stores": [{"available": 5, "store": {"name": "Oslo City"}}],
+            },
+        }
+    )
     await runtime.pages.close()
 
 
