@@ -20,7 +20,7 @@ from schema.ids import decode_id, encode_id
 from server import catalog, pricing
 from server.app import create_app
 from server.config import Settings
-from server.gtin import Gtin, parse_gtin
+from server.gtin import parse_gtin
 from server.models import utcnow
 from server.money import format_money
 from server.product_pages import PageRead
@@ -88,11 +88,11 @@ async def product_page(runtime: Runtime, code: str, here_id: int | None) -> dict
     if read is None:
         return None
     page = read.page
-    gtin = str(Gtin(page.gtins[0])) if page.gtins else ""
+    gtin = page.printed[0] if page.printed else ""
     return {
         "id": encode_id("Product", page.product_id),
         "gtin": gtin,
-        "gtins": [str(Gtin(c)) for c in page.gtins],
+        "gtins": list(page.printed),
         "name": page.name,
         "brand": page.brand,
         "description": page.description,

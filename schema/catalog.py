@@ -200,7 +200,7 @@ class Product(Node):
         page = read.page
         return cls(
             id=strawberry.ID(encode_id("Product", page.product_id)),
-            gtin=str(Gtin(page.gtins[0])) if page.gtins else "",
+            gtin=page.printed[0] if page.printed else "",
             name=page.name,
             brand=page.brand,
             description=page.description,
@@ -221,7 +221,7 @@ class Product(Node):
     @strawberry.field(description="Every barcode of the product, as printed.")
     async def gtins(self, info: Info) -> list[str]:
         if self.page is not None:
-            return [str(Gtin(c)) for c in self.page.page.gtins]
+            return list(self.page.page.printed)
         codes = await context_of(info).loaders.barcodes.load(self.key) or []
         return [str(Gtin(c)) for c in codes]
 

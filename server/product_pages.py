@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import catalog, pricing
 from server.db import upsert
+from server.gtin import Gtin
 from server.models import (
     Campaign,
     CampaignPrice,
@@ -72,6 +73,11 @@ class PageData:
     currency: str
     regular: int | None  # None: no price in the currency (shown as zero)
     offers: tuple[Offer, ...]  # in campaign id order, so a tie goes to the older campaign
+    printed: tuple[str, ...] = ()  # the barcodes as printed (``str(Gtin)``), worked out once
+
+    def __post_init__(self) -> None:
+        if not self.printed:
+            object.__setattr__(self, "printed", tuple(str(Gtin(c)) for c in self.gtins))
 
     def price_at(self, moment: datetime) -> pricing.PriceInfo:
         """Return the price in force at ``moment`` by the rules of ``server.pricing``."""
