@@ -22,6 +22,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -109,17 +110,19 @@ class IndexBatch:
     docs: list[ProductDocument]
     pages: list[PageData]
     gone: list[int]
+    read_at: datetime  # taken before the state was read
 
 
 async def index_batch(
     session: AsyncSession, product_ids: Iterable[int], currency: str
 ) -> IndexBatch:
     """Read the products' current state once; return their documents, pages and the gone ids."""
+    read_at = utcnow()
     pages, gone = await build_pages(session, product_ids, currency)
     stock = await catalog.stock_by_product(session, list(pages))
     ordered = [pages[i] for i in sorted(pages)]
     docs = [page_document(p, stock.get(p.product_id, [])) for p in ordered]
-    return IndexBatch(docs, ordered, gone)
+    return IndexBatch(docs, ordered, gone, read_at)
 
 
 async def documents_for(
@@ -139,7 +142,7 @@ async def _send(engine: SearchEngine, docs: list[ProductDocument], gone: list[in
 
 async def _consume(session: AsyncSession, batch: IndexBatch, outbox_ids: list[int]) -> None:
     """Write the batch's pages and delete the outbox rows it covers, in one transaction."""
-    await write_pages(session, batch.pages, batch.gone, mark=max(outbox_ids))
+    await write_pages(session, batch.pages, batch.gone, read_at=batch.read_at)
     await session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(outbox_ids)))
 
 
@@ -265,7 +268,7 @@ async def reindex_all(
             built = await index_batch(session, ids, currency)
         await engine.index(built.docs)
         async with db.transaction() as session:
-            await write_pages(session, built.pages, built.gone, mark=high_water or 0)
+            await write_pages(session, built.pages, built.gone, read_at=built.read_at)
         last_id = ids[-1]
         done += len(ids)
         indexed += len(built.docs)

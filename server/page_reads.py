@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from server.product_pages import PageRead, StoreView, decode_page
@@ -151,7 +152,20 @@ class PostgresPageReads:
         )
 
     async def read(self, digits: str) -> Found:
-        """Return the page for canonical GTIN ``digits`` and whether a change is pending."""
+        """Return the page for canonical GTIN ``digits`` and whether a change is pending.
+
+        Without a pre-ping a pooled connection may have died since its last use (a server
+        restart, a terminated backend): that read is tried once more on a fresh connection,
+        since the failed one invalidated the pool's stale connections.
+        """
+        try:
+            return await self._read(digits)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            return await self._read(digits)
+
+    async def _read(self, digits: str) -> Found:
         async with self.engine.connect() as conn:
             row = (await conn.execute(_PAGE_POSTGRES, {"gtin": digits})).first()
         return decode_row(row)

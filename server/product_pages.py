@@ -16,8 +16,9 @@ What the document does not bake in, so it is never stale:
   product reads the catalog tables instead (``read_from_catalog``), so a price, name or
   barcode change is visible on the next read, not after the indexer's next round.
 
-Each row carries ``outbox_mark``, the highest outbox id its state covers; a write never
-replaces a page built from newer state (two PostgreSQL indexers may finish out of order).
+Each row carries ``read_at``, when the state it was built from was read; a write never
+replaces a page built from a later read (two indexers may finish out of order). Not outbox
+ids: SQLite hands out the same ids again once the outbox is empty.
 """
 
 from __future__ import annotations
@@ -241,39 +242,28 @@ def _page_of(
 
 
 async def write_pages(
-    session: AsyncSession, pages: Iterable[PageData], gone: Iterable[int], *, mark: int
+    session: AsyncSession, pages: Iterable[PageData], gone: Iterable[int], *, read_at: datetime
 ) -> None:
-    """Store these pages and drop those of ``gone``, as of outbox id ``mark``; flush only.
+    """Store these pages and drop those of ``gone``, built from state read at ``read_at``.
 
-    A stored page built from newer state (a higher mark) is kept.
+    A stored page built from a later read is kept. Flushes only.
     """
-    now = utcnow()
     values = [
-        {
-            "product_id": p.product_id,
-            "document": encode_page(p),
-            "outbox_mark": mark,
-            "built_at": now,
-        }
-        for p in pages
+        {"product_id": p.product_id, "document": encode_page(p), "read_at": read_at} for p in pages
     ]
     if values:
         stmt = upsert(session, ProductPage.__table__).values(values)
         stmt = stmt.on_conflict_do_update(
             index_elements=["product_id"],
-            set_={
-                "document": stmt.excluded.document,
-                "outbox_mark": stmt.excluded.outbox_mark,
-                "built_at": stmt.excluded.built_at,
-            },
-            where=ProductPage.__table__.c.outbox_mark <= stmt.excluded.outbox_mark,
+            set_={"document": stmt.excluded.document, "read_at": stmt.excluded.read_at},
+            where=ProductPage.__table__.c.read_at <= stmt.excluded.read_at,
         )
         await session.execute(stmt)
     dropped = sorted(set(gone))
     if dropped:
         await session.execute(
             delete(ProductPage).where(
-                ProductPage.product_id.in_(dropped), ProductPage.outbox_mark <= mark
+                ProductPage.product_id.in_(dropped), ProductPage.read_at <= read_at
             )
         )
 

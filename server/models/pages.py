@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, Text
+from sqlalchemy import ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, utcnow
@@ -24,6 +24,5 @@ class ProductPage(Base):
         ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
     )
     document: Mapped[str] = mapped_column(Text)
-    # The highest outbox id whose change this page includes: an older build never replaces it.
-    outbox_mark: Mapped[int] = mapped_column(Integer, default=0)
-    built_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the state it was built from was read: a build from an older read never replaces it.
+    read_at: Mapped[datetime] = mapped_column(default=utcnow)

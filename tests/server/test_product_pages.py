@@ -17,17 +17,21 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+import pytest
 from sqlalchemy import event, select, update
+from sqlalchemy.engine import make_url
 
 from schema.ids import encode_id
 from server.db import Database
-from server.indexing import Indexer
-from server.models import Price, ProductPage, utcnow
+from server.gtin import parse_gtin
+from server.indexing import Indexer, reindex_all
+from server.models import Price, Product, ProductPage, utcnow
 from server.outbox import record_product_changes
 from server.page_cache import ProductPages
 from server.page_reads import PostgresPageReads, page_reads_for
-from server.product_pages import build_pages, decode_page
+from server.product_pages import build_pages, decode_page, encode_page, write_pages
 from server.runtime import Runtime
 from tests.factories import (
     add_campaign,
@@ -200,6 +204,8 @@ async def test_a_price_change_not_yet_drained_is_read_from_the_catalog(
     db: Database, tmp_path: Path
 ) -> None:
     code, _, product_id, store = await shop(db)
+    for _ in range(3):  # drained together: on SQLite the next outbox row reuses id 1
+        await add_product(db)
     runtime = runtime_for(db, tmp_path, page_cache_seconds=0)
     await drain(runtime)
     async with client_of(runtime) as client:
@@ -211,7 +217,11 @@ async def test_a_price_change_not_yet_drained_is_read_from_the_catalog(
     assert before["price"]["current"] == {"amount": 4990}
     assert pending["price"]["current"] == drained["price"]["current"] == {"amount": 3990}
     async with db.transaction(write=False) as session:
-        document = (await session.execute(select(ProductPage.document))).scalar_one()
+        document = (
+            await session.execute(
+                select(ProductPage.document).where(ProductPage.product_id == product_id)
+            )
+        ).scalar_one()
     assert decode_page(document).regular == 3990
     await runtime.pages.close()
 
@@ -263,8 +273,6 @@ async def test_campaign_windows_are_evaluated_at_read_time_even_from_the_cache(
 async def test_a_deactivated_product_has_no_page_and_answers_null(
     db: Database, tmp_path: Path
 ) -> None:
-    from server.models import Product
-
     code, _, product_id, store = await shop(db)
     runtime = runtime_for(db, tmp_path, page_cache_seconds=0)
     await drain(runtime)
@@ -282,18 +290,64 @@ async def test_a_deactivated_product_has_no_page_and_answers_null(
 
 
 async def test_an_older_build_never_replaces_a_newer_page(db: Database, tmp_path: Path) -> None:
-    from server.product_pages import write_pages
-
     _, _, product_id, _ = await shop(db)
+    old_read = utcnow()
     async with db.transaction(write=False) as session:
         old, _ = await build_pages(session, [product_id], "NOK")
     await change_price(db, product_id, 1990)
+    new_read = utcnow()
     async with db.transaction(write=False) as session:
         new, _ = await build_pages(session, [product_id], "NOK")
     async with db.transaction() as session:
-        await write_pages(session, new.values(), [], mark=20)
+        await write_pages(session, new.values(), [], read_at=new_read)
     async with db.transaction() as session:
-        await write_pages(session, old.values(), [], mark=10)
+        await write_pages(session, old.values(), [], read_at=old_read)
+    async with db.transaction() as session:
+        await write_pages(session, [], [product_id], read_at=old_read)  # nor drops it
     async with db.transaction(write=False) as session:
         document = (await session.execute(select(ProductPage.document))).scalar_one()
     assert decode_page(document).regular == 1990
+
+
+async def test_reindex_rebuilds_a_page_that_went_wrong(db: Database, tmp_path: Path) -> None:
+    _, _, product_id, _ = await shop(db)
+    runtime = runtime_for(db, tmp_path, page_cache_seconds=0)
+    await drain(runtime)
+    async with db.transaction(write=False) as session:
+        (page,), _ = (await build_pages(session, [product_id], "NOK"))[0].values(), None
+    wrong = encode_page(page.__class__(**{**_fields(page), "name": "Wrong", "printed": ()}))
+    async with db.transaction() as session:
+        await session.execute(update(ProductPage).values(document=wrong))
+    assert await reindex_all(db, runtime.search, "NOK") == 1
+    async with db.transaction(write=False) as session:
+        document = (await session.execute(select(ProductPage.document))).scalar_one()
+    assert decode_page(document) == page
+    await runtime.pages.close()
+
+
+def _fields(page: Any) -> dict[str, Any]:
+    return {name: getattr(page, name) for name in page.__dataclass_fields__}
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+async def test_a_page_read_survives_its_pooled_backend_being_terminated(
+    db: Database, tmp_path: Path
+) -> None:
+    code, _, _, _ = await shop(db)
+    runtime = runtime_for(db, tmp_path, page_cache_seconds=0)
+    await drain(runtime)
+    url = make_url(db.url).set(drivername="postgresql")
+    admin = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        assert (await runtime.pages.read(parse_gtin(code))) is not None  # pools a connection
+        terminated = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            url.database,
+        )
+        assert terminated >= 1
+        read = await runtime.pages.read(parse_gtin(code))
+    finally:
+        await admin.close()
+        await runtime.pages.close()
+    assert read is not None and read.page.name == "Brunost"

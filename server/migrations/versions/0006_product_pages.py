@@ -1,6 +1,6 @@
 """product pages: the scan path's read model
 
-Revision ID: 0005
+Revision ID: 0006
 Revises: 0004
 Create Date: 2026-12-01 10:00:00.000000
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
+revision = "0006"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
@@ -21,8 +21,7 @@ def upgrade() -> None:
         "product_pages",
         sa.Column("product_id", sa.Integer(), nullable=False),
         sa.Column("document", sa.Text(), nullable=False),
-        sa.Column("outbox_mark", sa.Integer(), nullable=False),
-        sa.Column("built_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["product_id"],
             ["products.id"],
