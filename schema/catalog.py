@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.types import Info
@@ -218,35 +218,50 @@ class Product(Node):
         codes = await context_of(info).loaders.barcodes.load(row.id) or []
         return cls.from_model(row, codes[0] if codes else "")
 
+    # gtins, price and availability answer a read-model page at once, without a coroutine
+    # (each awaited field costs graphql-core a gather per object); a product built from its
+    # row returns the loaders' coroutine instead, which graphql-core awaits like any other.
+
     @strawberry.field(description="Every barcode of the product, as printed.")
-    async def gtins(self, info: Info) -> list[str]:
+    def gtins(self, info: Info) -> list[str]:
         if self.page is not None:
             return list(self.page.page.printed)
+        return cast(list[str], self._loaded_gtins(info))
+
+    async def _loaded_gtins(self, info: Info) -> list[str]:
         codes = await context_of(info).loaders.barcodes.load(self.key) or []
         return [str(Gtin(c)) for c in codes]
 
     @strawberry.field(description="The price in force now, with the regular price and campaign.")
-    async def price(self, info: Info) -> Price:
+    def price(self, info: Info) -> Price:
         if self.page is not None:
             # Campaign windows are evaluated now, on every read (never baked into the page).
             return Price.from_info(self.page.page.price_at(utcnow()))
+        return cast(Price, self._loaded_price(info))
+
+    async def _loaded_price(self, info: Info) -> Price:
         ctx = context_of(info)
         found = await ctx.loaders.price.load(self.key)
         return Price.from_info(pricing.shown_price(found, ctx.settings.currency))
 
     @strawberry.field(description="Stock here (the given store), online and in every store.")
-    async def availability(
+    def availability(
         self,
         info: Info,
         store_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="The shopper's store.")
         ] = None,
     ) -> Availability:
-        ctx = context_of(info)
-        threshold = ctx.settings.low_stock_threshold
+        threshold = context_of(info).settings.low_stock_threshold
         here_id = decode_id(store_id, "Store", field="storeId") if store_id else None
         if self.page is not None:
             return _page_availability(self.page, here_id, threshold)
+        return cast(Availability, self._loaded_availability(info, here_id, threshold))
+
+    async def _loaded_availability(
+        self, info: Info, here_id: int | None, threshold: int
+    ) -> Availability:
+        ctx = context_of(info)
         figures = await ctx.loaders.stock.load(self.key) or []
         by_store = {f.store_id: f for f in figures if not f.online}
         online = next((f for f in figures if f.online), None)
