@@ -2,7 +2,7 @@
 
 ``GET /bench/product/{gtin}?storeId=ID`` answers exactly the JSON ``/graphql`` answers for the
 product screen's document (``static/js/screens/product.js``) — same fields, same values —
-from the same catalog services and the same database session set-up, without GraphQL.
+from the same read model (``runtime.pages``: cache, one page read), without GraphQL.
 ``create_bench_app`` is the real app with this route mounted in front, so one server process
 serves the floor, the page and the baseline alike.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -21,9 +20,10 @@ from omnicart.app import create_app
 from schema.ids import decode_id, encode_id
 from server import catalog, pricing
 from server.config import Settings
-from server.gtin import Gtin, parse_gtin
-from server.models import Store
+from server.gtin import parse_gtin
+from server.models import utcnow
 from server.money import format_money
+from server.product_pages import PageRead
 from server.runtime import Runtime
 
 PLAIN_PATH = "/bench/product/{gtin}"
@@ -58,57 +58,50 @@ def _level(available: int, threshold: int, store: dict[str, Any] | None) -> dict
     return level
 
 
-def _availability(
-    figures: list[catalog.StockFigure], stores: list[Store], here_id: int | None, threshold: int
-) -> dict[str, Any]:
-    by_store = {f.store_id: f.available for f in figures if not f.online}
-    online = next((f.available for f in figures if f.online), 0)
-    here = next((s for s in stores if s.id == here_id), None)
+def _availability(read: PageRead, here_id: int | None, threshold: int) -> dict[str, Any]:
+    here = read.available_at(here_id) if here_id is not None else None
     return {
         "here": _level(
-            by_store.get(here.id, 0),
-            threshold,
-            {"id": encode_id("Store", here.id), "name": here.name},
+            here[1], threshold, {"id": encode_id("Store", here[0].id), "name": here[0].name}
         )
         if here
         else None,
-        "online": _level(online, threshold, None),
+        "online": _level(read.online, threshold, None),
         "stores": [
             _level(
-                by_store.get(s.id, 0),
+                available,
                 threshold,
-                {"id": encode_id("Store", s.id), "name": s.name, "city": s.city},
+                {"id": encode_id("Store", view.id), "name": view.name, "city": view.city},
             )
-            for s in stores
+            for view, available in read.stores
         ],
     }
 
 
-async def product_page(
-    session: AsyncSession, settings: Settings, code: str, here_id: int | None
-) -> dict[str, Any] | None:
-    """Return the product screen's data for a scanned code, as GraphQL's ``data.product``."""
-    row = await catalog.product_by_gtin(session, parse_gtin(code))
-    if row is None:
+async def product_page(runtime: Runtime, code: str, here_id: int | None) -> dict[str, Any] | None:
+    """Return the product screen's data for a scanned code, as GraphQL's ``data.product``.
+
+    Read the way GraphQL reads it: from the read model (``runtime.pages``), so the two
+    compare like with like.
+    """
+    read = await runtime.pages.read(parse_gtin(code))
+    if read is None:
         return None
-    codes = (await catalog.barcodes_by_product(session, [row.id])).get(row.id, [])
-    price = (await pricing.unit_prices(session, [row.id], settings.currency)).get(row.id)
-    figures = (await catalog.stock_by_product(session, [row.id])).get(row.id, [])
-    stores = list(await catalog.list_stores(session))
-    gtin = str(Gtin(codes[0])) if codes else ""
+    page = read.page
+    gtin = page.printed[0] if page.printed else ""
     return {
-        "id": encode_id("Product", row.id),
+        "id": encode_id("Product", page.product_id),
         "gtin": gtin,
-        "gtins": [str(Gtin(c)) for c in codes],
-        "name": row.name,
-        "brand": row.brand,
-        "description": row.description,
-        "categories": list(row.categories or []),
-        "quantity": row.quantity,
-        "imageUrl": row.image_url,
+        "gtins": list(page.printed),
+        "name": page.name,
+        "brand": page.brand,
+        "description": page.description,
+        "categories": list(page.categories),
+        "quantity": page.quantity,
+        "imageUrl": page.image_url,
         "barcodeUrl": f"/barcodes/{gtin}.svg",
-        "price": _price(pricing.shown_price(price, settings.currency)),
-        "availability": _availability(list(figures), stores, here_id, settings.low_stock_threshold),
+        "price": _price(page.price_at(utcnow())),
+        "availability": _availability(read, here_id, runtime.settings.low_stock_threshold),
     }
 
 
@@ -117,8 +110,7 @@ async def plain_product(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     store = request.query_params.get("storeId")
     here_id = decode_id(store, "Store", field="storeId") if store else None
-    async with runtime.db.transaction(write=False) as session:
-        page = await product_page(session, runtime.settings, request.path_params["gtin"], here_id)
+    page = await product_page(runtime, request.path_params["gtin"], here_id)
     return JSONResponse({"data": {"product": page}})
 
 

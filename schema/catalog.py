@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.types import Info
@@ -20,7 +20,9 @@ from server.errors import AppError, InvalidInput
 from server.gtin import Gtin, RestrictedCode, parse_gtin
 from server.models import Product as ProductRow
 from server.models import Store as StoreRow
+from server.models import utcnow
 from server.money import format_money
+from server.product_pages import PageRead, StoreView
 from server.states import StockStatus
 
 MAX_BATCH_GTINS = 100
@@ -89,18 +91,16 @@ class Store(Node):
     name: str = strawberry.field(description="The store's name.")
     address: str | None = strawberry.field(description="Street address.")
     city: str | None = strawberry.field(description="City.")
-    row: strawberry.Private[StoreRow]
 
     @classmethod
-    def from_model(cls, row: StoreRow) -> Store:
-        """Build the GraphQL store from its row."""
+    def from_model(cls, row: StoreRow | StoreView) -> Store:
+        """Build the GraphQL store from its row or the product page's view of it."""
         return cls(
             id=strawberry.ID(encode_id("Store", row.id)),
             code=row.code,
             name=row.name,
             address=row.address,
             city=row.city,
-            row=row,
         )
 
 
@@ -133,6 +133,31 @@ def _level(store: StoreRow | None, figure: StockFigure | None, threshold: int) -
     )
 
 
+def _page_availability(read: PageRead, here_id: int | None, threshold: int) -> Availability:
+    levels = [
+        StockLevel(
+            store=Store.from_model(view),
+            online=False,
+            available=available,
+            status=stock_status(available, threshold),
+        )
+        for view, available in read.stores
+    ]
+    here = None
+    if here_id is not None:
+        here = next(
+            (lv for (view, _), lv in zip(read.stores, levels, strict=True) if view.id == here_id),
+            None,
+        )
+    online = StockLevel(
+        store=None,
+        online=True,
+        available=read.online,
+        status=stock_status(read.online, threshold),
+    )
+    return Availability(here=here, online=online, stores=levels)
+
+
 @strawberry.type(description="A sellable product, the same in every channel.")
 class Product(Node):
     gtin: str = strawberry.field(
@@ -145,7 +170,12 @@ class Product(Node):
     quantity: str | None = strawberry.field(description="Pack size as printed, e.g. `500 g`.")
     image_url: str | None = strawberry.field(description="A front image of the pack.")
     sku: str = strawberry.field(description="The chain's stock-keeping unit.")
-    row: strawberry.Private[ProductRow]
+    key: strawberry.Private[int]
+    # A product reached from a list (cart line, search hit) keeps its row and resolves its
+    # price and stock through the operation's loaders; a scanned product page carries its
+    # read-model page (server.product_pages) and resolves everything from it.
+    row: strawberry.Private[ProductRow | None] = None
+    page: strawberry.Private[PageRead | None] = None
     # The shopper's store when a subscription names it: `availability` without a storeId.
     here_store_id: strawberry.Private[int | None] = None
 
@@ -162,7 +192,26 @@ class Product(Node):
             quantity=row.quantity,
             image_url=row.image_url,
             sku=row.sku,
+            key=row.id,
             row=row,
+        )
+
+    @classmethod
+    def from_page(cls, read: PageRead) -> Product:
+        """Build the GraphQL product page from the read model, with its stock as read."""
+        page = read.page
+        return cls(
+            id=strawberry.ID(encode_id("Product", page.product_id)),
+            gtin=page.printed[0] if page.printed else "",
+            name=page.name,
+            brand=page.brand,
+            description=page.description,
+            categories=list(page.categories),
+            quantity=page.quantity,
+            image_url=page.image_url,
+            sku=page.sku,
+            key=page.product_id,
+            page=read,
         )
 
     @classmethod
@@ -171,29 +220,51 @@ class Product(Node):
         codes = await context_of(info).loaders.barcodes.load(row.id) or []
         return cls.from_model(row, codes[0] if codes else "")
 
+    # gtins, price and availability answer a read-model page at once, without a coroutine
+    # (each awaited field costs graphql-core a gather per object); a product built from its
+    # row returns the loaders' coroutine instead, which graphql-core awaits like any other.
+
     @strawberry.field(description="Every barcode of the product, as printed.")
-    async def gtins(self, info: Info) -> list[str]:
-        codes = await context_of(info).loaders.barcodes.load(self.row.id) or []
+    def gtins(self, info: Info) -> list[str]:
+        if self.page is not None:
+            return list(self.page.page.printed)
+        return cast(list[str], self._loaded_gtins(info))
+
+    async def _loaded_gtins(self, info: Info) -> list[str]:
+        codes = await context_of(info).loaders.barcodes.load(self.key) or []
         return [str(Gtin(c)) for c in codes]
 
     @strawberry.field(description="The price in force now, with the regular price and campaign.")
-    async def price(self, info: Info) -> Price:
+    def price(self, info: Info) -> Price:
+        if self.page is not None:
+            # Campaign windows are evaluated now, on every read (never baked into the page).
+            return Price.from_info(self.page.page.price_at(utcnow()))
+        return cast(Price, self._loaded_price(info))
+
+    async def _loaded_price(self, info: Info) -> Price:
         ctx = context_of(info)
-        found = await ctx.loaders.price.load(self.row.id)
+        found = await ctx.loaders.price.load(self.key)
         return Price.from_info(pricing.shown_price(found, ctx.settings.currency))
 
     @strawberry.field(description="Stock here (the given store), online and in every store.")
-    async def availability(
+    def availability(
         self,
         info: Info,
         store_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="The shopper's store.")
         ] = None,
     ) -> Availability:
-        ctx = context_of(info)
-        threshold = ctx.settings.low_stock_threshold
+        threshold = context_of(info).settings.low_stock_threshold
         here_id = decode_id(store_id, "Store", field="storeId") if store_id else self.here_store_id
-        figures = await ctx.loaders.stock.load(self.row.id) or []
+        if self.page is not None:
+            return _page_availability(self.page, here_id, threshold)
+        return cast(Availability, self._loaded_availability(info, here_id, threshold))
+
+    async def _loaded_availability(
+        self, info: Info, here_id: int | None, threshold: int
+    ) -> Availability:
+        ctx = context_of(info)
+        figures = await ctx.loaders.stock.load(self.key) or []
         by_store = {f.store_id: f for f in figures if not f.online}
         online = next((f for f in figures if f.online), None)
         stores = await ctx.loaders.all_stores()
@@ -227,13 +298,29 @@ async def alternatives_for(
     """Return products to offer instead of ``product`` (rules in ``server.searching``)."""
     ctx = context_of(info)
     store = decode_id(store_id, "Store", field="storeId") if store_id else None
+    if product.page is not None:
+        ids = await searching.alternatives_of_page(
+            ctx.runtime.search, product.page, store_id=store, first=first
+        )
+    else:
+        ids = await _alternatives_of_row(info, product, store, first)
+    rows = await asyncio.gather(*(ctx.loaders.product.load(i) for i in ids))
+    live = [r for r in rows if r is not None and r.active and r.id != product.key]
+    return list(await asyncio.gather(*(Product.load(info, r) for r in live)))
+
+
+async def _alternatives_of_row(
+    info: Info, product: Product, store: int | None, first: int
+) -> list[int]:
+    ctx = context_of(info)
     row = product.row
+    assert row is not None  # a product built from its row
     gtins, price, stock = await asyncio.gather(
         ctx.loaders.barcodes.load(row.id),
         ctx.loaders.price.load(row.id),
         ctx.loaders.stock.load(row.id),
     )
-    ids = await searching.alternatives_for(
+    return await searching.alternatives_for(
         ctx.runtime.search,
         row,
         gtins=gtins or [],
@@ -243,9 +330,6 @@ async def alternatives_for(
         store_id=store,
         first=first,
     )
-    rows = await asyncio.gather(*(ctx.loaders.product.load(i) for i in ids))
-    live = [r for r in rows if r is not None and r.active and r.id != row.id]
-    return list(await asyncio.gather(*(Product.load(info, r) for r in live)))
 
 
 async def product_by_code(
@@ -253,6 +337,12 @@ async def product_by_code(
 ) -> Product | None:
     """Resolve a typed or scanned barcode to the product page, or None if nobody sells it."""
     ctx = context_of(info)
+    gtin = parse_gtin(code)
+    if not gtin.restricted:
+        # A global barcode is the same product everywhere: the read model answers it.
+        read = await ctx.runtime.pages.read(gtin)
+        return Product.from_page(read) if read is not None else None
+    # The chain's own codes may be limited to stores or read as labels: the catalog's rules.
     here = decode_id(store_id, "Store", field="storeId") if store_id else None
     match = await catalog.product_for_code(await ctx.session(), code, here, ctx.runtime.templates)
     if match.product is None:

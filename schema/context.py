@@ -214,6 +214,9 @@ class Context:
         finally:
             # Hands SQLite's write turn to the next writer once this one is done.
             await self._resources.aclose()
+        if commit and changed:
+            # This process's next page read shows the change, before any notice arrives.
+            self.runtime.pages.forget(changed)
         if commit:
             for callback in callbacks:
                 try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from functools import cached_property
 from typing import Protocol, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -71,44 +72,81 @@ class Loaders:
 
     def __init__(self, ctx: OperationScope) -> None:
         self._ctx = ctx
-        currency = ctx.settings.currency
+        self._stores: Sequence[Store] | None = None
+        self._stores_lock: asyncio.Lock | None = None
+
+    # Each loader is built when a field first needs it: a product page read from the read
+    # model needs none, and building a dozen per operation showed in profiles.
+
+    @cached_property
+    def product(self) -> DataLoader[int, Product | None]:
+        """Products by id (inactive ones included)."""
+        return _loader(self._ctx, catalog.products_by_ids)
+
+    @cached_property
+    def barcodes(self) -> DataLoader[int, list[str] | None]:
+        """Each product's canonical GTINs, the primary one first."""
+        return _loader(self._ctx, catalog.barcodes_by_product, list)
+
+    @cached_property
+    def price(self) -> DataLoader[int, pricing.PriceInfo | None]:
+        """Each product's unit price in force now, in the settings' currency."""
+        currency = self._ctx.settings.currency
 
         async def prices(session: Session, ids: list[int]) -> Mapping[int, pricing.PriceInfo]:
             return await pricing.unit_prices(session, ids, currency)
 
-        self.product: DataLoader[int, Product | None] = _loader(ctx, catalog.products_by_ids)
-        self.barcodes: DataLoader[int, list[str] | None] = _loader(
-            ctx, catalog.barcodes_by_product, list
-        )
-        self.price: DataLoader[int, pricing.PriceInfo | None] = _loader(ctx, prices)
-        self.stock: DataLoader[int, list[catalog.StockFigure] | None] = _loader(
-            ctx, catalog.stock_by_product, list
-        )
-        self.store: DataLoader[int, Store | None] = _loader(ctx, catalog.stores_by_ids)
-        self.customer: DataLoader[int, Customer | None] = _loader(ctx, accounts.customers_by_ids)
-        self.customer_cart: DataLoader[int, carts.CartView | None] = _loader(
-            ctx, carts.active_carts_of
-        )
-        self.customer_orders: DataLoader[OrdersPageKey, orders.OrderPage | None] = _loader(
-            ctx, _customer_orders
-        )
-        self.order_lines: DataLoader[int, list[orders.OrderLineView] | None] = _loader(
-            ctx, orders.lines_by_order, list
-        )
-        self.order_history: DataLoader[int, list[orders.StatusChangeView] | None] = _loader(
-            ctx, orders.history_by_order, list
-        )
-        self.staff_user: DataLoader[int, staff.StaffRecord | None] = _loader(
-            ctx, staff.staff_by_ids
-        )
-        self.purchases: DataLoader[int, list[staff.PurchasedProduct] | None] = _loader(
-            ctx, staff.purchase_history, list
-        )
-        self._stores: Sequence[Store] | None = None
-        self._stores_lock = asyncio.Lock()
+        return _loader(self._ctx, prices)
+
+    @cached_property
+    def stock(self) -> DataLoader[int, list[catalog.StockFigure] | None]:
+        """Each product's stock figures at every location."""
+        return _loader(self._ctx, catalog.stock_by_product, list)
+
+    @cached_property
+    def store(self) -> DataLoader[int, Store | None]:
+        """Stores by id."""
+        return _loader(self._ctx, catalog.stores_by_ids)
+
+    @cached_property
+    def customer(self) -> DataLoader[int, Customer | None]:
+        """Customers by id."""
+        return _loader(self._ctx, accounts.customers_by_ids)
+
+    @cached_property
+    def customer_cart(self) -> DataLoader[int, carts.CartView | None]:
+        """Each customer's active cart."""
+        return _loader(self._ctx, carts.active_carts_of)
+
+    @cached_property
+    def customer_orders(self) -> DataLoader[OrdersPageKey, orders.OrderPage | None]:
+        """Pages of customers' orders."""
+        return _loader(self._ctx, _customer_orders)
+
+    @cached_property
+    def order_lines(self) -> DataLoader[int, list[orders.OrderLineView] | None]:
+        """Each order's lines."""
+        return _loader(self._ctx, orders.lines_by_order, list)
+
+    @cached_property
+    def order_history(self) -> DataLoader[int, list[orders.StatusChangeView] | None]:
+        """Each order's status changes."""
+        return _loader(self._ctx, orders.history_by_order, list)
+
+    @cached_property
+    def staff_user(self) -> DataLoader[int, staff.StaffRecord | None]:
+        """Staff accounts by id."""
+        return _loader(self._ctx, staff.staff_by_ids)
+
+    @cached_property
+    def purchases(self) -> DataLoader[int, list[staff.PurchasedProduct] | None]:
+        """Each customer's purchase history."""
+        return _loader(self._ctx, staff.purchase_history, list)
 
     async def all_stores(self) -> Sequence[Store]:
         """Return every store once per operation (they are few and shown together)."""
+        if self._stores_lock is None:
+            self._stores_lock = asyncio.Lock()
         async with self._stores_lock:
             if self._stores is None:
                 self._stores = await catalog.list_stores(await self._ctx.session())

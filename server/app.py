@@ -139,7 +139,7 @@ def _lifespan(
             await ensure_demo_access(runtime.db, settings)
         indexing = (
             asyncio.create_task(
-                lead_indexing(runtime.db, runtime.search, settings.currency),
+                lead_indexing(runtime.db, runtime.search, settings.currency, events=runtime.events),
                 name="search-indexer",
             )
             if settings.index_on_start

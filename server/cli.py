@@ -30,7 +30,7 @@ from server.db import Database
 from server.importer import import_catalog
 from server.indexing import lead_indexing, reindex_all
 from server.models import utcnow
-from server.runtime import Runtime
+from server.runtime import Runtime, create_broker
 
 app = typer.Typer(help="omnicart: one shopping journey across every channel.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -191,9 +191,14 @@ def indexer(
     settings = load_settings()
 
     async def work(db: Database) -> None:
-        runtime = Runtime(settings=settings, db=db)
+        # Its broker announces drained changes to the servers' page caches.
+        runtime = Runtime(
+            settings=settings, db=db, events=create_broker(settings.broker_url, db=db)
+        )
         try:
-            await lead_indexing(db, runtime.search, settings.currency, interval=interval)
+            await lead_indexing(
+                db, runtime.search, settings.currency, interval=interval, events=runtime.events
+            )
         finally:
             await runtime.search.close()
 

@@ -93,6 +93,15 @@ class Settings(BaseSettings):
             "changes. Turn off where `omnicart indexer` runs as a worker of its own."
         ),
     )
+    page_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description=(
+            "Longest a process keeps a product page in its cache (0: no cache); change notices "
+            "drop entries sooner."
+        ),
+    )
     max_line_quantity: int = Field(
         default=99, ge=1, le=1_000_000, description="Most units of one product in one cart."
     )

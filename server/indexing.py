@@ -3,9 +3,11 @@
 Every product, price or stock change writes an outbox row in the same transaction as the
 change (``server.outbox.record_product_changes``). The indexer drains those rows: it reads
 the products' current state from the database, sends the documents to the engine, and only
-then deletes the rows. A crash between the two re-sends the same (current) documents on the
-next run, so nothing is lost and nothing goes stale. On PostgreSQL the rows being indexed
-stay locked (``FOR UPDATE SKIP LOCKED``), so several indexer processes share the work.
+then writes the products' pages (the scan path's read model, ``server.product_pages``) and
+deletes the rows, in one transaction. A crash between the two re-sends the same (current)
+documents on the next run, so nothing is lost and nothing goes stale. On PostgreSQL the rows
+being indexed stay locked (``FOR UPDATE SKIP LOCKED``), so several indexer processes share the
+work.
 
 The embedded (tantivy) index takes one writer: ``lead_indexing`` elects it with an OS file
 lock next to the index, so of several server workers (and ``omnicart indexer``) exactly one
@@ -19,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -29,9 +33,11 @@ from search import ProductDocument, SearchEngine, SearchError
 from search.embedded import EmbeddedEngine
 from server import catalog, pricing
 from server.db import Database
+from server.events import Broker, announce_product_changes
 from server.gtin import Gtin
-from server.models import OutboxEvent, Product
+from server.models import OutboxEvent, Product, utcnow
 from server.outbox import PRODUCT_TOPIC
+from server.product_pages import PageData, build_pages, write_pages
 
 log = logging.getLogger("omnicart.indexing")
 
@@ -70,22 +76,61 @@ def build_document(
     )
 
 
+def page_document(page: PageData, stock: Sequence[catalog.StockFigure]) -> ProductDocument:
+    """Return the search document of a product from its read-model page and its stock."""
+    forms: list[str] = []
+    for digits in page.gtins:
+        forms.extend(f for f in Gtin(digits).forms if f not in forms)
+    return ProductDocument(
+        id=page.product_id,
+        name=page.name,
+        brand=page.brand,
+        categories=list(page.categories),
+        description=page.description,
+        barcodes=forms,
+        price=page.price_at(utcnow()).current,
+        currency=page.currency,
+        in_stock_at=sorted(
+            {
+                f.store_id
+                for f in stock
+                if f.store_id is not None and not f.online and f.available > 0
+            }
+        ),
+        in_stock_online=any(f.online and f.available > 0 for f in stock),
+        quantity=page.quantity,
+        image_url=page.image_url,
+    )
+
+
+@dataclass(frozen=True)
+class IndexBatch:
+    """What one batch of changed products becomes: search documents, pages, ids to drop."""
+
+    docs: list[ProductDocument]
+    pages: list[PageData]
+    gone: list[int]
+    read_at: datetime  # taken before the state was read
+
+
+async def index_batch(
+    session: AsyncSession, product_ids: Iterable[int], currency: str
+) -> IndexBatch:
+    """Read the products' current state once; return their documents, pages and the gone ids."""
+    read_at = utcnow()
+    pages, gone = await build_pages(session, product_ids, currency)
+    stock = await catalog.stock_by_product(session, list(pages))
+    ordered = [pages[i] for i in sorted(pages)]
+    docs = [page_document(p, stock.get(p.product_id, [])) for p in ordered]
+    return IndexBatch(docs, ordered, gone, read_at)
+
+
 async def documents_for(
     session: AsyncSession, product_ids: Iterable[int], currency: str
 ) -> tuple[list[ProductDocument], list[int]]:
     """Return the documents of the active products among ``product_ids`` and the ids to drop."""
-    ids = set(product_ids)
-    products = await catalog.products_by_ids(session, ids)
-    live = [p for p in products.values() if p.active]
-    live_ids = [p.id for p in live]
-    barcodes = await catalog.barcodes_by_product(session, live_ids)
-    prices = await pricing.unit_prices(session, live_ids, currency)
-    stock = await catalog.stock_by_product(session, live_ids)
-    docs = [
-        build_document(p, barcodes.get(p.id, []), prices.get(p.id), stock.get(p.id, []), currency)
-        for p in sorted(live, key=lambda p: p.id)
-    ]
-    return docs, sorted(ids - set(live_ids))
+    batch = await index_batch(session, product_ids, currency)
+    return batch.docs, batch.gone
 
 
 async def _send(engine: SearchEngine, docs: list[ProductDocument], gone: list[int]) -> None:
@@ -95,14 +140,29 @@ async def _send(engine: SearchEngine, docs: list[ProductDocument], gone: list[in
         await engine.delete(gone)
 
 
+async def _consume(session: AsyncSession, batch: IndexBatch, outbox_ids: list[int]) -> None:
+    """Write the batch's pages and delete the outbox rows it covers, in one transaction."""
+    await write_pages(session, batch.pages, batch.gone, read_at=batch.read_at)
+    await session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(outbox_ids)))
+
+
 class Indexer:
     """Drains the product outbox into the search engine, in the server or as its own worker."""
 
-    def __init__(self, db: Database, engine: SearchEngine, currency: str, batch: int = 500) -> None:
+    def __init__(
+        self,
+        db: Database,
+        engine: SearchEngine,
+        currency: str,
+        batch: int = 500,
+        *,
+        events: Broker | None = None,
+    ) -> None:
         self.db = db
         self.engine = engine
         self.currency = currency
         self.batch = batch
+        self.events = events
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -123,20 +183,27 @@ class Indexer:
             rows = (await session.execute(stmt)).all()
             if not rows:
                 return 0
-            docs, gone = await documents_for(session, {r.entity_id for r in rows}, self.currency)
+            changed = {r.entity_id for r in rows}
+            batch = await index_batch(session, changed, self.currency)
             if not self.db.is_sqlite:
-                await _send(self.engine, docs, gone)
-                await session.execute(
-                    delete(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows]))
-                )
-                return len(rows)
-        # SQLite has one writer at a time: index outside the write lock, then delete the rows.
-        await _send(self.engine, docs, gone)
-        async with self.db.transaction() as session:
-            await session.execute(
-                delete(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows]))
-            )
+                await _send(self.engine, batch.docs, batch.gone)
+                await _consume(session, batch, [r.id for r in rows])
+        if self.db.is_sqlite:
+            # One writer at a time: index outside the write lock, then write pages, delete rows.
+            await _send(self.engine, batch.docs, batch.gone)
+            async with self.db.transaction() as session:
+                await _consume(session, batch, [r.id for r in rows])
+        await self._announce(changed)
         return len(rows)
+
+    async def _announce(self, product_ids: set[int]) -> None:
+        """Tell every process the pages changed (their writers may not have: a CLI import)."""
+        if self.events is None:
+            return
+        try:
+            await announce_product_changes(self.events, product_ids)
+        except Exception as exc:  # the pages are written; caches expire on their own
+            log.warning("product change notice not sent: %s", exc)
 
     async def drain(self) -> int:
         """Index every pending change; return how many outbox rows it consumed."""
@@ -171,7 +238,11 @@ async def reindex_all(
     batch: int = 1000,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Rebuild the index from scratch from the database; return how many products it holds."""
+    """Rebuild the index and the product pages from the database; return how many it holds.
+
+    Pages are rewritten batch by batch (a reader meanwhile sees the old or the new page of a
+    product, both true up to the outbox rows still pending for it, which reads honour).
+    """
     await engine.ensure_ready()
     async with db.transaction(write=False) as session:
         total = (await session.execute(select(func.count(Product.id)))).scalar_one()
@@ -194,11 +265,13 @@ async def reindex_all(
             )
             if not ids:
                 break
-            docs, _ = await documents_for(session, ids, currency)
-        await engine.index(docs)
+            built = await index_batch(session, ids, currency)
+        await engine.index(built.docs)
+        async with db.transaction() as session:
+            await write_pages(session, built.pages, built.gone, read_at=built.read_at)
         last_id = ids[-1]
         done += len(ids)
-        indexed += len(docs)
+        indexed += len(built.docs)
         if on_progress:
             on_progress(done, total)
     if high_water is not None:
@@ -212,10 +285,19 @@ async def reindex_all(
 
 
 async def keep_index_current(
-    db: Database, engine: SearchEngine, currency: str, *, interval: float = 0.5
+    db: Database,
+    engine: SearchEngine,
+    currency: str,
+    *,
+    interval: float = 0.5,
+    events: Broker | None = None,
 ) -> None:
-    """Build the index when it is empty (first start), then follow the outbox for ever."""
-    indexer = Indexer(db, engine, currency)
+    """Build the index when it is empty (first start), then follow the outbox for ever.
+
+    With ``events``, each drained batch is announced on the products topic, so every
+    process's page cache follows changes made where nobody announced them (CLI imports).
+    """
+    indexer = Indexer(db, engine, currency, events=events)
     while True:
         try:
             await engine.ensure_ready()
@@ -251,6 +333,7 @@ async def lead_indexing(
     *,
     interval: float = 0.5,
     retry: float = 1.0,
+    events: Broker | None = None,
 ) -> None:
     """Keep the index current from the one process that may write it; the others wait.
 
@@ -261,7 +344,7 @@ async def lead_indexing(
     """
     path = indexer_lock_path(engine)
     if path is None:
-        await keep_index_current(db, engine, currency, interval=interval)
+        await keep_index_current(db, engine, currency, interval=interval, events=events)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(path, thread_local=False, fallback_to_soft=False)
@@ -277,6 +360,6 @@ async def lead_indexing(
         await asyncio.sleep(retry)
     try:
         log.info("this process writes the search index (lock %s)", path)
-        await keep_index_current(db, engine, currency, interval=interval)
+        await keep_index_current(db, engine, currency, interval=interval, events=events)
     finally:
         lock.release()

@@ -11,6 +11,7 @@ from server.database_broker import DatabaseBroker
 from server.db import Database
 from server.events import DATABASE_BROKER, Broker, InProcessBroker, RedisBroker
 from server.gtin import DEFAULT_TEMPLATES, RestrictedTemplate, parse_template
+from server.page_cache import ProductPages
 
 
 @dataclass
@@ -56,8 +57,20 @@ class Runtime:
         """Return the server's secret key (read or generated once per process)."""
         return self.settings.resolved_secret_key()
 
+    @cached_property
+    def pages(self) -> ProductPages:
+        """Return the product pages of the scan path (read model, per-process cache)."""
+        return ProductPages(
+            self.db,
+            self.events,
+            self.settings.currency,
+            cache_seconds=self.settings.page_cache_seconds,
+        )
+
     async def close(self) -> None:
         """Release every connection the runtime holds."""
+        if "pages" in self.__dict__:
+            await self.pages.close()
         await self.events.close()
         await self.search.close()
         await self.db.dispose()

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from search import (
+    ProductDocument,
     QueryTooLong,
     SearchEngine,
     SearchEngineUnavailable,
@@ -28,9 +29,10 @@ from search import (
 from search.engine import MAX_OFFSET, SortOrder
 from server.catalog import StockFigure
 from server.errors import InvalidInput, SearchUnavailable
-from server.indexing import build_document
+from server.indexing import build_document, page_document
 from server.models import Product
 from server.pricing import PriceInfo
+from server.product_pages import PageRead
 
 log = logging.getLogger("omnicart.search")
 MAX_PAGE = 100
@@ -107,11 +109,27 @@ async def alternatives_for(
     them. The ids may name products deleted or deactivated since they were indexed, and
     the product itself; an engine failure gives none.
     """
+    doc = build_document(product, gtins, price, stock, currency)
+    return await _similar(engine, doc, store_id, first)
+
+
+async def alternatives_of_page(
+    engine: SearchEngine, read: PageRead, *, store_id: int | None, first: int
+) -> list[int]:
+    """Return ids of products to offer instead of a scanned page's product (as above)."""
+    stock = [StockFigure(0, view.id, False, available, 0) for view, available in read.stores] + [
+        StockFigure(0, None, True, read.online, 0)
+    ]
+    return await _similar(engine, page_document(read.page, stock), store_id, first)
+
+
+async def _similar(
+    engine: SearchEngine, doc: ProductDocument, store_id: int | None, first: int
+) -> list[int]:
     if not 0 <= first <= MAX_ALTERNATIVES:
         raise InvalidInput(f"Ask for 0 to {MAX_ALTERNATIVES} alternatives.", field="first")
     if first == 0:
         return []
-    doc = build_document(product, gtins, price, stock, currency)
     try:
         return list(await engine.similar(doc, store_id=store_id, limit=first))
     except SearchError as exc:

@@ -19,6 +19,7 @@ from server.models.catalog import (
 from server.models.events import EventNotice
 from server.models.orders import Order, OrderLine, OrderStatusChange, StockReservation
 from server.models.outbox import OutboxEvent
+from server.models.pages import ProductPage
 from server.models.staff import StaffAuditEntry, StaffSession, StaffUser
 from server.models.stock import StockMovement
 
@@ -44,6 +45,7 @@ __all__ = [
     "Product",
     "ProductBarcode",
     "ProductBarcodeStore",
+    "ProductPage",
     "ScanEvent",
     "StaffAuditEntry",
     "StaffSession",

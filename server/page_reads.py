@@ -1,0 +1,190 @@
+"""Reading product pages on the scan path: one statement, one hop, no ORM objects.
+
+A page read is one statement keyed by the scanned barcode: the page's document, whether a
+change of the product is still pending in the outbox, and its live stock in every store and
+online. On SQLite it runs with the standard library's driver on a small pool of threads, each
+with its own connection (the database is in WAL mode, so readers never wait for the writer),
+and the whole read, decoding included, is one hand-off to that thread. On PostgreSQL it runs
+through SQLAlchemy Core on an engine of its own: no pre-ping per checkout and autocommit, so
+a read sends the statement and nothing else (no BEGIN, no COMMIT).
+
+A product with a change pending, or without a page yet (just created, or a database not yet
+drained after upgrading), is read from the catalog tables instead
+(``server.product_pages.read_from_catalog``); an unknown barcode answers None.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from server.product_pages import PageRead, StoreView, decode_page
+
+# One row: product id, document, pending flag, stores as JSON [[id, code, name, address,
+# city, on_hand - reserved], ...], available online (the first online location).
+_PAGE_SQLITE = """
+SELECT p.product_id, p.document,
+  EXISTS (SELECT 1 FROM outbox_events o
+          WHERE o.topic = 'product' AND o.entity_id = p.product_id) AS pending,
+  (SELECT json_group_array(json_array(s.id, s.code, s.name, s.address, s.city,
+                                      COALESCE(sl.on_hand - sl.reserved, 0)))
+     FROM stores s
+     LEFT JOIN stock_locations l ON l.store_id = s.id AND l.online = 0
+     LEFT JOIN stock_levels sl ON sl.location_id = l.id AND sl.product_id = p.product_id
+  ) AS stores,
+  (SELECT sl.on_hand - sl.reserved FROM stock_locations l
+     JOIN stock_levels sl ON sl.location_id = l.id AND sl.product_id = p.product_id
+    WHERE l.online = 1 ORDER BY l.id LIMIT 1) AS online
+FROM product_barcodes b JOIN product_pages p ON p.product_id = b.product_id
+WHERE b.gtin = ?
+"""
+
+_PAGE_POSTGRES = text(
+    """
+SELECT p.product_id, p.document,
+  EXISTS (SELECT 1 FROM outbox_events o
+          WHERE o.topic = 'product' AND o.entity_id = p.product_id) AS pending,
+  (SELECT COALESCE(json_agg(json_build_array(s.id, s.code, s.name, s.address, s.city,
+                                             COALESCE(sl.on_hand - sl.reserved, 0))), '[]')
+     FROM stores s
+     LEFT JOIN stock_locations l ON l.store_id = s.id AND NOT l.online
+     LEFT JOIN stock_levels sl ON sl.location_id = l.id AND sl.product_id = p.product_id
+  )::text AS stores,
+  (SELECT sl.on_hand - sl.reserved FROM stock_locations l
+     JOIN stock_levels sl ON sl.location_id = l.id AND sl.product_id = p.product_id
+    WHERE l.online ORDER BY l.id LIMIT 1) AS online
+FROM product_barcodes b JOIN product_pages p ON p.product_id = b.product_id
+WHERE b.gtin = :gtin
+"""
+)
+
+# A page found (None: no page row for the barcode) and whether a change is pending.
+Found = tuple[PageRead | None, bool]
+
+
+def decode_row(row: Any) -> Found:
+    """Return the page a page-statement row describes, and whether a change is pending."""
+    if row is None:
+        return None, False
+    _, document, pending, stores_json, online = row
+    if pending:
+        return None, True
+    stores = [
+        (StoreView(sid, code, name, address, city), max(available, 0))
+        for sid, code, name, address, city, available in json.loads(stores_json)
+    ]
+    # Every store, ordered by name (as catalog.list_stores orders them).
+    stores.sort(key=lambda entry: (entry[0].name, entry[0].id))
+    read = PageRead(decode_page(document), tuple(stores), max(online or 0, 0))
+    return read, False
+
+
+class SqlitePageReads:
+    """Page reads on SQLite: the stdlib driver on a few threads, one hand-off per read."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        threads: int = 2,
+        on_connect: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
+        self._path = path
+        self._on_connect = on_connect
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="page-read")
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            # Autocommit: each read is its own implicit transaction, nothing is left open.
+            conn = sqlite3.connect(
+                self._path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA query_only = ON")
+            if self._on_connect is not None:
+                self._on_connect(conn)
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _read(self, digits: str) -> Found:
+        row = self._connection().execute(_PAGE_SQLITE, (digits,)).fetchone()
+        return decode_row(row)
+
+    async def read(self, digits: str) -> Found:
+        """Return the page for canonical GTIN ``digits`` and whether a change is pending."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._read, digits)
+
+    async def close(self) -> None:
+        """Stop the threads and close their connections."""
+        self._executor.shutdown(wait=True)
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+
+
+class PostgresPageReads:
+    """Page reads on PostgreSQL: a Core statement on an autocommit engine without pre-ping."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=False,
+            isolation_level="AUTOCOMMIT",
+            hide_parameters=True,
+        )
+
+    async def read(self, digits: str) -> Found:
+        """Return the page for canonical GTIN ``digits`` and whether a change is pending.
+
+        Without a pre-ping a pooled connection may have died since its last use (a server
+        restart, a terminated backend): that read is tried once more on a fresh connection,
+        since the failed one invalidated the pool's stale connections.
+        """
+        try:
+            return await self._read(digits)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            return await self._read(digits)
+
+    async def _read(self, digits: str) -> Found:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(_PAGE_POSTGRES, {"gtin": digits})).first()
+        return decode_row(row)
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+PageReads = SqlitePageReads | PostgresPageReads
+
+
+def page_reads_for(
+    url: str, *, on_connect: Callable[[sqlite3.Connection], None] | None = None
+) -> PageReads | None:
+    """Return the page reader for a database URL; None for an in-memory SQLite database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            return None
+        return SqlitePageReads(parsed.database, on_connect=on_connect)
+    return PostgresPageReads(url)
