@@ -28,6 +28,7 @@ from schema.context import OperationTransaction
 from schema.cost import QueryCostLimit
 from schema.errors import CodedErrors, QuietSchema
 from schema.node import NodeQuery
+from schema.notifications import NotificationMutation, NotificationQuery
 from schema.orders.actions import OrderActionMutation
 from schema.orders.checkout import CheckoutMutation
 from schema.orders.queries import OrderQuery
@@ -52,6 +53,7 @@ Query = merge_types(
         OrderQuery,
         StaffQuery,
         AnalyticsQuery,
+        NotificationQuery,
     ),
 )
 Mutation = merge_types(
@@ -64,6 +66,7 @@ Mutation = merge_types(
         CheckoutMutation,
         OrderActionMutation,
         StaffMutation,
+        NotificationMutation,
     ),
 )
 Subscription = merge_types("Subscription", (CartSubscription, OrderSubscription))

@@ -16,12 +16,19 @@ from server.models.catalog import (
     StoreItemCode,
 )
 from server.models.events import EventNotice
+from server.models.notifications import (
+    BackInStockRequest,
+    CoPurchase,
+    Notification,
+    PushSubscription,
+)
 from server.models.orders import Order, OrderLine, OrderStatusChange, StockReservation
 from server.models.outbox import OutboxEvent
 from server.models.staff import StaffAuditEntry, StaffSession, StaffUser
 
 __all__ = [
     "AuthFailure",
+    "BackInStockRequest",
     "Base",
     "Campaign",
     "CampaignPrice",
@@ -29,11 +36,13 @@ __all__ = [
     "CartClaim",
     "CartHandoff",
     "CartLine",
+    "CoPurchase",
     "Customer",
     "CustomerSession",
     "Device",
     "EventNotice",
     "IdempotencyKey",
+    "Notification",
     "Order",
     "OrderLine",
     "OrderStatusChange",
@@ -41,6 +50,7 @@ __all__ = [
     "Price",
     "Product",
     "ProductBarcode",
+    "PushSubscription",
     "ScanEvent",
     "StaffAuditEntry",
     "StaffSession",
