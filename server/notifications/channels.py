@@ -90,7 +90,8 @@ class Mailer:
         mail["Subject"] = item.message.subject
         mail["Date"] = formatdate(usegmt=True)
         domain = self.sender.rpartition("@")[2] or "omnicart"
-        mail["Message-ID"] = f"<{item.key}@{domain}>"
+        # The key with dots for colons, which a Message-ID may not hold.
+        mail["Message-ID"] = f"<{item.key.replace(':', '.')}@{domain}>"
         mail.set_content(item.message.text)
         try:
             await aiosmtplib.send(
