@@ -30,6 +30,9 @@ class ProductScanStats:
         description="Scans while it was not available in the store (missed demand)."
     )
     last_scanned_at: datetime = strawberry.field(description="The latest scan in the period.")
+    asked_to_be_told: int = strawberry.field(
+        description="Back-in-stock requests for it in the store in the period (missed demand)."
+    )
     product_id: strawberry.Private[int]
 
     @classmethod
@@ -42,8 +45,22 @@ class ProductScanStats:
             led_to_cart=row.led_to_cart,
             out_of_stock_scans=row.out_of_stock_scans,
             last_scanned_at=row.last_scanned_at,
+            asked_to_be_told=row.asked_to_be_told,
             product_id=row.product_id,
         )
+
+    @strawberry.field(description="The product's page as it is now.")
+    async def product(self, info: Info) -> Product | None:
+        row = await context_of(info).loaders.product.load(self.product_id)
+        return await Product.load(info, row) if row else None
+
+
+@strawberry.type(description="Shoppers who asked to be told when a product is back in the store.")
+class AskedToBeToldStats:
+    name: str = strawberry.field(description="The product's name.")
+    gtin: str = strawberry.field(description="Its primary barcode, as printed.")
+    requests: int = strawberry.field(description="Back-in-stock requests made in the period.")
+    product_id: strawberry.Private[int]
 
     @strawberry.field(description="The product's page as it is now.")
     async def product(self, info: Info) -> Product | None:
@@ -96,6 +113,22 @@ class ScanReport:
         self, first: Annotated[int, strawberry.argument(description="How many (0 to 100).")] = 20
     ) -> list[ProductScanStats]:
         return [ProductScanStats.from_model(p) for p in self.report.missed_demand[: _rows(first)]]
+
+    @strawberry.field(
+        description=(
+            "Missed demand, asked to be told: products shoppers asked to hear about when back "
+            "in this store, with how many asked, most first."
+        )
+    )
+    def asked_to_be_told(
+        self, first: Annotated[int, strawberry.argument(description="How many (0 to 100).")] = 20
+    ) -> list[AskedToBeToldStats]:
+        return [
+            AskedToBeToldStats(
+                name=a.name, gtin=a.gtin, requests=a.requests, product_id=a.product_id
+            )
+            for a in self.report.asked[: _rows(first)]
+        ]
 
     @strawberry.field(description="Codes shoppers scanned that no product has, most first.")
     def unknown_codes(

@@ -26,6 +26,7 @@ from schema.context import OperationTransaction
 from schema.cost import QueryCostLimit
 from schema.errors import CodedErrors, QuietSchema
 from schema.node import NodeQuery
+from schema.notifications import NotificationMutation, NotificationQuery
 from schema.orders.actions import OrderActionMutation
 from schema.orders.checkout import CheckoutMutation
 from schema.orders.queries import OrderQuery
@@ -59,6 +60,7 @@ Query = merge_types(
         StaffQuery,
         AnalyticsQuery,
         StockQuery,
+        NotificationQuery,
     ),
 )
 Mutation = merge_types(
@@ -72,6 +74,7 @@ Mutation = merge_types(
         OrderActionMutation,
         StaffMutation,
         StockMutation,
+        NotificationMutation,
     ),
 )
 Subscription = merge_types("Subscription", (CartSubscription, OrderSubscription, StockSubscription))

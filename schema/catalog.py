@@ -22,6 +22,7 @@ from server.models import Product as ProductRow
 from server.models import Store as StoreRow
 from server.models import utcnow
 from server.money import format_money
+from server.notifications.complements import complements_at
 from server.product_pages import PageRead, StoreView
 from server.states import StockStatus
 
@@ -286,6 +287,26 @@ class Product(Node):
         first: Annotated[int, strawberry.argument(description="How many (0–20).")] = 5,
     ) -> list[Product]:
         return await alternatives_for(info, self, store_id, first)
+
+    @strawberry.field(
+        description=(
+            "Products most often bought together with this one in the chain's orders and "
+            "receipts, in stock at the store (the online warehouse without one)."
+        )
+    )
+    async def complements(
+        self,
+        info: Info,
+        store_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="The shopper's store.")
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="How many (0–20).")] = 5,
+    ) -> list[Product]:
+        ctx = context_of(info)
+        store = decode_id(store_id, "Store", field="storeId") if store_id else None
+        ids = await complements_at(await ctx.session(), self.key, store, first)
+        rows = await asyncio.gather(*(ctx.loaders.product.load(i) for i in ids))
+        return list(await asyncio.gather(*(Product.load(info, r) for r in rows if r is not None)))
 
     @strawberry.field(description="Where to get the barcode image (SVG; `.png` also served).")
     def barcode_url(self) -> str:

@@ -34,6 +34,7 @@ from server.http import BodySizeLimit, app_error_handler, error_response, not_fo
 from server.indexing import lead_indexing
 from server.logs import RequestLog
 from server.migrations import upgrade_to_head
+from server.notifications.sender import lead_sending
 from server.pwa import APP_PAGES, PwaStaticFiles, page_route, service_worker_route
 from server.runtime import Runtime
 from server.seed import seed_demo
@@ -128,7 +129,7 @@ def create_app(
 def _lifespan(
     settings: Settings, runtime: Runtime, *, migrate: bool, owns_runtime: bool
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
-    """Return the app's lifespan: migrate, seed the demo, keep the index current, close."""
+    """Return the app's lifespan: migrate, seed the demo, index, send notifications, close."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -145,13 +146,19 @@ def _lifespan(
             if settings.index_on_start
             else None
         )
+        sending = (
+            asyncio.create_task(lead_sending(runtime.db, settings), name="notification-sender")
+            if settings.notify_on_start
+            else None
+        )
         try:
             yield
         finally:
-            if indexing is not None:
-                indexing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await indexing
+            for task in (indexing, sending):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if owns_runtime:
                 await runtime.close()
 

@@ -145,6 +145,49 @@ class Settings(BaseSettings):
         le=24 * 60,
         description="A scan counts as leading to a cart line when one follows within this time.",
     )
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://host:port (smtps:// for TLS, user:password@ signs in); unset: no mail.",
+    )
+    mail_from: str = Field(
+        default="omnicart@localhost", description="The sender address of the shoppers' mail."
+    )
+    sms_webhook_url: str | None = Field(
+        default=None,
+        description="The SMS gateway's http(s) URL for signed JSON POSTs; no SMS if unset.",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The shop's address as shoppers reach it: links in mail and SMS start here.",
+    )
+    notify_on_start: bool = Field(
+        default=True,
+        description="Send notifications from the server; false where `omnicart notify` runs alone.",
+    )
+    notify_retry_seconds: float = Field(
+        default=30.0, gt=0, description="The first wait before a failed notification is retried."
+    )
+    notify_retry_max_seconds: float = Field(
+        default=3600.0, gt=0, description="The longest wait between retries (the backoff's cap)."
+    )
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("smtp://", "smtps://")):
+            raise ValueError("OMNICART_SMTP_URL must be smtp://host:port or smtps://host:port")
+        return value
+
+    @field_validator("sms_webhook_url")
+    @classmethod
+    def _sms_scheme(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("OMNICART_SMS_WEBHOOK_URL must be an http:// or https:// URL")
+        return value
 
     @field_validator("database_url")
     @classmethod

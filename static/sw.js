@@ -35,6 +35,7 @@ const SHELL = [
   "/js/live.js",
   "/js/product-live.js",
   "/js/pwa.js",
+  "/js/push.js",
   "/js/router.js",
   "/js/scanner.js",
   "/js/session.js",
@@ -214,3 +215,34 @@ async function trimProducts(cache) {
   // Cache keys come back in insertion order; re-putting moves an entry to the end.
   for (const old of keys.slice(0, Math.max(0, keys.length - MAX_PRODUCTS))) await cache.delete(old);
 }
+
+// Web Push: show what the server pushed ({title, body, url, tag}); a repeat of the same
+// notification (same tag) replaces the one shown instead of adding another.
+self.addEventListener("push", (event) => {
+  const message = event.data ? event.data.json() : {};
+  event.waitUntil(
+    self.registration.showNotification(message.title || "omnicart", {
+      body: message.body || "",
+      tag: message.tag,
+      icon: "/icons/icon-192.png",
+      data: { url: message.url || "/" },
+    }),
+  );
+});
+
+// Opening a notification opens its page (the order), in a window of the app if one is open.
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = new URL(event.notification.data?.url || "/", self.location.origin).href;
+  event.waitUntil(
+    (async () => {
+      const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+      const open = windows.find((w) => new URL(w.url).origin === self.location.origin);
+      if (open) {
+        await open.navigate(url);
+        return open.focus();
+      }
+      return self.clients.openWindow(url);
+    })(),
+  );
+});

@@ -17,6 +17,8 @@ from schema.orders.types import Order, OrderChannel, UnavailableLineType
 from server import carts, orders
 from server.errors import AppError, InsufficientStock, InvalidInput, VersionConflict
 from server.events import order_topic
+from server.notifications.contact import checked_contact
+from server.notifications.language import language_from_accept
 
 
 @strawberry.input(description="Collect in a store; the units are reserved there until then.")
@@ -35,6 +37,14 @@ class FulfilmentInput:
         default=None, description="Collect in a store."
     )
     delivery: DeliveryInput | None = strawberry.field(default=None, description="Deliver.")
+
+
+@strawberry.input(description="Where to tell the shopper about the order (either or both).")
+class ContactInput:
+    email: str | None = strawberry.field(default=None, description="An email address.")
+    phone: str | None = strawberry.field(
+        default=None, description="A phone number for SMS (6 to 15 digits, optionally after +)."
+    )
 
 
 @strawberry.input(description="The cart to order, at the version the shopper saw.")
@@ -61,6 +71,13 @@ class CheckoutInput:
         description=(
             "A key unique to this checkout: a retry with it answers the order already placed "
             "(replayed), even after the cart closed."
+        ),
+    )
+    contact: ContactInput | None = strawberry.field(
+        default=None,
+        description=(
+            "Where to send the order's messages (a guest's only way to get them); for a "
+            "signed-in customer it replaces the account's email and phone for this order."
         ),
     )
 
@@ -131,7 +148,7 @@ def _fulfilment(given: FulfilmentInput) -> orders.Fulfilment:
     return orders.Delivery(given.delivery.address)
 
 
-def _request(input: CheckoutInput) -> orders.CheckoutRequest:
+def _request(input: CheckoutInput, accept_language: str | None) -> orders.CheckoutRequest:
     line_ids = (
         tuple(
             decode_id(line_id, "CartLine", field=f"lineIds[{i}]")
@@ -147,6 +164,11 @@ def _request(input: CheckoutInput) -> orders.CheckoutRequest:
         line_ids=line_ids,
         channel=input.channel.value if input.channel else None,
         idempotency_key=input.idempotency_key,
+        contact=checked_contact(
+            input.contact.email if input.contact else None,
+            input.contact.phone if input.contact else None,
+        ),
+        language=language_from_accept(accept_language),
     )
 
 
@@ -180,7 +202,7 @@ class CheckoutMutation:
             lambda call: orders.checkout(
                 call.session,
                 call.viewer,
-                _request(input),
+                _request(input, ctx.request.headers.get("accept-language")),
                 now=call.now,
                 currency=call.settings.currency,
                 pickup_days=call.settings.order_pickup_days,

@@ -14,12 +14,14 @@ Definitions, for one store and the period ``[since, until)``:
   the cart line was created. A scan by nobody known (no cart, no customer) cannot count.
 * **Missed demand**: scans of a known product that was not available in that store at
   the moment of the scan (``available_here`` false): someone wanted it and the shelf was
-  empty.
+  empty; and **asked to be told**: back-in-stock requests made for the product at that
+  store in the period (``server.notifications.back_in_stock``), a number per product,
+  whether or not it was scanned.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +32,7 @@ from server import catalog
 from server.errors import InvalidInput, NotFound, PermissionDenied
 from server.gtin import Gtin
 from server.models import Cart, CartLine, Order, OrderLine, ScanEvent
+from server.notifications.back_in_stock import asked_counts
 from server.staff import require_staff
 from server.viewer import Viewer
 
@@ -47,6 +50,18 @@ class ProductScans:
     led_to_cart: int
     out_of_stock_scans: int
     last_scanned_at: datetime
+    # Back-in-stock requests for it at the store in the period.
+    asked_to_be_told: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AskedToBeTold:
+    """Back-in-stock requests for one product at the report's store in its period."""
+
+    product_id: int
+    name: str
+    gtin: str
+    requests: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +90,13 @@ class ScanReport:
     # Every scanned product, most scanned first.
     products: tuple[ProductScans, ...]
     unknown_codes: tuple[CodeScans, ...]
+    # Every product asked to be told about here in the period, most asked first.
+    asked: tuple[AskedToBeTold, ...] = ()
+
+    @property
+    def asked_to_be_told(self) -> int:
+        """Return the back-in-stock requests made at the store in the period."""
+        return sum(a.requests for a in self.asked)
 
     @property
     def missed_demand(self) -> tuple[ProductScans, ...]:
@@ -130,6 +152,10 @@ async def scan_report(
     per_product = await _product_scans(session, in_period, _led_to_cart(dialect, window_minutes))
     unknown_codes = await _unknown_codes(session, in_period)
     unknown_scans = sum(c.scans for c in unknown_codes)
+    counts = await asked_counts(session, store_id, since, until)
+    per_product = tuple(
+        replace(p, asked_to_be_told=counts.get(p.product_id, 0)) for p in per_product
+    )
     return ScanReport(
         store_id=store.id,
         store_code=store.code,
@@ -143,7 +169,25 @@ async def scan_report(
         out_of_stock_scans=sum(p.out_of_stock_scans for p in per_product),
         products=per_product,
         unknown_codes=unknown_codes,
+        asked=await _asked(session, counts),
     )
+
+
+async def _asked(session: AsyncSession, counts: dict[int, int]) -> tuple[AskedToBeTold, ...]:
+    """Name the products asked about, most asked first (ties by product id)."""
+    ids = sorted(counts)
+    products = await catalog.products_by_ids(session, ids)
+    barcodes = await catalog.barcodes_by_product(session, ids)
+    asked = (
+        AskedToBeTold(
+            product_id=pid,
+            name=products[pid].name if pid in products else f"product {pid}",
+            gtin=str(Gtin(barcodes[pid][0])) if barcodes.get(pid) else "",
+            requests=counts[pid],
+        )
+        for pid in ids
+    )
+    return tuple(sorted(asked, key=lambda a: (-a.requests, a.product_id)))
 
 
 def _checked_period(since: datetime, until: datetime) -> tuple[datetime, datetime]:

@@ -17,6 +17,12 @@ from server.models.catalog import (
     StoreItemCode,
 )
 from server.models.events import EventNotice
+from server.models.notifications import (
+    BackInStockRequest,
+    CoPurchase,
+    Notification,
+    PushSubscription,
+)
 from server.models.orders import Order, OrderLine, OrderStatusChange, StockReservation
 from server.models.outbox import OutboxEvent
 from server.models.pages import ProductPage
@@ -25,6 +31,7 @@ from server.models.stock import StockMovement
 
 __all__ = [
     "AuthFailure",
+    "BackInStockRequest",
     "Base",
     "Campaign",
     "CampaignPrice",
@@ -32,11 +39,13 @@ __all__ = [
     "CartClaim",
     "CartHandoff",
     "CartLine",
+    "CoPurchase",
     "Customer",
     "CustomerSession",
     "Device",
     "EventNotice",
     "IdempotencyKey",
+    "Notification",
     "Order",
     "OrderLine",
     "OrderStatusChange",
@@ -46,6 +55,7 @@ __all__ = [
     "ProductBarcode",
     "ProductBarcodeStore",
     "ProductPage",
+    "PushSubscription",
     "ScanEvent",
     "StaffAuditEntry",
     "StaffSession",

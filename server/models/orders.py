@@ -75,6 +75,11 @@ class Order(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     # Click-and-collect only: uncollected after this, `omnicart expire-orders` expires it.
     pickup_deadline: Mapped[datetime | None] = mapped_column()
+    # The shopper's language at checkout ('nb' or 'en'): what their messages are written in.
+    language: Mapped[str] = mapped_column(String(2), default="nb", server_default="nb")
+    # Where to tell the shopper about the order, when given at checkout (a guest's only way).
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

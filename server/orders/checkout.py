@@ -32,6 +32,8 @@ from server.models import (
     StockReservation,
     Store,
 )
+from server.notifications.complements import record_basket
+from server.notifications.writer import notify_order
 from server.orders import stock
 from server.orders.access import shopper_placed
 from server.orders.requests import (
@@ -52,6 +54,7 @@ from server.orders.views import (
     OrderLineView,
     OrderView,
     lines_by_order,
+    order_facts,
     order_for_key,
     request_hash_of,
 )
@@ -186,11 +189,14 @@ async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -
     await _record_placed(session, order_id, g.viewer, g.now)
     cart, changed = await _after(session, g.cart_id, locked, plan.every, plan.chosen, g.now)
     await record_product_changes(session, plan.product_ids)
-    # The hot rows last: other checkouts of these products wait only from here to commit.
+    order = OrderView(id=order_id, **values)
+    await notify_order(session, order_facts(order), "order_placed", g.now)
+    # Then the shared rows, each set in key order (no deadlock): the baskets' pair counts,
+    # and last the hottest, stock: other checkouts of these products wait only until commit.
+    await record_basket(session, plan.product_ids)
     shortfalls = await stock.reserve(session, plan.location.id, plan.wanted, g.now)
     if shortfalls:
         raise insufficient(plan.chosen, shortfalls, plan.products, plan.where)
-    order = OrderView(id=order_id, **values)
     lines = tuple(
         OrderLineView(id=line_id, order_id=order_id, **{k: row[k] for k in _LINE_SNAPSHOT})
         for line_id, row in zip(line_ids, plan.rows, strict=True)
@@ -283,6 +289,9 @@ def _order_values(write: _CheckoutWrite, plan: CheckoutPlan, locked: Locked) -> 
         "pickup_deadline": now + timedelta(days=write.pickup_days) if is_collect else None,
         "created_at": now,
         "updated_at": now,
+        "language": write.request.language,
+        "contact_email": write.request.contact.email,
+        "contact_phone": write.request.contact.phone,
     }
 
 

@@ -15,7 +15,8 @@ both go down); a return puts units on hand at the store that takes it back. Each
 one conditional ``UPDATE orders … WHERE status IN (<allowed>)``, so of two staff pressing
 a button at once one wins and the other gets ``INVALID_TRANSITION``; every other step is
 refused with ``INVALID_TRANSITION`` too. Each step bumps the order's version, writes a
-history row, and (for staff) an audit row, in the same transaction.
+history row, (for staff) an audit row, and the shopper's notifications (ready for pickup,
+shipped, return received; ``server.notifications``), in the same transaction.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ from server.errors import (
     PermissionDenied,
 )
 from server.models import Order, OrderLine, OrderStatusChange, StockReservation
+from server.notifications.writer import notify_order
 from server.orders import stock
 from server.orders.access import staff_may_see
-from server.orders.views import OrderView, lines_by_order, load_order
+from server.orders.views import OrderView, lines_by_order, load_order, order_facts
 from server.staff import StaffActor, record_action
 from server.states import FulfilmentMethod, OrderStatus, ReservationStatus
 
@@ -75,6 +77,8 @@ RULES: dict[tuple[FulfilmentMethod, str], Rule] = {
     (_DELIVERY, "cancel"): Rule((_PLACED,), OrderStatus.CANCELLED, "release", "cancelled"),
 }
 RETURNABLE = (OrderStatus.COLLECTED, OrderStatus.DELIVERED)
+# The steps the shopper is told about, and the message each sends.
+_MESSAGES = {_READY: "order_ready", OrderStatus.SHIPPED: "order_shipped"}
 # Moving an online order through the warehouse is not a store's work.
 _ADMIN_ONLY = {"mark_shipped", "mark_delivered"}
 
@@ -122,6 +126,9 @@ async def transition(
         pickup_days=pickup_days,
         note=note,
     )
+    kind = _MESSAGES.get(changed.status)
+    if kind is not None:
+        await notify_order(session, order_facts(changed), kind, now)
     await record_action(
         session,
         actor,
@@ -186,6 +193,13 @@ async def take_return(
     )
     changed = await load_order(session, order.id)
     assert changed is not None
+    await notify_order(
+        session,
+        order_facts(changed, units=returned),
+        "order_returned",
+        now,
+        event=str(changed.version),
+    )
     return changed
 
 

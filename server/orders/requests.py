@@ -9,6 +9,8 @@ from typing import Any
 
 from server.carts import CartView
 from server.errors import InsufficientStock, InvalidInput, NotFound, PermissionDenied
+from server.notifications.contact import Contact
+from server.notifications.language import DEFAULT_LANGUAGE
 from server.orders.stock import Shortfall
 from server.orders.views import OrderLineView, OrderView
 from server.states import OrderChannel
@@ -48,6 +50,10 @@ class CheckoutRequest:
     # web or app, as the client says; kiosks and staff devices are known by their token.
     channel: str | None = None
     idempotency_key: str | None = None
+    # Where to tell the shopper about the order (checked; the account's when left out).
+    contact: Contact = Contact()
+    # The shopper's language ('nb' or 'en'), from the request's Accept-Language.
+    language: str = DEFAULT_LANGUAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,4 +196,5 @@ def canonical(request: CheckoutRequest) -> dict[str, Any]:
         "fulfilment": target,
         "lineIds": sorted(request.line_ids) if request.line_ids is not None else None,
         "channel": request.channel,
+        "contact": [request.contact.email, request.contact.phone],
     }

@@ -5,7 +5,9 @@ product id order, so two transactions never wait on each other's rows the other 
 (no deadlock) and a check and its change are one statement (no oversell). Reservation
 rows (per order line and location) change in the same transaction, so the ``held`` ones
 always add up to ``StockLevel.reserved``. Each movement notes the products in the outbox,
-so the search index's "in stock at" filters follow.
+so the search index's "in stock at" filters follow; those that raise availability
+(release, restock) fulfil the back-in-stock requests waiting there
+(``server.notifications.back_in_stock.check_available``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import upsert
 from server.models import StockLevel, StockReservation
+from server.notifications.back_in_stock import check_available
 from server.outbox import record_product_changes
 from server.states import MovementSource, ReservationStatus, StockMovementKind
 from server.stock.ledger import note_changes
@@ -122,6 +125,11 @@ async def release(session: AsyncSession, order_id: int, now: datetime) -> int:
             .execution_options(synchronize_session=False)
         )
     await record_product_changes(session, [pid for _, pid in units])
+    by_location: dict[int, list[int]] = defaultdict(list)
+    for location_id, product_id in units:
+        by_location[location_id].append(product_id)
+    for location_id in sorted(by_location):
+        await check_available(session, location_id, by_location[location_id], now)
     return sum(units.values())
 
 
@@ -179,6 +187,7 @@ async def restock(
         session, back, kind=StockMovementKind.RETURN, source=_ORDER, order_id=order_id, now=now
     )
     await record_product_changes(session, units)
+    await check_available(session, location_id, list(units), now)
 
 
 async def held_units(session: AsyncSession, location_id: int, product_id: int) -> int:

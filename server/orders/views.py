@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from server.models import Order, OrderLine, OrderStatusChange
+from server.notifications.writer import OrderFacts
 from server.orders.numbers import order_number, parse_order_number
 from server.states import FulfilmentMethod, OrderChannel, OrderStatus
 
@@ -47,6 +48,9 @@ class OrderView:
     pickup_deadline: datetime | None
     created_at: datetime
     updated_at: datetime
+    language: str
+    contact_email: str | None
+    contact_phone: str | None
 
     def __post_init__(self) -> None:
         # Rows read back hold the states as plain text.
@@ -274,3 +278,22 @@ async def order_for_key(session: AsyncSession, cart_id: int, key: str) -> OrderV
 async def request_hash_of(session: AsyncSession, order_id: int) -> str | None:
     """Return the fingerprint of the checkout request that placed an order."""
     return await session.scalar(select(Order.request_hash).where(Order.id == order_id))
+
+
+def order_facts(order: OrderView, **extra: object) -> OrderFacts:
+    """Return what the messages about an order need to know of it."""
+    return OrderFacts(
+        id=order.id,
+        number=order.number,
+        customer_id=order.customer_id,
+        cart_token_hash=order.cart_token_hash,
+        contact_email=order.contact_email,
+        contact_phone=order.contact_phone,
+        language=order.language,
+        pickup_store_id=order.pickup_store_id,
+        location_id=order.location_id,
+        total=order.total,
+        currency=order.currency,
+        pickup_deadline=order.pickup_deadline,
+        extra=dict(extra),
+    )

@@ -5,6 +5,7 @@ import { gql, isUnsupported } from "../api.js";
 import { code128Svg } from "../code128.js";
 import { h, heading, notice, replace } from "../dom.js";
 import { subscribe } from "../live.js";
+import { enablePush, pushSupported } from "../push.js";
 import * as session from "../session.js";
 
 const ORDER_FIELDS = `
@@ -55,6 +56,18 @@ function statusView(order) {
   ];
 }
 
+/** A "Notify me" button: subscribes this browser to the order's messages once pressed. */
+function pushOffer(orderId) {
+  if (!pushSupported() || Notification.permission === "denied") return null;
+  const button = h("button.secondary", { type: "button", "data-testid": "order-notify" }, "Notify me on this device");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    const kept = await enablePush(guestHeaders(orderId)).catch(() => false);
+    button.replaceWith(h("p", kept ? "This device will be told when the order moves on." : "Notifications are not allowed on this device."));
+  });
+  return button;
+}
+
 export async function render({ id }) {
   let order;
   try {
@@ -74,6 +87,7 @@ export async function render({ id }) {
       "section.screen-order",
       heading(`Order ${order.number}`),
       status,
+      pushOffer(id),
       h("figure.barcode", code128Svg(order.number, { height: 70 })),
       h("h2", "What you ordered"),
       h("table", h("tbody", order.lines.map((line) => h("tr", h("td", `${line.quantity} × ${line.name}`), h("td.num", line.lineTotal.formatted))))),
