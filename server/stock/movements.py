@@ -19,6 +19,7 @@ The rest are applied in ``occurredAt`` order (``server.stock.ledger`` locks the 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import InvalidInput
+from server.notifications.back_in_stock import check_available
+from server.notifications.complements import record_basket
 from server.outbox import record_product_changes
 from server.states import StockMovementKind
 from server.stock import ledger
@@ -100,6 +103,7 @@ async def _apply(
     """Apply the checked movements in ``occurredAt`` order and write the ledger."""
     todo = sorted(checked.ready, key=lambda r: (r.movement.occurred_at, r.index))
     rows: list[dict[str, Any]] = []
+    follow = _FollowUps()
     for ready in todo:
         key = (ready.location_id, ready.product_id)
         level, movement = levels[key], ready.movement
@@ -109,12 +113,39 @@ async def _apply(
         if movement.kind == StockMovementKind.COUNT:
             level.counted_at = max(level.counted_at or movement.occurred_at, movement.occurred_at)
         rows.append(_row(recorder, ready, effect, level.on_hand, now))
+        follow.note(ready, effect)
         if effect.unknown_units or effect.reserved_units:
             result.shortfalls.append(_shortfall(ready, effect))
     changed = await ledger.write_ledger(session, levels, rows, now)
     await record_product_changes(session, changed)
+    await follow.run(session, now)
     result.applied = len(rows)
     result.changed_products = changed
+
+
+@dataclass
+class _FollowUps:
+    """What a batch sets off besides the ledger: back-in-stock alerts and till baskets."""
+
+    # Products whose on hand went up, per location: open "tell me" requests may be met.
+    raised: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    # The products of each till receipt, for "goes well with" (co-purchase counts).
+    baskets: dict[tuple[int, str], set[int]] = field(default_factory=lambda: defaultdict(set))
+
+    def note(self, ready: Any, effect: ledger.Effect) -> None:
+        """Remember what one applied movement may set off."""
+        movement = ready.movement
+        if effect.applied > 0:
+            self.raised[ready.location_id].add(ready.product_id)
+        if movement.kind == StockMovementKind.SALE and movement.receipt_number:
+            self.baskets[(ready.location_id, movement.receipt_number)].add(ready.product_id)
+
+    async def run(self, session: AsyncSession, now: datetime) -> None:
+        """Notify met requests and count the receipts' baskets, in the batch's transaction."""
+        for location_id, product_ids in sorted(self.raised.items()):
+            await check_available(session, location_id, sorted(product_ids), now)
+        for _key, product_ids in sorted(self.baskets.items()):
+            await record_basket(session, product_ids)
 
 
 async def _effect(

@@ -18,7 +18,8 @@ from server.notifications.back_in_stock import request_back_in_stock
 from server.notifications.push import subscribe_push
 from server.viewer import Viewer
 from tests.clients import client_for, collect_at, graphql, new_cart, place_order
-from tests.rows import add_product, add_store, fresh_ean13
+from tests.rows import add_device, add_product, add_store, fresh_ean13
+from tests.stock_helpers import movement, record
 
 SUBSCRIBE = """
 mutation Sub($input: PushSubscribeInput!) {
@@ -165,3 +166,26 @@ async def test_the_scan_report_counts_who_asked_to_be_told(db: Database, tmp_pat
         )
     assert [(a.name, a.requests) for a in report.asked] == [("Utsolgt", 3)]
     assert report.asked_to_be_told == 3
+
+
+async def test_a_till_receipt_counts_its_products_as_bought_together(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, location = await add_store(db, "TRD")
+    codes = {name: fresh_ean13() for name in ("Brunost", "Flatbrød", "Kaffe")}
+    for name, code in codes.items():
+        await add_product(db, gtins=[code], name=name, stock={location: (10, 0)})
+    till = await add_device(db, "TRD", "pos")
+    sale = [
+        movement(codes["Brunost"], store_id, "SALE", 1, receiptNumber="R-1"),
+        movement(codes["Flatbrød"], store_id, "SALE", 2, receiptNumber="R-1"),
+        movement(codes["Kaffe"], store_id, "SALE", 1, receiptNumber="R-2"),
+    ]
+    store = encode_id("Store", store_id)
+    async with client_for(db, tmp_path) as client:
+        recorded = await record(client, till, sale)
+        body = await graphql(client, COMPLEMENTS, {"gtin": codes["Brunost"], "store": store})
+        alone = await graphql(client, COMPLEMENTS, {"gtin": codes["Kaffe"], "store": store})
+    assert (recorded["applied"], recorded["errors"]) == (3, [])
+    assert body["data"]["product"]["complements"] == [{"name": "Flatbrød"}]
+    assert alone["data"]["product"]["complements"] == []

@@ -29,12 +29,12 @@ from sqlalchemy import select
 from schema.ids import decode_id, encode_id
 from server.config import Settings
 from server.db import Database
-from server.models import BackInStockRequest, Notification, utcnow
+from server.models import BackInStockRequest, Notification
 from server.notifications.channels import SIGNATURE_HEADER, sign
 from server.notifications.sender import Sender, sender_from_settings
-from server.orders import stock
 from tests.clients import client_for, collect_at, graphql, sign_up, staff_sign_in
-from tests.rows import add_staff, store_with_product
+from tests.rows import add_device, add_staff, store_with_product
+from tests.stock_helpers import movement, record
 
 SECRET = "test secret key for signing sms"
 CREATE = """
@@ -348,10 +348,11 @@ async def test_back_in_stock_request_fires_once_when_stock_comes_in(
         assert sms["data"]["backInStockRequest"]["errors"] == [
             {"code": "INVALID_INPUT", "field": "channel"}
         ]
-    now = utcnow()
-    for _ in range(2):  # a delivery (RECEIPT) lands, then another
-        async with db.transaction() as session:
-            await stock.restock(session, location, {product_id: 4}, now)
+    till = await add_device(db, "SVG", "pos")
+    async with client_for(db, tmp_path, **options) as client:
+        for _ in range(2):  # a delivery (RECEIPT) lands at the store, then another
+            landed = await record(client, till, [movement(gtin, store_id, "RECEIPT", 4)])
+            assert (landed["applied"], landed["errors"]) == (1, [])
     sender = sender_from_settings(db, Settings(data_dir=tmp_path, database_url=db.url, **options))
     assert await drain(sender) == 1
     assert [m["Subject"] for m in smtp.inbox.messages] == ["Multekrem er tilbake"]
