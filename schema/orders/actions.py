@@ -91,6 +91,7 @@ async def _transition(info: Info, input: OrderActionInput, action: orders.Action
             action,
             now=now,
             pickup_days=ctx.settings.order_pickup_days,
+            points_per_10_kr=ctx.settings.points_per_10_kr,
             note=input.note,
         )
 
@@ -175,6 +176,7 @@ class OrderActionMutation:
                 else None,
                 lines=lines,
                 now=now,
+                points_per_10_kr=ctx.settings.points_per_10_kr,
             )
 
         return await _act(info, work)

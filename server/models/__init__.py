@@ -15,6 +15,7 @@ from server.models.catalog import (
     Store,
     StoreItemCode,
 )
+from server.models.club import ClubConsent, Membership, PointEntry, Receipt, ReceiptLine
 from server.models.events import EventNotice
 from server.models.orders import Order, OrderLine, OrderStatusChange, StockReservation
 from server.models.outbox import OutboxEvent
@@ -29,18 +30,23 @@ __all__ = [
     "CartClaim",
     "CartHandoff",
     "CartLine",
+    "ClubConsent",
     "Customer",
     "CustomerSession",
     "Device",
     "EventNotice",
     "IdempotencyKey",
+    "Membership",
     "Order",
     "OrderLine",
     "OrderStatusChange",
     "OutboxEvent",
+    "PointEntry",
     "Price",
     "Product",
     "ProductBarcode",
+    "Receipt",
+    "ReceiptLine",
     "ScanEvent",
     "StaffAuditEntry",
     "StaffSession",

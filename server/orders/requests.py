@@ -48,6 +48,8 @@ class CheckoutRequest:
     # web or app, as the client says; kiosks and staff devices are known by their token.
     channel: str | None = None
     idempotency_key: str | None = None
+    # Club points paying part of the order (``server.club.points``); 0 pays none.
+    use_points: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,4 +187,4 @@ def canonical(request: CheckoutRequest) -> dict[str, Any]:
         "fulfilment": target,
         "lineIds": sorted(request.line_ids) if request.line_ids is not None else None,
         "channel": request.channel,
-    }
+    } | ({"usePoints": request.use_points} if request.use_points else {})
