@@ -10,9 +10,11 @@ from typing import Protocol, TypeVar
 from strawberry.dataloader import DataLoader
 
 from server import accounts, carts, catalog, orders, pricing, staff
+from server.club import membership, points
 from server.config import Settings
 from server.db import Session
 from server.models import Customer, Product, Store
+from server.viewer import Viewer
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -28,6 +30,10 @@ class OperationScope(Protocol):
 
     async def session(self) -> Session:
         """Return the operation's session."""
+        ...
+
+    async def viewer(self) -> Viewer:
+        """Return who is asking."""
         ...
 
 
@@ -74,7 +80,9 @@ class Loaders:
         currency = ctx.settings.currency
 
         async def prices(session: Session, ids: list[int]) -> Mapping[int, pricing.PriceInfo]:
-            return await pricing.unit_prices(session, ids, currency)
+            # A signed-in club member sees (and pays) member prices everywhere.
+            member = await membership.is_member(session, (await ctx.viewer()).customer_id)
+            return await pricing.unit_prices(session, ids, currency, member=member)
 
         self.product: DataLoader[int, Product | None] = _loader(ctx, catalog.products_by_ids)
         self.barcodes: DataLoader[int, list[str] | None] = _loader(
@@ -104,6 +112,7 @@ class Loaders:
         self.purchases: DataLoader[int, list[staff.PurchasedProduct] | None] = _loader(
             ctx, staff.purchase_history, list
         )
+        self.points_used: DataLoader[int, int | None] = _loader(ctx, points.points_used)
         self._stores: Sequence[Store] | None = None
         self._stores_lock = asyncio.Lock()
 

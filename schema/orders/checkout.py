@@ -63,6 +63,14 @@ class CheckoutInput:
             "(replayed), even after the cart closed."
         ),
     )
+    use_points: int | None = strawberry.field(
+        default=None,
+        description=(
+            "Club points paying part of the order (a point pays 10 øre), held at once and "
+            "spent when the order is collected or delivered; INSUFFICIENT_POINTS when the "
+            "balance is short. Members only."
+        ),
+    )
 
 
 @strawberry.type(description="The order placed, and the cart to go on with; or why not.")
@@ -136,6 +144,7 @@ def _request(input: CheckoutInput) -> orders.CheckoutRequest:
         line_ids=line_ids,
         channel=input.channel.value if input.channel else None,
         idempotency_key=input.idempotency_key,
+        use_points=input.use_points or 0,
     )
 
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -201,7 +202,7 @@ async def member_for_code(session: AsyncSession, code: str) -> int:
 
 
 async def _members_by_phone(session: AsyncSession, digits: str) -> list[int]:
-    compact = Customer.phone
+    compact: Any = Customer.phone
     for ch in " -+().":
         compact = func.replace(compact, ch, "")
     rows = await session.execute(

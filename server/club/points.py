@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -99,8 +100,7 @@ def check_use(points: int, total: int) -> None:
         raise InvalidInput(f"Use between 0 and {MAX_USE} points.", field="usePoints")
     if points * POINT_VALUE > total:
         raise InvalidInput(
-            f"{points} points are worth more than the order; use at most "
-            f"{total // POINT_VALUE}.",
+            f"{points} points are worth more than the order; use at most {total // POINT_VALUE}.",
             field="usePoints",
         )
 
@@ -151,7 +151,7 @@ async def points_used(session: AsyncSession, order_ids: Iterable[int]) -> dict[i
         .group_by(PointEntry.order_id)
     )
     for order_id, points in rows:
-        found[order_id] = -int(points)
+        found[cast(int, order_id)] = -int(points)
     return found
 
 
@@ -248,9 +248,7 @@ async def settle_return(
     to the rows so far is one ledger row, so several partial returns add up exactly.
     """
     source = PointEntry.order_id == order_id if order_id else PointEntry.receipt_id == receipt_id
-    rows = (
-        await session.execute(select(PointEntry.kind, PointEntry.points).where(source))
-    ).all()
+    rows = (await session.execute(select(PointEntry.kind, PointEntry.points).where(source))).all()
     if customer_id is None or not rows:
         return
     spent = -sum(p for k, p in rows if k in (PointKind.SPENT, PointKind.REFUNDED))

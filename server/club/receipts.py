@@ -144,7 +144,9 @@ async def record_receipt_return(
 
 async def receipt_by_number(session: AsyncSession, number: str) -> ReceiptView | None:
     """Return the receipt recorded under a number, with its lines."""
-    row = (await session.execute(select(Receipt).where(Receipt.number == number))).scalar_one_or_none()
+    row = (
+        await session.execute(select(Receipt).where(Receipt.number == number))
+    ).scalar_one_or_none()
     if row is None:
         return None
     found = await receipts_by_ids(session, [row.id])
@@ -280,5 +282,3 @@ async def _insert(
         ],
     )
     return receipt_id
-
-

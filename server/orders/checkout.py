@@ -219,9 +219,7 @@ async def _plan(session: AsyncSession, write: _CheckoutWrite, *, member: bool) -
     location, where = await _location(session, write.fulfilment)
     product_ids = sorted({line.product_id for line in chosen})
     products = await catalog.products_by_ids(session, product_ids)
-    prices = await pricing.unit_prices(
-        session, product_ids, write.currency, at=now, member=member
-    )
+    prices = await pricing.unit_prices(session, product_ids, write.currency, at=now, member=member)
     barcodes = await catalog.barcodes_by_product(session, product_ids)
     wanted: dict[int, int] = defaultdict(int)
     for line in chosen:

@@ -302,9 +302,7 @@ async def _apply(
     elif rule.effect == "consume":
         await stock.consume(session, order.id, now)
     if rule.target in (OrderStatus.COLLECTED, OrderStatus.DELIVERED):
-        await points.order_completed(
-            session, order.id, now=now, points_per_10_kr=points_per_10_kr
-        )
+        await points.order_completed(session, order.id, now=now, points_per_10_kr=points_per_10_kr)
     await _history(session, order.id, order.status, rule.target, actor_kind, actor_id, note, now)
     changed = await load_order(session, order.id)
     assert changed is not None

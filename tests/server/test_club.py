@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from server.club import points
+from server.club import account, points, purchases
 from server.club.membership import Consents, join_club, member_for_code
 from server.club.numbers import new_member_number, normalise_member_number
 from server.club.receipts import record_receipt, record_receipt_return
 from server.db import Database
 from server.errors import InsufficientPoints, InvalidInput, NotFound, PermissionDenied
-from server.models import Customer, Order, OrderLine, PointEntry
+from server.models import Customer, Order, OrderLine, PointEntry, StaffAuditEntry
 from server.orders import ReturnLine, take_return, transition
 from server.staff import StaffActor
 from server.states import FulfilmentMethod, OrderChannel, OrderStatus
+from server.viewer import Viewer
 from tests.factories import add_product, add_store
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -39,7 +40,11 @@ async def add_customer(
 
 
 async def add_order(
-    db: Database, customer_id: int, store_id: int, location_id: int, lines: list[tuple[int, int, int]]
+    db: Database,
+    customer_id: int,
+    store_id: int,
+    location_id: int,
+    lines: list[tuple[int, int, int]],
 ) -> int:
     """Write a placed click-and-collect order of (product id, unit price, quantity) lines."""
     total = sum(unit * quantity for _, unit, quantity in lines)
@@ -110,10 +115,18 @@ async def test_an_order_collected_a_till_sale_and_a_return_make_exactly_these_ro
     member = await add_customer(db, "kari@example.com")
     order_id = await add_order(db, member, store_id, location, [(product, 4990, 3)])
     async with db.transaction() as session:
-        await transition(session, ADMIN, order_id, "mark_ready", now=NOW, pickup_days=7,
-                         points_per_10_kr=RATE)
-        await transition(session, ADMIN, order_id, "mark_collected", now=NOW, pickup_days=7,
-                         points_per_10_kr=RATE)
+        await transition(
+            session, ADMIN, order_id, "mark_ready", now=NOW, pickup_days=7, points_per_10_kr=RATE
+        )
+        await transition(
+            session,
+            ADMIN,
+            order_id,
+            "mark_collected",
+            now=NOW,
+            pickup_days=7,
+            points_per_10_kr=RATE,
+        )
     # 149.70 kr paid: 14 points.
     assert await balance(db, member) == 14
     async with db.transaction() as session:
@@ -150,7 +163,9 @@ async def test_an_order_collected_a_till_sale_and_a_return_make_exactly_these_ro
 
 async def _line_id(session: object, order_id: int) -> int:
     return int(
-        (await session.execute(select(OrderLine.id).where(OrderLine.order_id == order_id))).scalar_one()  # type: ignore[attr-defined]
+        (
+            await session.execute(select(OrderLine.id).where(OrderLine.order_id == order_id))
+        ).scalar_one()  # type: ignore[attr-defined]
     )
 
 
@@ -159,11 +174,11 @@ async def test_a_receipt_recorded_twice_earns_once(db: Database) -> None:
     product = await add_product(db, price=25000, stock={location: (10, 0)})
     member = await add_customer(db, "kari@example.com")
     async with db.transaction() as session:
-        number = (await session.scalar(select(Customer.id).where(Customer.id == member)))
+        number = await session.scalar(select(Customer.id).where(Customer.id == member))
         assert number == member
     for _ in range(2):
         async with db.transaction() as session:
-            code = (await points_member_number(session, member))
+            code = await points_member_number(session, member)
             found = await record_receipt(
                 session,
                 member_code=code,
@@ -217,15 +232,23 @@ async def test_holds_refuse_non_members_too_many_points_and_more_than_the_order(
     async with db.transaction() as session:
         await points.add_entry(session, member, points.PointKind.EARNED, 500, "gift", now=NOW)
         with pytest.raises(PermissionDenied):
-            await points.hold_for_order(session, guest, 10, order_id=order_id, order_total=1000, now=NOW)
+            await points.hold_for_order(
+                session, guest, 10, order_id=order_id, order_total=1000, now=NOW
+            )
         with pytest.raises(InvalidInput) as too_much:
-            await points.hold_for_order(session, member, 101, order_id=order_id, order_total=1000, now=NOW)
+            await points.hold_for_order(
+                session, member, 101, order_id=order_id, order_total=1000, now=NOW
+            )
         assert too_much.value.field == "usePoints"
         with pytest.raises(InvalidInput):
-            await points.hold_for_order(session, member, -1, order_id=order_id, order_total=1000, now=NOW)
+            await points.hold_for_order(
+                session, member, -1, order_id=order_id, order_total=1000, now=NOW
+            )
     async with db.transaction() as session:
         with pytest.raises(InsufficientPoints):
-            await points.hold_for_order(session, member, 501, order_id=order_id, order_total=10**6, now=NOW)
+            await points.hold_for_order(
+                session, member, 501, order_id=order_id, order_total=10**6, now=NOW
+            )
 
 
 async def test_50_concurrent_checkouts_never_spend_more_than_the_balance(db: Database) -> None:
@@ -253,8 +276,10 @@ async def test_50_concurrent_checkouts_never_spend_more_than_the_balance(db: Dat
     assert await balance(db, member) == 100
     async with db.transaction(write=False) as session:
         held = (
-            await session.execute(select(PointEntry.points).where(PointEntry.kind == "held"))
-        ).scalars().all()
+            (await session.execute(select(PointEntry.points).where(PointEntry.kind == "held")))
+            .scalars()
+            .all()
+        )
     assert sorted(held) == [-300, -300, -300]
 
 
@@ -271,12 +296,15 @@ async def test_cancelling_releases_and_collecting_spends_the_hold(db: Database) 
                 session, member, 300, order_id=order_id, order_total=10000, now=NOW
             )
     async with db.transaction() as session:
-        await transition(session, ADMIN, dropped, "cancel", now=NOW, pickup_days=7,
-                         points_per_10_kr=RATE)
-        await transition(session, ADMIN, kept, "mark_ready", now=NOW, pickup_days=7,
-                         points_per_10_kr=RATE)
-        await transition(session, ADMIN, kept, "mark_collected", now=NOW, pickup_days=7,
-                         points_per_10_kr=RATE)
+        await transition(
+            session, ADMIN, dropped, "cancel", now=NOW, pickup_days=7, points_per_10_kr=RATE
+        )
+        await transition(
+            session, ADMIN, kept, "mark_ready", now=NOW, pickup_days=7, points_per_10_kr=RATE
+        )
+        await transition(
+            session, ADMIN, kept, "mark_collected", now=NOW, pickup_days=7, points_per_10_kr=RATE
+        )
     # 100 kr less 30 kr of points: 70 kr paid, 7 points.
     assert await ledger(db, member) == [
         ("earned", 600, "gift", False, False),
@@ -287,11 +315,72 @@ async def test_cancelling_releases_and_collecting_spends_the_hold(db: Database) 
     ]
     assert await balance(db, member) == 307
     async with db.transaction() as session:
-        await take_return(session, ADMIN, kept, store_id=store_id, lines=None, now=NOW,
-                          points_per_10_kr=RATE)
+        await take_return(
+            session, ADMIN, kept, store_id=store_id, lines=None, now=NOW, points_per_10_kr=RATE
+        )
     # Everything back: the 300 points come back, the 7 earned go.
     assert (await ledger(db, member))[-2:] == [
         ("refunded", 300, "return", True, False),
         ("revoked", -7, "return", True, False),
     ]
     assert await balance(db, member) == 600
+
+
+async def test_deleting_an_account_keeps_its_orders_without_personal_fields(
+    db: Database,
+) -> None:
+    store_id, location = await add_store(db, "OSL")
+    product = await add_product(db, price=1000, stock={location: (10, 0)})
+    member = await add_customer(db, "kari@example.com")
+    order_id = await add_order(db, member, store_id, location, [(product, 1000, 1)])
+    viewer = Viewer(customer_id=member)
+    async with db.transaction() as session:
+        exported = await account.export_data(session, viewer)
+        assert exported["customer"]["email"] == "kari@example.com"
+        assert [o["id"] for o in exported["orders"]] == [order_id]
+        with pytest.raises(InvalidInput):
+            await account.delete_account(session, viewer, confirm_email="ola@example.com", now=NOW)
+        assert (
+            await account.delete_account(
+                session, viewer, confirm_email=" KARI@example.com", now=NOW
+            )
+            == 1
+        )
+    async with db.transaction(write=False) as session:
+        kept = (await session.execute(select(Order.customer_id).where(Order.id == order_id))).one()
+        gone = await session.scalar(select(Customer.id).where(Customer.id == member))
+        audit = (
+            await session.execute(select(StaffAuditEntry.action, StaffAuditEntry.subject_id))
+        ).all()
+        rows = await session.scalar(select(func.count()).select_from(PointEntry))
+    assert (tuple(kept), gone, rows) == ((None,), None, 0)
+    assert [tuple(a) for a in audit] == [("customer.delete", member)]
+
+
+async def test_purchases_page_orders_and_receipts_newest_first(db: Database) -> None:
+    store_id, location = await add_store(db, "OSL")
+    product = await add_product(db, price=1000, stock={location: (10, 0)})
+    member = await add_customer(db, "kari@example.com")
+    first = await add_order(db, member, store_id, location, [(product, 1000, 1)])
+    second = await add_order(db, member, store_id, location, [(product, 1000, 1)])
+    async with db.transaction() as session:
+        receipt = await record_receipt(
+            session,
+            member_code="91234567",
+            receipt_number="R-9",
+            lines=[(product, 1)],
+            at=NOW + timedelta(hours=1),
+            currency="NOK",
+            points_per_10_kr=RATE,
+        )
+        viewer = Viewer(customer_id=member)
+        page = await purchases.purchases_for(session, viewer, member, first=2, after=None, now=NOW)
+        rest = await purchases.purchases_for(
+            session, viewer, member, first=2, after=("order", second), now=NOW
+        )
+        with pytest.raises(PermissionDenied):
+            await purchases.purchases_for(session, Viewer(), member, first=2, after=None, now=NOW)
+    assert [(p.kind, p.id) for p in page.items] == [("receipt", receipt.id), ("order", second)]
+    assert page.has_next is True
+    assert [(p.kind, p.id) for p in rest.items] == [("order", first)]
+    assert rest.has_next is False

@@ -170,8 +170,6 @@ def downgrade() -> None:
         batch_op.drop_column("members_only")
     with op.batch_alter_table("customers") as batch_op:
         batch_op.drop_constraint(op.f("ck_customers_known_language"), type_="check")
-        batch_op.drop_constraint(
-            op.f("fk_customers_favourite_store_id_stores"), type_="foreignkey"
-        )
+        batch_op.drop_constraint(op.f("fk_customers_favourite_store_id_stores"), type_="foreignkey")
         batch_op.drop_column("favourite_store_id")
         batch_op.drop_column("language")
