@@ -51,6 +51,9 @@ class Campaign:
         description="When it starts; null: already running."
     )
     ends_at: datetime | None = strawberry.field(description="When it ends; null: open-ended.")
+    members_only: bool = strawberry.field(
+        default=False, description="True for a campaign only club members get."
+    )
 
 
 @strawberry.type(
@@ -60,6 +63,13 @@ class Price:
     regular: Money = strawberry.field(description="The regular price.")
     current: Money = strawberry.field(description="The price in force now, in every channel alike.")
     campaign: Campaign | None = strawberry.field(description="The campaign lowering it, if any.")
+    member: Money | None = strawberry.field(
+        default=None,
+        description=(
+            "The club member price, when a members' campaign makes it lower than the public "
+            "price: what a signed-in member pays (then equal to current), a nudge to others."
+        ),
+    )
 
     @classmethod
     def from_info(cls, info: pricing.PriceInfo) -> Price:
@@ -69,6 +79,7 @@ class Price:
                 name=info.campaign.name,
                 starts_at=info.campaign.starts_at,
                 ends_at=info.campaign.ends_at,
+                members_only=info.campaign.members_only,
             )
             if info.campaign
             else None
@@ -77,6 +88,9 @@ class Price:
             regular=Money(amount=info.regular, currency=info.currency),
             current=Money(amount=info.current, currency=info.currency),
             campaign=campaign,
+            member=Money(amount=info.member, currency=info.currency)
+            if info.member is not None
+            else None,
         )
 
 
@@ -237,8 +251,9 @@ class Product(Node):
 
     @strawberry.field(description="The price in force now, with the regular price and campaign.")
     def price(self, info: Info) -> Price:
-        if self.page is not None:
+        if self.page is not None and context_of(info).credentials()[0] is None:
             # Campaign windows are evaluated now, on every read (never baked into the page).
+            # Someone signed in may be a club member: their price comes through the loader.
             return Price.from_info(self.page.page.price_at(utcnow()))
         return cast(Price, self._loaded_price(info))
 

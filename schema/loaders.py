@@ -11,9 +11,11 @@ from typing import Protocol, TypeVar
 from strawberry.dataloader import DataLoader
 
 from server import accounts, carts, catalog, orders, pricing, staff
+from server.club import membership, points
 from server.config import Settings
 from server.db import Session
 from server.models import Customer, Product, Store
+from server.viewer import Viewer
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -29,6 +31,10 @@ class OperationScope(Protocol):
 
     async def session(self) -> Session:
         """Return the operation's session."""
+        ...
+
+    async def viewer(self) -> Viewer:
+        """Return who is asking."""
         ...
 
 
@@ -94,7 +100,9 @@ class Loaders:
         currency = self._ctx.settings.currency
 
         async def prices(session: Session, ids: list[int]) -> Mapping[int, pricing.PriceInfo]:
-            return await pricing.unit_prices(session, ids, currency)
+            # A signed-in club member sees (and pays) member prices everywhere.
+            member = await membership.is_member(session, (await self._ctx.viewer()).customer_id)
+            return await pricing.unit_prices(session, ids, currency, member=member)
 
         return _loader(self._ctx, prices)
 
@@ -142,6 +150,11 @@ class Loaders:
     def purchases(self) -> DataLoader[int, list[staff.PurchasedProduct] | None]:
         """Each customer's purchase history."""
         return _loader(self._ctx, staff.purchase_history, list)
+
+    @cached_property
+    def points_used(self) -> DataLoader[int, int | None]:
+        """Club points each order used."""
+        return _loader(self._ctx, points.points_used)
 
     async def all_stores(self) -> Sequence[Store]:
         """Return every store once per operation (they are few and shown together)."""

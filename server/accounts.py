@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import catalog
 from server.carts import CartView, active_cart_of, attach_guest_cart
+from server.club.membership import Consents, join_club
 from server.config import Settings
 from server.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from server.models import Customer, CustomerSession, Device, Store
@@ -126,8 +127,12 @@ async def sign_up(
     guest_cart_id: int | None,
     settings: Settings,
     now: datetime,
+    club: Consents | None = None,
 ) -> SignedIn:
-    """Create a customer, sign them in, and make the guest cart they hold (if any) theirs."""
+    """Create a customer, sign them in, and make the guest cart they hold (if any) theirs.
+
+    With ``club`` the customer joins the club at once, with those consents.
+    """
     address = normalise_email(email)
     check_password_rules(password)
     if name is not None and len(name) > 200:
@@ -147,6 +152,8 @@ async def sign_up(
             await session.flush()
     except IntegrityError:  # another sign-up with the same email won the race
         raise taken from None
+    if club is not None:
+        await join_club(session, customer.id, club, now=now)
     return await _start(session, viewer, customer, guest_cart_id, settings, now)
 
 

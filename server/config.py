@@ -129,6 +129,15 @@ class Settings(BaseSettings):
             "being ready) before `omnicart expire-orders` expires it and releases its stock."
         ),
     )
+    points_per_10_kr: int = Field(
+        default=1,
+        ge=0,
+        le=1000,
+        description=(
+            "Club points earned per 10 kr paid in money (integer; 0 earns none). A point pays "
+            "10 øre, so the default gives 1 % back."
+        ),
+    )
     staff_session_hours: int = Field(
         default=12, ge=1, le=24 * 30, description="How long a staff sign-in lasts on a tablet."
     )

@@ -11,6 +11,7 @@
     ├── Conflict                  CONFLICT
     │   ├── VersionConflict       VERSION_CONFLICT
     │   ├── InsufficientStock     INSUFFICIENT_STOCK
+    │   ├── InsufficientPoints    INSUFFICIENT_POINTS
     │   ├── InvalidTransition     INVALID_TRANSITION
     │   └── IdempotencyKeyReused  IDEMPOTENCY_KEY_REUSED
     ├── PermissionDenied          UNAUTHORIZED
@@ -44,6 +45,7 @@ class ErrorCode(StrEnum):
     VERSION_CONFLICT = "VERSION_CONFLICT"
     OUT_OF_STOCK = "OUT_OF_STOCK"
     INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
     INVALID_TRANSITION = "INVALID_TRANSITION"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     CODE_EXPIRED = "CODE_EXPIRED"
@@ -121,6 +123,12 @@ class InsufficientStock(Conflict):
     """Less is available than asked for; ``details`` names the lines and what is available."""
 
     code = ErrorCode.INSUFFICIENT_STOCK
+
+
+class InsufficientPoints(Conflict):
+    """A checkout asks to pay with more club points than the member has."""
+
+    code = ErrorCode.INSUFFICIENT_POINTS
 
 
 class InvalidTransition(Conflict):

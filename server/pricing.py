@@ -7,6 +7,10 @@ Money is integer minor units of one currency, never floats. The rules:
   or end means no limit on that side. When several campaigns run at once the lowest price
   wins (on a tie, the older campaign), so a shopper never pays more than an advertised
   offer; a "campaign" price at or above the regular price changes nothing.
+* **Member prices**: a campaign may be for club members only. A member's unit price counts
+  it like any other campaign; everyone else pays the best public price and is shown the
+  member price (``PriceInfo.member``) as a nudge whenever a members' campaign beats it.
+  The same holds on the product page, in the cart, at checkout and at the till.
 * **Not for sale**: a product without a price in the currency shows as zero (product
   page, cart, search document) rather than failing what shows it; checkout refuses it.
 * **Line total**: unit price times quantity. **Cart subtotal**: the sum of the line
@@ -35,6 +39,7 @@ class CampaignInfo:
     name: str
     starts_at: datetime | None
     ends_at: datetime | None
+    members_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,8 @@ class PriceInfo:
     regular: int
     current: int
     campaign: CampaignInfo | None
+    # What a club member pays, when a members' campaign makes it lower than the public price.
+    member: int | None = None
 
 
 class Countable(Protocol):
@@ -102,12 +109,29 @@ def best_price(
     return PriceInfo(currency, regular, best[0], best[1])
 
 
+def priced_for(
+    currency: str, regular: int, offers: Sequence[tuple[int, CampaignInfo]], *, member: bool
+) -> PriceInfo:
+    """Return the price in force for a member or not, with the member price as a nudge."""
+    public = best_price(currency, regular, [o for o in offers if not o[1].members_only])
+    members = best_price(currency, regular, offers)
+    nudge = members.current if members.current < public.current else None
+    chosen = members if member else public
+    return PriceInfo(currency, regular, chosen.current, chosen.campaign, nudge)
+
+
 async def unit_prices(
-    session: AsyncSession, ids: Iterable[int], currency: str, at: datetime | None = None
+    session: AsyncSession,
+    ids: Iterable[int],
+    currency: str,
+    at: datetime | None = None,
+    *,
+    member: bool = False,
 ) -> dict[int, PriceInfo]:
     """Return the unit price in force at ``at`` (now by default) of each product that has one.
 
-    Products without a regular price in ``currency`` are left out (see ``shown_price``).
+    ``member`` counts members-only campaigns in the price. Products without a regular
+    price in ``currency`` are left out (see ``shown_price``).
     """
     wanted = set(ids)
     if not wanted:
@@ -127,6 +151,7 @@ async def unit_prices(
             Campaign.name,
             Campaign.starts_at,
             Campaign.ends_at,
+            Campaign.members_only,
         )
         .join(Campaign, Campaign.id == CampaignPrice.campaign_id)
         .where(
@@ -139,10 +164,10 @@ async def unit_prices(
     )
     offers: dict[int, list[tuple[int, CampaignInfo]]] = {}
     for row in campaign_rows:
-        info = CampaignInfo(row.id, row.name, row.starts_at, row.ends_at)
+        info = CampaignInfo(row.id, row.name, row.starts_at, row.ends_at, row.members_only)
         offers.setdefault(row.product_id, []).append((row.amount, info))
     return {
-        product_id: best_price(currency, amount, offers.get(product_id, ()))
+        product_id: priced_for(currency, amount, offers.get(product_id, []), member=member)
         for product_id, amount in regular.items()
     }
 

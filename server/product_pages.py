@@ -80,12 +80,16 @@ class PageData:
         if not self.printed:
             object.__setattr__(self, "printed", tuple(str(Gtin(c)) for c in self.gtins))
 
-    def price_at(self, moment: datetime) -> pricing.PriceInfo:
-        """Return the price in force at ``moment`` by the rules of ``server.pricing``."""
+    def price_at(self, moment: datetime, *, member: bool = False) -> pricing.PriceInfo:
+        """Return the price in force at ``moment`` by the rules of ``server.pricing``.
+
+        A members' campaign lowers the price for ``member`` only; for others it is the
+        ``member`` nudge of the price.
+        """
         if self.regular is None:
             return pricing.not_for_sale(self.currency)
-        running = ((o.amount, o.campaign) for o in self.offers if o.runs_at(moment))
-        return pricing.best_price(self.currency, self.regular, running)
+        running = [(o.amount, o.campaign) for o in self.offers if o.runs_at(moment)]
+        return pricing.priced_for(self.currency, self.regular, running, member=member)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +142,7 @@ def encode_page(page: PageData) -> str:
                     o.campaign.name,
                     o.campaign.starts_at.isoformat() if o.campaign.starts_at else None,
                     o.campaign.ends_at.isoformat() if o.campaign.ends_at else None,
+                    o.campaign.members_only,
                 ]
                 for o in page.offers
             ],
@@ -162,8 +167,14 @@ def decode_page(document: str) -> PageData:
         currency=d["currency"],
         regular=d["regular"],
         offers=tuple(
-            Offer(amount, pricing.CampaignInfo(cid, name, _moment(starts), _moment(ends)))
-            for amount, cid, name, starts, ends in d["offers"]
+            Offer(
+                amount,
+                # Pages written before members' campaigns have no flag: public offers.
+                pricing.CampaignInfo(
+                    cid, name, _moment(starts), _moment(ends), bool(rest and rest[0])
+                ),
+            )
+            for amount, cid, name, starts, ends, *rest in d["offers"]
         ),
     )
 
@@ -180,6 +191,7 @@ async def _offers(
             Campaign.name,
             Campaign.starts_at,
             Campaign.ends_at,
+            Campaign.members_only,
         )
         .join(Campaign, Campaign.id == CampaignPrice.campaign_id)
         .where(
@@ -191,7 +203,7 @@ async def _offers(
     )
     found: dict[int, list[Offer]] = {}
     for r in rows:
-        info = pricing.CampaignInfo(r.id, r.name, r.starts_at, r.ends_at)
+        info = pricing.CampaignInfo(r.id, r.name, r.starts_at, r.ends_at, r.members_only)
         found.setdefault(r.product_id, []).append(Offer(r.amount, info))
     return found
 

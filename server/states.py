@@ -99,6 +99,25 @@ class MovementSource(StrEnum):
     OPENING = "OPENING"
 
 
+class ConsentKind(StrEnum):
+    """What a club member consents to, each recorded apart (``server.club.membership``)."""
+
+    CLUB_TERMS = "club_terms"
+    MARKETING_EMAIL = "marketing_email"
+    MARKETING_SMS = "marketing_sms"
+
+
+class PointKind(StrEnum):
+    """Why a member's points changed (``server.club.points``): one ledger row each."""
+
+    EARNED = "earned"
+    HELD = "held"
+    SPENT = "spent"
+    RELEASED = "released"
+    REVOKED = "revoked"
+    REFUNDED = "refunded"
+
+
 def one_of(column: str, values: Iterable[StrEnum]) -> str:
     """Return the SQL of a CHECK that ``column`` holds one of ``values``: ``c IN ('a', 'b')``."""
     return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"

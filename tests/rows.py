@@ -123,10 +123,13 @@ async def add_campaign(
     starts_at: datetime | None,
     ends_at: datetime | None,
     currency: str = "NOK",
+    members_only: bool = False,
 ) -> int:
     """Create a campaign lowering one product's price in a window; return its id."""
     async with db.transaction() as session:
-        campaign = Campaign(name=name, starts_at=starts_at, ends_at=ends_at)
+        campaign = Campaign(
+            name=name, starts_at=starts_at, ends_at=ends_at, members_only=members_only
+        )
         session.add(campaign)
         await session.flush()
         session.add(

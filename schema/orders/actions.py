@@ -89,6 +89,7 @@ async def _transition(info: Info, input: OrderActionInput, action: orders.Action
             action,
             now=call.now,
             pickup_days=call.settings.order_pickup_days,
+            points_per_10_kr=call.settings.points_per_10_kr,
             note=input.note,
         )
 
@@ -171,6 +172,7 @@ class OrderActionMutation:
                 else None,
                 lines=lines,
                 now=call.now,
+                points_per_10_kr=call.settings.points_per_10_kr,
             )
 
         return await _act(info, work)

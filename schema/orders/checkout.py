@@ -80,6 +80,14 @@ class CheckoutInput:
             "signed-in customer it replaces the account's email and phone for this order."
         ),
     )
+    use_points: int | None = strawberry.field(
+        default=None,
+        description=(
+            "Club points paying part of the order (a point pays 10 øre), held at once and "
+            "spent when the order is collected or delivered; INSUFFICIENT_POINTS when the "
+            "balance is short. Members only."
+        ),
+    )
 
 
 @strawberry.type(description="The order placed, and the cart to go on with; or why not.")
@@ -169,6 +177,7 @@ def _request(input: CheckoutInput, accept_language: str | None) -> orders.Checko
             input.contact.phone if input.contact else None,
         ),
         language=language_from_accept(accept_language),
+        use_points=input.use_points or 0,
     )
 
 

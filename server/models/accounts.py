@@ -14,6 +14,7 @@ class Customer(Base):
     """A shopper with an account; signs in with email and password on any device."""
 
     __tablename__ = "customers"
+    __table_args__ = (CheckConstraint("language IN ('nb', 'en')", name="known_language"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stored trimmed and lower-cased, so one address is one account whatever its spelling.
@@ -22,6 +23,11 @@ class Customer(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Preferences: the language to be spoken to in ('nb' or 'en') and the store to start from.
+    language: Mapped[str | None] = mapped_column(String(2))
+    favourite_store_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stores.id", ondelete="SET NULL")
+    )
 
 
 class CustomerSession(Base):

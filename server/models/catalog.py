@@ -103,6 +103,8 @@ class Campaign(Base):
     name: Mapped[str] = mapped_column(String(200))
     starts_at: Mapped[datetime | None] = mapped_column()
     ends_at: Mapped[datetime | None] = mapped_column()
+    # A members' campaign lowers the price for club members only (``server.pricing``).
+    members_only: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class CampaignPrice(Base):

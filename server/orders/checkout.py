@@ -20,6 +20,8 @@ from server.carts.closing import close_cart, start_fresh_cart, take_lines
 from server.carts.service import lock_customer
 from server.carts.versioning import Guard, Locked, bump_version, run_versioned
 from server.carts.views import reachable_by
+from server.club import points
+from server.club.membership import is_member
 from server.errors import IdempotencyKeyReused, NotFound
 from server.models import (
     Cart,
@@ -176,7 +178,7 @@ async def checkout(
 async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -> CheckoutResult:
     """Write the order, its lines, reservations and first status; take the stock last."""
     g = write.guard
-    plan = await _plan(session, write)
+    plan = await _plan(session, write, member=await is_member(session, locked.customer_id))
     values = _order_values(write, plan, locked)
     order_id = (
         await session.execute(
@@ -189,6 +191,14 @@ async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -
     await _record_placed(session, order_id, g.viewer, g.now)
     cart, changed = await _after(session, g.cart_id, locked, plan.every, plan.chosen, g.now)
     await record_product_changes(session, plan.product_ids)
+    await points.hold_for_order(
+        session,
+        locked.customer_id,
+        write.request.use_points,
+        order_id=order_id,
+        order_total=plan.totals.total,
+        now=g.now,
+    )
     order = OrderView(id=order_id, **values)
     await notify_order(session, order_facts(order), "order_placed", g.now)
     # Then the shared rows, each set in key order (no deadlock): the baskets' pair counts,
@@ -204,15 +214,18 @@ async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -
     return CheckoutResult(order, lines, cart, changed)
 
 
-async def _plan(session: AsyncSession, write: _CheckoutWrite) -> CheckoutPlan:
-    """Read what the order holds; a product no longer sold makes it InsufficientStock."""
+async def _plan(session: AsyncSession, write: _CheckoutWrite, *, member: bool) -> CheckoutPlan:
+    """Read what the order holds; a product no longer sold makes it InsufficientStock.
+
+    A club member's cart is priced at member prices.
+    """
     now = write.guard.now
     every = await _cart_lines(session, write.guard.cart_id)
     chosen = choose_lines(every, write.request.line_ids)
     location, where = await _location(session, write.fulfilment)
     product_ids = sorted({line.product_id for line in chosen})
     products = await catalog.products_by_ids(session, product_ids)
-    prices = await pricing.unit_prices(session, product_ids, write.currency, at=now)
+    prices = await pricing.unit_prices(session, product_ids, write.currency, at=now, member=member)
     barcodes = await catalog.barcodes_by_product(session, product_ids)
     wanted: dict[int, int] = defaultdict(int)
     for line in chosen:

@@ -17,6 +17,10 @@ a button at once one wins and the other gets ``INVALID_TRANSITION``; every other
 refused with ``INVALID_TRANSITION`` too. Each step bumps the order's version, writes a
 history row, (for staff) an audit row, and the shopper's notifications (ready for pickup,
 shipped, return received; ``server.notifications``), in the same transaction.
+
+Club points follow in the same transaction (``server.club.points``): collecting or
+delivering spends the points held at checkout and earns on the money paid; cancelling and
+expiry release the hold; a return takes back what the returned goods earned.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import catalog
+from server.club import points
 from server.errors import (
     InvalidInput,
     InvalidQuantity,
@@ -107,6 +112,7 @@ async def transition(
     *,
     now: datetime,
     pickup_days: int,
+    points_per_10_kr: int,
     note: str | None = None,
 ) -> OrderView:
     """Move an order on as a staff member asked (rules in the module docstring)."""
@@ -125,6 +131,7 @@ async def transition(
         now=now,
         pickup_days=pickup_days,
         note=note,
+        points_per_10_kr=points_per_10_kr,
     )
     kind = _MESSAGES.get(changed.status)
     if kind is not None:
@@ -151,6 +158,7 @@ async def take_return(
     store_id: int | None,
     lines: Sequence[ReturnLine] | None,
     now: datetime,
+    points_per_10_kr: int,
 ) -> OrderView:
     """Take goods of a collected or delivered order back in a store: they go on hand there.
 
@@ -169,6 +177,7 @@ async def take_return(
     )
     units = await _take_back(session, order.id, lines)
     await stock.restock(session, location_id, units, now, order_id=order.id)
+    await points.order_returned(session, order.id, now=now, points_per_10_kr=points_per_10_kr)
     target = await _returned_when_all_back(session, order.id, status)
     returned = sum(units.values())
     await _history(
@@ -285,6 +294,7 @@ async def _apply(
     now: datetime,
     pickup_days: int,
     note: str | None,
+    points_per_10_kr: int = 0,
 ) -> OrderView:
     rule = RULES.get((order.fulfilment, action))
     if rule is None:
@@ -302,8 +312,11 @@ async def _apply(
     await _move(session, order, rule.sources, values, refusal=f"it cannot be {rule.verb} now.")
     if rule.effect == "release":
         await stock.release(session, order.id, now)
+        await points.release_order(session, order.id, now=now)
     elif rule.effect == "consume":
         await stock.consume(session, order.id, now)
+    if rule.target in (OrderStatus.COLLECTED, OrderStatus.DELIVERED):
+        await points.order_completed(session, order.id, now=now, points_per_10_kr=points_per_10_kr)
     await _history(session, order.id, order.status, rule.target, actor_kind, actor_id, note, now)
     changed = await load_order(session, order.id)
     assert changed is not None

@@ -54,6 +54,8 @@ class CheckoutRequest:
     contact: Contact = Contact()
     # The shopper's language ('nb' or 'en'), from the request's Accept-Language.
     language: str = DEFAULT_LANGUAGE
+    # Club points paying part of the order (``server.club.points``); 0 pays none.
+    use_points: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,4 +199,4 @@ def canonical(request: CheckoutRequest) -> dict[str, Any]:
         "lineIds": sorted(request.line_ids) if request.line_ids is not None else None,
         "channel": request.channel,
         "contact": [request.contact.email, request.contact.phone],
-    }
+    } | ({"usePoints": request.use_points} if request.use_points else {})

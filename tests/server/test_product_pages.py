@@ -24,16 +24,17 @@ from sqlalchemy import event, select, update
 from sqlalchemy.engine import make_url
 
 from schema.ids import encode_id
+from server.club.membership import Consents, join_club
 from server.db import Database
 from server.gtin import parse_gtin
 from server.indexing import Indexer, reindex_all
-from server.models import Price, Product, ProductPage, utcnow
+from server.models import Customer, Price, Product, ProductPage, utcnow
 from server.outbox import record_product_changes
 from server.page_cache import ProductPages
 from server.page_reads import PostgresPageReads, page_reads_for
 from server.product_pages import build_pages, decode_page, encode_page, write_pages
 from server.runtime import Runtime
-from tests.clients import client_of, collect_at, graphql, place_order, runtime_for
+from tests.clients import client_of, collect_at, graphql, place_order, runtime_for, sign_up
 from tests.rows import add_campaign, add_online_warehouse, add_product, add_store, fresh_ean13
 
 PAGE = """
@@ -257,6 +258,40 @@ async def test_campaign_windows_are_evaluated_at_read_time_even_from_the_cache(
     assert before["price"] == {"current": {"amount": 4490}, "campaign": {"name": "Uke"}}
     assert after["price"] == {"current": {"amount": 3990}, "campaign": {"name": "Helg"}}
     assert sent == []  # from the cache: the window was evaluated on the read itself
+    await runtime.pages.close()
+
+
+MEMBER_PRICE = """
+query Page($gtin: String!) {
+  product(gtin: $gtin) { price { current { amount } member { amount } campaign { name } } }
+}
+"""
+
+
+async def test_a_members_campaign_is_a_nudge_on_the_page_and_the_price_of_a_member(
+    db: Database, tmp_path: Path
+) -> None:
+    code, _, product_id, _ = await shop(db)
+    await add_campaign(db, product_id, 3990, name="Klubbpris", starts_at=None, ends_at=None,
+                       members_only=True)  # fmt: skip
+    runtime, statements = counted_runtime(db, tmp_path, page_cache_seconds=60)
+    await drain(runtime)
+    async with client_of(runtime) as client:
+        with statements.on_engines(runtime):
+            shopper = await graphql(client, MEMBER_PRICE, {"gtin": code})
+            sent = statements.take()
+        member = await sign_up(client, "klubb@example.com")
+        async with db.transaction() as session:
+            customer = await session.scalar(select(Customer.id))
+            await join_club(session, customer, Consents(club_terms=True), now=utcnow())
+        signed_in = await graphql(client, MEMBER_PRICE, {"gtin": code}, member)
+    assert shopper["data"]["product"]["price"] == {
+        "current": {"amount": 4990}, "member": {"amount": 3990}, "campaign": None,
+    }  # fmt: skip
+    assert len(sent) == 1  # the page, from the read model
+    assert signed_in["data"]["product"]["price"] == {
+        "current": {"amount": 3990}, "member": {"amount": 3990}, "campaign": {"name": "Klubbpris"},
+    }  # fmt: skip
     await runtime.pages.close()
 
 
