@@ -143,7 +143,35 @@ async def unit_prices(
         )
     )
     regular: dict[int, int] = {product_id: amount for product_id, amount in regular_rows}
-    campaign_rows = await session.execute(
+    offers = await campaign_offers(session, wanted, currency, not_over_at=moment, started_by=moment)
+    return {
+        product_id: priced_for(currency, amount, offers.get(product_id, []), member=member)
+        for product_id, amount in regular.items()
+    }
+
+
+async def campaign_offers(
+    session: AsyncSession,
+    ids: Iterable[int],
+    currency: str,
+    *,
+    not_over_at: datetime,
+    started_by: datetime | None = None,
+) -> dict[int, list[tuple[int, CampaignInfo]]]:
+    """Return each product's campaign offers in ``currency``, in campaign id order.
+
+    Those not over at ``not_over_at`` and, with ``started_by``, already started then (a
+    window includes its start and excludes its end). The order makes a tie go to the older
+    campaign.
+    """
+    conditions = [
+        CampaignPrice.product_id.in_(set(ids)),
+        CampaignPrice.currency == currency,
+        or_(Campaign.ends_at.is_(None), Campaign.ends_at > not_over_at),
+    ]
+    if started_by is not None:
+        conditions.append(or_(Campaign.starts_at.is_(None), Campaign.starts_at <= started_by))
+    rows = await session.execute(
         select(
             CampaignPrice.product_id,
             CampaignPrice.amount,
@@ -154,22 +182,14 @@ async def unit_prices(
             Campaign.members_only,
         )
         .join(Campaign, Campaign.id == CampaignPrice.campaign_id)
-        .where(
-            CampaignPrice.product_id.in_(wanted),
-            CampaignPrice.currency == currency,
-            or_(Campaign.starts_at.is_(None), Campaign.starts_at <= moment),
-            or_(Campaign.ends_at.is_(None), Campaign.ends_at > moment),
-        )
+        .where(*conditions)
         .order_by(CampaignPrice.product_id, Campaign.id)
     )
     offers: dict[int, list[tuple[int, CampaignInfo]]] = {}
-    for row in campaign_rows:
+    for row in rows:
         info = CampaignInfo(row.id, row.name, row.starts_at, row.ends_at, row.members_only)
         offers.setdefault(row.product_id, []).append((row.amount, info))
-    return {
-        product_id: priced_for(currency, amount, offers.get(product_id, []), member=member)
-        for product_id, amount in regular.items()
-    }
+    return offers
 
 
 def line_total(unit: PriceInfo, quantity: int) -> int:

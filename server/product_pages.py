@@ -28,15 +28,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import catalog, pricing
 from server.db import upsert
 from server.gtin import Gtin
 from server.models import (
-    Campaign,
-    CampaignPrice,
     Price,
     Product,
     ProductPage,
@@ -183,29 +181,8 @@ async def _offers(
     session: AsyncSession, ids: Sequence[int], currency: str, moment: datetime
 ) -> dict[int, list[Offer]]:
     """Return each product's campaign offers in ``currency`` that are not over at ``moment``."""
-    rows = await session.execute(
-        select(
-            CampaignPrice.product_id,
-            CampaignPrice.amount,
-            Campaign.id,
-            Campaign.name,
-            Campaign.starts_at,
-            Campaign.ends_at,
-            Campaign.members_only,
-        )
-        .join(Campaign, Campaign.id == CampaignPrice.campaign_id)
-        .where(
-            CampaignPrice.product_id.in_(ids),
-            CampaignPrice.currency == currency,
-            or_(Campaign.ends_at.is_(None), Campaign.ends_at > moment),
-        )
-        .order_by(CampaignPrice.product_id, Campaign.id)
-    )
-    found: dict[int, list[Offer]] = {}
-    for r in rows:
-        info = pricing.CampaignInfo(r.id, r.name, r.starts_at, r.ends_at, r.members_only)
-        found.setdefault(r.product_id, []).append(Offer(r.amount, info))
-    return found
+    offers = await pricing.campaign_offers(session, ids, currency, not_over_at=moment)
+    return {pid: [Offer(amount, info) for amount, info in found] for pid, found in offers.items()}
 
 
 async def build_pages(
