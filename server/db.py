@@ -106,6 +106,7 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = url
+        self._pool_size = pool_size
         self.is_sqlite = url.startswith("sqlite")
         # Statement parameters (emails, hashes, codes) never reach error messages or logs.
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
@@ -116,6 +117,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._side_engine: AsyncEngine | None = None
         self._side_sessions: async_sessionmaker[AsyncSession] | None = None
+        self._read_engine: AsyncEngine | None = None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
             write_bind = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
@@ -208,8 +210,31 @@ class Database:
         async with self._side_sessions() as session, session.begin():
             yield session
 
+    def autocommit_reads(self) -> AsyncEngine:
+        """Return the PostgreSQL engine for hot single-statement reads, made on first use.
+
+        Autocommit (no BEGIN/COMMIT) and no pre-ping: a read of one statement needs no
+        transaction, and its caller retries once on a connection that died in the pool. It
+        belongs to this database, so ``dispose`` closes it with the others.
+        """
+        if self.is_sqlite:
+            raise RuntimeError("SQLite reads go through the stdlib driver (server.page_reads)")
+        if self._read_engine is None:
+            self._read_engine = create_async_engine(
+                self.url,
+                pool_size=self._pool_size,
+                max_overflow=self._pool_size,
+                pool_pre_ping=False,
+                isolation_level="AUTOCOMMIT",
+                hide_parameters=True,
+            )
+        return self._read_engine
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
         if self._side_engine is not None:
             await self._side_engine.dispose()
+        if self._read_engine is not None:
+            await self._read_engine.dispose()
+            self._read_engine = None

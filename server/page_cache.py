@@ -122,7 +122,7 @@ class ProductPages:
         self.events = events
         self.currency = currency
         self.cache = PageCache(cache_size, cache_seconds)
-        self.reads = reads if reads is not None else page_reads_for(db.url)
+        self.reads = reads if reads is not None else page_reads_for(db)
         self._listener: asyncio.Task[None] | None = None
 
     async def read(self, gtin: Gtin) -> PageRead | None:

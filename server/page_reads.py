@@ -26,8 +26,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.db import Database
 from server.product_pages import PageRead, StoreView, decode_page
 
 # One row: product id, document, pending flag, stores as JSON [[id, code, name, address,
@@ -141,15 +142,9 @@ class SqlitePageReads:
 class PostgresPageReads:
     """Page reads on PostgreSQL: a Core statement on an autocommit engine without pre-ping."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
-        self.engine: AsyncEngine = create_async_engine(
-            url,
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            pool_pre_ping=False,
-            isolation_level="AUTOCOMMIT",
-            hide_parameters=True,
-        )
+    def __init__(self, engine: AsyncEngine) -> None:
+        # The database's autocommit engine (``Database.autocommit_reads``): it closes with it.
+        self.engine = engine
 
     async def read(self, digits: str) -> Found:
         """Return the page for canonical GTIN ``digits`` and whether a change is pending.
@@ -171,20 +166,19 @@ class PostgresPageReads:
         return decode_row(row)
 
     async def close(self) -> None:
-        """Close every pooled connection."""
-        await self.engine.dispose()
+        """Leave the engine open: it is the database's, and closes with it."""
 
 
 PageReads = SqlitePageReads | PostgresPageReads
 
 
 def page_reads_for(
-    url: str, *, on_connect: Callable[[sqlite3.Connection], None] | None = None
+    db: Database, *, on_connect: Callable[[sqlite3.Connection], None] | None = None
 ) -> PageReads | None:
-    """Return the page reader for a database URL; None for an in-memory SQLite database."""
-    parsed = make_url(url)
+    """Return the page reader for a database; None for an in-memory SQLite database."""
+    parsed = make_url(db.url)
     if parsed.get_backend_name() == "sqlite":
         if not parsed.database or parsed.database == ":memory:":
             return None
         return SqlitePageReads(parsed.database, on_connect=on_connect)
-    return PostgresPageReads(url)
+    return PostgresPageReads(db.autocommit_reads())

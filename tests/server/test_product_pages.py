@@ -94,7 +94,7 @@ def counted_runtime(
         runtime.events,
         runtime.settings.currency,
         cache_seconds=runtime.settings.page_cache_seconds,
-        reads=page_reads_for(db.url, on_connect=statements.on_sqlite),
+        reads=page_reads_for(db, on_connect=statements.on_sqlite),
     )
     return runtime, statements
 
