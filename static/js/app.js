@@ -2,6 +2,7 @@
 
 import * as cartState from "./cart-state.js";
 import { h } from "./dom.js";
+import { SHOPPER_CART } from "./fragments.js";
 import { setUpPwa } from "./pwa.js";
 import { current, navigate, route, start } from "./router.js";
 import * as account from "./screens/account.js";
@@ -16,6 +17,8 @@ import * as stores from "./screens/stores.js";
 import * as session from "./session.js";
 
 session.useApp("shopper");
+// The cart's lines carry their stock at the chosen store.
+cartState.configure({ cartFields: SHOPPER_CART, definitions: ", $storeId: ID", variables: () => ({ storeId: session.store()?.id ?? null }) });
 
 route("/", () => {
   navigate(session.store() ? "/scan" : "/stores?next=/scan", { replace: true });

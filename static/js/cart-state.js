@@ -15,8 +15,12 @@ import * as session from "./session.js";
 let fields = CART;
 let variableDefinitions = "";
 let extraVariables = {};
+const vars = () => (typeof extraVariables === "function" ? extraVariables() : extraVariables);
 
-/** Ask for other cart fields (with extra variables, e.g. `, $storeId: ID`) everywhere. */
+/**
+ * Ask for other cart fields (with extra variables, e.g. `, $storeId: ID`) everywhere;
+ * `variables` may be a function, read at each request (the shopper's store may change).
+ */
 export function configure({ cartFields, definitions = "", variables = {} }) {
   fields = cartFields;
   variableDefinitions = definitions;
@@ -88,14 +92,14 @@ function followLines(next) {
   if (key === linesKey) return;
   stopLines?.();
   linesKey = key;
-  const storeId = extraVariables.storeId ?? session.store()?.id ?? null;
+  const storeId = vars().storeId ?? session.store()?.id ?? null;
   stopLines = gtins.length ? followProducts(gtins, storeId, () => refresh().catch(() => {})) : null;
 }
 
 /** Read the cart again (its lines' prices and stock may have changed) and show it. */
 export async function refresh() {
   if (!cart) return null;
-  const data = await gql(CART_QUERY(), { id: cart.id, ...extraVariables });
+  const data = await gql(CART_QUERY(), { id: cart.id, ...vars() });
   if (data.cart) accept(data.cart);
   return cart;
 }
@@ -105,7 +109,7 @@ function follow(cartId) {
   unsubscribe?.();
   liveCartId = cartId;
   paused = false;
-  unsubscribe = subscribe(UPDATED(), { cartId, ...extraVariables }, {
+  unsubscribe = subscribe(UPDATED(), { cartId, ...vars() }, {
     onData: (data) => {
       if (data.cartUpdated.id !== liveCartId) return;
       paused = data.cartUpdated.liveUpdates === false;
@@ -141,7 +145,7 @@ function stopFollowing() {
 export async function load() {
   // A signed-in customer (a kiosk's device token is no customer: it only adopts carts).
   if (session.get("authToken") && session.get("customer")) {
-    const { me } = await gql(ME_CART(), extraVariables);
+    const { me } = await gql(ME_CART(), vars());
     if (!me) {
       // The session ended (expired or signed out elsewhere): back to being a guest.
       session.set({ authToken: null, customer: null, cart: null });
@@ -154,7 +158,7 @@ export async function load() {
   }
   const saved = session.get("cart");
   if (!saved?.id) return null;
-  const data = await gql(CART_QUERY(), { id: saved.id, ...extraVariables });
+  const data = await gql(CART_QUERY(), { id: saved.id, ...vars() });
   if (!data.cart) {
     // Gone (checked out, or out of reach): start afresh next time.
     session.set({ cart: null });
@@ -197,14 +201,14 @@ async function ensureCart() {
     });
     if (loaded) return loaded;
   }
-  const result = payload((await gql(CREATE(), extraVariables)).cartCreate);
+  const result = payload((await gql(CREATE(), vars())).cartCreate);
   await adopt(result.cart, result.cartToken);
   return cart;
 }
 
 async function change(mutation, field, input) {
   try {
-    const result = payload((await gql(mutation(), { input, ...extraVariables }))[field]);
+    const result = payload((await gql(mutation(), { input, ...vars() }))[field]);
     accept(result.cart);
     return cart;
   } catch (error) {

@@ -1,0 +1,133 @@
+"""A cart that knows stock: warnings at add time, stock on every line, fixes at checkout.
+
+Kjøttdeig (``7035620010941``) is seeded low everywhere: 1 in Oslo Storo (the shopper's
+store), 3 in Bergen Lagunen and Trondheim Solsiden, 1 in Stavanger Kvadrat, 3 online
+(``server/seed.py``). The tests run in file order: the last one reserves it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import KIOSK, STORE_CODE, Shop, screenshot
+from tests.browser.test_screens import choose_store, open_product
+
+pytestmark = pytest.mark.browser
+
+KJOTTDEIG = "7035620010941"
+STOCK = """query Stock($gtin: String!) {
+  product(gtin: $gtin) { availability { stores { available store { code name } } online { available } } }
+}"""
+
+
+def add(page: Any, gtin: str, quantity: int) -> str:
+    """Add ``quantity`` of a product from its page; return the text the page answers with."""
+    open_product(page, gtin)
+    page.locator("#add-quantity").fill(str(quantity))
+    page.get_by_test_id("add-to-cart").click()
+    said = page.locator(".add-feedback .notice")
+    said.wait_for()
+    return said.inner_text()
+
+
+def stock(shop: Shop, gtin: str) -> dict[str, int]:
+    """Units available per store code (and ``online``), read from the API."""
+    answer = httpx.post(f"{shop.url}/graphql", json={"query": STOCK, "variables": {"gtin": gtin}})
+    availability = answer.json()["data"]["product"]["availability"]
+    levels = {s["store"]["code"]: s["available"] for s in availability["stores"]}
+    return {**levels, "online": availability["online"]["available"]}
+
+
+def test_adding_more_than_the_store_has_warns_and_the_cart_shows_each_lines_stock(
+    new_context: Any,
+) -> None:
+    page = new_context().new_page()
+    choose_store(page)
+    open_product(page, KJOTTDEIG)
+    page.locator("#add-quantity").fill("4")
+    assert page.get_by_test_id("add-hint").inner_text() == (
+        "Only 1 available at Oslo Storo now (3 online)."
+    )
+
+    said = add(page, KJOTTDEIG, 4)
+
+    assert page.locator(".add-feedback .notice-warning").count() == 1
+    assert said == (
+        "Added, but you have 4 in your cart and only 1 is available at Oslo Storo now "
+        "(3 online). At checkout you can take what is here and get the rest elsewhere."
+    )
+    page.goto("/#/cart")
+    line = page.locator(f'[data-testid=cart-lines] li[data-gtin="{KJOTTDEIG}"]')
+    assert line.get_by_test_id("line-stock").inner_text() == (
+        "1 available at Oslo Storo · 3 online — "
+        "Only 1 of 4 at Oslo Storo: checkout offers ways to get the rest."
+    )
+    screenshot(page, "shopper-cart-short-line")
+
+
+def test_the_kiosk_says_not_enough_rather_than_sold_out_when_some_exist(
+    new_context: Any, shop: Shop
+) -> None:
+    phone = new_context().new_page()
+    choose_store(phone)
+    add(phone, KJOTTDEIG, 6)
+    phone.goto("/#/cart")
+    phone.get_by_test_id("continue-at-kiosk").click()
+    code = phone.get_by_test_id("handoff-code").inner_text()
+
+    kiosk = new_context(KIOSK).new_page()
+    kiosk.goto(f"/kiosk#device={shop.kiosk_token}&store={STORE_CODE}")
+    kiosk.get_by_test_id("kiosk-code").fill(code)
+    kiosk.get_by_role("button", name="Open cart").click()
+
+    line = kiosk.locator(f'[data-testid=kiosk-lines] li[data-gtin="{KJOTTDEIG}"]')
+    line.wait_for()
+    assert line.get_by_test_id("kiosk-where").inner_text() == "Not enough"
+    assert "Not 6 in one place: 1 here, 3 online" in line.inner_text()
+    assert "Sold out" not in line.inner_text()
+
+
+def test_collect_the_rest_elsewhere_orders_exactly_what_each_store_had(
+    new_context: Any, shop: Shop
+) -> None:
+    assert stock(shop, KJOTTDEIG)["OSL-STORO"] == 1
+    page = new_context().new_page()
+    choose_store(page)
+    add(page, KJOTTDEIG, 4)
+    page.goto("/#/checkout")
+    line = page.locator(f'[data-testid=checkout-lines] li[data-gtin="{KJOTTDEIG}"]')
+    assert line.get_by_test_id("line-availability").inner_text() == (
+        "Only 1 of 4 available at Oslo Storo"
+    )
+    fix = line.locator("[data-fix=collect-rest]")
+    label = fix.inner_text()
+    match = re.fullmatch(r"Take 1 at Oslo Storo, collect 3 at (.+)", label)
+    assert match, label
+    other = match[1]
+    assert other in ("Bergen Lagunen", "Trondheim Solsiden")
+    screenshot(page, "shopper-checkout-fixes")
+
+    fix.click()
+
+    said = page.locator(".screen-checkout .notice-success")
+    said.wait_for()
+    assert re.fullmatch(
+        rf"Ordered: 1 at Oslo Storo \(OC-[\d-]+\), 3 at {other} \(OC-[\d-]+\)\.",
+        said.inner_text(),
+    ), said.inner_text()
+    after = stock(shop, KJOTTDEIG)
+    other_code = "BGO-LAGUNEN" if other == "Bergen Lagunen" else "TRD-SOLSIDEN"
+    untouched = "TRD-SOLSIDEN" if other_code == "BGO-LAGUNEN" else "BGO-LAGUNEN"
+    assert after == {
+        "OSL-STORO": 0,
+        other_code: 0,
+        untouched: 3,
+        "SVG-KVADRAT": 1,
+        "online": 3,
+    }
+    assert page.get_by_test_id("cart-count").inner_text() == "0"
+    assert page.locator(".screen-checkout a[href^='#/orders/']").count() == 2
