@@ -20,7 +20,9 @@ pytestmark = pytest.mark.browser
 
 KJOTTDEIG = "7035620010941"
 STOCK = """query Stock($gtin: String!) {
-  product(gtin: $gtin) { availability { stores { available store { code name } } online { available } } }
+  product(gtin: $gtin) {
+    availability { stores { available store { code name } } online { available } }
+  }
 }"""
 
 
