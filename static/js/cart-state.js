@@ -17,11 +17,28 @@ let variableDefinitions = "";
 let extraVariables = {};
 const vars = () => (typeof extraVariables === "function" ? extraVariables() : extraVariables);
 
+// The shopper follows a cart that closes elsewhere to the cart it has now; the kiosk does not.
+let followClose = false;
+const closedListeners = new Set();
+let expectedClose = null;
+
+/** Call `listener({previousId, cart})` when the followed cart closed elsewhere and this device moved on. */
+export function onClosed(listener) {
+  closedListeners.add(listener);
+  return () => closedListeners.delete(listener);
+}
+
+/** Say that this device is closing its cart itself (a checkout): no "closed elsewhere" then. */
+export function expectClose() {
+  expectedClose = cart?.id ?? null;
+}
+
 /**
  * Ask for other cart fields (with extra variables, e.g. `, $storeId: ID`) everywhere;
  * `variables` may be a function, read at each request (the shopper's store may change).
  */
-export function configure({ cartFields, definitions = "", variables = {} }) {
+export function configure({ cartFields, definitions = "", variables = {}, followClosed = false }) {
+  followClose = followClosed;
   fields = cartFields;
   variableDefinitions = definitions;
   extraVariables = variables;
@@ -123,9 +140,20 @@ function follow(cartId) {
         liveCartId = null;
         live = false;
         emit();
+        if (followClose && error.code === "NOT_FOUND" && cart?.id === cartId) moveOn(cartId);
       }
     },
   });
+}
+
+/** The followed cart closed (ordered, merged, signed out): load the one this device has now. */
+async function moveOn(previousId) {
+  const expected = expectedClose === previousId;
+  expectedClose = null;
+  const next = await load().catch(() => null);
+  if (!expected && next?.id !== previousId) {
+    for (const listener of closedListeners) listener({ previousId, cart: next });
+  }
 }
 
 function stopFollowing() {
@@ -214,6 +242,8 @@ async function change(mutation, field, input) {
   } catch (error) {
     // On a version conflict the payload carries the current cart: show it.
     if (error instanceof ApiError && error.cart) accept(error.cart);
+    // The cart closed elsewhere and the news has not come yet: move on now.
+    if (followClose && error.code === "NOT_FOUND" && cart) await moveOn(cart.id);
     throw error;
   }
 }

@@ -1,4 +1,4 @@
-"""A cart that knows stock: warnings at add time, stock on every line, fixes at checkout.
+"""A cart that knows stock (warnings, stock on every line, fixes at checkout); no stale devices.
 
 Kjøttdeig (``7035620010941``) is seeded low everywhere: 1 in Oslo Storo (the shopper's
 store), 3 in Bergen Lagunen and Trondheim Solsiden, 1 in Stavanger Kvadrat, 3 online
@@ -8,13 +8,22 @@ store), 3 in Bergen Lagunen and Trondheim Solsiden, 1 in Stavanger Kvadrat, 3 on
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.browser.conftest import KIOSK, STORE_CODE, Shop, screenshot
-from tests.browser.test_screens import choose_store, open_product
+from tests.browser.conftest import KIOSK, STORE_CODE, TABLET, Shop, screenshot
+from tests.browser.test_screens import (
+    COCA_COLA,
+    NUTELLA,
+    choose_store,
+    open_product,
+    sign_in,
+    sign_up,
+    wait_for_text,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -133,3 +142,36 @@ def test_collect_the_rest_elsewhere_orders_exactly_what_each_store_had(
     }
     assert page.get_by_test_id("cart-count").inner_text() == "0"
     assert page.locator(".screen-checkout a[href^='#/orders/']").count() == 2
+
+
+def test_after_checkout_on_the_phone_the_desktop_shows_the_fresh_cart(new_context: Any) -> None:
+    email = f"two-devices-{uuid.uuid4().hex[:8]}@example.test"
+    phone = new_context().new_page()
+    choose_store(phone)
+    add(phone, NUTELLA, 2)
+    sign_up(phone, email)
+    desktop = new_context(TABLET).new_page()
+    choose_store(desktop)
+    sign_in(desktop, email)
+    desktop.locator(f'[data-testid=cart-lines] li[data-gtin="{NUTELLA}"]').wait_for()
+    wait_for_text(desktop, "[data-testid=live-status]", "Live:")
+
+    phone.goto("/#/checkout")
+    phone.get_by_test_id("place-order").click()
+    phone.get_by_test_id("order-status").wait_for()
+    number = phone.locator("h1").inner_text().removeprefix("Order ")
+
+    moved = desktop.get_by_test_id("cart-moved")
+    moved.wait_for(timeout=2_000)
+    assert moved.inner_text().startswith(
+        f"Your cart was ordered on another device as {number}. This is your new cart."
+    )
+    assert desktop.locator("section.screen-cart .notice-info").inner_text() == "Your cart is empty."
+    assert desktop.get_by_test_id("cart-count").inner_text() == "0"
+    wait_for_text(desktop, "[data-testid=live-status]", "Live:")
+    assert phone.get_by_test_id("cart-moved").count() == 0  # the phone ordered it itself
+
+    # The desktop goes on with the fresh cart: what it adds, the phone sees.
+    add(desktop, COCA_COLA, 1)
+    phone.goto("/#/cart")
+    phone.locator(f'[data-testid=cart-lines] li[data-gtin="{COCA_COLA}"]').wait_for()

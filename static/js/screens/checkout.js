@@ -61,6 +61,8 @@ async function placeOrder(fulfilment, { lineIds = null, key = idempotencyKey() }
   const guestToken = session.get("cart")?.token ?? null;
   const input = { cartId: current.id, expectedVersion: current.version, fulfilment, channel: channel(), idempotencyKey: key };
   if (lineIds) input.lineIds = lineIds;
+  // The whole cart closes: this device's own doing, not "closed on another device".
+  if (!lineIds || lineIds.length === current.lines.length) cartState.expectClose();
   const result = (await gql(CHECKOUT, { input })).checkout;
   if (result.errors.length) {
     const [first] = result.errors;
