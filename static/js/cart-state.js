@@ -5,7 +5,7 @@
 // A guest cart is remembered as {id, token}; a signed-in customer's one cart as {id} (the
 // session reaches it). The kiosk uses the same module for a cart it was handed.
 
-import { ApiError, gql, idempotencyKey, isUnsupported, payload } from "./api.js";
+import { ApiError, gql, idempotencyKey, isUnsupported, mutationsSettled, payload } from "./api.js";
 import { CART } from "./fragments.js";
 import { onLiveStatus, reconnect, subscribe } from "./live.js";
 import { followProducts } from "./product-live.js";
@@ -148,6 +148,9 @@ function follow(cartId) {
 
 /** The followed cart closed (ordered, merged, signed out): load the one this device has now. */
 async function moveOn(previousId) {
+  await mutationsSettled();
+  // This device moved on itself meanwhile (its checkout, sign-in or sign-out answered).
+  if (cart?.id !== previousId) return;
   const expected = expectedClose === previousId;
   expectedClose = null;
   const next = await load().catch(() => null);

@@ -28,6 +28,7 @@ from tests.browser.test_screens import (
 pytestmark = pytest.mark.browser
 
 KJOTTDEIG = "7035620010941"
+LETTMELK = "7025110118769"  # Økologisk lettmelk fra Rørosmeieriet
 STOCK = """query Stock($gtin: String!) {
   product(gtin: $gtin) {
     availability { stores { available store { code name } } online { available } }
@@ -175,3 +176,44 @@ def test_after_checkout_on_the_phone_the_desktop_shows_the_fresh_cart(new_contex
     add(desktop, COCA_COLA, 1)
     phone.goto("/#/cart")
     phone.locator(f'[data-testid=cart-lines] li[data-gtin="{COCA_COLA}"]').wait_for()
+
+
+def test_active_filters_stay_visible_at_no_hits_and_clearing_them_finds_the_product(
+    new_context: Any,
+) -> None:
+    page = new_context().new_page()
+    choose_store(page)
+    page.goto("/#/search")
+    search = page.get_by_label("Search products")
+    search.fill("nutella")
+    page.locator(".facets summary", has_text="Brand").click()
+    page.locator(".facets").get_by_role("checkbox", name=re.compile(r"^Ferrero \(")).check()
+    chips = page.get_by_test_id("active-filters")
+    chips.get_by_role("button", name="Remove filter Brand: Ferrero").wait_for()
+
+    search.fill("lettmelk")
+    results = page.get_by_test_id("search-results")
+    wait_for_text(page, "[data-testid=search-results]", "Nothing matches")
+    assert results.inner_text().startswith("Nothing matches “lettmelk” with this filter.")
+    assert chips.is_visible()
+    assert chips.inner_text().startswith("Brand: Ferrero")
+    assert page.locator(".facets").is_hidden()  # no empty facet panel
+    screenshot(page, "shopper-search-filtered-no-hits")
+
+    page.get_by_test_id("drop-filters").click()
+
+    results.locator(f'.product-card[data-gtin="{LETTMELK}"]').wait_for()
+    assert chips.is_hidden()
+    assert "brand=" not in page.url
+
+
+def test_a_chip_removes_its_filter(new_context: Any) -> None:
+    page = new_context().new_page()
+    choose_store(page)
+    page.goto("/#/search?q=lettmelk&brand=Ferrero&stock=1")
+    chips = page.get_by_test_id("active-filters")
+    chips.get_by_role("button", name="Remove filter Brand: Ferrero").click()
+    wait_for_text(page, "[data-testid=active-filters]", "In stock at Oslo Storo")
+    assert chips.inner_text().strip() == "In stock at Oslo Storo ×"
+    assert page.locator("#search-in-stock").is_checked()
+    assert "brand=" not in page.url and "stock=1" in page.url
