@@ -28,6 +28,7 @@ const SHELL = [
   "/icons/apple-touch-icon.png",
   "/js/api.js",
   "/js/app.js",
+  "/js/cart-moved.js",
   "/js/cart-state.js",
   "/js/code128.js",
   "/js/dom.js",

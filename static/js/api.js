@@ -81,7 +81,28 @@ async function post(request, { headers, signal }) {
  * keeps the last answer of read operations it knows so the app opens offline. The document
  * goes by hash; its text only when the server asks for it (nothing has run then).
  */
-export async function gql(query, variables = {}, { headers = {}, signal } = {}) {
+export async function gql(query, variables = {}, options = {}) {
+  if (!/^\s*mutation\b/.test(query)) return run(query, variables, options);
+  inFlight += 1;
+  try {
+    return await run(query, variables, options);
+  } finally {
+    inFlight -= 1;
+    if (inFlight === 0) for (const resolve of idleWaiters.splice(0)) resolve();
+  }
+}
+
+// Mutations under way on this device: news of a cart closing waits for them to answer,
+// so what this device did itself (a checkout, a sign-in) is not told as done elsewhere.
+let inFlight = 0;
+const idleWaiters = [];
+
+/** A promise that resolves once no mutation of this device is waiting for its answer. */
+export function mutationsSettled() {
+  return inFlight === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve));
+}
+
+async function run(query, variables, { headers = {}, signal } = {}) {
   const operationName = /^\s*(?:query|mutation)\s+(\w+)/.exec(query)?.[1];
   const sha256Hash = await sha256Hex(query);
   let answer;

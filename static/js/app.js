@@ -1,7 +1,9 @@
 // The shopper app: routes, the header (store, live cart count), offline and update banners.
 
+import { announceMovedCarts } from "./cart-moved.js";
 import * as cartState from "./cart-state.js";
 import { h } from "./dom.js";
+import { SHOPPER_CART } from "./fragments.js";
 import { setUpPwa } from "./pwa.js";
 import { current, navigate, route, start } from "./router.js";
 import * as account from "./screens/account.js";
@@ -16,6 +18,8 @@ import * as stores from "./screens/stores.js";
 import * as session from "./session.js";
 
 session.useApp("shopper");
+// The cart's lines carry their stock at the chosen store.
+cartState.configure({ cartFields: SHOPPER_CART, definitions: ", $storeId: ID", variables: () => ({ storeId: session.store()?.id ?? null }), followClosed: true });
 
 route("/", () => {
   navigate(session.store() ? "/scan" : "/stores?next=/scan", { replace: true });
@@ -60,6 +64,7 @@ cartState.onCart(updateCartCount);
 document.addEventListener("routechange", updateTabs);
 updateHeader();
 setUpPwa(document.getElementById("banners"));
+announceMovedCarts(document.getElementById("banners"));
 start(document.getElementById("view"));
 // Pick up the remembered cart (live from here on); offline it comes from the saved copy.
 cartState.load().catch(() => {});

@@ -5,7 +5,7 @@
 // A guest cart is remembered as {id, token}; a signed-in customer's one cart as {id} (the
 // session reaches it). The kiosk uses the same module for a cart it was handed.
 
-import { ApiError, gql, idempotencyKey, isUnsupported, payload } from "./api.js";
+import { ApiError, gql, idempotencyKey, isUnsupported, mutationsSettled, payload } from "./api.js";
 import { CART } from "./fragments.js";
 import { onLiveStatus, reconnect, subscribe } from "./live.js";
 import { followProducts } from "./product-live.js";
@@ -15,9 +15,30 @@ import * as session from "./session.js";
 let fields = CART;
 let variableDefinitions = "";
 let extraVariables = {};
+const vars = () => (typeof extraVariables === "function" ? extraVariables() : extraVariables);
 
-/** Ask for other cart fields (with extra variables, e.g. `, $storeId: ID`) everywhere. */
-export function configure({ cartFields, definitions = "", variables = {} }) {
+// The shopper follows a cart that closes elsewhere to the cart it has now; the kiosk does not.
+let followClose = false;
+const closedListeners = new Set();
+let expectedClose = null;
+
+/** Call `listener({previousId, cart})` when the followed cart closed elsewhere and this device moved on. */
+export function onClosed(listener) {
+  closedListeners.add(listener);
+  return () => closedListeners.delete(listener);
+}
+
+/** Say that this device is closing its cart itself (a checkout): no "closed elsewhere" then. */
+export function expectClose() {
+  expectedClose = cart?.id ?? null;
+}
+
+/**
+ * Ask for other cart fields (with extra variables, e.g. `, $storeId: ID`) everywhere;
+ * `variables` may be a function, read at each request (the shopper's store may change).
+ */
+export function configure({ cartFields, definitions = "", variables = {}, followClosed = false }) {
+  followClose = followClosed;
   fields = cartFields;
   variableDefinitions = definitions;
   extraVariables = variables;
@@ -88,14 +109,14 @@ function followLines(next) {
   if (key === linesKey) return;
   stopLines?.();
   linesKey = key;
-  const storeId = extraVariables.storeId ?? session.store()?.id ?? null;
+  const storeId = vars().storeId ?? session.store()?.id ?? null;
   stopLines = gtins.length ? followProducts(gtins, storeId, () => refresh().catch(() => {})) : null;
 }
 
 /** Read the cart again (its lines' prices and stock may have changed) and show it. */
 export async function refresh() {
   if (!cart) return null;
-  const data = await gql(CART_QUERY(), { id: cart.id, ...extraVariables });
+  const data = await gql(CART_QUERY(), { id: cart.id, ...vars() });
   if (data.cart) accept(data.cart);
   return cart;
 }
@@ -105,7 +126,7 @@ function follow(cartId) {
   unsubscribe?.();
   liveCartId = cartId;
   paused = false;
-  unsubscribe = subscribe(UPDATED(), { cartId, ...extraVariables }, {
+  unsubscribe = subscribe(UPDATED(), { cartId, ...vars() }, {
     onData: (data) => {
       if (data.cartUpdated.id !== liveCartId) return;
       paused = data.cartUpdated.liveUpdates === false;
@@ -119,9 +140,23 @@ function follow(cartId) {
         liveCartId = null;
         live = false;
         emit();
+        if (followClose && error.code === "NOT_FOUND" && cart?.id === cartId) moveOn(cartId);
       }
     },
   });
+}
+
+/** The followed cart closed (ordered, merged, signed out): load the one this device has now. */
+async function moveOn(previousId) {
+  await mutationsSettled();
+  // This device moved on itself meanwhile (its checkout, sign-in or sign-out answered).
+  if (cart?.id !== previousId) return;
+  const expected = expectedClose === previousId;
+  expectedClose = null;
+  const next = await load().catch(() => null);
+  if (!expected && next?.id !== previousId) {
+    for (const listener of closedListeners) listener({ previousId, cart: next });
+  }
 }
 
 function stopFollowing() {
@@ -141,7 +176,7 @@ function stopFollowing() {
 export async function load() {
   // A signed-in customer (a kiosk's device token is no customer: it only adopts carts).
   if (session.get("authToken") && session.get("customer")) {
-    const { me } = await gql(ME_CART(), extraVariables);
+    const { me } = await gql(ME_CART(), vars());
     if (!me) {
       // The session ended (expired or signed out elsewhere): back to being a guest.
       session.set({ authToken: null, customer: null, cart: null });
@@ -154,7 +189,7 @@ export async function load() {
   }
   const saved = session.get("cart");
   if (!saved?.id) return null;
-  const data = await gql(CART_QUERY(), { id: saved.id, ...extraVariables });
+  const data = await gql(CART_QUERY(), { id: saved.id, ...vars() });
   if (!data.cart) {
     // Gone (checked out, or out of reach): start afresh next time.
     session.set({ cart: null });
@@ -197,19 +232,21 @@ async function ensureCart() {
     });
     if (loaded) return loaded;
   }
-  const result = payload((await gql(CREATE(), extraVariables)).cartCreate);
+  const result = payload((await gql(CREATE(), vars())).cartCreate);
   await adopt(result.cart, result.cartToken);
   return cart;
 }
 
 async function change(mutation, field, input) {
   try {
-    const result = payload((await gql(mutation(), { input, ...extraVariables }))[field]);
+    const result = payload((await gql(mutation(), { input, ...vars() }))[field]);
     accept(result.cart);
     return cart;
   } catch (error) {
     // On a version conflict the payload carries the current cart: show it.
     if (error instanceof ApiError && error.cart) accept(error.cart);
+    // The cart closed elsewhere and the news has not come yet: move on now.
+    if (followClose && error.code === "NOT_FOUND" && cart) await moveOn(cart.id);
     throw error;
   }
 }

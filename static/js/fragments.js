@@ -23,3 +23,18 @@ export const CART = `
     lineTotal { amount currency formatted }
     product { ${PRODUCT_CARD} }
   }`;
+
+// The shopper's cart: each line's product with its stock at the chosen store, online and in
+// the other stores (the cart and checkout show it and offer fixes when short).
+export const SHOPPER_CART = `${CART}
+  lines {
+    id
+    product {
+      id
+      availability(storeId: $storeId) {
+        here { available }
+        online { available }
+        stores { available store { id name } }
+      }
+    }
+  }`;

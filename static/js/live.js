@@ -64,7 +64,7 @@ export function subscribe(query, variables, { onData, onError }) {
         { query, variables },
         {
           next: (result) => {
-            if (result.errors?.length) onError?.(new Error(result.errors[0].message));
+            if (result.errors?.length) onError?.(Object.assign(new Error(result.errors[0].message), { code: result.errors[0].extensions?.code ?? "ERROR" }));
             else if (result.data) onData(result.data);
           },
           error: (error) => onError?.(error instanceof Error ? error : new Error(String(error?.reason || error?.message || "subscription failed"))),

@@ -208,13 +208,22 @@ function whereFrom(line) {
   return options.recommended === "UNAVAILABLE" ? "none" : "order";
 }
 
-const WHERE_TEXT = { shelf: "On the shelf here", order: "Order", none: "Sold out" };
+const WHERE_TEXT = { shelf: "On the shelf here", order: "Order", none: "Sold out", short: "Not enough" };
+
+/** The label of a line: "Sold out" only when no unit is anywhere, else "Not enough" for the quantity. */
+function whereText(line, where) {
+  const options = line.fulfilmentOptions;
+  return where === "none" && (options.availableHere > 0 || options.availableOnline > 0) ? WHERE_TEXT.short : WHERE_TEXT[where];
+}
 
 function orderNote(line) {
   const options = line.fulfilmentOptions;
   if (options.onShelfHere) return `${options.availableHere} on the shelf`;
   if (options.recommended === "DELIVERY") return "Home delivery";
   if (options.recommended === "COLLECT_ELSEWHERE") return `Collect at ${options.collectAt[0]?.name}`;
+  if (options.availableHere > 0 || options.availableOnline > 0) {
+    return `Not ${line.quantity} in one place: ${options.availableHere} here, ${options.availableOnline} online`;
+  }
   return "Not available anywhere now";
 }
 
@@ -253,7 +262,7 @@ function renderCart() {
             { "data-gtin": line.product.gtin, "data-where": where },
             productImage(line.product.imageUrl, "", "sm"),
             h("div", h("div.card-title", `${line.quantity} × ${line.product.name}`), h("div.small", [line.product.brand, orderNote(line)].filter(Boolean).join(" · ")), priceBlock(line.product.price)),
-            h(`span.where.where-${where}`, WHERE_TEXT[where]),
+            h(`span.where.where-${where}`, { "data-testid": "kiosk-where" }, whereText(line, where)),
           ),
         ),
       ),

@@ -6,6 +6,27 @@ import * as cartState from "../cart-state.js";
 import { h, heading, notice, productImage, replace } from "../dom.js";
 import * as session from "../session.js";
 
+// The screen's words, in one place for a later message catalog.
+const TEXT = {
+  stock: (here, storeName, online) => `${here} available at ${storeName} · ${online} online`,
+  short: (quantity, here, storeName) => `Only ${here} of ${quantity} at ${storeName}: checkout offers ways to get the rest.`,
+};
+
+/** The line's stock at the chosen store and online, and a warning when the store is short. */
+function stockNote(line) {
+  const availability = line.product.availability;
+  const store = session.store();
+  if (!availability || !store) return null;
+  const here = availability.here?.available ?? 0;
+  const short = here < line.quantity;
+  return h(
+    `div.small.line-stock${short ? ".is-short" : ""}`,
+    { "data-testid": "line-stock" },
+    TEXT.stock(here, store.name, availability.online?.available ?? 0),
+    short ? h("strong.line-short", { "data-testid": "line-short" }, " — ", TEXT.short(line.quantity, here, store.name)) : null,
+  );
+}
+
 function lineView(line, feedback) {
   const run = async (work) => {
     replace(feedback);
@@ -25,6 +46,7 @@ function lineView(line, feedback) {
       "div",
       h("a.card-title", { href: `#/product/${line.product.gtin}` }, name),
       h("div.small", line.product.brand ? `${line.product.brand} · ` : "", `${line.unitPrice.formatted} each`),
+      stockNote(line),
     ),
     h(
       "div.line-controls",

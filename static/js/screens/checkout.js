@@ -1,6 +1,8 @@
-// Checkout: click and collect in a store (stock reserved there) or home delivery.
+// Checkout: click and collect in a store (stock reserved there) or home delivery. Every line
+// shows what the chosen way has of it; a short line offers one-tap fixes (take what is there,
+// collect the rest at a store that has it, deliver it, or remove it).
 
-import { gql, idempotencyKey, isUnsupported, payload } from "../api.js";
+import { ApiError, gql, idempotencyKey, isUnsupported } from "../api.js";
 import * as cartState from "../cart-state.js";
 import { busy, h, heading, notice, replace } from "../dom.js";
 import { reconnect } from "../live.js";
@@ -17,17 +19,125 @@ const CHECKOUT = `mutation Checkout($input: CheckoutInput!) {
   }
 }`;
 
+// The screen's words, in one place for a later message catalog.
+const TEXT = {
+  empty: "Your cart is empty.",
+  scan: "Scan a product",
+  unsupported: "Checkout is not available on this server yet.",
+  placeOrder: (total) => `Place order, ${total}`,
+  enough: (available, where) => `${available} available ${where}`,
+  short: (quantity, available, where) => `Only ${available} of ${quantity} available ${where}`,
+  atStore: (name) => `at ${name}`,
+  online: "for delivery",
+  takeHere: (n, where) => `Take the ${n} ${where}`,
+  collectRest: (n, where, rest, other) => `Take ${n} ${where}, collect ${rest} at ${other}`,
+  collectAll: (other) => `Collect all at ${other}`,
+  deliver: (n) => `Have all ${n} delivered`,
+  remove: "Remove it",
+  needAddress: "Enter a delivery address first (under Home delivery).",
+  placed: (orders) => `Ordered: ${orders.map((o) => `${o.quantity} at ${o.where} (${o.number})`).join(", ")}.`,
+};
+
 function channel() {
   return matchMedia("(display-mode: standalone)").matches ? "APP" : "WEB";
 }
 
-function shortfallText(error, cart) {
-  const byLine = new Map(cart.lines.map((line) => [line.id, line]));
-  const lines = (error.unavailable ?? []).map((u) => {
-    const line = byLine.get(u.lineId);
-    return h("li", `${line?.product.name ?? "An item"}: ${u.available} of ${u.requested} available`);
-  });
-  return [notice("error", error.message), lines.length ? h("ul", lines) : null];
+/** Units of a line the chosen way has: a store's stock, or the online warehouse's. */
+function availableFor(line, choice) {
+  const availability = line.product.availability;
+  if (!availability) return null;
+  if (choice.kind === "delivery") return availability.online?.available ?? 0;
+  const level = availability.stores?.find((s) => s.store?.id === choice.storeId);
+  if (level) return level.available;
+  return choice.storeId === session.store()?.id ? (availability.here?.available ?? 0) : null;
+}
+
+/**
+ * Place one order (of `lineIds`, or the whole cart) and remember it on the device; the cart
+ * goes on as the server says (what is left, a customer's fresh cart, or none). Throws ApiError.
+ */
+async function placeOrder(fulfilment, { lineIds = null, key = idempotencyKey() } = {}) {
+  const current = cartState.currentCart();
+  const guestToken = session.get("cart")?.token ?? null;
+  const input = { cartId: current.id, expectedVersion: current.version, fulfilment, channel: channel(), idempotencyKey: key };
+  if (lineIds) input.lineIds = lineIds;
+  // The whole cart closes: this device's own doing, not "closed on another device".
+  if (!lineIds || lineIds.length === current.lines.length) cartState.expectClose();
+  const result = (await gql(CHECKOUT, { input })).checkout;
+  if (result.errors.length) {
+    const [first] = result.errors;
+    if (first.code === "VERSION_CONFLICT" || result.unavailableLines?.length) await cartState.refresh().catch(() => {});
+    throw new ApiError(first.message, { code: first.code, field: first.field, errors: result.errors });
+  }
+  const orders = (session.get("orders") || []).filter((o) => o.id !== result.order.id);
+  // A guest reaches the order with the token of the cart that placed it: keep it.
+  orders.unshift({ id: result.order.id, number: result.order.number, ...(guestToken ? { token: guestToken } : {}) });
+  session.set({ orders: orders.slice(0, 20) });
+  if (result.cart) {
+    // A customer's fresh cart, or what a split left behind: go on with it.
+    await cartState.refresh().catch(() => {});
+    if (cartState.currentCart()?.id !== result.cart.id) await cartState.load().catch(() => {});
+  } else {
+    cartState.forget();
+    await reconnect();
+  }
+  return result.order;
+}
+
+/** Take `here` units at the chosen store and order the rest for collection at `other`. */
+async function collectRest(line, here, choice, other) {
+  const placed = [];
+  const rest = line.quantity - here;
+  if (here > 0) {
+    await cartState.setQuantity(line.id, here);
+    const order = await placeOrder({ clickAndCollect: { storeId: choice.storeId } }, { lineIds: [line.id] });
+    placed.push({ ...order, quantity: here, where: choice.storeName });
+  }
+  const cart = await cartState.addLine(line.product.gtin, rest);
+  const again = cart.lines.find((l) => l.product.gtin === line.product.gtin);
+  const order = await placeOrder({ clickAndCollect: { storeId: other.id } }, { lineIds: [again.id] });
+  placed.push({ ...order, quantity: rest, where: other.name });
+  return placed;
+}
+
+/** The fixes for a line the chosen way is short of, as buttons running `act(work)`. */
+function fixesFor(line, available, choice, act, address) {
+  const where = choice.kind === "delivery" ? TEXT.online : TEXT.atStore(choice.storeName);
+  const fixes = [];
+  const button = (label, work, testid) => h("button.button.button-small", { type: "button", "data-fix": testid, onclick: (event) => act(event.currentTarget, work) }, label);
+  if (available > 0) fixes.push(button(TEXT.takeHere(available, where), () => cartState.setQuantity(line.id, available), "take"));
+  if (choice.kind === "collect") {
+    const rest = line.quantity - available;
+    const other = line.product.availability.stores.find((s) => s.store && s.store.id !== choice.storeId && s.available >= rest);
+    if (other) {
+      const label = available > 0 ? TEXT.collectRest(available, where, rest, other.store.name) : TEXT.collectAll(other.store.name);
+      fixes.push(button(label, () => collectRest(line, available, choice, other.store), "collect-rest"));
+    }
+    if ((line.product.availability.online?.available ?? 0) >= line.quantity) {
+      fixes.push(
+        button(TEXT.deliver(line.quantity), () => {
+          if (!address.value.trim()) throw new ApiError(TEXT.needAddress, { code: "INVALID_INPUT" });
+          return placeOrder({ delivery: { address: address.value.trim() } }, { lineIds: [line.id] }).then((order) => [{ ...order, quantity: line.quantity, where: TEXT.online }]);
+        }, "deliver"),
+      );
+    }
+  }
+  fixes.push(button(TEXT.remove, () => cartState.removeLine(line.id), "remove"));
+  return h("div.line-fixes", { "data-testid": "line-fixes" }, fixes);
+}
+
+function lineRow(line, choice, act, address) {
+  const available = availableFor(line, choice);
+  const where = choice.kind === "delivery" ? TEXT.online : TEXT.atStore(choice.storeName);
+  const short = available !== null && available < line.quantity;
+  return h(
+    "li.checkout-line",
+    { "data-gtin": line.product.gtin, "data-short": short ? "true" : "false" },
+    h("span", `${line.quantity} × ${line.product.name}`),
+    h("span", line.lineTotal.formatted),
+    available === null ? null : h(`span.small.line-availability${short ? ".is-short" : ""}`, { "data-testid": "line-availability" }, short ? TEXT.short(line.quantity, available, where) : TEXT.enough(available, where)),
+    short ? fixesFor(line, available, choice, act, address) : null,
+  );
 }
 
 export async function render() {
@@ -38,7 +148,7 @@ export async function render() {
     return h("section", heading("Checkout"), notice("error", error.message));
   }
   if (!cart || cart.lines.length === 0) {
-    return h("section", heading("Checkout"), notice("info", "Your cart is empty."), h("a.button", { href: "#/scan" }, "Scan a product"));
+    return h("section", heading("Checkout"), notice("info", TEXT.empty), h("a.button", { href: "#/scan" }, TEXT.scan));
   }
   let stores = [];
   try {
@@ -52,15 +162,48 @@ export async function render() {
   const address = h("textarea#delivery-address", { name: "address", rows: "3", autocomplete: "street-address", disabled: true });
   const collect = h("input#how-collect", { type: "radio", name: "how", value: "collect", checked: true });
   const deliver = h("input#how-deliver", { type: "radio", name: "how", value: "delivery" });
+  const lines = h("ul.link-list", { "data-testid": "checkout-lines" });
+  const total = h("strong");
+  const submit = h("button.button.button-primary.button-large.button-block", { type: "submit", "data-testid": "place-order" });
+  const choice = () => {
+    if (!collect.checked) return { kind: "delivery" };
+    const store = stores.find((s) => s.id === storeSelect.value);
+    return { kind: "collect", storeId: storeSelect.value, storeName: store?.name ?? myStore?.name ?? "" };
+  };
+  // A fix runs once; orders it placed are said, and the screen shows the cart as it is now.
+  const act = (button, work) =>
+    busy(button, async () => {
+      replace(feedback);
+      try {
+        const placed = await work();
+        if (Array.isArray(placed)) replace(feedback, notice("success", TEXT.placed(placed)), ...placed.map((o) => h("a.button.button-small", { href: `#/orders/${encodeURIComponent(o.id)}` }, o.number)));
+      } catch (error) {
+        replace(feedback, notice("error", error.message));
+      }
+      draw(cartState.currentCart());
+    });
+  const draw = (now) => {
+    if (!now || now.lines.length === 0) {
+      replace(lines);
+      submit.disabled = true;
+      total.textContent = "";
+      return;
+    }
+    replace(lines, now.lines.map((line) => lineRow(line, choice(), act, address)));
+    total.textContent = now.subtotal.formatted;
+    submit.disabled = false;
+    submit.textContent = TEXT.placeOrder(now.subtotal.formatted);
+  };
   const sync = () => {
     storeSelect.disabled = !collect.checked;
     address.disabled = !deliver.checked;
     address.required = deliver.checked;
+    draw(cartState.currentCart());
   };
   collect.addEventListener("change", sync);
   deliver.addEventListener("change", sync);
+  storeSelect.addEventListener("change", sync);
   const key = idempotencyKey(); // one key per visit: a double tap places one order
-  const submit = h("button.button.button-primary.button-large.button-block", { type: "submit", "data-testid": "place-order" }, `Place order, ${cart.subtotal.formatted}`);
   const form = h(
     "form.checkout-form",
     {
@@ -68,21 +211,12 @@ export async function render() {
         event.preventDefault();
         busy(submit, async () => {
           replace(feedback);
-          const current = cartState.currentCart() ?? cart;
           const fulfilment = collect.checked ? { clickAndCollect: { storeId: storeSelect.value } } : { delivery: { address: address.value.trim() } };
           try {
-            const data = await gql(CHECKOUT, { input: { cartId: current.id, expectedVersion: current.version, fulfilment, channel: channel(), idempotencyKey: key } });
-            const result = data.checkout;
-            if (result.errors.length) {
-              const [first] = result.errors;
-              replace(feedback, ...shortfallText({ message: first.message, unavailable: result.unavailableLines }, current));
-              if (first.code === "VERSION_CONFLICT") await cartState.load().catch(() => {});
-              return;
-            }
-            payload(result);
-            await afterOrder(result);
+            const order = await placeOrder(fulfilment, { key });
+            navigate(`/orders/${encodeURIComponent(order.id)}`);
           } catch (error) {
-            replace(feedback, notice("error", isUnsupported(error) ? "Checkout is not available on this server yet." : error.message));
+            replace(feedback, notice("error", isUnsupported(error) ? TEXT.unsupported : error.message));
           }
         });
       },
@@ -98,31 +232,9 @@ export async function render() {
     feedback,
     submit,
   );
-  return h(
-    "section.screen-checkout",
-    heading("Checkout"),
-    h(
-      "ul.link-list",
-      cart.lines.map((line) => h("li.checkout-line", h("span", `${line.quantity} × ${line.product.name}`), h("span", line.lineTotal.formatted))),
-    ),
-    h("p.cart-summary", h("span", "Total"), h("strong", cart.subtotal.formatted)),
-    form,
-  );
-}
-
-async function afterOrder(result) {
-  const guestToken = session.get("cart")?.token ?? null;
-  const orders = (session.get("orders") || []).filter((o) => o.id !== result.order.id);
-  // A guest reaches the order with the token of the cart that placed it: keep it.
-  orders.unshift({ id: result.order.id, number: result.order.number, ...(guestToken ? { token: guestToken } : {}) });
-  session.set({ orders: orders.slice(0, 20) });
-  if (result.cart) {
-    // A customer's fresh cart (or what a split left behind): go on with it.
-    cartState.accept(result.cart);
-    await cartState.load().catch(() => {});
-  } else {
-    cartState.forget();
-    await reconnect();
-  }
-  navigate(`/orders/${encodeURIComponent(result.order.id)}`);
+  const stop = cartState.onCart(draw);
+  return {
+    node: h("section.screen-checkout", heading("Checkout"), lines, h("p.cart-summary", h("span", "Total"), total), form),
+    cleanup: stop,
+  };
 }

@@ -53,10 +53,32 @@ function availabilitySection(availability, store) {
   );
 }
 
-function addToCartSection(product) {
+// The screen's words, in one place for a later message catalog.
+const TEXT = {
+  added: (count) => `Added. ${count} item${count === 1 ? "" : "s"} in your cart.`,
+  short: (inCart, here, storeName, online) =>
+    here === 0
+      ? `Added, but ${storeName} has none now (${online} online). At checkout you can have it delivered or collect it elsewhere.`
+      : `Added, but you have ${inCart} in your cart and only ${here} ${here === 1 ? "is" : "are"} available at ${storeName} now (${online} online). At checkout you can take what is here and get the rest elsewhere.`,
+  shortBefore: (here, storeName, online) => `Only ${here} available at ${storeName} now (${online} online).`,
+};
+
+/** The shortfall warning for `wanted` units at the chosen store, or null when the store has them. */
+function shortfall(product, wanted, store) {
+  const here = product.availability?.here;
+  if (!store || !here || here.available >= wanted) return null;
+  return { here: here.available, online: product.availability.online?.available ?? 0, storeName: store.name };
+}
+
+function addToCartSection(product, store) {
   const quantity = h("input#add-quantity", { type: "number", min: "1", max: "99", value: "1", inputmode: "numeric" });
   const feedback = h("div.add-feedback", { "aria-live": "polite" });
   const button = h("button.button.button-primary.button-large", { type: "submit", "data-testid": "add-to-cart" }, "Add to cart");
+  const hint = h("p.small.add-hint", { "data-testid": "add-hint", "aria-live": "polite" });
+  quantity.addEventListener("input", () => {
+    const short = shortfall(product, Number(quantity.value) || 1, store);
+    hint.textContent = short ? TEXT.shortBefore(short.here, short.storeName, short.online) : "";
+  });
   return h(
     "form.add-to-cart",
     {
@@ -66,7 +88,10 @@ function addToCartSection(product) {
           replace(feedback);
           try {
             const cart = await cartState.addLine(product.gtin, Math.max(1, Number(quantity.value) || 1));
-            replace(feedback, notice("success", `Added. ${cart.totalQuantity} item${cart.totalQuantity === 1 ? "" : "s"} in your cart.`), " ", h("a", { href: "#/cart" }, "Go to cart"));
+            const inCart = cart.lines.find((line) => line.product.gtin === product.gtin)?.quantity ?? 0;
+            const short = shortfall(product, inCart, store);
+            const said = short ? notice("warning", TEXT.short(inCart, short.here, short.storeName, short.online)) : notice("success", TEXT.added(cart.totalQuantity));
+            replace(feedback, said, " ", h("a", { href: "#/cart" }, "Go to cart"));
           } catch (error) {
             replace(feedback, notice("error", isUnsupported(error) ? "Carts are not available on this server yet." : error.message));
           }
@@ -75,6 +100,7 @@ function addToCartSection(product) {
     },
     h("label", { for: "add-quantity" }, "Quantity"),
     h("div.input-row", quantity, button),
+    hint,
     feedback,
   );
 }
@@ -131,6 +157,7 @@ export async function render({ gtin }) {
     node.querySelector(".campaign-note")?.remove();
     const note = campaignNote(now.price);
     if (note) node.querySelector(".product-head").append(note);
+    product.availability = now.availability; // the add-to-cart warning reads it
     node.querySelector("section.availability")?.replaceWith(availabilitySection(now.availability, store));
   });
   return { node, cleanup: stop };
@@ -153,7 +180,7 @@ function page(product, store, alternatives) {
       ),
     ),
     availabilitySection(product.availability, store),
-    addToCartSection(product),
+    addToCartSection(product, store),
     alternatives,
     h(
       "section.product-details",

@@ -25,6 +25,33 @@ const SORTS = [
   ["NAME", "Name"],
 ];
 
+// The screen's words, in one place for a later message catalog.
+const TEXT = {
+  nothing: (q) => `Nothing matches “${q}”. Try fewer words, or scan the barcode.`,
+  nothingFiltered: (q, n) => `Nothing matches “${q}” with ${n === 1 ? "this filter" : `these ${n} filters`}.`,
+  dropFilters: "Search without filters",
+  clearAll: "Clear all",
+  activeFilters: "Active filters",
+  remove: (label) => `Remove filter ${label}`,
+  inStock: (name) => `In stock at ${name}`,
+};
+
+/** The filters in force, each with a label and a way to drop it from `state`. */
+function activeFilters(state, store) {
+  const dropFrom = (key, value) => () => (state[key] = state[key].filter((v) => v !== value));
+  return [
+    ...state.brands.map((b) => ({ label: `${FACET_LABELS.brand}: ${b}`, drop: dropFrom("brands", b) })),
+    ...state.categories.map((c) => ({ label: `${FACET_LABELS.category}: ${c}`, drop: dropFrom("categories", c) })),
+    ...(state.inStock && store ? [{ label: TEXT.inStock(store.name), drop: () => (state.inStock = false) }] : []),
+  ];
+}
+
+function clearFilters(state) {
+  state.brands = [];
+  state.categories = [];
+  state.inStock = false;
+}
+
 /** The name with the engine's <mark> highlights, keeping nothing else of its HTML. */
 function highlighted(html, fallback) {
   if (!html) return fallback;
@@ -80,7 +107,23 @@ export async function render(_params, query) {
   const input = h("input#search-input", { type: "search", value: state.q, autocomplete: "off", enterkeyhint: "search", placeholder: "Name, brand, category or barcode", "aria-controls": "search-results" });
   const inStock = h("input#search-in-stock", { type: "checkbox", checked: state.inStock });
   const sort = h("select#search-sort", SORTS.map(([value, label]) => h("option", { value, selected: value === state.sort ? "" : null }, label)));
-  const facets = h("div.facets");
+  const facets = h("div.facets", { hidden: true });
+  const chips = h("div.active-filters", { "data-testid": "active-filters", role: "group", "aria-label": TEXT.activeFilters, hidden: true });
+  const afterFilterChange = () => {
+    inStock.checked = state.inStock;
+    run();
+  };
+  function renderChips() {
+    const active = activeFilters(state, store);
+    chips.hidden = active.length === 0;
+    replace(
+      chips,
+      active.map((filter) =>
+        h("button.chip", { type: "button", "aria-label": TEXT.remove(filter.label), onclick: () => { filter.drop(); afterFilterChange(); } }, filter.label, h("span", { "aria-hidden": "true" }, " ×")),
+      ),
+      active.length > 1 ? h("button.button.button-ghost.button-small", { type: "button", "data-testid": "clear-filters", onclick: () => { clearFilters(state); afterFilterChange(); } }, TEXT.clearAll) : null,
+    );
+  }
   const summary = h("p.result-count", { role: "status", "aria-live": "polite" });
   const results = h("ul#search-results.card-list", { "data-testid": "search-results" });
   const more = h("button.button.button-block", { type: "button", hidden: true }, "Show more");
@@ -92,9 +135,11 @@ export async function render(_params, query) {
   async function run({ append = false } = {}) {
     controller?.abort();
     writeHash(state);
+    renderChips();
     if (!state.q.trim()) {
       replace(results);
       replace(facets);
+      facets.hidden = true;
       summary.textContent = "Type to search the whole range.";
       more.hidden = true;
       return;
@@ -116,7 +161,7 @@ export async function render(_params, query) {
       summary.textContent = `${search.totalCount} product${search.totalCount === 1 ? "" : "s"}`;
       const cards = search.edges.map(resultCard);
       if (append) results.append(...cards);
-      else replace(results, cards.length ? cards : h("li", notice("info", `Nothing matches “${state.q}”. Try fewer words, or scan the barcode.`)));
+      else replace(results, cards.length ? cards : h("li", nothingFound()));
       if (!append) renderFacets(search.facets);
     } catch (error) {
       if (error.name === "AbortError") return;
@@ -128,15 +173,29 @@ export async function render(_params, query) {
           : error.message;
       replace(results, h("li", notice("error", text)));
       replace(facets);
+      facets.hidden = true;
       more.hidden = true;
     }
   }
 
+  /** "Nothing matches", with the way out when filters are on. */
+  function nothingFound() {
+    const active = activeFilters(state, store);
+    if (!active.length) return notice("info", TEXT.nothing(state.q));
+    return h(
+      "div",
+      notice("info", TEXT.nothingFiltered(state.q, active.length)),
+      h("button.button", { type: "button", "data-testid": "drop-filters", onclick: () => { clearFilters(state); afterFilterChange(); } }, TEXT.dropFilters),
+    );
+  }
+
   function renderFacets(list) {
+    const shown = list.filter((facet) => facet.values.length);
+    // An empty panel takes no room (it would stretch its neighbour).
+    facets.hidden = shown.length === 0;
     replace(
       facets,
-      list
-        .filter((facet) => facet.values.length)
+      shown
         .map((facet) => {
           const key = facet.name === "brand" ? "brands" : "categories";
           const chosen = state[key];
@@ -197,11 +256,12 @@ export async function render(_params, query) {
         input,
         h(
           "div.input-row.search-options",
-          store ? h("label.choice", { for: "search-in-stock" }, inStock, `In stock at ${store.name}`) : null,
+          store ? h("label.choice", { for: "search-in-stock" }, inStock, TEXT.inStock(store.name)) : null,
           h("label.visually-hidden", { for: "search-sort" }, "Sort by"),
           sort,
         ),
       ),
+      chips,
       facets,
       summary,
       results,

@@ -1,0 +1,47 @@
+// When the cart this device showed closes elsewhere (ordered on the phone, merged at sign-in,
+// signed out), say so in a banner: with the order when there is a fresh one, else the new cart.
+
+import { gql } from "./api.js";
+import * as cartState from "./cart-state.js";
+import { h } from "./dom.js";
+import * as session from "./session.js";
+
+const LATEST_ORDER = `query LatestOrder { orders(first: 1) { edges { node { id number createdAt } } } }`;
+// An order this recent is taken to be the one the closed cart became.
+const RECENT_MS = 5 * 60 * 1000;
+
+// The component's words, in one place for a later message catalog.
+const TEXT = {
+  ordered: (number) => `Your cart was ordered on another device as ${number}. This is your new cart.`,
+  closed: "Your cart was closed on another device. This is your cart now.",
+  seeOrder: "See the order",
+  dismiss: "Dismiss",
+};
+
+async function latestOrder() {
+  if (!session.get("customer")) return null;
+  try {
+    const node = (await gql(LATEST_ORDER)).orders.edges[0]?.node;
+    return node && Date.now() - new Date(node.createdAt).getTime() < RECENT_MS ? node : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Show a banner in `container` each time the followed cart closes on another device. */
+export function announceMovedCarts(container) {
+  cartState.onClosed(async () => {
+    const order = await latestOrder();
+    container.querySelector(".banner-cart-moved")?.remove();
+    const banner = h(
+      "div.banner.banner-cart-moved",
+      { role: "status", "data-testid": "cart-moved" },
+      order ? TEXT.ordered(order.number) : TEXT.closed,
+      " ",
+      order ? h("a", { href: `#/orders/${encodeURIComponent(order.id)}` }, TEXT.seeOrder) : null,
+      " ",
+      h("button.button.button-small", { type: "button", onclick: () => banner.remove() }, TEXT.dismiss),
+    );
+    container.append(banner);
+  });
+}
