@@ -22,7 +22,7 @@ from tests.rows import add_product, add_store, fresh_ean13
 
 # Statements per request, by database dialect.
 CART_CHANGE = {"sqlite": 9, "postgresql": 6}
-CHECKOUT_OF_5 = {"sqlite": 34, "postgresql": 27}
+CHECKOUT_OF_5 = {"sqlite": 27, "postgresql": 24}
 
 
 @contextmanager
