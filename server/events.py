@@ -220,3 +220,92 @@ class RedisBroker:
         if self._pubsub is not None:
             await self._pubsub.aclose()
         await self._redis.aclose()
+
+
+def _newer(message: Message, than: Message | None) -> bool:
+    """Whether ``message`` announces a later state than ``than`` (notices without versions are)."""
+    if than is None:
+        return True
+    version, other = message.get("version"), than.get("version")
+    if isinstance(version, int) and isinstance(other, int):
+        return version > other
+    return True
+
+
+class Publisher:
+    """Publishes versioned notices from a background task of this process, coalesced per topic.
+
+    ``post`` only queues (it never waits on the broker), so a request answers as soon as it
+    committed. Notices of one topic posted before the task takes them coalesce: the one of
+    the newest version wins, and a notice older than one already published on its topic is
+    dropped, so subscribers never see a version go back. The task starts on the first post in
+    an event loop; a failed publish is logged and the next notices still go out.
+    """
+
+    # Topics whose last published version is remembered (oldest forgotten first).
+    REMEMBERED = 10_000
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+        self._pending: dict[str, Message] = {}
+        self._published: dict[str, Message] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def post(self, topic: str, message: Message) -> None:
+        """Queue ``message`` for ``topic``; it replaces a queued older one of the same topic."""
+        if _newer(message, self._pending.get(topic)) and _newer(
+            message, self._published.get(topic)
+        ):
+            self._pending[topic] = message
+        self._start()
+        self._idle.clear()
+        self._wake.set()
+
+    def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._task is not None and not self._task.done() and self._loop is loop:
+            return
+        self._loop, self._wake, self._idle = loop, asyncio.Event(), asyncio.Event()
+        self._task = loop.create_task(self._run(), name="omnicart-publisher")
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch, self._pending = self._pending, {}
+                for topic, message in batch.items():
+                    await self._publish(topic, message)
+            self._idle.set()
+
+    async def _publish(self, topic: str, message: Message) -> None:
+        if not _newer(message, self._published.get(topic)):
+            return
+        self._published.pop(topic, None)
+        self._published[topic] = message
+        if len(self._published) > self.REMEMBERED:
+            del self._published[next(iter(self._published))]
+        try:
+            await self._broker.publish(topic, message)
+        except (OSError, RedisError) as exc:
+            log.warning("publishing on %s failed: %s", topic, exc)
+        except Exception:  # a lost notice must not stop the notices after it
+            log.exception("publishing on %s failed", topic)
+
+    async def flush(self) -> None:
+        """Wait until every notice posted so far was published (or failed to be)."""
+        if self._task is not None and not self._task.done() and not self._idle.is_set():
+            await self._idle.wait()
+
+    async def close(self) -> None:
+        """Publish what is queued, then stop the task (one of another loop is only dropped)."""
+        task, self._task = self._task, None
+        if task is None or task.done() or self._loop is not asyncio.get_running_loop():
+            return
+        await self.flush()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -9,7 +9,7 @@ from search import SearchEngine, create_engine
 from server.config import Settings
 from server.database_broker import DatabaseBroker
 from server.db import Database
-from server.events import DATABASE_BROKER, Broker, InProcessBroker, RedisBroker
+from server.events import DATABASE_BROKER, Broker, InProcessBroker, Publisher, RedisBroker
 from server.gtin import DEFAULT_TEMPLATES, RestrictedTemplate, parse_template
 from server.page_cache import ProductPages
 
@@ -58,6 +58,11 @@ class Runtime:
         return self.settings.resolved_secret_key()
 
     @cached_property
+    def publisher(self) -> Publisher:
+        """Return this process's publisher of cart and order notices (after commit, batched)."""
+        return Publisher(self.events)
+
+    @cached_property
     def pages(self) -> ProductPages:
         """Return the product pages of the scan path (read model, per-process cache)."""
         return ProductPages(
@@ -71,6 +76,8 @@ class Runtime:
         """Release every connection the runtime holds."""
         if "pages" in self.__dict__:
             await self.pages.close()
+        if "publisher" in self.__dict__:
+            await self.publisher.close()
         await self.events.close()
         await self.search.close()
         await self.db.dispose()

@@ -125,7 +125,7 @@ def announce(ctx: Context, *changed: carts.CartView) -> None:
         topic, notice = cart_topic(cart.id), {"id": cart.id, "version": cart.version}
 
         async def publish(topic: str = topic, notice: dict[str, int] = notice) -> None:
-            await ctx.runtime.events.publish(topic, notice)
+            ctx.runtime.publisher.post(topic, notice)
 
         ctx.after_commit(publish)
 

@@ -137,7 +137,7 @@ def announce_order(ctx: Context, order: orders.OrderView) -> None:
     topic, notice = order_topic(order.id), {"id": order.id, "version": order.version}
 
     async def publish() -> None:
-        await ctx.runtime.events.publish(topic, notice)
+        ctx.runtime.publisher.post(topic, notice)
 
     ctx.after_commit(publish)
 

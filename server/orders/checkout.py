@@ -311,15 +311,18 @@ def _order_values(write: _CheckoutWrite, plan: CheckoutPlan, locked: Locked) -> 
 async def _insert_lines(
     session: AsyncSession, order_id: int, plan: CheckoutPlan, now: datetime
 ) -> list[int]:
-    """Insert the order lines and one held reservation per line; return the line ids."""
-    line_ids = list(
-        (
-            await session.execute(
-                insert(OrderLine).returning(OrderLine.id, sort_by_parameter_order=True),
-                [{"order_id": order_id, **row} for row in plan.rows],
-            )
-        ).scalars()
+    """Insert the order lines and one held reservation per line; return the line ids.
+
+    Each is one multi-row INSERT; the lines' ids are matched to them by position, which
+    RETURNING names (its row order is not promised).
+    """
+    returned = await session.execute(
+        insert(OrderLine)
+        .values([{"order_id": order_id, **row} for row in plan.rows])
+        .returning(OrderLine.position, OrderLine.id)
     )
+    by_position: dict[int, int] = {position: line_id for position, line_id in returned}
+    line_ids = [by_position[row["position"]] for row in plan.rows]
     await session.execute(
         insert(StockReservation),
         [

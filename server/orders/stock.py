@@ -1,8 +1,9 @@
 """Stock movements of orders: reserve, release, consume (collect/ship) and restock (returns).
 
-Every movement changes ``stock_levels`` with one conditional UPDATE per product, always in
-product id order, so two transactions never wait on each other's rows the other way round
-(no deadlock) and a check and its change are one statement (no oversell). Reservation
+A reservation locks its stock rows in product id order (``SELECT … FOR UPDATE``), checks
+them and changes them all with one UPDATE (no oversell); the other movements change
+``stock_levels`` with one UPDATE per product, also in product id order, so two transactions
+never wait on each other's rows the other way round (no deadlock). Reservation
 rows (per order line and location) change in the same transaction, so the ``held`` ones
 always add up to ``StockLevel.reserved``. Each movement notes the products in the outbox,
 so the search index's "in stock at" filters follow; those that raise availability
@@ -17,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import upsert
@@ -55,41 +56,39 @@ async def available_at(
 async def reserve(
     session: AsyncSession, location_id: int, wanted: Mapping[int, int], now: datetime
 ) -> list[Shortfall]:
-    """Reserve ``wanted`` units per product at a location, all or nothing.
+    """Reserve ``wanted`` units per product at a location, all or nothing, in two statements.
 
-    Each product is one ``UPDATE … SET reserved = reserved + q WHERE … AND on_hand -
-    reserved >= q``; the first that matches no row ends the attempt, and what the rest
-    would have needed is read, so the answer names every line that cannot be had. An
-    empty answer means everything is reserved; otherwise the caller must roll back (the
-    savepoint it runs in) to undo the reservations made before the shortfall.
+    ``SELECT … FOR UPDATE`` locks the stock rows in product id order (no deadlock) and reads
+    what each has available; when every product has enough, one ``UPDATE`` adds all of them
+    to ``reserved`` (a ``CASE`` per product), so nobody can take the units in between (the
+    rows are locked on PostgreSQL; SQLite's write lock is already held). Otherwise nothing is
+    written and the answer names every product that cannot be had (a missing row has 0).
 
     The caller notes the products in the outbox: checkout does so before reserving, so the
     contended stock rows are held for as short a time as possible (until its commit).
     """
     order = sorted(wanted)
-    for i, product_id in enumerate(order):
-        units = wanted[product_id]
-        reserved = (
-            await session.execute(
-                update(StockLevel)
-                .where(
-                    StockLevel.location_id == location_id,
-                    StockLevel.product_id == product_id,
-                    StockLevel.on_hand - StockLevel.reserved >= units,
-                )
-                .values(reserved=StockLevel.reserved + units, updated_at=now)
-                .returning(StockLevel.reserved)
-                .execution_options(synchronize_session=False)
-            )
-        ).first()
-        if reserved is None:
-            rest = order[i:]
-            available = await available_at(session, location_id, rest)
-            return [
-                Shortfall(pid, wanted[pid], available[pid])
-                for pid in rest
-                if available[pid] < wanted[pid]
-            ]
+    rows = await session.execute(
+        select(StockLevel.product_id, StockLevel.on_hand - StockLevel.reserved)
+        .where(StockLevel.location_id == location_id, StockLevel.product_id.in_(order))
+        .order_by(StockLevel.product_id)
+        .with_for_update()
+    )
+    found = {pid: max(int(units), 0) for pid, units in rows}
+    shortfalls = [
+        Shortfall(pid, wanted[pid], found.get(pid, 0))
+        for pid in order
+        if found.get(pid, 0) < wanted[pid]
+    ]
+    if shortfalls:
+        return shortfalls
+    added = case({pid: wanted[pid] for pid in order}, value=StockLevel.product_id, else_=0)
+    await session.execute(
+        update(StockLevel)
+        .where(StockLevel.location_id == location_id, StockLevel.product_id.in_(order))
+        .values(reserved=StockLevel.reserved + added, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     return []
 
 
