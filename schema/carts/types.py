@@ -35,8 +35,8 @@ def _parse_quantity(value: Any) -> int:
 # The club's types reach ``Order``, which reaches ``Customer``: named lazily here, they are
 # built by the functions of ``schema.club``, found when a field is first asked for.
 _CLUB = "schema.club"
-ClubMembership = Annotated["Membership", strawberry.lazy(_CLUB)]  # noqa: F821
-ClubPurchases = Annotated["PurchaseConnection", strawberry.lazy(_CLUB)]  # noqa: F821
+ClubMembership = Annotated["Membership", strawberry.lazy(_CLUB)]  # type: ignore[name-defined]  # noqa: F821
+ClubPurchases = Annotated["PurchaseConnection", strawberry.lazy(_CLUB)]  # type: ignore[name-defined]  # noqa: F821
 
 
 def _club() -> Any:

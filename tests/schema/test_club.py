@@ -105,19 +105,20 @@ async def test_purchases_are_newest_first_across_orders_and_till_receipts_paged(
     async with client_for(db, tmp_path) as client:
         kari, _ = await member(client, "kari@example.com")
         order, _ = await place_order(client, [(code, 1)], collect_at(store_id), kari)
+        # The sale happened a minute ago, before the order: the order is newest.
         sale = movement(code, store_id, "SALE", 2, receiptNumber="R-77", customerPhone="91234567")
         assert (await record(client, till, [sale]))["errors"] == []
         first = await graphql(client, PURCHASES, {"first": 1}, kari)
         page = first["data"]["me"]["purchases"]  # type: ignore[index]
         assert [e["node"] for e in page["edges"]] == [
-            {"__typename": "Receipt", "number": "R-77", "total": {"amount": 20000}}
+            {"__typename": "Order", "number": order["number"]}
         ]
         assert page["pageInfo"] == {"hasNextPage": True}
         after = page["edges"][0]["cursor"]
         second = await graphql(client, PURCHASES, {"first": 1, "after": after}, kari)
         page = second["data"]["me"]["purchases"]  # type: ignore[index]
         assert [e["node"] for e in page["edges"]] == [
-            {"__typename": "Order", "number": order["number"]}
+            {"__typename": "Receipt", "number": "R-77", "total": {"amount": 20000}}
         ]
         assert page["pageInfo"] == {"hasNextPage": False}
 

@@ -88,6 +88,7 @@ class Store:
                 order.id,
                 action,
                 now=NOW,
+                points_per_10_kr=10,
                 pickup_days=7,  # type: ignore[arg-type]
             )
 
@@ -151,7 +152,15 @@ async def test_a_return_restocks_on_hand_and_leaves_reservations_alone(db: Datab
         )
         assert line is not None
         back = [ReturnLine(line, 2)]
-        await take_return(session, store.staff, order.id, store_id=None, lines=back, now=NOW)
+        await take_return(
+            session,
+            store.staff,
+            order.id,
+            store_id=None,
+            lines=back,
+            now=NOW,
+            points_per_10_kr=10,
+        )
     assert await store.figures() == (9, 2, 2)
     await reservations_add_up(db)
 
