@@ -8,8 +8,8 @@ from schema.ids import decode_id
 from server.club.numbers import normalise_member_number
 from server.db import Database
 from server.models import Order
-from tests.clients import client_for, collect_at, graphql, place_order, sign_up
-from tests.rows import add_device, store_with_product
+from tests.clients import client_for, collect_at, graphql, place_order, sign_up, staff_sign_in
+from tests.rows import add_device, add_staff, store_with_product
 from tests.stock_helpers import movement, record
 
 PASSWORD = "correct horse battery"
@@ -37,6 +37,7 @@ query Purchases($first: Int, $after: String) {
   } }
 }
 """
+STAFF_SEARCH = "query S($q: String!) { customerSearch(query: $q) { customer { email } } }"
 KIOSK = "query Kiosk($code: String!) { memberAtKiosk(code: $code) { firstName points } }"
 ME_POINTS = "{ me { membership { number points } } }"
 EXPORT = "{ customerDataExport }"
@@ -208,3 +209,45 @@ async def test_deleting_keeps_the_order_with_personal_fields_erased(
         kept = await session.get(Order, decode_id(order["id"], "Order"))
     assert kept is not None
     assert (kept.customer_id, kept.cart_token_hash) == (None, None)
+
+
+async def test_member_card_images_draw_any_valid_number_and_are_never_cached(
+    db: Database, tmp_path: Path
+) -> None:
+    async with client_for(db, tmp_path) as client:
+        _, membership = await member(client, "kari@example.com")
+        number = membership["number"]
+        images = [
+            await client.get(f"/members/{number}.svg"),
+            await client.get(f"/members/{number}.png"),
+            await client.get(f"/members/{number}/qr.svg"),
+            await client.get(f"/members/{number}/qr.png"),
+            await client.get("/members/1000000008.svg"),  # valid, nobody's: still drawn
+        ]
+        wrong_digit = await client.get(f"/members/{number[:-1]}{(int(number[-1]) + 1) % 10}.svg")
+        wrong_format = await client.get(f"/members/{number}.gif")
+    for response in images:
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "no-store"
+    assert b"<svg" in images[0].content and b"<svg" in images[2].content
+    assert images[1].content[:8] == images[3].content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert wrong_digit.status_code == 404
+    assert wrong_digit.json()["error"]["code"] == "NOT_FOUND"
+    assert wrong_digit.headers["cache-control"] == "no-store"
+    assert (wrong_format.status_code, wrong_format.json()["error"]["code"]) == (
+        400,
+        "INVALID_INPUT",
+    )
+
+
+async def test_staff_find_a_customer_by_member_number(db: Database, tmp_path: Path) -> None:
+    await store_with_product(db, "OSL")
+    await add_staff(db, "ola@shop.no", store_code="OSL")
+    async with client_for(db, tmp_path) as client:
+        _, membership = await member(client, "kari@example.com", phone=None)
+        await member(client, "per@example.com", phone=None, name="Per Hansen")
+        staff = await staff_sign_in(client, "ola@shop.no")
+        number = membership["number"]
+        spaced = f"{number[:4]} {number[4:]}"
+        found = await graphql(client, STAFF_SEARCH, {"q": spaced}, staff)
+    assert found["data"]["customerSearch"] == [{"customer": {"email": "kari@example.com"}}]  # type: ignore[index]
