@@ -10,11 +10,13 @@ from strawberry.types import Info
 
 from schema.carts.mutations import announce
 from schema.carts.types import Cart, Customer
+from schema.club import ClubConsentsInput
 from schema.context import Context, context_of
 from schema.errors import UserError
 from schema.ids import decode_id
 from schema.mutations import Call, run_mutation
 from server import accounts
+from server.club.membership import Consents
 from server.errors import AppError
 
 
@@ -28,6 +30,18 @@ class CustomerSignUpInput:
         default=None,
         description="The guest cart to keep; send its X-Cart-Token to prove you hold it.",
     )
+    join_club: bool | None = strawberry.field(
+        default=False, description="Join the club at once (give `consents` with the terms)."
+    )
+    consents: ClubConsentsInput | None = strawberry.field(
+        default=None, description="The club consents, when joining; the terms are needed."
+    )
+
+    def club(self) -> Consents | None:
+        """Return the consents to join with, or None when not joining."""
+        if not self.join_club:
+            return None
+        return self.consents.to_consents() if self.consents else Consents(club_terms=False)
 
 
 @strawberry.input(description="Credentials, optionally with the guest cart to merge.")
@@ -144,6 +158,7 @@ class AccountMutation:
                 guest_cart_id=_cart_pk(input.cart_id),
                 settings=call.settings,
                 now=call.now,
+                club=input.club(),
             ),
             lambda result: _signed_in(ctx, result),
         )

@@ -22,6 +22,7 @@ from schema.carts.queries import CartQuery
 from schema.carts.subscriptions import CartSubscription
 from schema.carts.types import LINE_QUANTITY_SCALAR, Cart, Customer, LineQuantity
 from schema.catalog import CatalogQuery, Product, ScanMutation, Store
+from schema.club import ClubMutation, ClubQuery
 from schema.context import OperationTransaction
 from schema.cost import QueryCostLimit
 from schema.errors import CodedErrors, QuietSchema
@@ -61,6 +62,7 @@ Query = merge_types(
         AnalyticsQuery,
         StockQuery,
         NotificationQuery,
+        ClubQuery,
     ),
 )
 Mutation = merge_types(
@@ -75,6 +77,7 @@ Mutation = merge_types(
         StaffMutation,
         StockMutation,
         NotificationMutation,
+        ClubMutation,
     ),
 )
 Subscription = merge_types("Subscription", (CartSubscription, OrderSubscription, StockSubscription))

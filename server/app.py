@@ -26,6 +26,7 @@ from starlette.types import ASGIApp
 
 from server.barcodes import render_gtin
 from server.carts.routes import handoff_routes
+from server.club.routes import member_card_routes
 from server.config import Settings
 from server.demo_access import ensure_demo_access
 from server.errors import AppError, InvalidInput
@@ -172,6 +173,7 @@ def _routes(graphql: ASGIApp) -> list[BaseRoute]:
         WebSocketRoute("/graphql", graphql),
         Route("/barcodes/{name}", barcode_image, methods=["GET"]),
         *handoff_routes(),
+        *member_card_routes(),
         *stock_routes(),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

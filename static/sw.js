@@ -42,6 +42,7 @@ const SHELL = [
   "/js/session.js",
   "/js/fragments.js",
   "/js/screens/account.js",
+  "/js/screens/club.js",
   "/js/screens/cart.js",
   "/js/screens/checkout.js",
   "/js/screens/handoff.js",

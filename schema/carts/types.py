@@ -6,6 +6,7 @@ other, and one module keeps that from becoming an import cycle.
 
 from __future__ import annotations
 
+import importlib
 from datetime import datetime
 from typing import Annotated, Any, NewType
 
@@ -29,6 +30,18 @@ def _parse_quantity(value: Any) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     raise InvalidQuantity("A quantity is a whole number of units.", field="quantity")
+
+
+# The club's types reach ``Order``, which reaches ``Customer``: named lazily here, they are
+# built by the functions of ``schema.club``, found when a field is first asked for.
+_CLUB = "schema.club"
+ClubMembership = Annotated["Membership", strawberry.lazy(_CLUB)]  # type: ignore[name-defined]  # noqa: F821
+ClubPurchases = Annotated["PurchaseConnection", strawberry.lazy(_CLUB)]  # type: ignore[name-defined]  # noqa: F821
+
+
+def _club() -> Any:
+    """Return ``schema.club``, the module the lazy types above name (imported by then)."""
+    return importlib.import_module(_CLUB)
 
 
 LineQuantity = NewType("LineQuantity", int)
@@ -177,3 +190,25 @@ class Customer(Node):
             return None
         view = await context_of(info).loaders.customer_cart.load(self.row.id)
         return Cart.from_model(view) if view else None
+
+    @strawberry.field(description="The club membership; null when not a member.")
+    async def membership(self, info: Info) -> ClubMembership | None:
+        return await _club().membership_of(info, self.row.id)
+
+    @strawberry.field(
+        description=(
+            "Orders (every channel) and till receipts, newest first: to the customer and "
+            "to staff (audited)."
+        )
+    )
+    async def purchases(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="At most this many (1 to 100; 20).")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="The cursor to continue after.")
+        ] = None,
+    ) -> ClubPurchases:
+        return await _club().purchases_of(info, self.row.id, first, after)

@@ -198,7 +198,7 @@ class StockMutation:
         ctx = context_of(info)
 
         async def record(call: Call) -> stock.Recorded:
-            recorder = stock.Recorder.of_viewer(call.viewer)
+            recorder = stock.Recorder.of_viewer(call.viewer, club=stock.TillClub.of(call.settings))
             movements = await _movements(ctx, input)
             return await stock.record_movements(call.session, recorder, movements, call.now)
 

@@ -27,7 +27,8 @@ LANGUAGES = ("nb", "en")
 ERASED_ADDRESS = "(erased)"
 
 
-def _own(viewer: Viewer) -> int:
+def own_customer(viewer: Viewer) -> int:
+    """Return the signed-in customer's id, or raise PermissionDenied."""
     if viewer.customer_id is None:
         raise PermissionDenied("Sign in to reach your account.")
     return viewer.customer_id
@@ -41,7 +42,7 @@ async def update_preferences(
     favourite_store_id: int | None,
 ) -> Customer:
     """Set the signed-in customer's language ('nb', 'en' or None) and favourite store."""
-    customer_id = _own(viewer)
+    customer_id = own_customer(viewer)
     if language is not None and language not in LANGUAGES:
         raise InvalidInput("The language is nb or en.", field="language")
     if favourite_store_id is not None and await session.get(Store, favourite_store_id) is None:
@@ -59,7 +60,7 @@ async def update_preferences(
 
 async def export_data(session: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     """Return everything kept about the signed-in customer, as JSON-ready values."""
-    customer_id = _own(viewer)
+    customer_id = own_customer(viewer)
     customer = await session.get(Customer, customer_id)
     if customer is None:
         raise NotFound("There is no such customer.")
@@ -94,12 +95,12 @@ async def delete_account(
     session: AsyncSession, viewer: Viewer, *, confirm_email: str, now: datetime
 ) -> int:
     """Delete the signed-in customer (they retype their email); return the orders kept."""
-    customer_id = _own(viewer)
+    customer_id = own_customer(viewer)
     customer = await session.get(Customer, customer_id)
     if customer is None:
         raise NotFound("There is no such customer.")
     if confirm_email.strip().lower() != customer.email:
-        raise InvalidInput("Type your email address to confirm.", field="confirmEmail")
+        raise InvalidInput("Type your email address to confirm.", field="email")
     kept = int(
         await session.scalar(
             select(func.count()).select_from(Order).where(Order.customer_id == customer_id)

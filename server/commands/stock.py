@@ -24,7 +24,7 @@ from server.events import announce_product_changes
 from server.models import utcnow
 from server.runtime import create_broker
 from server.stock.feed import FeedReport, run_feed
-from server.stock.inputs import Recorder
+from server.stock.inputs import Recorder, TillClub
 from server.stock.reconcile import CheckReport, check_stock, repair
 
 stock_app = typer.Typer(help="Stock movements and the stock check.", no_args_is_help=True)
@@ -64,7 +64,9 @@ def import_movements(
                     await announce_product_changes(broker, ids)
 
                 lines = _file_lines(file, advance)
-                return await run_feed(db, Recorder.command_line(), lines, announce)
+                return await run_feed(
+                    db, Recorder.command_line(TillClub.of(settings)), lines, announce
+                )
         finally:
             await broker.close()
 

@@ -17,8 +17,9 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.club.numbers import normalise_member_number
 from server.errors import InvalidInput
-from server.models import Customer, Order, OrderLine
+from server.models import Customer, Membership, Order, OrderLine
 from server.staff.access import require_staff
 from server.staff.audit import record_action
 from server.states import OrderStatus
@@ -73,6 +74,11 @@ async def search_customers(
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 3:
         ways.append(_phone_digits(Customer.phone).contains(digits, autoescape=True))
+    number = normalise_member_number(text)
+    if number is not None:  # a scanned or typed member card
+        ways.append(
+            Customer.id.in_(select(Membership.customer_id).where(Membership.number == number))
+        )
     rows = (
         (
             await session.execute(

@@ -10,7 +10,7 @@ so ``omnicart stock check`` (``server.stock.reconcile``) can tell when on hand, 
 and the history disagree.
 """
 
-from server.stock.inputs import MAX_MOVEMENTS, MovementInput, Recorder, Rejected
+from server.stock.inputs import MAX_MOVEMENTS, MovementInput, Recorder, Rejected, TillClub
 from server.stock.movements import Recorded, Shortfall, record_movements
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "MovementInput",
     "Recorded",
     "Recorder",
+    "TillClub",
     "Rejected",
     "Shortfall",
     "record_movements",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from server.config import Settings
 from server.errors import AppError, InvalidInput, InvalidQuantity, PermissionDenied
 from server.states import MovementSource, StockMovementKind
 from server.viewer import INTEGRATION_KINDS, Viewer
@@ -50,17 +51,41 @@ class Rejected:
 
 
 @dataclass(frozen=True, slots=True)
+class TillClub:
+    """What a member's till sale earns by: the shop's currency and its points rate."""
+
+    currency: str
+    points_per_10_kr: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> TillClub:
+        """Return the club terms the settings configure."""
+        return cls(settings.currency, settings.points_per_10_kr)
+
+
+@dataclass(frozen=True, slots=True)
 class Recorder:
-    """Who records movements: a till or warehouse device of a store, or the command line."""
+    """Who records movements: a till or warehouse device of a store, or the command line.
+
+    With ``club``, a SALE naming a member's phone or number and a receipt number records
+    that receipt for the member (``server.club.receipts``); without it, sales earn nothing.
+    """
 
     source: MovementSource
     device_id: int | None = None
     store_id: int | None = None
     online: bool = False
     every_location: bool = False
+    club: TillClub | None = None
 
     @classmethod
-    def of_viewer(cls, viewer: Viewer, source: MovementSource = MovementSource.DEVICE) -> Recorder:
+    def of_viewer(
+        cls,
+        viewer: Viewer,
+        source: MovementSource = MovementSource.DEVICE,
+        *,
+        club: TillClub | None = None,
+    ) -> Recorder:
         """Return the recorder a caller stands for, or raise PermissionDenied.
 
         Only integration devices record movements: a till (``pos``) for its own store, a
@@ -70,12 +95,12 @@ class Recorder:
         device = viewer.device
         if device is None or device.kind not in INTEGRATION_KINDS:
             raise PermissionDenied("Only till (pos) and warehouse devices record stock movements.")
-        return cls(source, device.id, device.store_id, online=device.kind == "warehouse")
+        return cls(source, device.id, device.store_id, online=device.kind == "warehouse", club=club)
 
     @classmethod
-    def command_line(cls) -> Recorder:
+    def command_line(cls, club: TillClub | None = None) -> Recorder:
         """Return the recorder of ``omnicart stock import``: any location, source FILE."""
-        return cls(MovementSource.FILE, every_location=True)
+        return cls(MovementSource.FILE, every_location=True, club=club)
 
     def may_record_at(self, store_id: int | None) -> bool:
         """Tell whether this recorder may move stock at a store (None: the online warehouse)."""

@@ -26,14 +26,22 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import InvalidInput
+from server.club.receipts import record_receipt
+from server.errors import InvalidInput, NotFound
 from server.notifications.back_in_stock import check_available
 from server.notifications.complements import record_basket
 from server.outbox import record_product_changes
 from server.states import StockMovementKind
 from server.stock import ledger
 from server.stock.checking import Checked, resolve_batch, screen_batch
-from server.stock.inputs import MAX_MOVEMENTS, MovementInput, Recorder, Rejected, takes_out
+from server.stock.inputs import (
+    MAX_MOVEMENTS,
+    MovementInput,
+    Recorder,
+    Rejected,
+    TillClub,
+    takes_out,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +111,7 @@ async def _apply(
     """Apply the checked movements in ``occurredAt`` order and write the ledger."""
     todo = sorted(checked.ready, key=lambda r: (r.movement.occurred_at, r.index))
     rows: list[dict[str, Any]] = []
-    follow = _FollowUps()
+    follow = _FollowUps(recorder.club)
     for ready in todo:
         key = (ready.location_id, ready.product_id)
         level, movement = levels[key], ready.movement
@@ -124,13 +132,27 @@ async def _apply(
 
 
 @dataclass
+class _MemberSale:
+    """A till receipt naming a customer: who, where, when, and its products."""
+
+    member_code: str
+    store_id: int | None
+    at: datetime
+    lines: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+
+
+@dataclass
 class _FollowUps:
-    """What a batch sets off besides the ledger: back-in-stock alerts and till baskets."""
+    """What a batch sets off besides the ledger: back-in-stock alerts, baskets, member sales."""
+
+    club: TillClub | None = None
 
     # Products whose on hand went up, per location: open "tell me" requests may be met.
     raised: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     # The products of each till receipt, for "goes well with" (co-purchase counts).
     baskets: dict[tuple[int, str], set[int]] = field(default_factory=lambda: defaultdict(set))
+    # Till receipts with a customer's phone or member number, by receipt number.
+    sales: dict[str, _MemberSale] = field(default_factory=dict)
 
     def note(self, ready: Any, effect: ledger.Effect) -> None:
         """Remember what one applied movement may set off."""
@@ -139,6 +161,12 @@ class _FollowUps:
             self.raised[ready.location_id].add(ready.product_id)
         if movement.kind == StockMovementKind.SALE and movement.receipt_number:
             self.baskets[(ready.location_id, movement.receipt_number)].add(ready.product_id)
+            if self.club is not None and movement.customer_phone:
+                sale = self.sales.setdefault(
+                    movement.receipt_number,
+                    _MemberSale(movement.customer_phone, movement.store_id, movement.occurred_at),
+                )
+                sale.lines[ready.product_id] += abs(movement.quantity)
 
     async def run(self, session: AsyncSession, now: datetime) -> None:
         """Notify met requests and count the receipts' baskets, in the batch's transaction."""
@@ -146,6 +174,28 @@ class _FollowUps:
             await check_available(session, location_id, sorted(product_ids), now)
         for _key, product_ids in sorted(self.baskets.items()):
             await record_basket(session, product_ids)
+        for number, sale in sorted(self.sales.items()):
+            await self._record_member_sale(session, number, sale)
+
+    async def _record_member_sale(
+        self, session: AsyncSession, number: str, sale: _MemberSale
+    ) -> None:
+        """Record a receipt for the member it names; a phone no member has earns nothing."""
+        assert self.club is not None
+        try:
+            async with session.begin_nested():
+                await record_receipt(
+                    session,
+                    member_code=sale.member_code,
+                    receipt_number=number,
+                    lines=sorted(sale.lines.items()),
+                    at=sale.at,
+                    currency=self.club.currency,
+                    points_per_10_kr=self.club.points_per_10_kr,
+                    store_id=sale.store_id,
+                )
+        except NotFound:  # no member (or no price): the sale stands, not a member purchase
+            return
 
 
 async def _effect(

@@ -21,7 +21,7 @@ from server.models import utcnow
 from server.outages import is_lost_connection
 from server.runtime import Runtime
 from server.stock.feed import lines_of, run_feed
-from server.stock.inputs import Recorder
+from server.stock.inputs import Recorder, TillClub
 
 log = logging.getLogger("omnicart.stock")
 FEED_PATH = "/stock/movements"
@@ -42,7 +42,7 @@ def stock_routes() -> list[Route]:
             viewer = await resolve_viewer(
                 session, bearer=bearer_of(request), cart_token=None, now=utcnow()
             )
-        recorder = Recorder.of_viewer(viewer)
+        recorder = Recorder.of_viewer(viewer, club=TillClub.of(runtime.settings))
 
         async def announce(ids: set[int]) -> None:
             try:

@@ -8,6 +8,7 @@ import { clearSavedData } from "../pwa.js";
 import { navigate } from "../router.js";
 import * as session from "../session.js";
 import { CART } from "../fragments.js";
+import { clubSection } from "./club.js";
 
 const SESSION_FIELDS = `token expiresAt customer { id email name phone } cart { ${CART} } errors { code field message }`;
 const SIGN_IN = `mutation CustomerSignIn($input: CustomerSignInInput!) { customerSignIn(input: $input) { ${SESSION_FIELDS} } }`;
@@ -100,6 +101,11 @@ async function signOut() {
   } catch (error) {
     if (!isUnsupported(error)) console.warn("sign-out:", error.message);
   }
+  await signedOut();
+}
+
+// Forget the session on this device (after signing out, or once the account is deleted).
+async function signedOut() {
   session.set({ authToken: null, customer: null });
   cartState.forget();
   await clearSavedData();
@@ -119,6 +125,7 @@ export async function render(_params, query) {
       h("p", "Signed in as ", h("strong", { "data-testid": "signed-in-as" }, customer.name || customer.email), customer.name ? ` (${customer.email})` : ""),
       h("p.small", "Your cart is the same on every device you sign in on."),
       h("ul.link-list", h("li", h("a", { href: "#/cart" }, "Your cart")), h("li", h("a", { href: "#/orders" }, "Your orders"))),
+      clubSection(signedOut),
       out,
     );
   }

@@ -1,0 +1,96 @@
+// The club on the account screen: the member card (Code 128 and QR), points, joining with
+// the three consents, and the customer's own data (download, delete the account).
+
+import { gql, payload } from "../api.js";
+import { busy, h, notice, replace } from "../dom.js";
+
+const MEMBERSHIP = `query ClubMembership { me { id membership { number points joinedAt barcodeUrl qrUrl } } }`;
+const JOIN = `mutation ClubJoin($input: ClubJoinInput!) { clubJoin(input: $input) { membership { number points joinedAt barcodeUrl qrUrl } errors { code field message } } }`;
+const EXPORT = `query CustomerDataExport { customerDataExport }`;
+const DELETE = `mutation CustomerDelete($input: CustomerDeleteInput!) { customerDelete(input: $input) { deleted ordersKept errors { code field message } } }`;
+
+function memberCard(membership) {
+  return h(
+    "div.member-card",
+    { "data-testid": "member-card" },
+    h("h2", "Your member card"),
+    h("p", "Points: ", h("strong", { "data-testid": "member-points" }, String(membership.points))),
+    h("img.member-barcode", { src: membership.barcodeUrl, alt: `Member number ${membership.number} as a barcode` }),
+    h("img.member-qr", { src: membership.qrUrl, alt: `Member number ${membership.number} as a QR code`, width: "160", height: "160" }),
+    h("p.small", { "data-testid": "member-number" }, membership.number),
+  );
+}
+
+function consent(name, label, required) {
+  return h("div.field", h("label", h("input", { type: "checkbox", name, required }), " ", label));
+}
+
+function joinForm(box, feedback) {
+  const submit = h("button.button.button-primary", { type: "submit" }, "Join the club");
+  const form = h(
+    "form.club-join",
+    {
+      onsubmit: (event) => {
+        event.preventDefault();
+        busy(submit, async () => {
+          const data = new FormData(form);
+          const consents = {
+            clubTerms: data.get("clubTerms") === "on",
+            marketingEmail: data.get("marketingEmail") === "on",
+            marketingSms: data.get("marketingSms") === "on",
+          };
+          try {
+            const joined = payload((await gql(JOIN, { input: { consents } })).clubJoin);
+            replace(box, memberCard(joined.membership));
+          } catch (error) {
+            replace(feedback, notice("error", error.message));
+          }
+        });
+      },
+    },
+    h("h2", "Join the club"),
+    h("p.small", "Earn points on everything you buy, online and at the till."),
+    consent("clubTerms", "I accept the club terms", true),
+    consent("marketingEmail", "Send me offers by email", false),
+    consent("marketingSms", "Send me offers by SMS", false),
+    submit,
+  );
+  return form;
+}
+
+async function download(feedback) {
+  try {
+    const data = (await gql(EXPORT)).customerDataExport;
+    const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+    const link = h("a", { href: URL.createObjectURL(blob), download: "my-data.json" });
+    link.click();
+  } catch (error) {
+    replace(feedback, notice("error", error.message));
+  }
+}
+
+async function deleteAccount(feedback, signedOut) {
+  const email = window.prompt("Type your email address to delete your account:");
+  if (!email) return;
+  try {
+    payload((await gql(DELETE, { input: { email } })).customerDelete);
+    await signedOut();
+  } catch (error) {
+    replace(feedback, notice("error", error.message));
+  }
+}
+
+// The club section of a signed-in customer's account; `signedOut` ends the session locally.
+export function clubSection(signedOut) {
+  const feedback = h("div", { "aria-live": "assertive" });
+  const box = h("div.club-box", h("p.small", "Loading your membership…"));
+  gql(MEMBERSHIP)
+    .then((result) => {
+      const membership = result.me?.membership;
+      replace(box, membership ? memberCard(membership) : joinForm(box, feedback));
+    })
+    .catch((error) => replace(box, notice("error", error.message)));
+  const exportButton = h("button.button.button-ghost", { type: "button", onclick: () => busy(exportButton, () => download(feedback)) }, "Download my data");
+  const deleteButton = h("button.button.button-ghost", { type: "button", onclick: () => busy(deleteButton, () => deleteAccount(feedback, signedOut)) }, "Delete my account");
+  return h("section.club", feedback, box, h("div.account-data", exportButton, deleteButton));
+}
