@@ -173,6 +173,31 @@ async def is_member(session: AsyncSession, customer_id: int | None) -> bool:
     return found is not None
 
 
+@dataclass(frozen=True, slots=True)
+class Shopper:
+    """What an order needs to know of the customer placing it: club or not, and the language."""
+
+    member: bool = False
+    # The customer's preferred language ('nb' or 'en'); None: as the request asks.
+    language: str | None = None
+
+
+async def shopper_of(session: AsyncSession, customer_id: int | None) -> Shopper:
+    """Return whether the customer (if any) is a member and their language, in one query."""
+    if customer_id is None:
+        return Shopper()
+    row = (
+        await session.execute(
+            select(Customer.language, Membership.customer_id)
+            .outerjoin(Membership, Membership.customer_id == Customer.id)
+            .where(Customer.id == customer_id)
+        )
+    ).first()
+    if row is None:
+        return Shopper()
+    return Shopper(member=row[1] is not None, language=row[0])
+
+
 def phone_digits(text: str) -> str:
     """Return the digits of a phone number that identify it (the last ``PHONE_DIGITS``)."""
     return re.sub(r"\D", "", text)[-PHONE_DIGITS:]

@@ -21,7 +21,7 @@ from server.carts.service import lock_customer
 from server.carts.versioning import Guard, Locked, bump_version, run_versioned
 from server.carts.views import reachable_by
 from server.club import points
-from server.club.membership import is_member
+from server.club.membership import shopper_of
 from server.errors import IdempotencyKeyReused, NotFound
 from server.models import (
     Cart,
@@ -178,8 +178,10 @@ async def checkout(
 async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -> CheckoutResult:
     """Write the order, its lines, reservations and first status; take the stock last."""
     g = write.guard
-    plan = await _plan(session, write, member=await is_member(session, locked.customer_id))
-    values = _order_values(write, plan, locked)
+    shopper = await shopper_of(session, locked.customer_id)
+    plan = await _plan(session, write, member=shopper.member)
+    # The customer's language preference wins over the request's Accept-Language.
+    values = _order_values(write, plan, locked, shopper.language or write.request.language)
     order_id = (
         await session.execute(
             insert(Order)
@@ -277,7 +279,9 @@ def _line_rows(
     return rows
 
 
-def _order_values(write: _CheckoutWrite, plan: CheckoutPlan, locked: Locked) -> dict[str, Any]:
+def _order_values(
+    write: _CheckoutWrite, plan: CheckoutPlan, locked: Locked, language: str
+) -> dict[str, Any]:
     """Return the order row's columns (the idempotency key and fingerprint aside)."""
     now, viewer, fulfilment = write.guard.now, write.guard.viewer, write.fulfilment
     is_collect = isinstance(fulfilment, ClickAndCollect)
@@ -302,7 +306,7 @@ def _order_values(write: _CheckoutWrite, plan: CheckoutPlan, locked: Locked) -> 
         "pickup_deadline": now + timedelta(days=write.pickup_days) if is_collect else None,
         "created_at": now,
         "updated_at": now,
-        "language": write.request.language,
+        "language": language,
         "contact_email": write.request.contact.email,
         "contact_phone": write.request.contact.phone,
     }

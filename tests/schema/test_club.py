@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import select
+
 from schema.ids import decode_id
 from server.club.numbers import normalise_member_number
 from server.db import Database
@@ -251,3 +253,29 @@ async def test_staff_find_a_customer_by_member_number(db: Database, tmp_path: Pa
         spaced = f"{number[:4]} {number[4:]}"
         found = await graphql(client, STAFF_SEARCH, {"q": spaced}, staff)
     assert found["data"]["customerSearch"] == [{"customer": {"email": "kari@example.com"}}]  # type: ignore[index]
+
+
+PREFERENCES = """
+mutation Prefs($input: CustomerPreferencesUpdateInput!) {
+  customerPreferencesUpdate(input: $input) { errors { code field } }
+}
+"""
+
+
+async def test_an_order_speaks_the_customers_language_over_the_requests(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, _, code, _ = await store_with_product(db, "LNG", on_hand=5)
+    async with client_for(db, tmp_path) as client:
+        english = await sign_up(client, "emma@example.com")
+        norwegian = await sign_up(client, "ola@example.com")
+        chose = await graphql(client, PREFERENCES, {"input": {"language": "en"}}, english)
+        for headers in (english, norwegian):
+            asked_nb = headers | {"Accept-Language": "nb-NO,nb;q=0.9"}
+            await place_order(client, [(code, 1)], collect_at(store_id), asked_nb)
+    async with db.transaction(write=False) as session:
+        languages = (
+            (await session.execute(select(Order.language).order_by(Order.id))).scalars().all()
+        )
+    assert chose["data"]["customerPreferencesUpdate"]["errors"] == []
+    assert list(languages) == ["en", "nb"]
