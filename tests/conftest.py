@@ -124,3 +124,16 @@ async def sqlite_db(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Data
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def shared_postgres(
+    tmp_path: Path, sqlite_template: Path, pg_template: str | None
+) -> AsyncIterator[Database]:
+    """A migrated PostgreSQL database that several server processes share."""
+    database, name = await make_database("postgres", tmp_path, sqlite_template, pg_template)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

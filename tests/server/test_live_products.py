@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 from schema.ids import encode_id
 from server.db import Database
 from tests.clients import settings_for
-from tests.conftest import REDIS_URL, make_database, require_service
+from tests.conftest import REDIS_URL, require_service
 from tests.live import GraphQLWebSocket, serve_in_process, serve_in_thread
 from tests.rows import add_device, store_with_product
 from tests.stock_helpers import movement, record
@@ -67,21 +66,6 @@ async def test_an_unknown_or_malformed_barcode_ends_the_subscription_with_its_co
     for message, code in ((unknown, "NOT_FOUND"), (malformed, "INVALID_GTIN")):
         assert (message["type"], message["payload"]["data"]) == ("next", None)
         assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == [code]
-
-
-@pytest.fixture
-async def shared_postgres(
-    tmp_path: Path, sqlite_template: Path, pg_template: str | None
-) -> AsyncIterator[Database]:
-    """A migrated PostgreSQL database that several server processes share."""
-    from tests.conftest import _pg_admin
-
-    database, name = await make_database("postgres", tmp_path, sqlite_template, pg_template)
-    try:
-        yield database
-    finally:
-        await database.dispose()
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.postgres

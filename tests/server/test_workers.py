@@ -18,10 +18,10 @@ import pytest
 from filelock import FileLock, Timeout
 
 from server.db import Database
-from tests.clients import graphql, new_cart
-from tests.live import WAIT, GraphQLWebSocket, serve_in_process
+from tests.clients import graphql
+from tests.live import WAIT, serve_in_process
 from tests.rows import add_product, fresh_ean13
-from tests.server.test_live_carts import add, cart_of, follow, ws_params
+from tests.server.test_live_carts import share_cart_events
 
 FIND = """
 query Find($query: String!) { search(query: $query, first: 5) { edges { node { name } } } }
@@ -59,28 +59,7 @@ async def test_two_workers_share_live_cart_events(sqlite_db: Database, tmp_path:
     await add_product(sqlite_db, gtins=[code], name="Te")
     env = worker_env(sqlite_db, tmp_path)
     with serve_in_process(env) as first, serve_in_process(env) as second:
-        async with httpx.AsyncClient(base_url=first) as client:
-            cart_id, reach = await new_cart(client)
-        async with (
-            GraphQLWebSocket.connect(second, ws_params(reach)) as on_second,
-            GraphQLWebSocket.connect(first, ws_params(reach)) as on_first,
-        ):
-            op_second, second_now = await follow(on_second, cart_id)
-            op_first, first_now = await follow(on_first, cart_id)
-            assert second_now["version"] == first_now["version"] == 1
-            for expected in (2, 3, 4):
-                # The change goes to the first worker; both workers' subscribers hear it.
-                assert await add(first, cart_id, reach, code) == expected
-                assert cart_of(await on_second.next(op_second))["version"] == expected
-                assert cart_of(await on_first.next(op_first))["version"] == expected
-            # And the other way round.
-            assert await add(second, cart_id, reach, code) == 5
-            assert cart_of(await on_first.next(op_first)) == {
-                "id": cart_id,
-                "version": 5,
-                "totalQuantity": 4,
-                "lines": [{"quantity": 4, "product": {"name": "Te"}}],
-            }
+        await share_cart_events(first, second, code, name="Te")
 
 
 async def test_one_worker_writes_the_index_the_other_reads_and_takes_over(
