@@ -1,5 +1,6 @@
 // The GraphQL client: POST /graphql with this device's credentials, typed failures.
 
+import { acceptLanguage } from "./i18n.js";
 import { authHeaders } from "./session.js";
 
 const listeners = new Set();
@@ -58,7 +59,7 @@ async function post(request, { headers, signal }) {
   try {
     response = await fetch("/graphql", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json", ...authHeaders(), ...headers },
+      headers: { "Content-Type": "application/json", Accept: "application/json", "Accept-Language": acceptLanguage(), ...authHeaders(), ...headers },
       body: JSON.stringify(request),
       signal,
     });

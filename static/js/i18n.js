@@ -1,0 +1,116 @@
+// One message catalog for every screen: t(messageKey, vars) in the shopper's language.
+// The language is the one chosen with the switch (remembered on the device), else the first
+// of the browser's languages we ship (nb for Norwegian Bokmål, Nynorsk or "no"), else English.
+// Money, numbers and dates go through Intl in the same locale. Requests carry it as
+// Accept-Language so the server's messages (errors, notifications) speak it too.
+
+import en from "./messages/en.js";
+import nb from "./messages/nb.js";
+
+const CATALOGS = { en, nb };
+const STORAGE_KEY = "omnicart.locale";
+/** The languages shipped, in the order the switch shows them. */
+export const LOCALES = [
+  { code: "nb", name: "Norsk bokmål" },
+  { code: "en", name: "English" },
+];
+const TAGS = { nb: "nb-NO", en: "en-GB" };
+const listeners = new Set();
+let current = pick();
+
+function pick() {
+  let chosen = null;
+  try {
+    chosen = localStorage.getItem(STORAGE_KEY);
+  } catch {
+    chosen = null;
+  }
+  if (chosen && CATALOGS[chosen]) return chosen;
+  for (const tag of navigator.languages?.length ? navigator.languages : [navigator.language || "en"]) {
+    const base = String(tag).toLowerCase().split("-")[0];
+    if (base === "nb" || base === "nn" || base === "no") return "nb";
+    if (CATALOGS[base]) return base;
+  }
+  return "en";
+}
+
+/** The current language code ("nb" or "en"). */
+export function locale() {
+  return current;
+}
+
+/** The BCP 47 tag Intl formats with ("nb-NO", "en-GB"). */
+export function localeTag() {
+  return TAGS[current] || current;
+}
+
+/** The Accept-Language header value requests send. */
+export function acceptLanguage() {
+  return current === "en" ? "en, nb;q=0.5" : `${current}, en;q=0.5`;
+}
+
+/** Switch the language, remember it, set <html lang> and tell every listener. */
+export function setLocale(code) {
+  if (!CATALOGS[code]) throw new Error(`No messages for the language ${code}`);
+  current = code;
+  try {
+    localStorage.setItem(STORAGE_KEY, code);
+  } catch {
+    // Private mode: the choice lasts for this page.
+  }
+  applyLang();
+  for (const listener of listeners) listener(code);
+}
+
+/** Call `listener(code)` when the language changes; returns the unsubscribe function. */
+export function onLocale(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** Set <html lang> to the current language. */
+export function applyLang() {
+  document.documentElement.lang = current;
+}
+
+/**
+ * The message for a key in the current language, with {name} placeholders filled from `vars`.
+ * A key may hold plural forms ({one, other}); `vars.count` chooses with Intl.PluralRules.
+ * A key missing from the current catalog falls back to English; missing everywhere, the key
+ * itself is shown and reported (tests fail on it).
+ */
+export function t(key, vars = {}) {
+  let message = CATALOGS[current][key] ?? CATALOGS.en[key];
+  if (message === undefined) {
+    console.error(`untranslated message key: ${key}`);
+    return key;
+  }
+  if (typeof message === "object") {
+    const form = new Intl.PluralRules(localeTag()).select(Number(vars.count ?? 0));
+    message = message[form] ?? message.other;
+  }
+  return message.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+}
+
+/** A Money value ({amount, currency}) formatted for the current language ("kr 24,90" / "NOK 24.90"). */
+export function money(value) {
+  if (!value) return "";
+  return new Intl.NumberFormat(localeTag(), { style: "currency", currency: value.currency }).format(Number(value.amount));
+}
+
+/** A number formatted for the current language. */
+export function number(value, options = {}) {
+  return new Intl.NumberFormat(localeTag(), options).format(value);
+}
+
+/** A date (ISO string or Date) formatted for the current language; `options` as Intl.DateTimeFormat. */
+export function date(value, options = { dateStyle: "medium" }) {
+  return new Intl.DateTimeFormat(localeTag(), options).format(value instanceof Date ? value : new Date(value));
+}
+
+/** A date and time, short. */
+export function dateTime(value) {
+  return date(value, { dateStyle: "medium", timeStyle: "short" });
+}
+
+applyLang();
