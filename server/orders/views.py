@@ -259,10 +259,14 @@ def placed_by(customer_id: int | None, cart_token_hash: str | None) -> ColumnEle
 
 
 def at_store(store_id: int | None) -> ColumnElement[bool]:
-    """Return the condition for a store's orders (collected there); every order for None."""
+    """Return the condition for a store's orders; every order for None.
+
+    A store's orders are those collected there and those placed there (at its kiosk or by
+    its staff), delivery orders included.
+    """
     if store_id is None:
         return Order.id.is_not(None)
-    return Order.pickup_store_id == store_id
+    return or_(Order.pickup_store_id == store_id, Order.store_id == store_id)
 
 
 async def order_for_key(session: AsyncSession, cart_id: int, key: str) -> OrderView | None:
