@@ -19,10 +19,7 @@ from server.staff import staff_actor
 from server.states import FulfilmentMethod, OrderChannel, OrderStatus
 
 # The GraphQL enums are the server's own state enums (server.states): one spelling of each.
-strawberry.enum(OrderStatus, name="OrderStatus", description="Where an order is in its life.")
-strawberry.enum(
-    FulfilmentMethod, name="FulfilmentMethod", description="How an order reaches the shopper."
-)
+# OrderStatus and FulfilmentMethod are declared in schema.orders.fulfilment (carts use them).
 strawberry.enum(OrderChannel, name="OrderChannel", description="Where an order was placed.")
 
 
