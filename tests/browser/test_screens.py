@@ -399,9 +399,19 @@ def test_staff_sees_scan_analytics_and_looks_up_a_customer(new_context: Any, sho
     staff.get_by_test_id("report-stats").wait_for()
     most = staff.locator("figure.chart", has_text="Most scanned")
     missed = staff.locator("figure.chart", has_text="Missed demand")
-    assert most.locator("svg rect").count() >= 2
+    assert most.locator(".bar-row").count() >= 2
     assert "Nutella" in most.inner_text()
-    assert missed.locator("svg rect").count() >= 1
+    assert missed.locator(".bar-row").count() >= 1
+    # Every label is shown whole: inside its chart, nothing cut off or hidden by overflow.
+    for label in staff.locator(".bar-label").all():
+        clipped = label.evaluate(
+            """(el) => {
+              const box = el.getBoundingClientRect();
+              const chart = el.closest("figure").getBoundingClientRect();
+              return el.scrollWidth > el.clientWidth || box.left < chart.left || box.right > chart.right;
+            }"""
+        )
+        assert not clipped, label.inner_text()
     screenshot(staff, "staff-analytics")
 
     staff.get_by_role("link", name="Customers").click()

@@ -5,6 +5,7 @@ import { isUnsupported } from "../api.js";
 import * as cartState from "../cart-state.js";
 import { h, heading, notice, productImage, replace } from "../dom.js";
 import * as session from "../session.js";
+import { orderedLinesView } from "./handoff.js";
 
 // The screen's words, in one place for a later message catalog.
 const TEXT = {
@@ -73,6 +74,7 @@ function fill(container, cart, live, feedback, paused = false) {
       notice("info", "Your cart is empty."),
       h("p", h("a.button.button-primary", { href: "#/scan" }, "Scan a product"), " ", h("a.button", { href: "#/search" }, "Search")),
       cart ? liveBadge : null,
+      orderedLinesView(cart),
     );
     return;
   }
@@ -81,6 +83,7 @@ function fill(container, cart, live, feedback, paused = false) {
     container,
     liveBadge,
     h("ul.line-list", { "data-testid": "cart-lines" }, cart.lines.map((line) => lineView(line, feedback))),
+    orderedLinesView(cart),
     h("p.cart-summary", h("span", `Subtotal, ${cart.totalQuantity} item${cart.totalQuantity === 1 ? "" : "s"}`), h("strong", { "data-testid": "cart-subtotal" }, cart.subtotal.formatted)),
     h(
       "div.cart-actions",

@@ -5,6 +5,7 @@
 import { ApiError, gql, idempotencyKey, isUnsupported } from "../api.js";
 import * as cartState from "../cart-state.js";
 import { busy, h, heading, notice, replace } from "../dom.js";
+import { t } from "../i18n.js";
 import { reconnect } from "../live.js";
 import { navigate } from "../router.js";
 import * as session from "../session.js";
@@ -191,9 +192,15 @@ export async function render() {
     }
     replace(lines, now.lines.map((line) => lineRow(line, choice(), act, address)));
     total.textContent = now.subtotal.formatted;
-    submit.disabled = false;
+    // Offline an order cannot be placed: say so instead of letting it fail.
+    submit.disabled = !navigator.onLine;
+    offlineNote.hidden = navigator.onLine;
     submit.textContent = TEXT.placeOrder(now.subtotal.formatted);
   };
+  const offlineNote = h("p.notice.notice-warning", { role: "status", "data-testid": "checkout-offline", hidden: true }, t("checkout.offline"));
+  const redraw = () => draw(cartState.currentCart());
+  addEventListener("online", redraw);
+  addEventListener("offline", redraw);
   const sync = () => {
     storeSelect.disabled = !collect.checked;
     address.disabled = !deliver.checked;
@@ -230,11 +237,16 @@ export async function render() {
       h("div.field", h("label", { for: "delivery-address" }, "Delivery address"), address),
     ),
     feedback,
+    offlineNote,
     submit,
   );
   const stop = cartState.onCart(draw);
   return {
     node: h("section.screen-checkout", heading("Checkout"), lines, h("p.cart-summary", h("span", "Total"), total), form),
-    cleanup: stop,
+    cleanup: () => {
+      stop();
+      removeEventListener("online", redraw);
+      removeEventListener("offline", redraw);
+    },
   };
 }

@@ -5,6 +5,7 @@ import { gql, isUnsupported } from "../api.js";
 import * as cartState from "../cart-state.js";
 import { busy, h, heading, notice, priceBlock, productImage, replace, stockPill } from "../dom.js";
 import { PRODUCT_CARD, PRODUCT_PAGE } from "../fragments.js";
+import { t } from "../i18n.js";
 import { followProduct } from "../product-live.js";
 import * as session from "../session.js";
 import { rememberRecent } from "./scan.js";
@@ -142,7 +143,7 @@ export async function render({ gtin }) {
   try {
     product = (await gql(PRODUCT, { gtin, storeId: store?.id ?? null })).product;
   } catch (error) {
-    return h("section", heading("Product"), notice("error", error.code === "INVALID_GTIN" ? `${gtin} is not a valid barcode.` : error.message), h("a.button", { href: "#/scan" }, "Scan another"));
+    return h("section", heading("Product"), notice("error", error.code === "INVALID_GTIN" ? `${gtin} is not a valid barcode.` : error.code === "OFFLINE" ? t("offline.product", { code: gtin }) : error.message), h("a.button", { href: "#/scan" }, "Scan another"));
   }
   if (!product) {
     return h("section", heading("Unknown product"), notice("info", `No product has the barcode ${gtin}.`), h("a.button", { href: "#/scan" }, "Scan another"));
