@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,9 @@ PRODUCTS: dict[str, tuple[str, str | None, str, int, dict[str, int]]] = {
 }
 ALTERNATIVES = """query Alts($gtin: String!, $storeId: ID) {
   product(gtin: $gtin) { alternatives(storeId: $storeId, first: 12) { gtin } }
+}"""
+RECORD = """mutation Record($input: StockMovementsRecordInput!) {
+  stockMovementsRecord(input: $input) { applied errors { code } }
 }"""
 HERE = """query Here($gtins: [String!]!, $storeId: ID) {
   products(gtins: $gtins) { gtin availability(storeId: $storeId) { here { available } } }
@@ -212,15 +216,42 @@ def shop(product_shop: ProductShop) -> Shop:
     return product_shop.shop
 
 
-def requests_for(database: Path, gtin: str) -> list[tuple[str, int | None]]:
-    """The back-in-stock requests of a product at Oslo Storo: (channel, customer id)."""
+def requests_for(database: Path, gtin: str) -> list[tuple[str, int | None, str | None]]:
+    """The back-in-stock requests of a product at Oslo Storo: (channel, customer, notified)."""
     with sqlite3.connect(database) as conn:
         return conn.execute(
-            "SELECT r.channel, r.customer_id FROM back_in_stock_requests r"
+            "SELECT r.channel, r.customer_id, r.notified_at FROM back_in_stock_requests r"
             " JOIN product_barcodes b ON b.product_id = r.product_id"
             " JOIN stores s ON s.id = r.store_id"
             " WHERE b.gtin = ? AND s.code = ?",
             (gtin.zfill(14), STORE_CODE),
+        ).fetchall()
+
+
+def receive_here(shop: Shop, page: Any, gtin: str, units: int) -> None:
+    """Record, as the store's till, a delivery of ``units`` of ``gtin`` at the shopper's store."""
+    store_id = page.evaluate("JSON.parse(localStorage.getItem('omnicart.shopper')).store.id")
+    receipt = {
+        "movementId": f"browser-{uuid.uuid4().hex}",
+        "gtin": gtin,
+        "storeId": store_id,
+        "kind": "RECEIPT",
+        "quantity": units,
+        "occurredAt": datetime.now(UTC).isoformat(),
+    }
+    answer = httpx.post(
+        f"{shop.url}/graphql",
+        json={"query": RECORD, "variables": {"input": {"movements": [receipt]}}},
+        headers={"Authorization": f"Bearer {shop.pos_token}"},
+    ).json()
+    assert answer["data"]["stockMovementsRecord"] == {"applied": 1, "errors": []}
+
+
+def back_in_stock_messages(database: Path) -> list[tuple[str, str]]:
+    """The notifications written for back-in-stock requests: (channel, recipient)."""
+    with sqlite3.connect(database) as conn:
+        return conn.execute(
+            "SELECT channel, recipient FROM notifications WHERE kind = 'back_in_stock'"
         ).fetchall()
 
 
@@ -239,7 +270,8 @@ def test_out_of_stock_here_leads_with_the_store_that_has_it_delivery_and_tell_me
 ) -> None:
     page = new_context().new_page()
     choose_store(page)
-    sign_up(page, f"havre-{uuid.uuid4().hex[:8]}@example.test")
+    email = f"havre-{uuid.uuid4().hex[:8]}@example.test"
+    sign_up(page, email)
     open_product(page, MAIN)
 
     lead = page.get_by_test_id("out-of-stock-here")
@@ -271,14 +303,26 @@ def test_out_of_stock_here_leads_with_the_store_that_has_it_delivery_and_tell_me
     confirmed.wait_for()
     requests = requests_for(product_shop.database, MAIN)
     assert len(requests) == 1 and requests[0][0] == "email" and requests[0][1] is not None
+    assert requests[0][2] is None  # open
 
-    # Choosing the nearest store shows the product in stock there, without the lead.
-    page.get_by_test_id("nearest-store").get_by_role("button").click()
-    page.locator("[data-testid=stock-here] .pill-in-stock").wait_for()
-    assert page.get_by_test_id("out-of-stock-here").count() == 0
-    assert page.locator("#availability-heading + dl dt").first.inner_text() == (
+    # Another shopper (a guest) chooses the nearest store: in stock there, no lead.
+    guest = new_context().new_page()
+    choose_store(guest)
+    open_product(guest, MAIN)
+    guest.get_by_test_id("nearest-store").get_by_role("button").click()
+    guest.locator("[data-testid=stock-here] .pill-in-stock").wait_for()
+    assert guest.get_by_test_id("out-of-stock-here").count() == 0
+    assert guest.locator("#availability-heading + dl dt").first.inner_text() == (
         "Here, Stavanger Kvadrat"
     )
+
+    # The till receives it here: the open page drops the lead (no reload), the request is
+    # fulfilled and exactly one message is written to the shopper's address.
+    receive_here(product_shop.shop, page, MAIN, 6)
+    page.locator("[data-testid=stock-here] .pill-in-stock").wait_for()
+    assert page.get_by_test_id("out-of-stock-here").count() == 0
+    assert requests_for(product_shop.database, MAIN)[0][2] is not None
+    assert back_in_stock_messages(product_shop.database) == [("email", email)]
 
 
 def test_alternatives_and_complements_are_in_stock_here_and_told_apart(
