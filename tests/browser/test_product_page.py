@@ -39,6 +39,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import (
+    PHONE,
     STORE_CODE,
     WAIT_MS,
     Shop,
@@ -388,3 +389,29 @@ def test_a_hanging_image_host_leaves_the_placeholder_not_a_blank_box(
     regular = page.locator(".product-head [data-testid=price-regular]")
     assert regular.locator(".visually-hidden").inner_text().startswith("Regular price NOK\xa0")
     assert regular.locator("s").get_attribute("aria-hidden") == "true"
+
+
+def test_in_norwegian_the_page_speaks_bokmal_with_norwegian_money(browser: Any, shop: Shop) -> None:
+    context = browser.new_context(base_url=shop.url, locale="nb-NO", viewport=PHONE)
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = context.new_page()
+        untranslated: list[str] = []
+        page.on(
+            "console", lambda m: untranslated.append(m.text) if "untranslated" in m.text else None
+        )
+        choose_store(page)
+        open_product(page, ALT_AXA)
+        assert page.evaluate("document.documentElement.lang") == "nb"
+        head = page.locator(".product-head")
+        assert head.get_by_test_id("price").inner_text() == "27,90\xa0kr"
+        assert head.get_by_test_id("unit-price").inner_text() == "55,80\xa0kr/kg"
+        page.locator(".alternatives h2").wait_for()
+        assert (
+            page.locator(".alternatives h2").inner_text() == "Alternativer på lager hos Oslo Storo"
+        )
+        assert page.locator("#availability-heading").inner_text() == "Hvor du får den"
+        assert page.get_by_test_id("add-to-cart").inner_text() == "Legg i handlekurven"
+        assert untranslated == []
+    finally:
+        context.close()
