@@ -239,8 +239,10 @@ function suggestionList(products) {
 async function loadSuggestions(alternatives, complements, gtin, store) {
   try {
     const data = await gql(ALTERNATIVES, { gtin, storeId: store?.id ?? null });
-    const alts = inStockDistinct(data.product?.alternatives ?? [], store);
     const goesWith = inStockDistinct(data.product?.complements ?? [], store);
+    // What is bought with it is no substitute for it: each product in one list only.
+    const together = new Set(goesWith.map((item) => item.gtin));
+    const alts = inStockDistinct((data.product?.alternatives ?? []).filter((item) => !together.has(item.gtin)), store);
     if (alts.length) replace(alternatives, h("h2", store ? t("product.alternatives.here", { store: store.name }) : t("product.alternatives.title")), suggestionList(alts));
     else alternatives.remove();
     if (goesWith.length) replace(complements, h("h2", t("product.complements.title")), suggestionList(goesWith));
