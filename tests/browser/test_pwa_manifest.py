@@ -208,9 +208,8 @@ def test_vendored_modules_record_version_and_licence() -> None:
         name, version = folder.name.split("@")
         licence = licences.get(name, "MIT")
         name = npm_names.get(name, name)
-        assert f"[{name}](https://www.npmjs.com/package/{name}) | {version} | {licence}" in readme, (
-            folder.name
-        )
+        row = f"[{name}](https://www.npmjs.com/package/{name}) | {version} | {licence}"
+        assert row in readme, folder.name
         assert any(folder.glob("LICENSE*")), f"{folder.name} has no licence file"
 
 
