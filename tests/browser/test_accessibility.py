@@ -174,9 +174,11 @@ def shopper_first_visit(walk: Walk, page: Any) -> str:
     page.goto("/")
     walk.check(page, "stores", f"[data-store-code={STORE_CODE}]")
     page.locator(f"[data-store-code={STORE_CODE}]").click()
+    # Where the first store leads: the shop front (or the scan screen before it).
+    page.wait_for_function("() => !location.hash.startsWith('#/stores')")
+    walk.check(page, "home", "#view > :not(.loading)")
+    page.goto("/#/scan")
     walk.check(page, "scan", "#manual-code")
-    page.goto("/#/")
-    walk.check(page, "home", "#view > :not(.loading)")  # the shop front, once it lands
     page.goto(f"/#/product/{NUTELLA}")
     walk.check(
         page, "product", f'article.screen-product[data-gtin="{NUTELLA}"] [data-testid=add-to-cart]'
@@ -254,7 +256,7 @@ def visit_other_tabs(walk: Walk, page: Any, tabs: str, walked: set[str], prefix:
         "links => links.map(a => [a.dataset.tab, a.getAttribute('href')])"
     )
     for name, href in found:
-        if name and name not in walked:
+        if name and name not in walked and href not in ("#/", "#"):  # "#/": the home screen
             page.locator(f'{tabs}[data-tab="{name}"]').click()
             page.wait_for_url(lambda url, href=href: url.endswith(href))
             walk.check(page, f"{prefix}{name}", "#view > :not(.loading)")
