@@ -217,13 +217,26 @@ def test_vendored_modules_record_version_and_licence() -> None:
         "react-dom",
         "graphiql",
         "graphiql-plugin-explorer",
+        "axe-core",
     }
     npm_names = {"graphiql-plugin-explorer": "@graphiql/plugin-explorer"}
+    licences = {"axe-core": "MPL-2.0"}
     for folder in folders:
         name, version = folder.name.split("@")
+        licence = licences.get(name, "MIT")
         name = npm_names.get(name, name)
-        assert f"| {version} | MIT" in readme and f"[{name}]" in readme, folder.name
+        row = f"[{name}](https://www.npmjs.com/package/{name}) | {version} | {licence}"
+        assert row in readme, folder.name
         assert any(folder.glob("LICENSE*")), f"{folder.name} has no licence file"
+
+
+def test_the_accessibility_checker_is_never_loaded_by_a_page() -> None:
+    # axe-core is injected by the browser tests only: no page's module graph, no precache.
+    shell = shell_list()
+    assert not [url for url in shell if "axe" in url]
+    for page_file in PAGES.values():
+        assert "axe" not in (STATIC / page_file).read_text()
+        assert not [m for m in module_graph(page_entry(page_file)) if "axe" in m]
 
 
 def test_scanner_polyfill_loads_its_webassembly_from_this_server() -> None:
