@@ -3,12 +3,13 @@
 // of the browser's languages we ship (nb for Norwegian Bokmål, Nynorsk or "no"), else English.
 // Money, numbers and dates go through Intl in the same locale. Requests carry it as
 // Accept-Language so the server's messages (errors, notifications) speak it too.
-// Only the chosen language's catalog is loaded (awaited here, before any t() call).
 
-const LOADERS = { en: () => import("./messages/en.js"), nb: () => import("./messages/nb.js") };
+// Only the chosen language's catalog is loaded (the other comes when the switch asks for it).
+const LOADERS = {
+  en: () => import("./messages/en.js"),
+  nb: () => import("./messages/nb.js"),
+};
 const CATALOGS = {};
-// A page's own messages (addMessages), kept for a language loaded later.
-const PAGE_MESSAGES = { en: {}, nb: {} };
 const STORAGE_KEY = "omnicart.locale";
 /** The languages shipped, in the order the switch shows them. */
 export const LOCALES = [
@@ -35,22 +36,6 @@ function pick() {
   return "en";
 }
 
-/**
- * Add a page's own messages ({en: {...}, nb: {...}}) to the catalogs: the kiosk and staff
- * pages bring theirs, so the shopper page never loads them. Call before rendering.
- */
-export function addMessages(byLanguage) {
-  for (const [code, messages] of Object.entries(byLanguage)) {
-    Object.assign(PAGE_MESSAGES[code], messages);
-    if (CATALOGS[code]) Object.assign(CATALOGS[code], messages);
-  }
-}
-
-async function load(code) {
-  if (!CATALOGS[code]) CATALOGS[code] = { ...(await LOADERS[code]()).default, ...PAGE_MESSAGES[code] };
-  return CATALOGS[code];
-}
-
 /** The current language code ("nb" or "en"). */
 export function locale() {
   return current;
@@ -66,18 +51,36 @@ export function acceptLanguage() {
   return current === "en" ? "en, nb;q=0.5" : `${current}, en;q=0.5`;
 }
 
+// A page's own messages (addMessages), kept for a language loaded later.
+const PAGE_MESSAGES = { en: {}, nb: {} };
+
+async function loadCatalog(code) {
+  CATALOGS[code] ??= { ...(await LOADERS[code]()).default, ...PAGE_MESSAGES[code] };
+  return CATALOGS[code];
+}
+
+/**
+ * Add a page's own messages ({en: {...}, nb: {...}}) to the catalogs: the kiosk and staff
+ * pages bring theirs, so the shopper page never loads them. Call before rendering.
+ */
+export function addMessages(byLanguage) {
+  for (const [code, messages] of Object.entries(byLanguage)) {
+    Object.assign(PAGE_MESSAGES[code], messages);
+    if (CATALOGS[code]) Object.assign(CATALOGS[code], messages);
+  }
+}
+
 /** Switch the language (loading its messages), remember it, set <html lang> and tell every listener. */
 export async function setLocale(code) {
   if (!LOADERS[code]) throw new Error(`No messages for the language ${code}`);
-  await load(code);
+  await loadCatalog(code);
   current = code;
   try {
     localStorage.setItem(STORAGE_KEY, code);
   } catch {
     // Private mode: the choice lasts for this page.
   }
-  await load(current);
-applyLang();
+  applyLang();
   for (const listener of listeners) listener(code);
 }
 
@@ -95,11 +98,11 @@ export function applyLang() {
 /**
  * The message for a key in the current language, with {name} placeholders filled from `vars`.
  * A key may hold plural forms ({one, other}); `vars.count` chooses with Intl.PluralRules.
- * A key missing from the current catalog falls back to English if that is loaded (both hold
- * the same keys: a test checks); missing everywhere, the key itself is shown and reported.
+ * Both catalogs hold the same keys (tests/test_messages.py); a key missing anyway is shown as
+ * itself and reported (the browser tests fail on it).
  */
 export function t(key, vars = {}) {
-  let message = CATALOGS[current][key] ?? CATALOGS.en?.[key];
+  let message = CATALOGS[current][key];
   if (message === undefined) {
     console.error(`untranslated message key: ${key}`);
     return key;
@@ -136,5 +139,5 @@ export function dateTime(value) {
   return date(value, { dateStyle: "medium", timeStyle: "short" });
 }
 
-await load(current);
+await loadCatalog(current);
 applyLang();
