@@ -1,7 +1,8 @@
 """The PWA's message catalogs: nb and en hold the same keys, and every key the code asks for exists.
 
 Keys are read from the catalog modules (``static/js/messages/*.js``, one ``"key": …`` entry per
-line; ``kiosk.en.js`` and the like are a page's own, added by that page) and from the ``t("key")`` calls in every script under ``static/js``.
+line; ``kiosk.en.js`` and the like are a page's own, added by that page) and from the
+``t("key")`` calls in every script under ``static/js``.
 """
 
 from __future__ import annotations

@@ -63,6 +63,8 @@ let unsubscribe = null;
 let liveCartId = null;
 let live = false;
 let connected = false;
+// "Live" only once the subscription answered on this connection (not merely a socket up).
+let subscribed = false;
 let paused = false;
 
 function emit() {
@@ -71,7 +73,8 @@ function emit() {
 
 onLiveStatus((status) => {
   connected = status === "connected";
-  live = connected && Boolean(liveCartId) && !paused;
+  if (!connected) subscribed = false;
+  live = connected && subscribed && Boolean(liveCartId) && !paused;
   emit();
 });
 
@@ -127,10 +130,12 @@ function follow(cartId) {
   unsubscribe?.();
   liveCartId = cartId;
   paused = false;
+  subscribed = false;
   unsubscribe = subscribe(UPDATED(), { cartId, ...vars() }, {
     onData: (data) => {
       if (data.cartUpdated.id !== liveCartId) return;
       paused = data.cartUpdated.liveUpdates === false;
+      subscribed = true;
       live = connected && !paused;
       accept(data.cartUpdated);
     },
