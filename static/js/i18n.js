@@ -92,10 +92,21 @@ export function t(key, vars = {}) {
   return message.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
 }
 
-/** A Money value ({amount, currency}) formatted for the current language ("kr 24,90" / "NOK 24.90"). */
+const moneyFormats = new Map();
+
+/**
+ * A Money value ({amount, currency}; the amount in minor units, øre or cents, as the API
+ * sends it) formatted for the current language: 2490 NOK is "kr 24,90" in nb, "NOK 24.90" in en.
+ */
 export function money(value) {
   if (!value) return "";
-  return new Intl.NumberFormat(localeTag(), { style: "currency", currency: value.currency }).format(Number(value.amount));
+  const key = `${localeTag()}|${value.currency}`;
+  let format = moneyFormats.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(localeTag(), { style: "currency", currency: value.currency });
+    moneyFormats.set(key, format);
+  }
+  return format.format(Number(value.amount) / 10 ** format.resolvedOptions().maximumFractionDigits);
 }
 
 /** A number formatted for the current language. */
