@@ -3,11 +3,15 @@
 // of the browser's languages we ship (nb for Norwegian Bokmål, Nynorsk or "no"), else English.
 // Money, numbers and dates go through Intl in the same locale. Requests carry it as
 // Accept-Language so the server's messages (errors, notifications) speak it too.
+//
+// A page loads the one catalog it speaks (a top-level await: modules that import this one
+// start once it is there); the switch loads the other on first use. Both hold the same keys
+// (tests/test_messages.py), so nothing falls back to another language.
 
-import en from "./messages/en.js";
-import nb from "./messages/nb.js";
-
-const CATALOGS = { en, nb };
+const CATALOGS = {
+  en: () => import("./messages/en.js"),
+  nb: () => import("./messages/nb.js"),
+};
 const STORAGE_KEY = "omnicart.locale";
 /** The languages shipped, in the order the switch shows them. */
 export const LOCALES = [
@@ -17,6 +21,7 @@ export const LOCALES = [
 const TAGS = { nb: "nb-NO", en: "en-GB" };
 const listeners = new Set();
 let current = pick();
+let messages = (await CATALOGS[current]()).default;
 
 function pick() {
   let chosen = null;
@@ -49,9 +54,13 @@ export function acceptLanguage() {
   return current === "en" ? "en, nb;q=0.5" : `${current}, en;q=0.5`;
 }
 
-/** Switch the language, remember it, set <html lang> and tell every listener. */
-export function setLocale(code) {
+/**
+ * Switch the language (loading its catalog), remember it, set <html lang> and tell every
+ * listener; resolves once that is done.
+ */
+export async function setLocale(code) {
   if (!CATALOGS[code]) throw new Error(`No messages for the language ${code}`);
+  messages = (await CATALOGS[code]()).default;
   current = code;
   try {
     localStorage.setItem(STORAGE_KEY, code);
@@ -76,11 +85,10 @@ export function applyLang() {
 /**
  * The message for a key in the current language, with {name} placeholders filled from `vars`.
  * A key may hold plural forms ({one, other}); `vars.count` chooses with Intl.PluralRules.
- * A key missing from the current catalog falls back to English; missing everywhere, the key
- * itself is shown and reported (tests fail on it).
+ * A key missing from the catalog is shown as it is and reported (tests fail on it).
  */
 export function t(key, vars = {}) {
-  let message = CATALOGS[current][key] ?? CATALOGS.en[key];
+  let message = messages[key];
   if (message === undefined) {
     console.error(`untranslated message key: ${key}`);
     return key;

@@ -180,6 +180,11 @@ async def test_shell_covers_every_page_module_and_every_entry_exists(
 
 def test_shopper_first_load_javascript_is_within_budget() -> None:
     modules = [m for m in module_graph(page_entry("index.html")) if not SCANNER_POLYFILL.match(m)]
+    # A page loads the one message catalog it speaks (i18n.js): count the largest of them.
+    catalogs = [m for m in modules if m.startswith("/js/messages/")]
+    assert len(catalogs) == 2, catalogs
+    largest = max(catalogs, key=lambda m: (STATIC / m.lstrip("/")).stat().st_size)
+    modules = [m for m in modules if m not in catalogs or m == largest]
     total = sum((STATIC / m.lstrip("/")).stat().st_size for m in modules)
     print(f"shopper first-load JavaScript: {total} bytes in {len(modules)} modules")
     assert total < JS_BUDGET_BYTES, f"{total} bytes of JavaScript on first load"

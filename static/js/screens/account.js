@@ -25,7 +25,7 @@ const PREFERENCES = `mutation CustomerPreferencesUpdate($input: CustomerPreferen
 function languageSwitch() {
   const choose = async (code) => {
     if (code === locale()) return;
-    setLocale(code);
+    await setLocale(code);
     if (!session.get("authToken") || !session.get("customer")) return;
     try {
       payload((await gql(PREFERENCES, { input: { language: code, favouriteStoreId: session.store()?.id ?? null } })).customerPreferencesUpdate);
