@@ -40,6 +40,7 @@ WORDS = {
         "join": "Bli medlem i kundeklubben",
         "total": "79,80 kr",
         "each": "39,90 kr per stk.",
+        "placed_at": r"Bestilt \d{1,2}\. [a-zæøå]{3,4}\.? \d{4}(,| kl\.) \d{2}:\d{2}",
     },
     "en": {
         "cart": "Your cart",
@@ -56,6 +57,7 @@ WORDS = {
         "join": "Join the club",
         "total": "NOK 79.80",
         "each": "NOK 39.90 each",
+        "placed_at": r"Placed \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}",
     },
 }
 
@@ -131,6 +133,8 @@ def test_the_shopper_screens_speak_the_browsers_language(
     text = check_screen(page, language)
     assert page.get_by_test_id("order-status").inner_text() == words["order_status"]
     assert words["order_lines"] in text and words["total"] in text
+    placed = page.get_by_test_id("order-placed-at").inner_text().replace("\u00a0", " ")
+    assert re.fullmatch(words["placed_at"], placed), placed
     screenshot(page, f"languages-order-{language}")
 
     page.goto("/#/orders")

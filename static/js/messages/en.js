@@ -122,4 +122,5 @@ export default {
   "pwa.install": "Install",
   "pwa.installHint": "Install omnicart on this device for quick scanning.",
   "live.failed": "Live updates stopped.",
+  "order.placedAt": "Placed {when}",
 };

@@ -122,4 +122,5 @@ export default {
   "pwa.install": "Installer",
   "pwa.installHint": "Installer omnicart på denne enheten for rask skanning.",
   "live.failed": "Direkteoppdateringene stoppet.",
+  "order.placedAt": "Bestilt {when}",
 };

@@ -4,7 +4,7 @@
 import { gql, isUnsupported } from "../api.js";
 import { code128Svg } from "../code128.js";
 import { h, heading, notice, replace } from "../dom.js";
-import { date, money, t } from "../i18n.js";
+import { date, dateTime, money, t } from "../i18n.js";
 import { subscribe } from "../live.js";
 import { enablePush, pushSupported } from "../push.js";
 import * as session from "../session.js";
@@ -91,6 +91,7 @@ export async function render({ id }) {
     node: h(
       "section.screen-order",
       heading(t("order.title", { number: order.number })),
+      h("p.small", { "data-testid": "order-placed-at" }, t("order.placedAt", { when: dateTime(order.createdAt) })),
       status,
       pushOffer(id),
       h("figure.barcode", code128Svg(order.number, { height: 70 })),
@@ -123,7 +124,7 @@ export async function renderList() {
     h(
       "ul.link-list",
       edges.map(({ node }) =>
-        h("li", h("a", { href: `#/orders/${encodeURIComponent(node.id)}` }, `${node.number} · ${STATUS_TEXT[node.status] ?? node.status} · ${money(node.total)}`)),
+        h("li", h("a", { href: `#/orders/${encodeURIComponent(node.id)}` }, `${node.number} · ${date(node.createdAt)} · ${STATUS_TEXT[node.status] ?? node.status} · ${money(node.total)}`)),
       ),
       remembered.map((o) => h("li", h("a", { href: `#/orders/${encodeURIComponent(o.id)}` }, t("order.title", { number: o.number })))),
     ),
