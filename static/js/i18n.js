@@ -104,7 +104,7 @@ const moneyFormats = new Map();
 
 /**
  * A Money value ({amount, currency}; the amount in minor units, øre or cents, as the API
- * sends it) formatted for the current language: 2490 NOK is "kr 24,90" in nb, "NOK 24.90" in en.
+ * sends it) formatted for the current language: 2490 NOK is "24,90 kr" in nb, "NOK 24.90" in en.
  */
 export function money(value) {
   if (!value) return "";
