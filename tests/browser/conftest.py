@@ -153,9 +153,8 @@ def new_context(browser: Any, shop: Shop) -> Iterator[Callable[..., Any]]:
     errors: list[str] = []
 
     def make(viewport: dict[str, int] = PHONE, **options: Any) -> Any:
-        context = browser.new_context(
-            base_url=shop.url, viewport=viewport, locale="en-GB", **options
-        )
+        options.setdefault("locale", "en-GB")
+        context = browser.new_context(base_url=shop.url, viewport=viewport, **options)
         context.set_default_timeout(WAIT_MS)
         context.on("page", lambda page: page.on("pageerror", lambda e: errors.append(str(e))))
         contexts.append(context)
