@@ -48,7 +48,7 @@ POINTS = "{ me { membership { points } } }"
 
 async def member_with_points(client: httpx.AsyncClient, db: Database) -> dict[str, str]:
     """Sign up a club member over HTTP and give them BALANCE points; return their headers."""
-    variables = {
+    variables: dict[str, object] = {
         "input": {
             "email": "kari@example.com", "password": "correct horse battery",
             "joinClub": True, "consents": {"clubTerms": True},
