@@ -126,6 +126,35 @@ async def test_purchases_are_newest_first_across_orders_and_till_receipts_paged(
         assert page["pageInfo"] == {"hasNextPage": False}
 
 
+ORDER_CUSTOMER = """
+query OrderCustomer($id: ID!) {
+  order(id: $id) { customer {
+    id email membership { number }
+    purchases { edges { node { __typename ... on Order { customer { email } } } } }
+  } }
+  me { id }
+}
+"""
+
+
+async def test_an_orders_customer_is_the_whole_customer_with_membership_and_purchases(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, _, code, _ = await store_with_product(db, "OSL", on_hand=10, price=10000)
+    async with client_for(db, tmp_path) as client:
+        kari, membership = await member(client, "kari@example.com")
+        order, _ = await place_order(client, [(code, 1)], collect_at(store_id), kari)
+        body = await graphql(client, ORDER_CUSTOMER, {"id": order["id"]}, kari)
+    assert "errors" not in body, body
+    customer = body["data"]["order"]["customer"]  # type: ignore[index]
+    assert customer["id"] == body["data"]["me"]["id"]  # type: ignore[index]
+    assert customer["email"] == "kari@example.com"
+    assert customer["membership"] == {"number": membership["number"]}
+    assert customer["purchases"]["edges"] == [
+        {"node": {"__typename": "Order", "customer": {"email": "kari@example.com"}}}
+    ]
+
+
 async def test_the_kiosk_sees_first_name_and_points_and_a_shopper_is_refused(
     db: Database, tmp_path: Path
 ) -> None:
