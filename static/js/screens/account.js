@@ -8,7 +8,7 @@ import { clearSavedData } from "../pwa.js";
 import { navigate } from "../router.js";
 import * as session from "../session.js";
 import { CART } from "../fragments.js";
-import { clubSection } from "./club.js";
+import { clubSection, signUpClubFields, signUpClubInput } from "./club.js";
 
 const SESSION_FIELDS = `token expiresAt customer { id email name phone } cart { ${CART} } errors { code field message }`;
 const SIGN_IN = `mutation CustomerSignIn($input: CustomerSignInInput!) { customerSignIn(input: $input) { ${SESSION_FIELDS} } }`;
@@ -84,6 +84,7 @@ function signUpForm(next, feedback) {
           name: data.get("name") || null,
           phone: data.get("phone") || null,
           cartId: guestCartId(),
+          ...signUpClubInput(data),
         },
       })
     ).customerSignUp;
@@ -92,6 +93,7 @@ function signUpForm(next, feedback) {
     field("signup-email", "Email", { type: "email", name: "email", autocomplete: "email", required: true }),
     field("signup-phone", "Phone (for order updates)", { type: "tel", name: "phone", autocomplete: "tel" }),
     field("signup-password", "Password (at least 8 characters)", { type: "password", name: "password", autocomplete: "new-password", minlength: "8", required: true }),
+    signUpClubFields(),
   ]);
 }
 

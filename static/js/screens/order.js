@@ -7,6 +7,7 @@ import { h, heading, notice, replace } from "../dom.js";
 import { subscribe } from "../live.js";
 import { enablePush, pushSupported } from "../push.js";
 import * as session from "../session.js";
+import { pointsAfterCollection } from "./club.js";
 
 const ORDER_FIELDS = `
   id number status fulfilment createdAt updatedAt pickupDeadline deliveryAddress
@@ -78,8 +79,13 @@ export async function render({ id }) {
   if (!order) return h("section", heading("Order"), notice("info", "This order was not found on this device. Sign in to see your orders."));
 
   const status = h("div.order-live", { "aria-live": "polite" }, statusView(order));
+  const points = h("div", { "aria-live": "polite" });
+  pointsAfterCollection(points, order);
   const unsubscribe = subscribe(UPDATED, { orderId: id }, {
-    onData: (data) => replace(status, statusView(data.orderUpdated)),
+    onData: (data) => {
+      replace(status, statusView(data.orderUpdated));
+      pointsAfterCollection(points, data.orderUpdated);
+    },
     onError: (error) => console.warn("order updates stopped:", error.message),
   });
   return {
@@ -87,6 +93,7 @@ export async function render({ id }) {
       "section.screen-order",
       heading(`Order ${order.number}`),
       status,
+      points,
       pushOffer(id),
       h("figure.barcode", code128Svg(order.number, { height: 70 })),
       h("h2", "What you ordered"),
