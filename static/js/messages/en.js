@@ -172,4 +172,10 @@ export default {
   "product.complements.title": "Goes well with",
   "product.details": "Details",
   "product.barcodeAlt": "Barcode {gtin}",
+  // The club
+  "club.signUpLegend": "The club",
+  "club.signUpJoin": "Join the club and accept its terms: earn points on everything you buy",
+  "club.signUpOffersEmail": "Send me offers by email",
+  "club.signUpOffersSms": "Send me offers by SMS",
+  "club.pointsAfterCollection": { one: "Collected. You now have {points} club point.", other: "Collected. You now have {points} club points." },
 };

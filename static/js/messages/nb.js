@@ -172,4 +172,10 @@ export default {
   "product.complements.title": "Passer godt med",
   "product.details": "Detaljer",
   "product.barcodeAlt": "Strekkode {gtin}",
+  // Kundeklubben
+  "club.signUpLegend": "Kundeklubben",
+  "club.signUpJoin": "Bli med i kundeklubben og godta vilkårene: tjen poeng på alt du kjøper",
+  "club.signUpOffersEmail": "Send meg tilbud på e-post",
+  "club.signUpOffersSms": "Send meg tilbud på SMS",
+  "club.pointsAfterCollection": { one: "Hentet. Du har nå {points} klubbpoeng.", other: "Hentet. Du har nå {points} klubbpoeng." },
 };

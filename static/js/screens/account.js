@@ -9,7 +9,7 @@ import { clearSavedData } from "../pwa.js";
 import { navigate } from "../router.js";
 import * as session from "../session.js";
 import { CART } from "../fragments.js";
-import { clubSection } from "./club.js";
+import { clubSection, signUpClubFields, signUpClubInput } from "./club.js";
 
 const SESSION_FIELDS = `token expiresAt customer { id email name phone } cart { ${CART} } errors { code field message }`;
 const SIGN_IN = `mutation CustomerSignIn($input: CustomerSignInInput!) { customerSignIn(input: $input) { ${SESSION_FIELDS} } }`;
@@ -113,6 +113,7 @@ function signUpForm(next, feedback) {
           name: data.get("name") || null,
           phone: data.get("phone") || null,
           cartId: guestCartId(),
+          ...signUpClubInput(data),
         },
       })
     ).customerSignUp;
@@ -121,6 +122,7 @@ function signUpForm(next, feedback) {
     field("signup-email", t("account.email"), { type: "email", name: "email", autocomplete: "email", required: true }),
     field("signup-phone", t("account.phone"), { type: "tel", name: "phone", autocomplete: "tel" }),
     field("signup-password", t("account.newPassword"), { type: "password", name: "password", autocomplete: "new-password", minlength: "8", required: true }),
+    signUpClubFields(),
   ]);
 }
 

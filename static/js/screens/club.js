@@ -4,9 +4,11 @@
 import { gql, payload } from "../api.js";
 import { busy, h, notice, replace } from "../dom.js";
 import { number, t } from "../i18n.js";
+import * as session from "../session.js";
 
 const MEMBERSHIP = `query ClubMembership { me { id membership { number points joinedAt barcodeUrl qrUrl } } }`;
 const JOIN = `mutation ClubJoin($input: ClubJoinInput!) { clubJoin(input: $input) { membership { number points joinedAt barcodeUrl qrUrl } errors { code field message } } }`;
+const POINTS = `query ClubPoints { me { id membership { points } } }`;
 const EXPORT = `query CustomerDataExport { customerDataExport }`;
 const DELETE = `mutation CustomerDelete($input: CustomerDeleteInput!) { customerDelete(input: $input) { deleted ordersKept errors { code field message } } }`;
 
@@ -94,4 +96,39 @@ export function clubSection(signedOut) {
   const exportButton = h("button.button.button-ghost", { type: "button", onclick: () => busy(exportButton, () => download(feedback)) }, t("club.download"));
   const deleteButton = h("button.button.button-ghost", { type: "button", onclick: () => busy(deleteButton, () => deleteAccount(feedback, signedOut)) }, t("club.delete"));
   return h("section.club", feedback, box, h("div.account-data", exportButton, deleteButton));
+}
+
+// Joining at sign-up: the checkbox joins and accepts the terms; the offers are each a
+// consent of their own, recorded only when joining.
+export function signUpClubFields() {
+  return h(
+    "fieldset.club-sign-up",
+    h("legend", t("club.signUpLegend")),
+    consent("joinClub", t("club.signUpJoin"), false),
+    consent("marketingEmail", t("club.signUpOffersEmail"), false),
+    consent("marketingSms", t("club.signUpOffersSms"), false),
+  );
+}
+
+/** The sign-up input's club part for the sign-up form's data. */
+export function signUpClubInput(data) {
+  if (data.get("joinClub") !== "on") return { joinClub: false };
+  const consents = {
+    clubTerms: true,
+    marketingEmail: data.get("marketingEmail") === "on",
+    marketingSms: data.get("marketingSms") === "on",
+  };
+  return { joinClub: true, consents };
+}
+
+/** Fill `box` with a signed-in member's points once an order is collected (else empty). */
+export async function pointsAfterCollection(box, order) {
+  if (order.status !== "COLLECTED" || !session.get("authToken")) return replace(box);
+  try {
+    const points = (await gql(POINTS)).me?.membership?.points;
+    if (points == null) return replace(box);
+    replace(box, h("p.notice.notice-success", { "data-testid": "order-points" }, t("club.pointsAfterCollection", { count: points, points: number(points) })));
+  } catch (error) {
+    console.warn("points:", error.message);
+  }
 }

@@ -8,6 +8,7 @@ import { date, dateTime, money, t } from "../i18n.js";
 import { subscribe } from "../live.js";
 import { enablePush, pushSupported } from "../push.js";
 import * as session from "../session.js";
+import { pointsAfterCollection } from "./club.js";
 
 const ORDER_FIELDS = `
   id number status fulfilment createdAt updatedAt pickupDeadline deliveryAddress
@@ -83,8 +84,13 @@ export async function render({ id }) {
   if (!order) return h("section", heading(t("order.titleBare")), notice("info", t("order.notFound")));
 
   const status = h("div.order-live", { "aria-live": "polite" }, statusView(order));
+  const points = h("div", { "aria-live": "polite" });
+  pointsAfterCollection(points, order);
   const unsubscribe = subscribe(UPDATED, { orderId: id }, {
-    onData: (data) => replace(status, statusView(data.orderUpdated)),
+    onData: (data) => {
+      replace(status, statusView(data.orderUpdated));
+      pointsAfterCollection(points, data.orderUpdated);
+    },
     onError: (error) => console.warn("order updates stopped:", error.message),
   });
   return {
@@ -93,6 +99,7 @@ export async function render({ id }) {
       heading(t("order.title", { number: order.number })),
       h("p.small", { "data-testid": "order-placed-at" }, t("order.placedAt", { when: dateTime(order.createdAt) })),
       status,
+      points,
       pushOffer(id),
       h("figure.barcode", code128Svg(order.number, { height: 70 })),
       h("h2", t("order.lines")),
