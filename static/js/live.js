@@ -3,6 +3,7 @@
 // connection_init and reconnects (with backoff) after network loss or a server restart.
 // "connected" only while the socket is up and the device online (offline ends the socket).
 
+import { t } from "./i18n.js";
 import { connectionParams } from "./session.js";
 
 let clientPromise = null;
@@ -90,7 +91,7 @@ export function subscribe(query, variables, { onData, onError }) {
             if (result.errors?.length) onError?.(Object.assign(new Error(result.errors[0].message), { code: result.errors[0].extensions?.code ?? "ERROR" }));
             else if (result.data) onData(result.data);
           },
-          error: (error) => onError?.(error instanceof Error ? error : new Error(String(error?.reason || error?.message || "subscription failed"))),
+          error: (error) => onError?.(error instanceof Error ? error : new Error(String(error?.reason || error?.message || t("live.failed")))),
           complete: () => {},
         },
       );

@@ -13,7 +13,7 @@ import { code128Svg } from "../code128.js";
 import { localiseCredit } from "../credit.js";
 import { busy, h, heading, notice, priceBlock, productImage, replace } from "../dom.js";
 import { PRODUCT_CARD } from "../fragments.js";
-import { addMessages, dateTime, t } from "../i18n.js";
+import { addMessages, dateTime, money, t } from "../i18n.js";
 import { reconnect } from "../live.js";
 import kioskEn from "../messages/kiosk.en.js";
 import kioskNb from "../messages/kiosk.nb.js";
@@ -52,8 +52,8 @@ const CLAIM = `mutation CartHandoffClaim($input: CartHandoffClaimInput!, $storeI
 }`;
 const ORDER_FIELDS = `id number status fulfilment createdAt deliveryAddress
   pickupStore { id name }
-  total { formatted }
-  lines { name gtin quantity lineTotal { formatted } }`;
+  total { amount currency formatted }
+  lines { name gtin quantity lineTotal { amount currency formatted } }`;
 const CHECKOUT = `mutation Checkout($input: CheckoutInput!) {
   checkout(input: $input) {
     order { ${ORDER_FIELDS} }
@@ -305,7 +305,7 @@ function renderCart() {
         "div.kiosk-summary",
         h("div", h("span", t("kiosk.summary.shelf")), h("strong", String(onShelf.reduce((n, l) => n + l.line.quantity, 0)))),
         h("div", h("span", t("kiosk.summary.toOrder")), h("strong", String(toOrder.reduce((n, l) => n + l.line.quantity, 0)))),
-        h("div", h("span", t("kiosk.summary.total")), h("strong", cart.subtotal.formatted)),
+        h("div", h("span", t("kiosk.summary.total")), h("strong", money(cart.subtotal))),
       ),
     );
   });
@@ -414,9 +414,9 @@ function renderReceipt(order) {
         h(
           "table",
           h("thead", h("tr", h("th", t("kiosk.receipt.item")), h("th.num", t("kiosk.receipt.qty")), h("th.num", t("kiosk.receipt.total")))),
-          h("tbody", order.lines.map((line) => h("tr", h("td", line.name), h("td.num", String(line.quantity)), h("td.num", line.lineTotal.formatted)))),
+          h("tbody", order.lines.map((line) => h("tr", h("td", line.name), h("td.num", String(line.quantity)), h("td.num", money(line.lineTotal))))),
         ),
-        h("p.cart-summary", h("span", t("kiosk.receipt.total")), h("strong", order.total.formatted)),
+        h("p.cart-summary", h("span", t("kiosk.receipt.total")), h("strong", money(order.total))),
         h("p.small", `${session.store().name} · ${dateTime(order.createdAt)}`),
         h("p.small", t("kiosk.receipt.rest")),
       ),

@@ -6,7 +6,7 @@
 import { gql, payload } from "../api.js";
 import * as cartState from "../cart-state.js";
 import { busy, h, heading, notice, replace } from "../dom.js";
-import { t } from "../i18n.js";
+import { money, t } from "../i18n.js";
 import { subscribe } from "../live.js";
 
 const CREATE = `mutation CartHandoffCreate($input: CartHandoffCreateInput!) {
@@ -138,7 +138,7 @@ export async function render() {
     node: h(
       "section.screen-handoff",
       heading(t("handoff.title")),
-      h("p.lede", t("handoff.lede", { count: cart.totalQuantity, subtotal: cart.subtotal.formatted })),
+      h("p.lede", t("handoff.lede", { count: cart.totalQuantity, subtotal: money(cart.subtotal) })),
       body,
     ),
     cleanup: stopAll,

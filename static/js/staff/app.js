@@ -8,7 +8,7 @@
 import { gql, isUnsupported, payload } from "../api.js";
 import { localiseCredit } from "../credit.js";
 import { busy, h, heading, notice, replace } from "../dom.js";
-import { addMessages, dateTime, number, t } from "../i18n.js";
+import { addMessages, dateTime, money, number, t } from "../i18n.js";
 import { reconnect } from "../live.js";
 import staffEn from "../messages/staff.en.js";
 import staffNb from "../messages/staff.nb.js";
@@ -28,7 +28,7 @@ const STAFF_ME = `query StaffMe { staffMe { id name email role store { id name c
 const STORES = `query Stores { stores { id code name } }`;
 const ORDER_CARD = `id number status fulfilment createdAt pickupDeadline deliveryAddress
   customer { name email phone }
-  totalQuantity total { formatted }
+  totalQuantity total { amount currency formatted }
   lines { id name quantity }`;
 const STORE_ORDERS = `query StoreOrders($storeId: ID, $status: [OrderStatus!], $first: Int!) {
   storeOrders(storeId: $storeId, status: $status, first: $first) { edges { node { ${ORDER_CARD} } } }
@@ -46,8 +46,8 @@ const action = (field) => `mutation ${field}($input: OrderActionInput!) {
 const CUSTOMER_SEARCH = `query CustomerSearch($query: String!) {
   customerSearch(query: $query, first: 20) {
     customer { id name email phone }
-    cart { totalQuantity subtotal { formatted } lines { quantity product { name } } }
-    orders(first: 5) { edges { node { id number status total { formatted } createdAt } } }
+    cart { totalQuantity subtotal { amount currency formatted } lines { quantity product { name } } }
+    orders(first: 5) { edges { node { id number status total { amount currency formatted } createdAt } } }
     purchaseHistory { name units }
   }
 }`;
@@ -160,7 +160,7 @@ function orderCard(order, refresh) {
     h("div.small", `${dateTime(order.createdAt)} · ${how} · ${customer}`),
     order.fulfilment === "DELIVERY" && order.deliveryAddress ? h("div.small", t("staff.deliverTo", { address: order.deliveryAddress })) : null,
     h("ul", order.lines.map((line) => h("li", t("staff.line", { quantity: line.quantity, name: line.name })))),
-    h("div", h("strong", order.total.formatted), " · ", t("staff.items", { count: order.totalQuantity })),
+    h("div", h("strong", money(order.total)), " · ", t("staff.items", { count: order.totalQuantity })),
     buttons.length ? h("div.actions", buttons) : null,
     feedback,
   );
@@ -242,10 +242,10 @@ function customerCard(record) {
     h("h2", c.name || c.email),
     h("p", [c.email, c.phone].filter(Boolean).join(" · ")),
     record.cart?.lines?.length
-      ? h("p", t("staff.openCart", { count: record.cart.totalQuantity, subtotal: record.cart.subtotal.formatted }), " ", record.cart.lines.map((l) => t("staff.line", { quantity: l.quantity, name: l.product.name })).join(", "))
+      ? h("p", t("staff.openCart", { count: record.cart.totalQuantity, subtotal: money(record.cart.subtotal) }), " ", record.cart.lines.map((l) => t("staff.line", { quantity: l.quantity, name: l.product.name })).join(", "))
       : h("p.small", t("staff.noCart")),
     record.orders.edges.length
-      ? h("ul", record.orders.edges.map(({ node }) => h("li", `${node.number} · ${statusText(node.status)} · ${node.total.formatted}`)))
+      ? h("ul", record.orders.edges.map(({ node }) => h("li", `${node.number} · ${statusText(node.status)} · ${money(node.total)}`)))
       : h("p.small", t("staff.noOrders")),
     record.purchaseHistory.length ? h("p.small", t("staff.buys"), " ", record.purchaseHistory.slice(0, 5).map((p) => `${p.name} (${p.units})`).join(", ")) : null,
   );
