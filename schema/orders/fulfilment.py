@@ -12,13 +12,8 @@ from schema.context import context_of
 from schema.ids import decode_id
 from server import orders
 from server.carts import LineView
-from server.states import FulfilmentMethod, FulfilmentOption, OrderStatus
+from server.states import FulfilmentOption
 
-# The GraphQL enums are the server's own state enums (server.states): one spelling of each.
-strawberry.enum(OrderStatus, name="OrderStatus", description="Where an order is in its life.")
-strawberry.enum(
-    FulfilmentMethod, name="FulfilmentMethod", description="How an order reaches the shopper."
-)
 strawberry.enum(
     FulfilmentOption,
     name="FulfilmentOption",

@@ -20,7 +20,10 @@ from server.staff import staff_actor
 from server.states import FulfilmentMethod, OrderChannel, OrderStatus
 
 # The GraphQL enums are the server's own state enums (server.states): one spelling of each.
-# OrderStatus and FulfilmentMethod are declared in schema.orders.fulfilment (carts use them).
+strawberry.enum(OrderStatus, name="OrderStatus", description="Where an order is in its life.")
+strawberry.enum(
+    FulfilmentMethod, name="FulfilmentMethod", description="How an order reaches the shopper."
+)
 strawberry.enum(OrderChannel, name="OrderChannel", description="Where an order was placed.")
 
 # ``Customer`` reaches its purchases, which are orders: named lazily (the module's path,
