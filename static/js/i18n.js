@@ -92,10 +92,11 @@ export function t(key, vars = {}) {
   return message.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
 }
 
-/** A Money value ({amount, currency}) formatted for the current language ("kr 24,90" / "NOK 24.90"). */
+/** A Money value ({amount, currency}, amount in minor units as the API sends it) formatted for the current language ("24,90 kr" / "NOK 24.90"). */
 export function money(value) {
   if (!value) return "";
-  return new Intl.NumberFormat(localeTag(), { style: "currency", currency: value.currency }).format(Number(value.amount));
+  const format = new Intl.NumberFormat(localeTag(), { style: "currency", currency: value.currency });
+  return format.format(Number(value.amount) / 10 ** format.resolvedOptions().maximumFractionDigits);
 }
 
 /** A number formatted for the current language. */
