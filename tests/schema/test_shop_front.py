@@ -135,3 +135,25 @@ async def test_categories_count_what_the_search_filter_finds(db: Database, tmp_p
         {"name": "Yogurts", "productCount": 1},
     ]
     assert first_one["data"]["categories"] == [{"name": "Dairies", "productCount": 3}]  # type: ignore[index]
+
+
+COSTLY_OFFERS = """
+query Costly($storeId: ID!) {
+  campaignProducts(storeId: $storeId, first: 100) {
+    edges { node { name alternatives(first: 20) { name availability { stores { available } } } } }
+  }
+}
+"""
+
+
+async def test_a_costly_page_of_offers_is_refused_before_it_runs(
+    db: Database, tmp_path: Path
+) -> None:
+    oslo, _ = await add_store(db, "OSL")
+    async with client_for(db, tmp_path) as client:
+        body = await graphql(client, COSTLY_OFFERS, {"storeId": encode_id("Store", oslo)})
+    assert body["data"] is None
+    error = body["errors"][0]["extensions"]  # type: ignore[index]
+    # The page's `first` sizes its edges: 100 offers with 20 alternatives each is over budget.
+    assert error["code"] == "QUERY_TOO_COSTLY"
+    assert error["cost"] > error["budget"]
