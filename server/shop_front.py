@@ -136,15 +136,21 @@ async def category_counts(
         above, above_at, above_label = _labels(session, "above", every.categories)
         heads = heads.join(above, true()).where(above_label == parent, opening_at == above_at + 1)
         conditions.append(_holds(session, parent))
+    # Every label's count first, then the heads among them: counting inside a grouped
+    # subquery keeps PostgreSQL from scanning the stock once per head.
     held, _, label = _labels(session, "held")
-    count = func.count(func.distinct(Product.id))
-    stmt = (
-        select(label, count)
+    grouped = (
+        select(label.label("name"), func.count(func.distinct(Product.id)).label("products"))
         .select_from(Product)
         .join(held, true())
-        .where(*conditions, label.in_(heads.distinct().scalar_subquery()))
+        .where(*conditions)
         .group_by(label)
-        .order_by(count.desc(), label)
+        .subquery("grouped")
+    )
+    stmt = (
+        select(grouped.c.name, grouped.c.products)
+        .where(grouped.c.name.in_(heads.distinct().scalar_subquery()))
+        .order_by(grouped.c.products.desc(), grouped.c.name)
         .limit(limit)
     )
     return [CategoryCount(name, n) for name, n in await session.execute(stmt)]
