@@ -20,6 +20,7 @@ from server.gtin import parse_gtin
 from server.importer import category_label
 from server.seed import DEMO_PRODUCTS, DEMO_STORES, campaign_slot, demo_stock
 from tests.browser.conftest import KIOSK, OTHER_STORE_CODE, PHONE, STORE_CODE, Shop, screenshot
+from tests.browser.test_screens import UNLABELLED_CONTROLS
 from tests.browser.test_stock_live import sell_everything_here
 
 pytestmark = pytest.mark.browser
@@ -129,6 +130,8 @@ def test_the_front_shows_the_offers_of_the_chosen_store(new_context: Any) -> Non
     assert nutella.get_by_test_id("offer-price").inner_text() == "NOK\xa039.90"
     assert "NOK" in nutella.locator(".price-regular").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.evaluate(UNLABELLED_CONTROLS) == []
+    assert page.evaluate(VISIBLE_CART_LINKS) == 1  # the header's; the tab bar has none
 
     page.locator("#store-chip").click()
     page.locator(f"[data-store-code={OTHER_STORE_CODE}]").click()
