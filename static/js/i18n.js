@@ -92,7 +92,10 @@ export function t(key, vars = {}) {
   return message.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
 }
 
-/** A Money value ({amount, currency}, amount in minor units as the API sends it) formatted for the current language ("24,90 kr" / "NOK 24.90"). */
+/**
+ * A Money value ({amount, currency}; amount in minor units, as the API sends it) formatted for
+ * the current language ("24,90 kr" / "NOK 24.90").
+ */
 export function money(value) {
   if (!value) return "";
   const format = new Intl.NumberFormat(localeTag(), { style: "currency", currency: value.currency });
