@@ -3,7 +3,7 @@
 import { announceMovedCarts } from "./cart-moved.js";
 import * as cartState from "./cart-state.js";
 import { SHOPPER_CART } from "./fragments.js";
-import { t } from "./i18n.js";
+import { onLocale, t } from "./i18n.js";
 import { setUpPwa } from "./pwa.js";
 import { current, navigate, route, start } from "./router.js";
 import * as session from "./session.js";
@@ -74,6 +74,12 @@ document.addEventListener("routechange", updateTabs);
 translateShell();
 updateHeader();
 updateCartCount(null);
+// The language switch re-renders the screen (router); the shell follows here.
+onLocale(() => {
+  translateShell();
+  updateHeader();
+  updateCartCount(cartState.currentCart());
+});
 setUpPwa(document.getElementById("banners"));
 announceMovedCarts(document.getElementById("banners"));
 start(document.getElementById("view"));
