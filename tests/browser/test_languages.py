@@ -170,6 +170,8 @@ def test_the_switch_changes_the_language_live_and_is_remembered(new_context: Any
     heading(page, "Logg inn eller opprett en konto")
     check_screen(page, "nb")
     assert page.evaluate("window.sameDocument") is True  # no reload
+    # The shell (tab bar, header) follows the switch too, not only the screen.
+    page.locator('.tabbar [data-tab="account"] span', has_text="Konto").wait_for(timeout=WAIT_MS)
     assert page.get_by_test_id("language-switch").get_by_role(
         "button", name="Norsk bokmål"
     ).get_attribute("aria-pressed") == "true"  # fmt: skip
