@@ -95,7 +95,7 @@ class Context:
             if self._session is None:
                 if self.write:
                     await self._resources.enter_async_context(self.runtime.db.writer_turn())
-                session = self.runtime.db.session(write=self.write)
+                session = self.runtime.db.operation_session(write=self.write)
                 await session.begin()
                 if self.write and self.runtime.db.is_sqlite:
                     self._operation_attempts = await OperationAttemptCounter.begin(
