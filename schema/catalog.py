@@ -230,6 +230,19 @@ class Product(Node):
         )
 
     @classmethod
+    async def by_id(cls, info: Info, product_id: int, *, active_only: bool) -> Product | None:
+        """Build a product reached from a list: from its read-model page with live stock (one
+        statement for the whole list), else from its row through the loaders."""
+        loaders = context_of(info).loaders
+        read = await loaders.page.load(product_id)
+        if read is not None:
+            return cls.from_page(read)
+        row = await loaders.product.load(product_id)
+        if row is None or (active_only and not row.active):
+            return None
+        return await cls.load(info, row)
+
+    @classmethod
     async def load(cls, info: Info, row: ProductRow) -> Product:
         """Build the GraphQL product, fetching its barcodes through the operation's loader."""
         codes = await context_of(info).loaders.barcodes.load(row.id) or []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ from server.events import announce_product_changes
 from server.models import utcnow
 from server.outages import is_lost_connection
 from server.outbox import take_changed_products
+from server.product_pages import PageRead
 from server.ratelimit import AttemptCounter, AttemptLimit, OperationAttemptCounter
 from server.runtime import Runtime
 from server.viewer import Viewer
@@ -103,6 +104,10 @@ class Context:
                     )
                 self._session = session
         return self._session
+
+    async def read_pages(self, product_ids: list[int]) -> Mapping[int, PageRead]:
+        """Return the clean read-model pages of these products, with live stock (one read)."""
+        return await self.runtime.pages.by_ids(product_ids)
 
     async def attempts(self) -> AttemptCounter:
         """Return the counter of failed attempts (codes, passwords) for this operation.

@@ -107,16 +107,19 @@ class SearchQuery:
             first=first,
         )
         response = await searching.search_products(ctx.runtime.search, wanted)
-        rows = await asyncio.gather(*(ctx.loaders.product.load(hit.id) for hit in response.hits))
+        # Hits from the read model with live stock, one statement for the page of hits.
+        nodes = await asyncio.gather(
+            *(Product.by_id(info, hit.id, active_only=True) for hit in response.hits)
+        )
         edges: list[SearchEdge] = []
-        for position, (hit, row) in enumerate(zip(response.hits, rows, strict=True)):
+        for position, (hit, node) in enumerate(zip(response.hits, nodes, strict=True)):
             # The index can briefly lag a deleted or deactivated product: skip it.
-            if row is None or not row.active:
+            if node is None:
                 continue
             edges.append(
                 SearchEdge(
                     cursor=encode_cursor("offset", offset + position),
-                    node=await Product.load(info, row),
+                    node=node,
                     highlight=hit.highlight,
                 )
             )

@@ -165,6 +165,17 @@ class ProductPages:
             return []
         return await self.reads.alternatives(product_id, store_id, first)
 
+    async def by_ids(self, product_ids: Iterable[int]) -> dict[int, PageRead]:
+        """Return the clean pages of these products with live stock, in one statement.
+
+        Not cached (stock is read live). A product with a change pending, without a page, or
+        on a database without a page reader is left out: read it from the catalog tables.
+        """
+        ids = list(product_ids)
+        if self.reads is None or not ids:
+            return {}
+        return await self.reads.by_ids(ids)
+
     def forget(self, product_ids: Iterable[int]) -> None:
         """Drop these products' cached pages now (the caller committed a change of them)."""
         self.cache.forget(product_ids)

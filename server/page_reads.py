@@ -59,6 +59,13 @@ WHERE b.gtin = ?
 """
 )
 
+# Pages by product id (search hits, cart lines, order lines), with their stock like above.
+_BY_IDS_SQLITE = (
+    _COLUMNS_SQLITE
+    + """FROM product_pages p WHERE p.product_id IN (SELECT value FROM json_each(?))
+"""
+)
+
 # A product's precomputed candidates (server.alternatives) ordered by live stock at the
 # store, then online, then their stored position, each read as a page row like the above.
 # The parent tier counts only while the product's own category has fewer than asked for.
@@ -109,6 +116,13 @@ WHERE b.gtin = :gtin
 """
 )
 
+_BY_IDS_POSTGRES = text(
+    _COLUMNS_POSTGRES
+    + """FROM product_pages p WHERE p.product_id IN (
+  SELECT CAST(value AS INTEGER) FROM json_array_elements_text(CAST(:ids AS json)))
+"""
+)
+
 _ALTERNATIVES_POSTGRES = text(
     _RANKED_SQLITE.replace("l.online = 0", "NOT l.online")
     .replace("l.online = 1", "l.online")
@@ -128,6 +142,16 @@ Alternative = tuple[int, PageRead | None]
 def decode_alternatives(rows: Iterable[Any]) -> list[Alternative]:
     """Return the alternatives the alternatives statement's rows describe, in order."""
     return [(row[0], decode_row(row)[0]) for row in rows]
+
+
+def clean_pages(rows: Iterable[Any]) -> dict[int, PageRead]:
+    """Return the pages of the rows by product id, leaving out those with a change pending."""
+    found = {}
+    for row in rows:
+        read = decode_row(row)[0]
+        if read is not None:
+            found[row[0]] = read
+    return found
 
 
 def decode_row(row: Any) -> Found:
@@ -187,6 +211,14 @@ class SqlitePageReads:
         """Return the page for canonical GTIN ``digits`` and whether a change is pending."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._read, digits)
 
+    def _by_ids(self, ids: str) -> dict[int, PageRead]:
+        return clean_pages(self._connection().execute(_BY_IDS_SQLITE, (ids,)))
+
+    async def by_ids(self, product_ids: Iterable[int]) -> dict[int, PageRead]:
+        """Return the clean pages of these products (none for a pending change or no page)."""
+        ids = json.dumps(sorted(set(product_ids)))
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._by_ids, ids)
+
     def _alternatives(self, product_id: int, store_id: int | None, first: int) -> list[Alternative]:
         params = {"product": product_id, "store": store_id, "first": first}
         return decode_alternatives(self._connection().execute(_ALTERNATIVES_SQLITE, params))
@@ -245,6 +277,21 @@ class PostgresPageReads:
             if not exc.connection_invalidated:
                 raise
             return await self._alternatives(params)
+
+    async def by_ids(self, product_ids: Iterable[int]) -> dict[int, PageRead]:
+        """Return the clean pages of these products (none for a pending change or no page)."""
+        params = {"ids": json.dumps(sorted(set(product_ids)))}
+        try:
+            return await self._by_ids(params)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            return await self._by_ids(params)
+
+    async def _by_ids(self, params: dict[str, Any]) -> dict[int, PageRead]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(_BY_IDS_POSTGRES, params)).all()
+        return clean_pages(rows)
 
     async def _alternatives(self, params: dict[str, Any]) -> list[Alternative]:
         async with self.engine.connect() as conn:
