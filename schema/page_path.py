@@ -25,12 +25,14 @@ from typing import Any
 
 from graphql import parse, print_ast
 
+from schema.catalog import PackUnit
 from schema.ids import decode_id, encode_id
 from server.catalog import stock_status
 from server.errors import AppError
 from server.gtin import parse_gtin
 from server.models import utcnow
 from server.money import format_money
+from server.pack_size import parse_pack, price_per_unit
 from server.page_cache import ProductPages
 from server.pricing import PriceInfo
 from server.product_pages import PageRead
@@ -43,10 +45,11 @@ query Product($gtin: String!, $storeId: ID) { product(gtin: $gtin) {
   id gtin gtins name brand description categories quantity imageUrl barcodeUrl
   price { regular { amount currency formatted } current { amount currency formatted }
           campaign { name startsAt endsAt } }
+  unitPrice { price { amount currency } unit }
   availability(storeId: $storeId) {
     here { available status store { id name } }
     online { available status }
-    stores { available status store { id name city } }
+    stores { available status store { id code name city } }
   } } }
 """
     )
@@ -80,10 +83,22 @@ def _price(info: PriceInfo) -> dict[str, Any]:
     }
 
 
+def _unit_price(info: PriceInfo, quantity: str | None) -> dict[str, Any] | None:
+    pack = parse_pack(quantity)
+    if pack is None:
+        return None
+    amount = price_per_unit(info.current, pack)
+    return {
+        "price": {"amount": amount, "currency": info.currency},
+        "unit": PackUnit(pack.unit).name,
+    }
+
+
 def layout(read: PageRead, here_id: int | None, threshold: int) -> dict[str, Any]:
     """Return the ``product`` field's value for a page, as the general path answers it."""
     page = read.page
     gtin = page.printed[0] if page.printed else ""
+    price = page.price_at(utcnow())
     here = None
     stores = []
     for view, available in read.stores:
@@ -93,7 +108,7 @@ def layout(read: PageRead, here_id: int | None, threshold: int) -> dict[str, Any
             {
                 "available": available,
                 "status": status,
-                "store": {"id": store_id, "name": view.name, "city": view.city},
+                "store": {"id": store_id, "code": view.code, "name": view.name, "city": view.city},
             }
         )
         if here is None and view.id == here_id:
@@ -113,7 +128,8 @@ def layout(read: PageRead, here_id: int | None, threshold: int) -> dict[str, Any
         "quantity": page.quantity,
         "imageUrl": page.image_url,
         "barcodeUrl": f"/barcodes/{gtin}.svg",
-        "price": _price(page.price_at(utcnow())),
+        "price": _price(price),
+        "unitPrice": _unit_price(price, page.quantity),
         "availability": {
             "here": here,
             "online": {

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 
 from schema import page_path
 from schema.ids import encode_id
@@ -21,7 +22,7 @@ from schema.view import OmnicartGraphQL
 from server import app as server_app
 from server.db import Database
 from server.indexing import Indexer
-from server.models import StockLevel, utcnow
+from server.models import Product, StockLevel, utcnow
 from server.pwa_documents import product_page_document
 from server.runtime import Runtime
 from tests.clients import runtime_for, sign_up
@@ -89,6 +90,11 @@ async def catalog(db: Database) -> tuple[list[str], list[str]]:
             )
         if stock:
             await add_stock(db, product_id, stock)
+        async with db.transaction() as session:
+            quantity = ["500 g", "1,5 l", "6 stk", "ca. 1 kg", None, "2 x 250 g"][i % 6]
+            await session.execute(
+                update(Product).where(Product.id == product_id).values(quantity=quantity)
+            )
     return codes, stores
 
 
@@ -105,6 +111,9 @@ async def add_stock(db: Database, product_id: int, stock: dict[int, tuple[int, i
             )
 
 
+seen: list[Any] = []
+
+
 async def both(
     fast: httpx.AsyncClient,
     general: httpx.AsyncClient,
@@ -113,6 +122,7 @@ async def both(
 ) -> dict[str, Any]:
     answers = [await c.post("/graphql", json=body, headers=headers or {}) for c in (fast, general)]
     first, second = answers
+    seen.append(first.json())
     assert first.status_code == second.status_code, body
     assert first.headers["content-type"] == second.headers["content-type"], body
     assert first.content == second.content, (body, first.content, second.content)
@@ -175,6 +185,11 @@ async def test_the_fast_path_answers_as_the_general_path_does(db: Database, tmp_
         await both(fast, general, by_hash({"gtin": codes[3]}, operationName="Other"))
         await both(fast, general, {"query": PAGE, "variables": {"gtin": codes[3]}})
         await both(fast, general, by_hash({"gtin": codes[3]}), {"authorization": "Bearer nope"})
+        priced = [
+            b["data"]["product"]["unitPrice"] for b in seen if (b.get("data") or {}).get("product")
+        ]
+        assert {p["unit"] for p in priced if p} == {"KILOGRAM", "LITRE", "PIECE"}
+        assert None in priced
         member = await sign_up(fast, "page@example.com")
         await both(fast, general, by_hash({"gtin": codes[3]}), member)
     await runtime.pages.close()
