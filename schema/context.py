@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -35,6 +35,7 @@ from server.models import utcnow
 from server.notifications.language import Language
 from server.outages import is_lost_connection
 from server.outbox import take_changed_products
+from server.product_pages import PageRead
 from server.ratelimit import AttemptCounter, AttemptLimit, OperationAttemptCounter
 from server.runtime import Runtime
 from server.viewer import Viewer
@@ -102,7 +103,7 @@ class Context:
             if self._session is None:
                 if self.write:
                     await self._resources.enter_async_context(self.runtime.db.writer_turn())
-                session = self.runtime.db.session(write=self.write)
+                session = self.runtime.db.operation_session(write=self.write)
                 await session.begin()
                 if self.write and self.runtime.db.is_sqlite:
                     self._operation_attempts = await OperationAttemptCounter.begin(
@@ -110,6 +111,10 @@ class Context:
                     )
                 self._session = session
         return self._session
+
+    async def read_pages(self, product_ids: list[int]) -> Mapping[int, PageRead]:
+        """Return the clean read-model pages of these products, with live stock (one read)."""
+        return await self.runtime.pages.by_ids(product_ids)
 
     async def attempts(self) -> AttemptCounter:
         """Return the counter of failed attempts (codes, passwords) for this operation.

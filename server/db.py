@@ -157,6 +157,21 @@ class Database:
         """Return a new session; ``write=True`` takes SQLite's write lock when it begins."""
         return (self.write_sessions if write else self.read_sessions)()
 
+    def operation_session(self, *, write: bool) -> AsyncSession:
+        """Return the session of one GraphQL operation.
+
+        A read-only operation on PostgreSQL runs on the autocommit engine
+        (``autocommit_reads``): no BEGIN, no COMMIT, each statement its own snapshot, as
+        READ COMMITTED gives each statement anyway. A dead pooled connection there fails
+        that one operation and drops the pool's other old connections (no pre-ping). SQLite
+        and writing operations get ``session(write=write)``.
+        """
+        if write or self.is_sqlite:
+            return self.session(write=write)
+        return SerializedSession(
+            bind=self.autocommit_reads(), expire_on_commit=False, autoflush=False
+        )
+
     @asynccontextmanager
     async def writer_turn(self) -> AsyncIterator[None]:
         """Wait in line, first come first served, for this process's turn to write to SQLite.
