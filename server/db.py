@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
-from sqlalchemy import event
+from sqlalchemy import event, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -62,6 +63,30 @@ def upsert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Inse
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def json_rows(session: AsyncSession, columns: str, rest: str) -> Any:
+    """Return ``(SELECT <columns as one JSON array per row> <rest>)`` for a RETURNING clause.
+
+    It hands a statement's ``RETURNING`` the rows of another table as one JSON array of
+    arrays (``[]`` for none): a cart's lines with its version bump, so a write reads nothing
+    afterwards. Written as SQL text, every column qualified: SQLAlchemy renders RETURNING
+    columns without their table, which inside a correlated subquery would name the wrong
+    one. Rows come in no promised order; ``decode_json_rows`` returns them as lists.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        aggregate = f"COALESCE(json_agg(json_build_array({columns})), '[]'::json)"
+    else:
+        aggregate = f"json_group_array(json_array({columns}))"
+    return literal_column(f"(SELECT {aggregate} {rest})")
+
+
+def decode_json_rows(value: Any) -> list[list[Any]]:
+    """Return the rows of a ``json_rows`` aggregate (the drivers hand JSON over as text)."""
+    if value is None:
+        return []
+    rows = json.loads(value) if isinstance(value, str | bytes) else value
+    return [list(row) for row in rows]
 
 
 class SerializedSession(AsyncSession):
