@@ -312,7 +312,7 @@ class ClubQuery:
             "For a kiosk or staff: the first name and points of the member a scanned card, "
             "member number or phone number names. Guesses are rate-limited."
         ),
-        metadata=WRITES | COUNTS_ATTEMPTS,
+        metadata={**WRITES, **COUNTS_ATTEMPTS},
     )
     async def member_at_kiosk(
         self,

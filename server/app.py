@@ -152,10 +152,13 @@ def _lifespan(
             if settings.notify_on_start
             else None
         )
+        following = asyncio.create_task(
+            runtime.placed_orders.run_forever(), name="placed-order-follower"
+        )
         try:
             yield
         finally:
-            for task in (indexing, sending):
+            for task in (indexing, sending, following):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -1,14 +1,14 @@
 """Stock movements of orders: reserve, release, consume (collect/ship) and restock (returns).
 
-A reservation locks its stock rows in product id order (``SELECT … FOR UPDATE``), checks
-them and changes them all with one UPDATE (no oversell); the other movements change
-``stock_levels`` with one UPDATE per product, also in product id order, so two transactions
-never wait on each other's rows the other way round (no deadlock). Reservation
-rows (per order line and location) change in the same transaction, so the ``held`` ones
-always add up to ``StockLevel.reserved``. Each movement notes the products in the outbox,
-so the search index's "in stock at" filters follow; those that raise availability
-(release, restock) fulfil the back-in-stock requests waiting there
-(``server.notifications.back_in_stock.check_available``).
+A reservation is one conditional UPDATE (no oversell) that, on PostgreSQL, first locks its
+stock rows in product id order (``SELECT … FOR UPDATE`` in a CTE of the same statement); the
+other movements change ``stock_levels`` with one UPDATE per product, also in product id
+order, so two transactions never wait on each other's rows the other way round (no
+deadlock). Reservation rows (per order line and location) change in the same
+transaction, so the ``held`` ones always add up to ``StockLevel.reserved``. Each movement
+notes the products in the outbox, so the search index's "in stock at" filters follow;
+those that raise availability (release, restock) fulfil the back-in-stock requests
+waiting there (``server.notifications.back_in_stock.check_available``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import upsert
@@ -56,40 +56,64 @@ async def available_at(
 async def reserve(
     session: AsyncSession, location_id: int, wanted: Mapping[int, int], now: datetime
 ) -> list[Shortfall]:
-    """Reserve ``wanted`` units per product at a location, all or nothing, in two statements.
+    """Reserve ``wanted`` units per product at a location, all or nothing, in one statement.
 
-    ``SELECT … FOR UPDATE`` locks the stock rows in product id order (no deadlock) and reads
-    what each has available; when every product has enough, one ``UPDATE`` adds all of them
-    to ``reserved`` (a ``CASE`` per product), so nobody can take the units in between (the
-    rows are locked on PostgreSQL; SQLite's write lock is already held). Otherwise nothing is
-    written and the answer names every product that cannot be had (a missing row has 0).
+    One conditional UPDATE adds each product's units to ``reserved`` where that many are
+    available (a ``CASE`` per product) and returns the rows it changed with what they
+    had available before. On PostgreSQL a ``SELECT … FOR UPDATE`` in a materialized CTE of
+    the same statement first locks the rows in product id order (no deadlock between two
+    checkouts); SQLite's write lock is already held. When a product falls short (or has no
+    row: 0 available) the answer names every product that cannot be had, having read the
+    untouched ones, and the caller must roll back: the UPDATE reserved the others.
 
-    The caller notes the products in the outbox: checkout does so before reserving, so the
-    contended stock rows are held for as short a time as possible (until its commit).
+    The caller notes the products in the outbox before reserving, so the contended stock
+    rows are held for as short a time as possible (until its commit).
     """
     order = sorted(wanted)
-    rows = await session.execute(
-        select(StockLevel.product_id, StockLevel.on_hand - StockLevel.reserved)
-        .where(StockLevel.location_id == location_id, StockLevel.product_id.in_(order))
-        .order_by(StockLevel.product_id)
-        .with_for_update()
-    )
-    found = {pid: max(int(units), 0) for pid, units in rows}
-    shortfalls = [
-        Shortfall(pid, wanted[pid], found.get(pid, 0))
-        for pid in order
-        if found.get(pid, 0) < wanted[pid]
-    ]
-    if shortfalls:
-        return shortfalls
-    added = case({pid: wanted[pid] for pid in order}, value=StockLevel.product_id, else_=0)
-    await session.execute(
-        update(StockLevel)
-        .where(StockLevel.location_id == location_id, StockLevel.product_id.in_(order))
-        .values(reserved=StockLevel.reserved + added, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return []
+    if session.get_bind().dialect.name == "postgresql":
+        changed = await _reserve_locked(session, location_id, wanted, now)
+    else:
+        added = case({pid: wanted[pid] for pid in order}, value=StockLevel.product_id, else_=0)
+        rows = await session.execute(
+            update(StockLevel)
+            .where(
+                StockLevel.location_id == location_id,
+                StockLevel.product_id.in_(order),
+                StockLevel.on_hand - StockLevel.reserved >= added,
+            )
+            .values(reserved=StockLevel.reserved + added, updated_at=now)
+            .returning(StockLevel.product_id)
+            .execution_options(synchronize_session=False)
+        )
+        changed = set(rows.scalars())
+    if len(changed) == len(order):
+        return []
+    available = await available_at(session, location_id, [p for p in order if p not in changed])
+    return [Shortfall(pid, wanted[pid], units) for pid, units in available.items()]
+
+
+async def _reserve_locked(
+    session: AsyncSession, location_id: int, wanted: Mapping[int, int], now: datetime
+) -> set[int]:
+    """PostgreSQL: lock the stock rows in product order, then reserve where enough is free."""
+    order = sorted(wanted)
+    params: dict[str, object] = {"location": location_id, "now": now, "ids": order}
+    whens = []
+    for i, pid in enumerate(order):
+        params[f"p{i}"], params[f"q{i}"] = pid, wanted[pid]
+        whens.append(f"WHEN :p{i} THEN :q{i}")
+    units = f"CASE locked.product_id {' '.join(whens)} ELSE 0 END"
+    statement = text(
+        "WITH locked AS MATERIALIZED ("
+        " SELECT product_id, on_hand - reserved AS free FROM stock_levels"
+        " WHERE location_id = :location AND product_id IN :ids"
+        " ORDER BY product_id FOR UPDATE)"
+        f" UPDATE stock_levels SET reserved = stock_levels.reserved + {units}, updated_at = :now"
+        " FROM locked WHERE stock_levels.location_id = :location"
+        f" AND stock_levels.product_id = locked.product_id AND locked.free >= {units}"
+        " RETURNING stock_levels.product_id"
+    ).bindparams(bindparam("ids", expanding=True))
+    return set((await session.execute(statement, params)).scalars())
 
 
 async def _close_held(
