@@ -99,6 +99,12 @@ class Context:
                     await self._resources.enter_async_context(self.runtime.db.writer_turn())
                 session = self.runtime.db.session(write=self.write)
                 await session.begin()
+                if self.write:
+                    try:
+                        await self.runtime.db.lock_for_writing(session)
+                    except BaseException:
+                        await session.close()
+                        raise
                 if self.write and self.runtime.db.is_sqlite and self.shape.counts_attempts:
                     self._operation_attempts = await OperationAttemptCounter.begin(
                         self.runtime.db, self._attempt_limit(), session
