@@ -58,34 +58,41 @@ async def reserve(
 ) -> list[Shortfall]:
     """Reserve ``wanted`` units per product at a location, all or nothing, in one statement.
 
-    One conditional UPDATE adds each product's units to ``reserved`` where that many are
-    available (a ``CASE`` per product) and returns the rows it changed with what they
-    had available before. On PostgreSQL a ``SELECT … FOR UPDATE`` in a materialized CTE of
-    the same statement first locks the rows in product id order (no deadlock between two
-    checkouts); SQLite's write lock is already held. When a product falls short (or has no
-    row: 0 available) the answer names every product that cannot be had, having read the
-    untouched ones, and the caller must roll back: the UPDATE reserved the others.
+    One conditional UPDATE adds each product's units to ``reserved`` (a ``CASE`` per
+    product) where that many are available. On PostgreSQL a ``SELECT … FOR UPDATE`` in a
+    materialized CTE of the same statement first locks the rows in product id order (no
+    deadlock between two checkouts), the UPDATE runs only when every product has enough,
+    and the statement answers every row's availability, so a refusal costs no second
+    statement while the rows are locked. On SQLite (whose write lock is already held) a
+    product that falls short is read afterwards and the caller must roll back: the UPDATE
+    reserved the others. A product without a row has 0 available.
 
     The caller notes the products in the outbox before reserving, so the contended stock
     rows are held for as short a time as possible (until its commit).
     """
     order = sorted(wanted)
     if session.get_bind().dialect.name == "postgresql":
-        changed = await _reserve_locked(session, location_id, wanted, now)
-    else:
-        added = case({pid: wanted[pid] for pid in order}, value=StockLevel.product_id, else_=0)
-        rows = await session.execute(
-            update(StockLevel)
-            .where(
-                StockLevel.location_id == location_id,
-                StockLevel.product_id.in_(order),
-                StockLevel.on_hand - StockLevel.reserved >= added,
-            )
-            .values(reserved=StockLevel.reserved + added, updated_at=now)
-            .returning(StockLevel.product_id)
-            .execution_options(synchronize_session=False)
+        free = await _reserve_locked(session, location_id, wanted, now)
+        if free is None:
+            return []
+        return [
+            Shortfall(pid, wanted[pid], max(free.get(pid, 0), 0))
+            for pid in order
+            if free.get(pid, 0) < wanted[pid]
+        ]
+    added = case({pid: wanted[pid] for pid in order}, value=StockLevel.product_id, else_=0)
+    rows = await session.execute(
+        update(StockLevel)
+        .where(
+            StockLevel.location_id == location_id,
+            StockLevel.product_id.in_(order),
+            StockLevel.on_hand - StockLevel.reserved >= added,
         )
-        changed = set(rows.scalars())
+        .values(reserved=StockLevel.reserved + added, updated_at=now)
+        .returning(StockLevel.product_id)
+        .execution_options(synchronize_session=False)
+    )
+    changed = set(rows.scalars())
     if len(changed) == len(order):
         return []
     available = await available_at(session, location_id, [p for p in order if p not in changed])
@@ -94,26 +101,37 @@ async def reserve(
 
 async def _reserve_locked(
     session: AsyncSession, location_id: int, wanted: Mapping[int, int], now: datetime
-) -> set[int]:
-    """PostgreSQL: lock the stock rows in product order, then reserve where enough is free."""
+) -> dict[int, int] | None:
+    """PostgreSQL: lock the rows in product order, reserve if all suffice; None when done.
+
+    Otherwise nothing changed, and the answer is each locked row's available units.
+    """
     order = sorted(wanted)
     params: dict[str, object] = {"location": location_id, "now": now, "ids": order}
     whens = []
     for i, pid in enumerate(order):
         params[f"p{i}"], params[f"q{i}"] = pid, wanted[pid]
         whens.append(f"WHEN :p{i} THEN :q{i}")
-    units = f"CASE locked.product_id {' '.join(whens)} ELSE 0 END"
+    cases = " ".join(whens)
+    params["n"] = len(order)
     statement = text(
         "WITH locked AS MATERIALIZED ("
         " SELECT product_id, on_hand - reserved AS free FROM stock_levels"
         " WHERE location_id = :location AND product_id IN :ids"
-        " ORDER BY product_id FOR UPDATE)"
-        f" UPDATE stock_levels SET reserved = stock_levels.reserved + {units}, updated_at = :now"
-        " FROM locked WHERE stock_levels.location_id = :location"
-        f" AND stock_levels.product_id = locked.product_id AND locked.free >= {units}"
-        " RETURNING stock_levels.product_id"
+        " ORDER BY product_id FOR UPDATE),"
+        f" enough AS (SELECT count(*) = :n AS ok FROM locked"
+        f" WHERE free >= CASE product_id {cases} ELSE 0 END),"
+        " changed AS ("
+        f" UPDATE stock_levels s SET reserved = s.reserved + CASE s.product_id {cases} ELSE 0 END,"
+        " updated_at = :now FROM locked, enough"
+        " WHERE enough.ok AND s.location_id = :location AND s.product_id = locked.product_id"
+        " RETURNING s.product_id)"
+        " SELECT locked.product_id, locked.free, (SELECT count(*) FROM changed) AS done FROM locked"
     ).bindparams(bindparam("ids", expanding=True))
-    return set((await session.execute(statement, params)).scalars())
+    rows = (await session.execute(statement, params)).all()
+    if rows and rows[0].done == len(order):
+        return None
+    return {int(row.product_id): int(row.free) for row in rows}
 
 
 async def _close_held(
