@@ -117,6 +117,15 @@ class Settings(BaseSettings):
             "request answers SERVICE_UNAVAILABLE (try again)."
         ),
     )
+    housekeeping_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=86400,
+        description=(
+            "How often each server process deletes expired idempotency keys and rate-limit "
+            "rows (in batches, never inside a request)."
+        ),
+    )
     page_cache_seconds: float = Field(
         default=5.0,
         ge=0,

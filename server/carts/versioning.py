@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.carts.views import CartView, LineView, cart_for_viewer, reachable_by
-from server.db import decode_json_rows, json_rows
+from server.db import decode_json_rows, json_rows, upsert
 from server.errors import IdempotencyKeyReused, InvalidInput, NotFound, VersionConflict
 from server.models import Cart, IdempotencyKey
 from server.viewer import Viewer
@@ -262,25 +262,47 @@ async def kept_outcome(session: AsyncSession, g: Guard) -> CartView | None:
 async def keep_outcome(session: AsyncSession, g: Guard, cart: CartView) -> None:
     """Keep the outcome of a successful cart mutation under its key for a day.
 
-    Expired keys of the same cart are dropped here, while its row is locked anyway, so the
-    table never holds much more than a day of traffic per active cart.
+    Expired keys are deleted in batches by the background housekeeping
+    (``server.housekeeping``), not here; the same key used again after it expired (a live
+    one was looked up under the cart's lock already) takes over its row.
     """
-    await session.execute(
-        delete(IdempotencyKey).where(
-            IdempotencyKey.cart_id == cart.id, IdempotencyKey.expires_at <= g.now
-        )
+    stmt = upsert(session, IdempotencyKey).values(
+        cart_id=cart.id,
+        operation=g.operation,
+        key=g.key,
+        request_hash=g.request_hash,
+        outcome=cart.to_snapshot(),
+        created_at=g.now,
+        expires_at=g.now + KEY_LIFETIME,
     )
     await session.execute(
-        insert(IdempotencyKey).values(
-            cart_id=cart.id,
-            operation=g.operation,
-            key=g.key,
-            request_hash=g.request_hash,
-            outcome=cart.to_snapshot(),
-            created_at=g.now,
-            expires_at=g.now + KEY_LIFETIME,
+        stmt.on_conflict_do_update(
+            index_elements=[IdempotencyKey.cart_id, IdempotencyKey.operation, IdempotencyKey.key],
+            set_={
+                "request_hash": stmt.excluded.request_hash,
+                "outcome": stmt.excluded.outcome,
+                "created_at": stmt.excluded.created_at,
+                "expires_at": stmt.excluded.expires_at,
+            },
         )
     )
+
+
+async def expire_keys(session: AsyncSession, now: datetime, *, batch: int = 1000) -> int:
+    """Delete up to ``batch`` expired idempotency keys; return how many (housekeeping only)."""
+    oldest = (
+        select(IdempotencyKey.id)
+        .where(IdempotencyKey.expires_at <= now)
+        .order_by(IdempotencyKey.id)
+        .limit(batch)
+    )
+    result = await session.execute(
+        delete(IdempotencyKey)
+        .where(IdempotencyKey.id.in_(oldest.scalar_subquery()))
+        .returning(IdempotencyKey.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(result.all())
 
 
 async def forget_keys(session: AsyncSession, cart_id: int) -> None:
