@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, cast
@@ -23,6 +24,7 @@ from server.models import Store as StoreRow
 from server.models import utcnow
 from server.money import format_money
 from server.notifications.complements import complements_at
+from server.pack_size import parse_pack, price_per_unit
 from server.product_pages import PageRead, StoreView
 from server.states import StockStatus
 
@@ -92,6 +94,33 @@ class Price:
             if info.member is not None
             else None,
         )
+
+
+@strawberry.enum(description="What a comparison price is per.")
+class PackUnit(Enum):
+    KILOGRAM = "kg"
+    LITRE = "l"
+    PIECE = "piece"
+
+
+@strawberry.type(
+    description=(
+        "The current price per kilogram, litre or piece (kr/kg, kr/l, kr/stk), from the "
+        "product's printed quantity."
+    )
+)
+class UnitPrice:
+    price: Money = strawberry.field(description="What one unit costs at the current price.")
+    unit: PackUnit = strawberry.field(description="The unit it is per.")
+
+    @classmethod
+    def of(cls, current: Money, quantity: str | None) -> UnitPrice | None:
+        """The comparison price of ``current`` for the printed ``quantity``, if certain."""
+        pack = parse_pack(quantity)
+        if pack is None:
+            return None
+        amount = price_per_unit(current.amount, pack)
+        return cls(price=Money(amount=amount, currency=current.currency), unit=PackUnit(pack.unit))
 
 
 # The GraphQL enums are the server's own state enums (server.states): one spelling of each.
@@ -261,6 +290,23 @@ class Product(Node):
         ctx = context_of(info)
         found = await ctx.loaders.price.load(self.key)
         return Price.from_info(pricing.shown_price(found, ctx.settings.currency))
+
+    @strawberry.field(
+        description=(
+            "The current price per kg, litre or piece, when the printed quantity states the "
+            "pack size for certain (`500 g`, `1,5 l`, `6 x 0.33 l`, `4 stk`); null otherwise."
+        )
+    )
+    def unit_price(self, info: Info) -> UnitPrice | None:
+        if parse_pack(self.quantity) is None:
+            return None
+        price = self.price(info)
+        if isinstance(price, Price):
+            return UnitPrice.of(price.current, self.quantity)
+        return cast(UnitPrice | None, self._loaded_unit_price(price))
+
+    async def _loaded_unit_price(self, price: Awaitable[Price]) -> UnitPrice | None:
+        return UnitPrice.of((await price).current, self.quantity)
 
     @strawberry.field(description="Stock here (the given store), online and in every store.")
     def availability(

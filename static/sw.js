@@ -35,6 +35,7 @@ const SHELL = [
   "/js/gtin.js",
   "/js/live.js",
   "/js/product-live.js",
+  "/js/product-view.js",
   "/js/pwa.js",
   "/js/push.js",
   "/js/router.js",

@@ -73,6 +73,7 @@ async def add_product(
     currency: str = "NOK",
     stock: dict[int, tuple[int, int]] | None = None,
     active: bool = True,
+    quantity: str | None = None,
 ) -> int:
     """Create a product with barcodes (canonical 14-digit), a price and stock per location id.
 
@@ -89,6 +90,7 @@ async def add_product(
             categories=categories or ["Food"],
             attributes={},
             active=active,
+            quantity=quantity,
         )
         session.add(product)
         await session.flush()

@@ -6,18 +6,14 @@ import { h } from "./dom.js";
 import { SHOPPER_CART } from "./fragments.js";
 import { setUpPwa } from "./pwa.js";
 import { current, navigate, route, start } from "./router.js";
-import * as account from "./screens/account.js";
-import * as cartScreen from "./screens/cart.js";
-import * as checkout from "./screens/checkout.js";
-import * as handoff from "./screens/handoff.js";
-import * as order from "./screens/order.js";
-import * as product from "./screens/product.js";
-import * as scan from "./screens/scan.js";
-import * as search from "./screens/search.js";
-import * as stores from "./screens/stores.js";
 import * as session from "./session.js";
 
 session.useApp("shopper");
+
+/** A route's screen, loaded when first visited (the first load carries only the shell). */
+function screen(load, name) {
+  return async (params, query) => (await load())[name](params, query);
+}
 // The cart's lines carry their stock at the chosen store.
 cartState.configure({ cartFields: SHOPPER_CART, definitions: ", $storeId: ID", variables: () => ({ storeId: session.store()?.id ?? null }), followClosed: true });
 
@@ -25,16 +21,16 @@ route("/", () => {
   navigate(session.store() ? "/scan" : "/stores?next=/scan", { replace: true });
   return h("p.loading", "Loading…");
 });
-route("/stores", stores.render);
-route("/scan", scan.render);
-route("/product/:gtin", product.render);
-route("/search", search.render);
-route("/cart", cartScreen.render);
-route("/handoff", handoff.render);
-route("/account", account.render);
-route("/checkout", checkout.render);
-route("/orders", order.renderList);
-route("/orders/:id", order.render);
+route("/stores", screen(() => import("./screens/stores.js"), "render"));
+route("/scan", screen(() => import("./screens/scan.js"), "render"));
+route("/product/:gtin", screen(() => import("./screens/product.js"), "render"));
+route("/search", screen(() => import("./screens/search.js"), "render"));
+route("/cart", screen(() => import("./screens/cart.js"), "render"));
+route("/handoff", screen(() => import("./screens/handoff.js"), "render"));
+route("/account", screen(() => import("./screens/account.js"), "render"));
+route("/checkout", screen(() => import("./screens/checkout.js"), "render"));
+route("/orders", screen(() => import("./screens/order.js"), "renderList"));
+route("/orders/:id", screen(() => import("./screens/order.js"), "render"));
 
 function updateHeader() {
   const store = session.store();

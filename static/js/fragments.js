@@ -7,10 +7,11 @@ export const PRODUCT_CARD = `id gtin name brand quantity imageUrl ${PRICE}`;
 export const PRODUCT_PAGE = `
   id gtin gtins name brand description categories quantity imageUrl barcodeUrl
   ${PRICE}
+  unitPrice { price { amount currency } unit }
   availability(storeId: $storeId) {
     here { available status store { id name } }
     online { available status }
-    stores { available status store { id name city } }
+    stores { available status store { id code name city } }
   }`;
 
 export const CART = `

@@ -4,10 +4,12 @@
 // Money, numbers and dates go through Intl in the same locale. Requests carry it as
 // Accept-Language so the server's messages (errors, notifications) speak it too.
 
-import en from "./messages/en.js";
-import nb from "./messages/nb.js";
-
-const CATALOGS = { en, nb };
+// Only the chosen language's catalog is loaded (the other comes when the switch asks for it).
+const LOADERS = {
+  en: () => import("./messages/en.js"),
+  nb: () => import("./messages/nb.js"),
+};
+const CATALOGS = {};
 const STORAGE_KEY = "omnicart.locale";
 /** The languages shipped, in the order the switch shows them. */
 export const LOCALES = [
@@ -25,11 +27,11 @@ function pick() {
   } catch {
     chosen = null;
   }
-  if (chosen && CATALOGS[chosen]) return chosen;
+  if (chosen && LOADERS[chosen]) return chosen;
   for (const tag of navigator.languages?.length ? navigator.languages : [navigator.language || "en"]) {
     const base = String(tag).toLowerCase().split("-")[0];
     if (base === "nb" || base === "nn" || base === "no") return "nb";
-    if (CATALOGS[base]) return base;
+    if (LOADERS[base]) return base;
   }
   return "en";
 }
@@ -49,9 +51,15 @@ export function acceptLanguage() {
   return current === "en" ? "en, nb;q=0.5" : `${current}, en;q=0.5`;
 }
 
-/** Switch the language, remember it, set <html lang> and tell every listener. */
-export function setLocale(code) {
-  if (!CATALOGS[code]) throw new Error(`No messages for the language ${code}`);
+async function loadCatalog(code) {
+  CATALOGS[code] ??= (await LOADERS[code]()).default;
+  return CATALOGS[code];
+}
+
+/** Switch the language (loading its messages), remember it, set <html lang> and tell every listener. */
+export async function setLocale(code) {
+  if (!LOADERS[code]) throw new Error(`No messages for the language ${code}`);
+  await loadCatalog(code);
   current = code;
   try {
     localStorage.setItem(STORAGE_KEY, code);
@@ -76,11 +84,11 @@ export function applyLang() {
 /**
  * The message for a key in the current language, with {name} placeholders filled from `vars`.
  * A key may hold plural forms ({one, other}); `vars.count` chooses with Intl.PluralRules.
- * A key missing from the current catalog falls back to English; missing everywhere, the key
- * itself is shown and reported (tests fail on it).
+ * Both catalogs hold the same keys (tests/test_messages.py); a key missing anyway is shown as
+ * itself and reported (the browser tests fail on it).
  */
 export function t(key, vars = {}) {
-  let message = CATALOGS[current][key] ?? CATALOGS.en[key];
+  let message = CATALOGS[current][key];
   if (message === undefined) {
     console.error(`untranslated message key: ${key}`);
     return key;
@@ -92,10 +100,14 @@ export function t(key, vars = {}) {
   return message.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
 }
 
-/** A Money value ({amount, currency}) formatted for the current language ("kr 24,90" / "NOK 24.90"). */
+/**
+ * A Money value ({amount, currency}; amount in minor units, as the API sends it) formatted for
+ * the current language ("24,90 kr" / "NOK 24.90").
+ */
 export function money(value) {
   if (!value) return "";
-  return new Intl.NumberFormat(localeTag(), { style: "currency", currency: value.currency }).format(Number(value.amount));
+  const format = new Intl.NumberFormat(localeTag(), { style: "currency", currency: value.currency });
+  return format.format(Number(value.amount) / 10 ** format.resolvedOptions().maximumFractionDigits);
 }
 
 /** A number formatted for the current language. */
@@ -113,4 +125,5 @@ export function dateTime(value) {
   return date(value, { dateStyle: "medium", timeStyle: "short" });
 }
 
+await loadCatalog(current);
 applyLang();

@@ -28,9 +28,20 @@ PAGES = {"/": "index.html", "/kiosk": "kiosk.html", "/staff": "staff.html"}
 JS_BUDGET_BYTES = 150 * 1024
 # Loaded only when scanning starts and the browser has no BarcodeDetector.
 SCANNER_POLYFILL = re.compile(r"^/vendor/(barcode-detector|zxing-wasm)")
+# The screens the start route can show, and the larger language catalog: with the shell's
+# static imports, they are what a first visit loads (other screens load when visited).
+FIRST_VISIT = (
+    "/js/screens/stores.js",
+    "/js/screens/scan.js",
+    "/js/screens/front.js",
+    "/js/messages/nb.js",
+)
 # Static imports and re-exports start a line; dynamic imports are import("…") anywhere.
 _IMPORT = re.compile(
     r"""(?m)(?:^\s*(?:import|export)\b[^;'"]*?\bfrom\s*|^\s*import\s*|\bimport\(\s*)["']([^"']+)["']"""
+)
+_STATIC_IMPORT = re.compile(
+    r"""(?m)(?:^\s*(?:import|export)\b[^;'"(]*?\bfrom\s*|^\s*import\s*)["']([^"']+)["']"""
 )
 _MODULE_SCRIPT = re.compile(r"""<script[^>]*type="module"[^>]*src="([^"]+)\"""")
 
@@ -41,8 +52,10 @@ async def client(sqlite_db: Database, tmp_path: Path) -> AsyncIterator[httpx.Asy
         yield client
 
 
-def module_graph(entry: str) -> list[str]:
-    """Every module a page's entry can load (static and dynamic imports), as URL paths."""
+def module_graph(entry: str, pattern: re.Pattern[str] = _IMPORT) -> list[str]:
+    """Every module a page's entry can load (static and dynamic imports), as URL paths.
+
+    With ``_STATIC_IMPORT``, only what loads with the entry itself."""
     seen: list[str] = []
     pending = [entry]
     while pending:
@@ -51,7 +64,7 @@ def module_graph(entry: str) -> list[str]:
             continue
         seen.append(url)
         source = (STATIC / url.lstrip("/")).read_text()
-        for specifier in _IMPORT.findall(source):
+        for specifier in pattern.findall(source):
             if specifier.startswith("/"):
                 pending.append(normpath(specifier))
             elif specifier.startswith("."):
@@ -179,7 +192,11 @@ async def test_shell_covers_every_page_module_and_every_entry_exists(
 
 
 def test_shopper_first_load_javascript_is_within_budget() -> None:
-    modules = [m for m in module_graph(page_entry("index.html")) if not SCANNER_POLYFILL.match(m)]
+    present = [m for m in FIRST_VISIT if (STATIC / m.lstrip("/")).exists()]
+    first_visit = [page_entry("index.html"), *present]
+    modules = sorted({m for entry in first_visit for m in module_graph(entry, _STATIC_IMPORT)})
+    assert not any(SCANNER_POLYFILL.match(m) for m in modules)
+    assert "/js/screens/checkout.js" not in modules, "screens load when visited"
     total = sum((STATIC / m.lstrip("/")).stat().st_size for m in modules)
     print(f"shopper first-load JavaScript: {total} bytes in {len(modules)} modules")
     assert total < JS_BUDGET_BYTES, f"{total} bytes of JavaScript on first load"
@@ -200,13 +217,26 @@ def test_vendored_modules_record_version_and_licence() -> None:
         "react-dom",
         "graphiql",
         "graphiql-plugin-explorer",
+        "axe-core",
     }
     npm_names = {"graphiql-plugin-explorer": "@graphiql/plugin-explorer"}
+    licences = {"axe-core": "MPL-2.0"}
     for folder in folders:
         name, version = folder.name.split("@")
+        licence = licences.get(name, "MIT")
         name = npm_names.get(name, name)
-        assert f"| {version} | MIT" in readme and f"[{name}]" in readme, folder.name
+        row = f"[{name}](https://www.npmjs.com/package/{name}) | {version} | {licence}"
+        assert row in readme, folder.name
         assert any(folder.glob("LICENSE*")), f"{folder.name} has no licence file"
+
+
+def test_the_accessibility_checker_is_never_loaded_by_a_page() -> None:
+    # axe-core is injected by the browser tests only: no page's module graph, no precache.
+    shell = shell_list()
+    assert not [url for url in shell if "axe" in url]
+    for page_file in PAGES.values():
+        assert "axe" not in (STATIC / page_file).read_text()
+        assert not [m for m in module_graph(page_entry(page_file)) if "axe" in m]
 
 
 def test_scanner_polyfill_loads_its_webassembly_from_this_server() -> None:

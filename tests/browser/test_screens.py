@@ -102,7 +102,7 @@ def test_typed_barcode_opens_the_product_page(new_context: Any) -> None:
     product.wait_for()
     assert page.locator("h1").inner_text() == "Nutella"
     assert page.url.endswith(f"#/product/{NUTELLA}")
-    assert page.locator(".product-head [data-testid=price]").inner_text() == "39,90\xa0kr"
+    assert page.locator(".product-head [data-testid=price]").inner_text() == "NOK\xa039.90"
     assert page.locator(".product-head .campaign-name").inner_text() == "Ukens tilbud"
     assert page.get_by_test_id("stock-here").inner_text() == "In stock"
     assert page.get_by_test_id("barcode-image").get_attribute("src") == f"/barcodes/{NUTELLA}.svg"
