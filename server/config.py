@@ -109,12 +109,13 @@ class Settings(BaseSettings):
         description="PostgreSQL: connections a worker may open beyond the pool under a burst.",
     )
     sqlite_busy_timeout_ms: int = Field(
-        default=5000,
+        default=30_000,
         ge=0,
         le=600_000,
         description=(
             "SQLite: how long a writer waits for another process's write lock before the "
-            "request answers SERVICE_UNAVAILABLE (try again)."
+            "request answers SERVICE_UNAVAILABLE (try again). Long enough for the indexer's "
+            "page batches and a worker's start-up writes (demo seeding) in another worker."
         ),
     )
     housekeeping_seconds: float = Field(

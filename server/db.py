@@ -146,7 +146,7 @@ class Database:
         echo: bool = False,
         pool_size: int = 10,
         max_overflow: int | None = None,
-        busy_timeout_ms: int = 5000,
+        busy_timeout_ms: int = 30_000,
     ) -> None:
         self.url = url
         self._pool_size = pool_size
