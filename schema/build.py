@@ -26,6 +26,7 @@ from schema.club import ClubMutation, ClubQuery
 from schema.context import OperationTransaction
 from schema.cost import QueryCostLimit
 from schema.errors import CodedErrors, QuietSchema
+from schema.front import FrontQuery
 from schema.node import NodeQuery
 from schema.notifications import NotificationMutation, NotificationQuery
 from schema.orders.actions import OrderActionMutation
@@ -55,6 +56,7 @@ Query = merge_types(
         NodeQuery,
         CatalogQuery,
         SearchQuery,
+        FrontQuery,
         CartQuery,
         AccountQuery,
         OrderQuery,

@@ -30,7 +30,9 @@ from schema.writes import UNKNOWN_SHAPE, OperationShape, shape_of, writes_in_que
 from server.accounts import resolve_viewer
 from server.db import Session
 from server.events import announce_product_changes
+from server.messages import error_language
 from server.models import utcnow
+from server.notifications.language import Language
 from server.outages import is_lost_connection
 from server.outbox import take_changed_products
 from server.ratelimit import AttemptCounter, AttemptLimit, OperationAttemptCounter
@@ -87,6 +89,11 @@ class Context:
     def settings(self) -> Any:
         """Return the settings in force."""
         return self.runtime.settings
+
+    @property
+    def language(self) -> Language:
+        """Return the language error messages answer in (the request's Accept-Language)."""
+        return error_language(self.request.headers.get("accept-language"))
 
     async def session(self) -> Session:
         """Return this operation's session, opening it (and its transaction) on first use."""

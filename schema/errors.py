@@ -15,6 +15,7 @@ from strawberry.types.execution import ExecutionContext
 
 from server.errors import AppError, ErrorCode, ServiceUnavailable
 from server.logs import record_of
+from server.messages import error_language, localized
 from server.outages import as_unavailable
 
 log = logging.getLogger("omnicart.graphql")
@@ -92,8 +93,10 @@ class CodedErrors(MaskErrors):
         # a variable a built-in scalar refused.
         return original is not None and not isinstance(original, AppError | GraphQLError)
 
-    @staticmethod
-    def _coded(error: GraphQLError, app_error: AppError) -> GraphQLError:
+    def _coded(self, error: GraphQLError, app_error: AppError) -> GraphQLError:
+        request = getattr(self.execution_context.context, "request", None)
+        header = request.headers.get("accept-language") if request is not None else None
+        app_error = localized(app_error, error_language(header))
         extensions: dict[str, Any] = {"code": app_error.code, "field": app_error.field}
         if app_error.retryable:
             extensions["retryable"] = True

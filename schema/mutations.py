@@ -43,6 +43,7 @@ from strawberry.types import Info
 from schema.context import Context, context_of
 from server.db import Session
 from server.errors import AppError
+from server.messages import localized
 from server.models import utcnow
 from server.ratelimit import AttemptCounter
 from server.viewer import Viewer
@@ -107,7 +108,7 @@ async def run_mutation(
             async with given.session.begin_nested():
                 result = await call(given)
     except AppError as error:
-        return payload.failed(error)
+        return payload.failed(localized(error, ctx.language))
     built = payload_of(result)
     return await built if inspect.isawaitable(built) else built
 

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import AppError
 from server.logs import record_of
+from server.messages import error_language, translate
 
 
 def error_response(code: str, message: str, status: int, field: str | None = None) -> JSONResponse:
@@ -23,7 +24,8 @@ async def app_error_handler(request: Request, exc: Exception) -> Response:
     record = record_of(request.scope)
     if record is not None:
         record.outcome = exc.code
-    return error_response(exc.code, exc.message, exc.http_status, exc.field)
+    language = error_language(request.headers.get("accept-language"))
+    return error_response(exc.code, translate(exc.message, language), exc.http_status, exc.field)
 
 
 async def not_found_handler(request: Request, exc: Exception) -> Response:

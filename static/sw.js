@@ -49,6 +49,7 @@ const SHELL = [
   "/js/screens/club.js",
   "/js/screens/cart.js",
   "/js/screens/checkout.js",
+  "/js/screens/front.js",
   "/js/screens/handoff.js",
   "/js/screens/order.js",
   "/js/screens/product.js",
@@ -70,6 +71,8 @@ const SAVED_OPERATIONS = new Set([
   "Me",
   "Order",
   "MyOrders",
+  "FrontOffers",
+  "FrontCategories",
 ]);
 
 self.addEventListener("install", (event) => {

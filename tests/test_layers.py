@@ -8,7 +8,10 @@ Three rules, each checked on the project and shown to fail on a planted violatio
 * no module imports another that imports it back, counting that importing ``a.b.c`` first
   runs ``a/__init__`` and ``a/b/__init__`` (so a package ``__init__`` that re-exports its
   modules while one of them is reached from a module that package imports is a cycle too);
-* no import inside a function (outside the migrations), where the rules above cannot see it.
+* no import inside a function (outside the migrations), where the rules above cannot see it;
+  nor one made at run time (``importlib``, ``__import__``); the one way a module names
+  another without importing it is ``strawberry.lazy("a.module")`` with the module's path
+  written out, and only where importing it would be a cycle.
 """
 
 from __future__ import annotations
@@ -184,6 +187,60 @@ def _imports_in_functions(tree: ast.AST, inside: bool = False) -> Iterable[ast.s
         yield from _imports_in_functions(node, nested)
 
 
+def _sources(root: Path) -> Iterable[tuple[str, str, ast.AST]]:
+    """Yield (module name, relative path, syntax tree) of each module of the packages."""
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            if any(path.is_relative_to(root / excluded) for excluded in EXCLUDED):
+                continue
+            relative = path.relative_to(root)
+            parts = relative.with_suffix("").parts
+            module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            yield module, relative.as_posix(), ast.parse(path.read_text(encoding="utf-8"))
+
+
+def runtime_imports(root: Path = ROOT) -> list[str]:
+    """Return ``path:line`` and the code of each import made at run time (importlib, __import__)."""
+    found = []
+    for _, relative, tree in _sources(root):
+        for node in ast.walk(tree):
+            hidden = (
+                isinstance(node, ast.Import) and any(a.name == "importlib" for a in node.names)
+            ) or (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("importlib"))
+            hidden = hidden or (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "__import__"
+            )
+            if hidden:
+                found.append(f"{relative}:{node.lineno} {ast.unparse(node)}")  # type: ignore[attr-defined]
+    return found
+
+
+def lazy_references(root: Path = ROOT) -> list[tuple[str, str]]:
+    """Return (module, the module it names) for each ``strawberry.lazy(...)`` of the packages.
+
+    A name that is not a string written out is returned as ``?`` and the code.
+    """
+    found = []
+    for module, _, tree in _sources(root):
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "lazy"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "strawberry"
+            ):
+                continue
+            (argument,) = node.args
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                found.append((module, argument.value))
+            else:
+                found.append((module, f"? {ast.unparse(node)}"))
+    return sorted(found)
+
+
 # ---------------------------------------------------------------------------------------------
 # The project keeps them
 
@@ -208,6 +265,21 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
 
 def test_no_import_hides_inside_a_function() -> None:
     assert function_imports() == []
+
+
+def test_no_module_is_imported_at_run_time() -> None:
+    assert runtime_imports() == []
+
+
+def test_a_lazy_type_names_a_module_by_its_path_only_where_importing_it_is_a_cycle() -> None:
+    graph = project_graph()
+    lazy = lazy_references()
+    # Order.customer: Customer reaches its purchases, which are orders.
+    assert lazy == [("schema.orders.types", "schema.carts.types")]
+    for module, named in lazy:
+        assert named in graph.modules, f"{module} names {named}, which is no module"
+        chain = graph.find_shortest_chain(importer=named, imported=module)
+        assert chain is not None, f"{module} could import {named}: no cycle to avoid"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,6 +362,28 @@ def test_siblings_importing_each_other_through_their_modules_is_no_cycle() -> No
         }
     )
     assert import_cycles(graph) == []
+
+
+def test_imports_at_run_time_and_lazy_names_not_written_out_are_found(tmp_path: Path) -> None:
+    for package in PACKAGES:
+        (tmp_path / package).mkdir(parents=True)
+    (tmp_path / "schema" / "hidden.py").write_text(
+        "import importlib\n"
+        "import strawberry\n"
+        "CLUB = 'schema.club'\n"
+        "Later = strawberry.lazy(CLUB)\n"
+        "Named = strawberry.lazy('schema.club')\n"
+        "def club():\n"
+        "    return importlib.import_module(CLUB), __import__('json')\n"
+    )
+    assert runtime_imports(tmp_path) == [
+        "schema/hidden.py:1 import importlib",
+        "schema/hidden.py:7 __import__('json')",
+    ]
+    assert lazy_references(tmp_path) == [
+        ("schema.hidden", "? strawberry.lazy(CLUB)"),
+        ("schema.hidden", "schema.club"),
+    ]
 
 
 def test_an_import_inside_a_function_is_found_and_the_migrations_are_not(tmp_path: Path) -> None:

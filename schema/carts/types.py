@@ -1,12 +1,13 @@
 """Cart types: the cart, its lines (through the loaders), the quantity scalar, its customer.
 
 ``Customer`` lives here beside ``Cart``: ``Cart.customer`` and ``Customer.cart`` each build the
-other, and one module keeps that from becoming an import cycle.
+other, and one module keeps that from becoming an import cycle. Its club fields come from
+``schema.club_types``, which reaches ``Order``; ``Order.customer`` names ``Customer`` lazily
+and answers a ``CustomerRef`` (``schema.customer_ref``), which ``Customer`` accepts.
 """
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 from typing import Annotated, Any, NewType
 
@@ -14,7 +15,9 @@ import strawberry
 from strawberry.types import Info
 
 from schema.catalog import Money, Node, Product
+from schema.club_types import Membership, PurchaseConnection, membership_of, purchases_of
 from schema.context import context_of
+from schema.customer_ref import CustomerRef
 from schema.ids import encode_id
 from schema.orders.fulfilment import LineFulfilment, line_fulfilment
 from server import pricing
@@ -30,18 +33,6 @@ def _parse_quantity(value: Any) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     raise InvalidQuantity("A quantity is a whole number of units.", field="quantity")
-
-
-# The club's types reach ``Order``, which reaches ``Customer``: named lazily here, they are
-# built by the functions of ``schema.club``, found when a field is first asked for.
-_CLUB = "schema.club"
-ClubMembership = Annotated["Membership", strawberry.lazy(_CLUB)]  # type: ignore[name-defined]  # noqa: F821
-ClubPurchases = Annotated["PurchaseConnection", strawberry.lazy(_CLUB)]  # type: ignore[name-defined]  # noqa: F821
-
-
-def _club() -> Any:
-    """Return ``schema.club``, the module the lazy types above name (imported by then)."""
-    return importlib.import_module(_CLUB)
 
 
 LineQuantity = NewType("LineQuantity", int)
@@ -173,6 +164,11 @@ class Customer(Node):
     with_cart: strawberry.Private[bool]
 
     @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        """Accept a ``CustomerRef`` too: ``Order.customer`` answers one (see its module)."""
+        return isinstance(obj, cls | CustomerRef)
+
+    @classmethod
     def from_model(cls, row: CustomerRow, *, with_cart: bool) -> Customer:
         """Build the GraphQL customer; ``with_cart`` only where the customer is the one asking."""
         return cls(
@@ -192,8 +188,8 @@ class Customer(Node):
         return Cart.from_model(view) if view else None
 
     @strawberry.field(description="The club membership; null when not a member.")
-    async def membership(self, info: Info) -> ClubMembership | None:
-        return await _club().membership_of(info, self.row.id)
+    async def membership(self, info: Info) -> Membership | None:
+        return await membership_of(info, self.row.id)
 
     @strawberry.field(
         description=(
@@ -210,5 +206,5 @@ class Customer(Node):
         after: Annotated[
             str | None, strawberry.argument(description="The cursor to continue after.")
         ] = None,
-    ) -> ClubPurchases:
-        return await _club().purchases_of(info, self.row.id, first, after)
+    ) -> PurchaseConnection:
+        return await purchases_of(info, self.row.id, first, after)

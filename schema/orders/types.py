@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
 from schema import paging
-from schema.carts.types import Customer
 from schema.catalog import Money, Node, Product, Store
 from schema.context import context_of
+from schema.customer_ref import CustomerRef
 from schema.ids import encode_id
 from schema.paging import PageInfo
 from server.gtin import Gtin
@@ -24,6 +25,10 @@ strawberry.enum(
     FulfilmentMethod, name="FulfilmentMethod", description="How an order reaches the shopper."
 )
 strawberry.enum(OrderChannel, name="OrderChannel", description="Where an order was placed.")
+
+# ``Customer`` reaches its purchases, which are orders: named lazily (the module's path,
+# resolved when the schema is built), answered as a ``CustomerRef``.
+OrderCustomer = Annotated["Customer", strawberry.lazy("schema.carts.types")]  # type: ignore[name-defined]  # noqa: F821
 
 
 def _money(amount: int, currency: str) -> Money:
@@ -168,7 +173,7 @@ class Order(Node):
     @strawberry.field(
         description="Whose order it is: shown to that customer and to staff; null otherwise."
     )
-    async def customer(self, info: Info) -> Customer | None:
+    async def customer(self, info: Info) -> OrderCustomer | None:
         if self.view.customer_id is None:
             return None
         ctx = context_of(info)
@@ -176,7 +181,7 @@ class Order(Node):
         if viewer.customer_id != self.view.customer_id and staff_actor(viewer) is None:
             return None
         row = await ctx.loaders.customer.load(self.view.customer_id)
-        return Customer.from_model(row, with_cart=False) if row else None
+        return CustomerRef(row) if row else None
 
 
 async def _store(info: Info, store_id: int | None) -> Store | None:

@@ -3,6 +3,8 @@
 The till (through the integration that reports its stock movements) names the member by
 phone or member number, the receipt number and the lines (product id, quantity); prices
 are the one price truth (``server.pricing``) at the time of sale, with member prices.
+A till may report one receipt's lines in several batches: ``add_to_receipt`` adds a later
+batch's lines to the receipt and earns what the whole receipt earns beyond what it had.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -97,6 +99,88 @@ async def record_receipt(
     found = await receipt_by_number(session, number)
     assert found is not None
     return found
+
+
+async def add_to_receipt(
+    session: AsyncSession,
+    *,
+    receipt_number: str,
+    lines: Sequence[tuple[int, int]],
+    points_per_10_kr: int,
+) -> ReceiptView:
+    """Add more lines of a recorded receipt (priced as at its sale) and earn on the whole.
+
+    The receipt row is updated first, so two batches of one receipt take turns. The points
+    earned become those of the whole total: ``earned_on(new) - earned_on(old)`` more.
+    Raises NotFound (no such receipt; a product not sold), InvalidInput, InvalidQuantity.
+    """
+    number = _checked_number(receipt_number)
+    head = (
+        await session.execute(select(Receipt).where(Receipt.number == number))
+    ).scalar_one_or_none()
+    if head is None:
+        raise NotFound("There is no such receipt.", field="receiptNumber")
+    priced = await _priced(session, lines, head.currency, head.sold_at)
+    added = sum(line.line_total for line in priced)
+    new_total = (
+        await session.execute(
+            update(Receipt)
+            .where(Receipt.id == head.id)
+            .values(total=Receipt.total + added)
+            .returning(Receipt.total)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one()
+    await _merge_lines(session, head.id, priced)
+    if head.customer_id is not None:
+        await add_entry(
+            session,
+            head.customer_id,
+            PointKind.EARNED,
+            earned_on(new_total, points_per_10_kr) - earned_on(new_total - added, points_per_10_kr),
+            "till receipt",
+            now=head.sold_at,
+            receipt_id=head.id,
+        )
+    found = await receipt_by_number(session, number)
+    assert found is not None
+    return found
+
+
+async def _merge_lines(
+    session: AsyncSession, receipt_id: int, priced: Sequence[ReceiptLineView]
+) -> None:
+    """Add units to the receipt's lines of these products; new products become new lines."""
+    known = set(
+        (
+            await session.execute(
+                select(ReceiptLine.product_id).where(ReceiptLine.receipt_id == receipt_id)
+            )
+        ).scalars()
+    )
+    last = await session.scalar(
+        select(func.coalesce(func.max(ReceiptLine.position), -1)).where(
+            ReceiptLine.receipt_id == receipt_id
+        )
+    )
+    fresh = []
+    for line in priced:
+        if line.product_id not in known:
+            fresh.append(line)
+            continue
+        await session.execute(
+            update(ReceiptLine)
+            .where(ReceiptLine.receipt_id == receipt_id, ReceiptLine.product_id == line.product_id)
+            .values(
+                quantity=ReceiptLine.quantity + line.quantity,
+                line_total=ReceiptLine.line_total + line.line_total,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    if fresh:
+        await _insert_lines(
+            session, receipt_id, fresh, first_position=(-1 if last is None else last) + 1
+        )
 
 
 async def record_receipt_return(
@@ -265,12 +349,23 @@ async def _insert(
             .returning(Receipt.id)
         )
     ).scalar_one()
+    await _insert_lines(session, receipt_id, priced, first_position=0)
+    return receipt_id
+
+
+async def _insert_lines(
+    session: AsyncSession,
+    receipt_id: int,
+    priced: Sequence[ReceiptLineView],
+    *,
+    first_position: int,
+) -> None:
     await session.execute(
         insert(ReceiptLine),
         [
             {
                 "receipt_id": receipt_id,
-                "position": i,
+                "position": first_position + i,
                 "product_id": line.product_id,
                 "name": line.name,
                 "unit_price": line.unit_price,
@@ -281,4 +376,3 @@ async def _insert(
             for i, line in enumerate(priced)
         ],
     )
-    return receipt_id

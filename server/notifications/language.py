@@ -18,12 +18,13 @@ STORE_ZONE = ZoneInfo("Europe/Oslo")
 _MONTHS_EN = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
-def language_from_accept(header: str | None) -> Language:
-    """Return the language an ``Accept-Language`` header prefers among ours, else Bokmål.
+def language_from_accept(header: str | None, default: Language = DEFAULT_LANGUAGE) -> Language:
+    """Return the language an ``Accept-Language`` header prefers among ours, else ``default``.
 
     Tags are weighed by their ``q`` (1 when absent; ties keep the header's order); ``nb``,
     ``no`` and ``nn`` in any region are Bokmål, ``en`` in any region English, and the first
-    of those wins. A header naming neither, or none at all, gets the default.
+    of those wins. A header naming neither, or none at all, gets ``default`` (Bokmål for
+    messages to shoppers; error messages of the API default to English, ``server.messages``).
     """
     ranked: list[tuple[float, int, str]] = []
     for position, part in enumerate((header or "").split(",")):
@@ -42,7 +43,7 @@ def language_from_accept(header: str | None) -> Language:
             return "nb"
         if primary == "en":
             return "en"
-    return DEFAULT_LANGUAGE
+    return default
 
 
 def checked_language(value: str | None) -> Language:

@@ -126,9 +126,8 @@ def insufficient(
         f"{products[u.product_id].name}: {u.requested} asked, {u.available} available"
         for u in unavailable
     ]
-    return InsufficientStock(
-        f"Not enough stock at {where}. " + "; ".join(parts) + ".", details=unavailable
-    )
+    shortages = "; ".join(parts)
+    return InsufficientStock(f"Not enough stock at {where}. {shortages}.", details=unavailable)
 
 
 def checked_fulfilment(fulfilment: Fulfilment) -> Fulfilment:

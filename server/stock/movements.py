@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.club.receipts import record_receipt
+from server.club.receipts import add_to_receipt, record_receipt
 from server.errors import InvalidInput, NotFound
 from server.notifications.back_in_stock import check_available
 from server.notifications.complements import record_basket
@@ -133,9 +133,9 @@ async def _apply(
 
 @dataclass
 class _MemberSale:
-    """A till receipt naming a customer: who, where, when, and its products."""
+    """A till receipt of the batch: who (if a movement named them), where, when, its products."""
 
-    member_code: str
+    member_code: str | None
     store_id: int | None
     at: datetime
     lines: dict[int, int] = field(default_factory=lambda: defaultdict(int))
@@ -151,7 +151,7 @@ class _FollowUps:
     raised: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     # The products of each till receipt, for "goes well with" (co-purchase counts).
     baskets: dict[tuple[int, str], set[int]] = field(default_factory=lambda: defaultdict(set))
-    # Till receipts with a customer's phone or member number, by receipt number.
+    # Till receipts (with a customer's phone or member number, or more of one), by number.
     sales: dict[str, _MemberSale] = field(default_factory=dict)
 
     def note(self, ready: Any, effect: ledger.Effect) -> None:
@@ -161,11 +161,13 @@ class _FollowUps:
             self.raised[ready.location_id].add(ready.product_id)
         if movement.kind == StockMovementKind.SALE and movement.receipt_number:
             self.baskets[(ready.location_id, movement.receipt_number)].add(ready.product_id)
-            if self.club is not None and movement.customer_phone:
+            if self.club is not None:
+                # A later batch of a member's receipt may not name the member again.
                 sale = self.sales.setdefault(
                     movement.receipt_number,
-                    _MemberSale(movement.customer_phone, movement.store_id, movement.occurred_at),
+                    _MemberSale(None, movement.store_id, movement.occurred_at),
                 )
+                sale.member_code = sale.member_code or movement.customer_phone
                 sale.lines[ready.product_id] += abs(movement.quantity)
 
     async def run(self, session: AsyncSession, now: datetime) -> None:
@@ -180,21 +182,39 @@ class _FollowUps:
     async def _record_member_sale(
         self, session: AsyncSession, number: str, sale: _MemberSale
     ) -> None:
-        """Record a receipt for the member it names; a phone no member has earns nothing."""
+        """Record a receipt for the member it names; a phone no member has earns nothing.
+
+        A receipt already recorded (its first lines came in an earlier batch; replayed
+        movements never get here) gets this batch's lines added, and earns on the whole.
+        """
         assert self.club is not None
+        lines = sorted(sale.lines.items())
         try:
             async with session.begin_nested():
-                await record_receipt(
-                    session,
-                    member_code=sale.member_code,
-                    receipt_number=number,
-                    lines=sorted(sale.lines.items()),
-                    at=sale.at,
-                    currency=self.club.currency,
-                    points_per_10_kr=self.club.points_per_10_kr,
-                    store_id=sale.store_id,
+                # Without a member named, only more lines of a receipt already recorded.
+                new = (
+                    sale.member_code is not None
+                    and (
+                        await record_receipt(
+                            session,
+                            member_code=sale.member_code,
+                            receipt_number=number,
+                            lines=lines,
+                            at=sale.at,
+                            currency=self.club.currency,
+                            points_per_10_kr=self.club.points_per_10_kr,
+                            store_id=sale.store_id,
+                        )
+                    ).recorded
                 )
-        except NotFound:  # no member (or no price): the sale stands, not a member purchase
+                if not new:
+                    await add_to_receipt(
+                        session,
+                        receipt_number=number,
+                        lines=lines,
+                        points_per_10_kr=self.club.points_per_10_kr,
+                    )
+        except NotFound:  # no member or receipt (or no price): the sale stands, no member purchase
             return
 
 

@@ -1,6 +1,6 @@
 // The GraphQL client: POST /graphql with this device's credentials, typed failures.
 
-import { acceptLanguage } from "./i18n.js";
+import { acceptLanguage, t } from "./i18n.js";
 import { authHeaders } from "./session.js";
 
 const listeners = new Set();
@@ -65,14 +65,14 @@ async function post(request, { headers, signal }) {
     });
   } catch (error) {
     if (error.name === "AbortError") throw error;
-    throw new ApiError("You are offline, and this is not saved on the device.", { code: "OFFLINE" });
+    throw new ApiError(t("api.offline"), { code: "OFFLINE" });
   }
   const fromCache = response.headers.get("X-Omnicart-Offline") === "1";
   for (const listener of listeners) listener({ fromCache, status: response.status });
   try {
     return { body: await response.json(), status: response.status };
   } catch {
-    throw new ApiError(`The server answered ${response.status}.`, { code: "HTTP_" + response.status });
+    throw new ApiError(t("api.httpStatus", { status: response.status }), { code: "HTTP_" + response.status });
   }
 }
 
@@ -120,7 +120,7 @@ async function run(query, variables, { headers = {}, signal } = {}) {
     const code = UNSUPPORTED.test(first.message) ? "UNSUPPORTED" : first.extensions?.code || "ERROR";
     throw new ApiError(first.message, { code, errors: body.errors });
   }
-  if (!body.data) throw new ApiError("The server sent no data.", { code: "HTTP_" + status });
+  if (!body.data) throw new ApiError(t("api.noData"), { code: "HTTP_" + status });
   return body.data;
 }
 

@@ -4,19 +4,12 @@
 import { gql } from "./api.js";
 import * as cartState from "./cart-state.js";
 import { h } from "./dom.js";
+import { t } from "./i18n.js";
 import * as session from "./session.js";
 
 const LATEST_ORDER = `query LatestOrder { orders(first: 1) { edges { node { id number createdAt } } } }`;
 // An order this recent is taken to be the one the closed cart became.
 const RECENT_MS = 5 * 60 * 1000;
-
-// The component's words, in one place for a later message catalog.
-const TEXT = {
-  ordered: (number) => `Your cart was ordered on another device as ${number}. This is your new cart.`,
-  closed: "Your cart was closed on another device. This is your cart now.",
-  seeOrder: "See the order",
-  dismiss: "Dismiss",
-};
 
 async function latestOrder() {
   if (!session.get("customer")) return null;
@@ -36,11 +29,11 @@ export function announceMovedCarts(container) {
     const banner = h(
       "div.banner.banner-cart-moved",
       { role: "status", "data-testid": "cart-moved" },
-      order ? TEXT.ordered(order.number) : TEXT.closed,
+      order ? t("cartMoved.ordered", { number: order.number }) : t("cartMoved.closed"),
       " ",
-      order ? h("a", { href: `#/orders/${encodeURIComponent(order.id)}` }, TEXT.seeOrder) : null,
+      order ? h("a", { href: `#/orders/${encodeURIComponent(order.id)}` }, t("cartMoved.seeOrder")) : null,
       " ",
-      h("button.button.button-small", { type: "button", onclick: () => banner.remove() }, TEXT.dismiss),
+      h("button.button.button-small", { type: "button", onclick: () => banner.remove() }, t("cartMoved.dismiss")),
     );
     container.append(banner);
   });

@@ -3,13 +3,15 @@
 // of the browser's languages we ship (nb for Norwegian Bokmål, Nynorsk or "no"), else English.
 // Money, numbers and dates go through Intl in the same locale. Requests carry it as
 // Accept-Language so the server's messages (errors, notifications) speak it too.
+//
+// A page loads the one catalog it speaks (a top-level await: modules that import this one
+// start once it is there); the switch loads the other on first use. Both hold the same keys
+// (tests/test_messages.py), so nothing falls back to another language.
 
-// Only the chosen language's catalog is loaded (the other comes when the switch asks for it).
-const LOADERS = {
+const CATALOGS = {
   en: () => import("./messages/en.js"),
   nb: () => import("./messages/nb.js"),
 };
-const CATALOGS = {};
 const STORAGE_KEY = "omnicart.locale";
 /** The languages shipped, in the order the switch shows them. */
 export const LOCALES = [
@@ -19,6 +21,7 @@ export const LOCALES = [
 const TAGS = { nb: "nb-NO", en: "en-GB" };
 const listeners = new Set();
 let current = pick();
+let messages = (await CATALOGS[current]()).default;
 
 function pick() {
   let chosen = null;
@@ -27,11 +30,11 @@ function pick() {
   } catch {
     chosen = null;
   }
-  if (chosen && LOADERS[chosen]) return chosen;
+  if (chosen && CATALOGS[chosen]) return chosen;
   for (const tag of navigator.languages?.length ? navigator.languages : [navigator.language || "en"]) {
     const base = String(tag).toLowerCase().split("-")[0];
     if (base === "nb" || base === "nn" || base === "no") return "nb";
-    if (LOADERS[base]) return base;
+    if (CATALOGS[base]) return base;
   }
   return "en";
 }
@@ -51,15 +54,13 @@ export function acceptLanguage() {
   return current === "en" ? "en, nb;q=0.5" : `${current}, en;q=0.5`;
 }
 
-async function loadCatalog(code) {
-  CATALOGS[code] ??= (await LOADERS[code]()).default;
-  return CATALOGS[code];
-}
-
-/** Switch the language (loading its messages), remember it, set <html lang> and tell every listener. */
+/**
+ * Switch the language (loading its catalog), remember it, set <html lang> and tell every
+ * listener; resolves once that is done.
+ */
 export async function setLocale(code) {
-  if (!LOADERS[code]) throw new Error(`No messages for the language ${code}`);
-  await loadCatalog(code);
+  if (!CATALOGS[code]) throw new Error(`No messages for the language ${code}`);
+  messages = (await CATALOGS[code]()).default;
   current = code;
   try {
     localStorage.setItem(STORAGE_KEY, code);
@@ -84,11 +85,10 @@ export function applyLang() {
 /**
  * The message for a key in the current language, with {name} placeholders filled from `vars`.
  * A key may hold plural forms ({one, other}); `vars.count` chooses with Intl.PluralRules.
- * Both catalogs hold the same keys (tests/test_messages.py); a key missing anyway is shown as
- * itself and reported (the browser tests fail on it).
+ * A key missing from the catalog is shown as it is and reported (tests fail on it).
  */
 export function t(key, vars = {}) {
-  let message = CATALOGS[current][key];
+  let message = messages[key];
   if (message === undefined) {
     console.error(`untranslated message key: ${key}`);
     return key;
@@ -100,13 +100,20 @@ export function t(key, vars = {}) {
   return message.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
 }
 
+const moneyFormats = new Map();
+
 /**
- * A Money value ({amount, currency}; amount in minor units, as the API sends it) formatted for
- * the current language ("24,90 kr" / "NOK 24.90").
+ * A Money value ({amount, currency}; the amount in minor units, øre or cents, as the API
+ * sends it) formatted for the current language: 2490 NOK is "24,90 kr" in nb, "NOK 24.90" in en.
  */
 export function money(value) {
   if (!value) return "";
-  const format = new Intl.NumberFormat(localeTag(), { style: "currency", currency: value.currency });
+  const key = `${localeTag()}|${value.currency}`;
+  let format = moneyFormats.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(localeTag(), { style: "currency", currency: value.currency });
+    moneyFormats.set(key, format);
+  }
   return format.format(Number(value.amount) / 10 ** format.resolvedOptions().maximumFractionDigits);
 }
 
@@ -125,5 +132,4 @@ export function dateTime(value) {
   return date(value, { dateStyle: "medium", timeStyle: "short" });
 }
 
-await loadCatalog(current);
 applyLang();

@@ -2,6 +2,7 @@
 // first subscription. One connection per page; it carries this device's credentials in
 // connection_init and reconnects (with backoff) after network loss or a server restart.
 
+import { t } from "./i18n.js";
 import { connectionParams } from "./session.js";
 
 let clientPromise = null;
@@ -67,7 +68,7 @@ export function subscribe(query, variables, { onData, onError }) {
             if (result.errors?.length) onError?.(Object.assign(new Error(result.errors[0].message), { code: result.errors[0].extensions?.code ?? "ERROR" }));
             else if (result.data) onData(result.data);
           },
-          error: (error) => onError?.(error instanceof Error ? error : new Error(String(error?.reason || error?.message || "subscription failed"))),
+          error: (error) => onError?.(error instanceof Error ? error : new Error(String(error?.reason || error?.message || t("live.failed")))),
           complete: () => {},
         },
       );

@@ -3,6 +3,7 @@
 
 import { onResponse } from "./api.js";
 import { h } from "./dom.js";
+import { onLocale, t } from "./i18n.js";
 
 let banners;
 let offlineBanner = null;
@@ -14,8 +15,9 @@ function showOffline() {
     offlineBanner = h(
       "div.banner.banner-offline",
       { role: "status", "data-testid": "offline-banner" },
-      h("strong", "You are offline. "),
-      "Showing what was saved on this device; changes need a connection.",
+      h("strong", t("pwa.offline")),
+      " ",
+      t("pwa.offlineHint"),
     );
     banners.prepend(offlineBanner);
   } else if (!offline && offlineBanner) {
@@ -28,12 +30,12 @@ function showOffline() {
 
 function showUpdate(worker) {
   if (banners.querySelector(".banner-update")) return;
-  const button = h("button.button.button-small", { type: "button", "data-testid": "update-reload" }, "Reload");
+  const button = h("button.button.button-small", { type: "button", "data-testid": "update-reload" }, t("pwa.reload"));
   button.addEventListener("click", () => {
     button.disabled = true;
     worker.postMessage({ type: "SKIP_WAITING" });
   });
-  banners.append(h("div.banner.banner-update", { role: "status" }, "A new version of omnicart is ready. ", button));
+  banners.append(h("div.banner.banner-update", { role: "status" }, t("pwa.update"), " ", button));
 }
 
 /** Wire up the service worker and the banners inside `container`. */
@@ -46,6 +48,12 @@ export function setUpPwa(container) {
     showOffline();
   });
   showOffline();
+  // A new language: say it again in that language.
+  onLocale(() => {
+    offlineBanner?.remove();
+    offlineBanner = null;
+    showOffline();
+  });
 
   if (!("serviceWorker" in navigator)) return;
   navigator.serviceWorker.register("/sw.js", { scope: "/", updateViaCache: "none" }).then((registration) => {
@@ -72,8 +80,8 @@ export function setUpPwa(container) {
 
   addEventListener("beforeinstallprompt", (event) => {
     event.preventDefault();
-    const button = h("button.button.button-small", { type: "button" }, "Install");
-    const banner = h("div.banner.banner-install", { role: "status" }, "Install omnicart on this device for quick scanning. ", button);
+    const button = h("button.button.button-small", { type: "button" }, t("pwa.install"));
+    const banner = h("div.banner.banner-install", { role: "status" }, t("pwa.installHint"), " ", button);
     button.addEventListener("click", async () => {
       banner.remove();
       event.prompt();

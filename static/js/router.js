@@ -2,6 +2,7 @@
 // no server routes. Each route renders a screen into the view and may return a cleanup.
 
 import { h, notice, replace } from "./dom.js";
+import { onLocale, t } from "./i18n.js";
 
 const routes = [];
 let view;
@@ -57,7 +58,7 @@ export async function render() {
     } catch (error) {
       if (ticket !== renderCount) return;
       console.error(error);
-      replace(view, h("h1", { tabindex: "-1", "data-focus": "" }, "Something went wrong"), notice("error", error.message));
+      replace(view, h("h1", { tabindex: "-1", "data-focus": "" }, t("router.failed")), notice("error", error.message));
     } finally {
       view.removeAttribute("aria-busy");
     }
@@ -68,12 +69,14 @@ export async function render() {
     window.scrollTo(0, 0);
     return;
   }
-  replace(view, h("h1", { tabindex: "-1", "data-focus": "" }, "Not found"), h("p", h("a", { href: "#/" }, "Back to the start")));
+  replace(view, h("h1", { tabindex: "-1", "data-focus": "" }, t("router.notFound")), h("p", h("a", { href: "#/" }, t("router.backToStart"))));
 }
 
 /** Start routing into `element`. */
 export function start(element) {
   view = element;
   addEventListener("hashchange", render);
+  // A new language shows the current screen again in it, without a reload.
+  onLocale(() => render());
   return render();
 }

@@ -108,6 +108,13 @@ async def _prepare_database(data_dir: Path) -> tuple[str, str, str, str]:
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     """A real server on loopback over a freshly seeded SQLite database."""
+    with running_shop(tmp_path_factory) as running:
+        yield running
+
+
+@contextmanager
+def running_shop(tmp_path_factory: pytest.TempPathFactory, **extra_env: str) -> Iterator[Shop]:
+    """Seed a fresh shop and serve it (``extra_env``: more ``OMNICART_*`` settings)."""
     chromium_available()
     from tests.live import serve_in_process
 
@@ -121,6 +128,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         "OMNICART_DATA_DIR": str(data_dir),
         "OMNICART_DATABASE_URL": url,
         "OMNICART_LOG_LEVEL": "WARNING",
+        **extra_env,
     }
     with serve_in_process(env) as base_url:
         yield Shop(url=base_url, kiosk_token=kiosk, staff_device_token=staff, pos_token=pos)
@@ -153,9 +161,8 @@ def new_context(browser: Any, shop: Shop) -> Iterator[Callable[..., Any]]:
     errors: list[str] = []
 
     def make(viewport: dict[str, int] = PHONE, **options: Any) -> Any:
-        context = browser.new_context(
-            base_url=shop.url, viewport=viewport, locale="en-GB", **options
-        )
+        options.setdefault("locale", "en-GB")
+        context = browser.new_context(base_url=shop.url, viewport=viewport, **options)
         context.set_default_timeout(WAIT_MS)
         context.on("page", lambda page: page.on("pageerror", lambda e: errors.append(str(e))))
         contexts.append(context)

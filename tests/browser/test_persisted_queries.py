@@ -38,6 +38,8 @@ def test_the_pwas_own_documents_never_travel_as_text(new_context: Any) -> None:
     bodies = record_graphql(page)
     page.goto("/")
     page.locator(f"[data-store-code={STORE_CODE}]").click()
+    page.locator("section.screen-front").wait_for()
+    page.locator('.tabbar [data-tab="scan"]').click()
     page.get_by_label("Barcode number").fill(NUTELLA)
     page.keyboard.press("Enter")
     page.locator(f'article.screen-product[data-gtin="{NUTELLA}"]').wait_for()

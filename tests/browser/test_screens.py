@@ -40,6 +40,8 @@ def choose_store(page: Any, code: str = STORE_CODE) -> None:
     """Open the shopper app and pick a store (the first screen of a new device)."""
     page.goto("/")
     page.locator(f"[data-store-code={code}]").click()
+    page.locator("section.screen-front").wait_for()  # the shop front is the start page
+    page.locator('.tabbar [data-tab="scan"]').click()
     page.locator("#manual-code").wait_for()
 
 
@@ -93,6 +95,8 @@ def test_typed_barcode_opens_the_product_page(new_context: Any) -> None:
     page.locator(f"[data-store-code={STORE_CODE}]").wait_for()
     screenshot(page, "shopper-store-chooser")
     page.locator(f"[data-store-code={STORE_CODE}]").click()
+    page.locator("section.screen-front").wait_for()
+    page.locator('.tabbar [data-tab="scan"]').click()
     screenshot(page, "shopper-scan")
 
     page.get_by_label("Barcode number").fill("301 7620 42200 3")

@@ -58,7 +58,7 @@ def test_the_product_page_turns_out_of_stock_here_when_the_till_sells_the_last_u
     page = new_context().new_page()
     page.goto("/")
     page.locator(f"[data-store-code={STORE_CODE}]").click()
-    page.locator("#manual-code").wait_for()
+    page.locator("section.screen-front").wait_for()
     page.goto(f"/#/product/{NUTELLA}")
     page.locator(f'article.screen-product[data-gtin="{NUTELLA}"]').wait_for()
     here = page.get_by_test_id("stock-here")

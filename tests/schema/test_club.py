@@ -11,7 +11,7 @@ from server.club.numbers import normalise_member_number
 from server.db import Database
 from server.models import Order
 from tests.clients import client_for, collect_at, graphql, place_order, sign_up, staff_sign_in
-from tests.rows import add_device, add_staff, store_with_product
+from tests.rows import add_device, add_product, add_staff, fresh_ean13, store_with_product
 from tests.stock_helpers import movement, record
 
 PASSWORD = "correct horse battery"
@@ -126,6 +126,35 @@ async def test_purchases_are_newest_first_across_orders_and_till_receipts_paged(
         assert page["pageInfo"] == {"hasNextPage": False}
 
 
+ORDER_CUSTOMER = """
+query OrderCustomer($id: ID!) {
+  order(id: $id) { customer {
+    id email membership { number }
+    purchases { edges { node { __typename ... on Order { customer { email } } } } }
+  } }
+  me { id }
+}
+"""
+
+
+async def test_an_orders_customer_is_the_whole_customer_with_membership_and_purchases(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, _, code, _ = await store_with_product(db, "OSL", on_hand=10, price=10000)
+    async with client_for(db, tmp_path) as client:
+        kari, membership = await member(client, "kari@example.com")
+        order, _ = await place_order(client, [(code, 1)], collect_at(store_id), kari)
+        body = await graphql(client, ORDER_CUSTOMER, {"id": order["id"]}, kari)
+    assert "errors" not in body, body
+    customer = body["data"]["order"]["customer"]  # type: ignore[index]
+    assert customer["id"] == body["data"]["me"]["id"]  # type: ignore[index]
+    assert customer["email"] == "kari@example.com"
+    assert customer["membership"] == {"number": membership["number"]}
+    assert customer["purchases"]["edges"] == [
+        {"node": {"__typename": "Order", "customer": {"email": "kari@example.com"}}}
+    ]
+
+
 async def test_the_kiosk_sees_first_name_and_points_and_a_shopper_is_refused(
     db: Database, tmp_path: Path
 ) -> None:
@@ -165,6 +194,48 @@ async def test_a_till_sale_with_the_members_phone_earns_points_once_on_replay(
         body = await graphql(client, ME_POINTS, None, kari)
     # 300 kr at 1 point per 10 kr.
     assert body["data"]["me"]["membership"]["points"] == 30  # type: ignore[index]
+
+
+RECEIPTS = """
+{ me {
+  membership { points }
+  purchases { edges { node {
+    ... on Receipt { number total { amount } lines { name quantity } }
+  } } }
+} }
+"""
+
+
+async def test_a_receipt_in_three_batches_earns_on_the_whole_receipt(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, location, brunost, _ = await store_with_product(
+        db, "OSL", on_hand=10, price=9500, name="Brunost"
+    )
+    kaffe = fresh_ean13()
+    await add_product(db, gtins=[kaffe], name="Kaffe", price=9500, stock={location: (10, 0)})
+    till = await add_device(db, "OSL", "pos")
+    phone = {"receiptNumber": "R-9", "customerPhone": "91234567"}
+    first = [movement(brunost, store_id, "SALE", 1, **phone)]
+    # The till names the member on the first batch only, or on every one: both count.
+    second = [movement(kaffe, store_id, "SALE", 1, receiptNumber="R-9")]
+    third = [movement(brunost, store_id, "SALE", 1, **phone)]
+    async with client_for(db, tmp_path) as client:
+        kari, _ = await member(client, "kari@example.com")
+        for batch in (first, second, third):
+            assert (await record(client, till, batch))["applied"] == 1
+        assert (await record(client, till, second))["replayed"] == 1
+        body = await graphql(client, RECEIPTS, None, kari)
+    me = body["data"]["me"]  # type: ignore[index]
+    assert [e["node"] for e in me["purchases"]["edges"]] == [
+        {
+            "number": "R-9",
+            "total": {"amount": 28500},
+            "lines": [{"name": "Brunost", "quantity": 2}, {"name": "Kaffe", "quantity": 1}],
+        }
+    ]
+    # 285 kr earn 28 points at 1 per 10 kr; batch by batch it would have been 9 + 9 + 9.
+    assert me["membership"]["points"] == 28
 
 
 async def test_a_till_sale_of_a_phone_no_member_has_is_no_member_purchase(

@@ -31,10 +31,11 @@ from server.config import Settings
 from server.db import Database
 from server.models import BackInStockRequest, Notification
 from server.notifications.channels import SIGNATURE_HEADER, sign
+from server.notifications.complements import record_basket
 from server.notifications.sender import Sender, sender_from_settings
 from server.orders.placed import follow_all
 from tests.clients import client_for, collect_at, graphql, sign_up, staff_sign_in
-from tests.rows import add_device, add_staff, store_with_product
+from tests.rows import add_device, add_product, add_staff, add_store, store_with_product
 from tests.stock_helpers import movement, record
 
 SECRET = "test secret key for signing sms"
@@ -287,6 +288,37 @@ async def test_order_ready_sends_one_mail_one_sms_and_one_push(
     assert pushed["url"] == f"/#/orders/{order['id']}"
     assert pushed["tag"].endswith(":order_ready:push:1")
     assert [s[2] for s in await statuses(db)] == ["sent"] * 6
+
+
+async def test_the_ready_mail_lists_five_complements_in_stock_at_the_pickup_store(
+    db: Database, tmp_path: Path, smtp: SmtpServer, gateway: tuple[Gateway, str]
+) -> None:
+    _, base = gateway
+    options = settings_with(db, tmp_path, smtp, base)
+    store_id, location, gtin, taco = await store_with_product(db, "BGO", on_hand=3, name="Taco")
+    _, elsewhere = await add_store(db, "TRD")
+    names = ["Salsa", "Rømme", "Lomper", "Mais", "Ost", "Guacamole", "Nachos"]
+    others = []
+    for name in names:
+        # Rømme is in stock in the other store only.
+        stock = {elsewhere: (9, 0)} if name == "Rømme" else {location: (9, 0)}
+        others.append(await add_product(db, name=name, stock=stock))
+    async with db.transaction() as session:
+        # Salsa bought with Taco 7 times, Rømme 6, … Nachos once.
+        for n in range(len(others), 0, -1):
+            await record_basket(session, [taco, *others[:n]])
+    await add_staff(db, "kasse@omnicart.test", store_code="BGO")
+    sender = sender_from_settings(db, Settings(data_dir=tmp_path, database_url=db.url, **options))
+    async with client_for(db, tmp_path, **options) as client:
+        order, _ = await guest_order(client, gtin, store_id, contact={"email": "kari@example.com"})
+        staff = await staff_sign_in(client, "kasse@omnicart.test")
+        body = await graphql(client, MARK_READY, {"input": {"orderId": order["id"]}}, staff)
+        assert body["data"]["orderMarkReady"]["errors"] == []
+    assert await drain(sender) == 2  # placed, ready: one mail each
+    placed, ready = smtp.inbox.messages
+    assert "Goes well with" not in placed.get_payload(decode=True).decode()
+    text = ready.get_payload(decode=True).decode().replace("\r\n", "\n")
+    assert "Goes well with:\n- Salsa\n- Lomper\n- Mais\n- Ost\n- Guacamole\n\n" in text
 
 
 async def test_mail_waits_for_a_stopped_smtp_server_and_arrives_once(

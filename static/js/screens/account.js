@@ -3,17 +3,46 @@
 import { gql, isUnsupported, payload } from "../api.js";
 import * as cartState from "../cart-state.js";
 import { busy, h, heading, notice, replace } from "../dom.js";
+import { LOCALES, locale, setLocale, t } from "../i18n.js";
 import { reconnect } from "../live.js";
 import { clearSavedData } from "../pwa.js";
 import { navigate } from "../router.js";
 import * as session from "../session.js";
 import { CART } from "../fragments.js";
-import { clubSection } from "./club.js";
+import { clubSection, signUpClubFields, signUpClubInput } from "./club.js";
 
 const SESSION_FIELDS = `token expiresAt customer { id email name phone } cart { ${CART} } errors { code field message }`;
 const SIGN_IN = `mutation CustomerSignIn($input: CustomerSignInInput!) { customerSignIn(input: $input) { ${SESSION_FIELDS} } }`;
 const SIGN_UP = `mutation CustomerSignUp($input: CustomerSignUpInput!) { customerSignUp(input: $input) { ${SESSION_FIELDS} } }`;
 const SIGN_OUT = `mutation CustomerSignOut { customerSignOut { endedSessions errors { code field message } } }`;
+const PREFERENCES = `mutation CustomerPreferencesUpdate($input: CustomerPreferencesUpdateInput!) { customerPreferencesUpdate(input: $input) { customer { id } errors { code field message } } }`;
+
+/**
+ * The language switch: one button per shipped language, named in its own language. The
+ * choice is remembered on the device, and the router shows the screen again in it; a
+ * signed-in customer's messages (order mail, SMS, push) follow it too.
+ */
+function languageSwitch() {
+  const choose = async (code) => {
+    if (code === locale()) return;
+    await setLocale(code);
+    if (!session.get("authToken") || !session.get("customer")) return;
+    try {
+      payload((await gql(PREFERENCES, { input: { language: code, favouriteStoreId: session.store()?.id ?? null } })).customerPreferencesUpdate);
+    } catch (error) {
+      console.warn("language preference not saved:", error.message);
+    }
+  };
+  return h(
+    "div.language-switch",
+    { role: "group", "aria-labelledby": "language-switch-label", "data-testid": "language-switch" },
+    h("span#language-switch-label.small", t("lang.switch")),
+    " ",
+    LOCALES.map(({ code, name }) =>
+      h("button.button.button-small", { type: "button", lang: code, "data-locale": code, "aria-pressed": String(code === locale()), onclick: () => choose(code) }, name),
+    ),
+  );
+}
 
 async function startSession(result, next) {
   const guestCart = session.get("cart");
@@ -64,17 +93,17 @@ function accountForm(id, title, submit, send, next, feedback, fields) {
 }
 
 function signInForm(next, feedback) {
-  const submit = h("button.button.button-primary.button-block", { type: "submit" }, "Sign in");
+  const submit = h("button.button.button-primary.button-block", { type: "submit" }, t("account.signIn"));
   const send = async (data) =>
     (await gql(SIGN_IN, { input: { email: data.get("email"), password: data.get("password"), cartId: guestCartId() } })).customerSignIn;
-  return accountForm("sign-in", "Sign in", submit, send, next, feedback, [
-    field("signin-email", "Email", { type: "email", name: "email", autocomplete: "username", required: true }),
-    field("signin-password", "Password", { type: "password", name: "password", autocomplete: "current-password", required: true }),
+  return accountForm("sign-in", t("account.signIn"), submit, send, next, feedback, [
+    field("signin-email", t("account.email"), { type: "email", name: "email", autocomplete: "username", required: true }),
+    field("signin-password", t("account.password"), { type: "password", name: "password", autocomplete: "current-password", required: true }),
   ]);
 }
 
 function signUpForm(next, feedback) {
-  const submit = h("button.button.button-block", { type: "submit" }, "Create account");
+  const submit = h("button.button.button-block", { type: "submit" }, t("account.createAccount"));
   const send = async (data) =>
     (
       await gql(SIGN_UP, {
@@ -84,14 +113,16 @@ function signUpForm(next, feedback) {
           name: data.get("name") || null,
           phone: data.get("phone") || null,
           cartId: guestCartId(),
+          ...signUpClubInput(data),
         },
       })
     ).customerSignUp;
-  return accountForm("sign-up", "New here? Create an account", submit, send, next, feedback, [
-    field("signup-name", "Name", { type: "text", name: "name", autocomplete: "name" }),
-    field("signup-email", "Email", { type: "email", name: "email", autocomplete: "email", required: true }),
-    field("signup-phone", "Phone (for order updates)", { type: "tel", name: "phone", autocomplete: "tel" }),
-    field("signup-password", "Password (at least 8 characters)", { type: "password", name: "password", autocomplete: "new-password", minlength: "8", required: true }),
+  return accountForm("sign-up", t("account.signUpTitle"), submit, send, next, feedback, [
+    field("signup-name", t("account.name"), { type: "text", name: "name", autocomplete: "name" }),
+    field("signup-email", t("account.email"), { type: "email", name: "email", autocomplete: "email", required: true }),
+    field("signup-phone", t("account.phone"), { type: "tel", name: "phone", autocomplete: "tel" }),
+    field("signup-password", t("account.newPassword"), { type: "password", name: "password", autocomplete: "new-password", minlength: "8", required: true }),
+    signUpClubFields(),
   ]);
 }
 
@@ -118,24 +149,26 @@ export async function render(_params, query) {
   const feedback = h("div", { "aria-live": "assertive" });
   const customer = session.get("customer");
   if (session.get("authToken") && customer) {
-    const out = h("button.button.button-ghost", { type: "button", onclick: () => busy(out, signOut) }, "Sign out");
+    const out = h("button.button.button-ghost", { type: "button", onclick: () => busy(out, signOut) }, t("account.signOut"));
     return h(
       "section.screen-account",
-      heading("Your account"),
-      h("p", "Signed in as ", h("strong", { "data-testid": "signed-in-as" }, customer.name || customer.email), customer.name ? ` (${customer.email})` : ""),
-      h("p.small", "Your cart is the same on every device you sign in on."),
-      h("ul.link-list", h("li", h("a", { href: "#/cart" }, "Your cart")), h("li", h("a", { href: "#/orders" }, "Your orders"))),
+      heading(t("account.title")),
+      h("p", t("account.signedInAs"), " ", h("strong", { "data-testid": "signed-in-as" }, customer.name || customer.email), customer.name ? ` (${customer.email})` : ""),
+      h("p.small", t("account.sameCart")),
+      h("ul.link-list", h("li", h("a", { href: "#/cart" }, t("account.yourCart"))), h("li", h("a", { href: "#/orders" }, t("account.yourOrders")))),
       clubSection(signedOut),
+      languageSwitch(),
       out,
     );
   }
   const hasGuestCart = Boolean(cartState.currentCart()?.lines?.length);
   return h(
     "section.screen-account",
-    heading("Sign in or create an account"),
-    hasGuestCart ? h("p.lede", "What is in your cart now comes along into your account.") : null,
+    heading(t("account.guestTitle")),
+    hasGuestCart ? h("p.lede", t("account.cartComesAlong")) : null,
     feedback,
     signInForm(next, feedback),
     signUpForm(next, feedback),
+    languageSwitch(),
   );
 }

@@ -5,6 +5,7 @@
 import { ApiError, gql, idempotencyKey, isUnsupported } from "../api.js";
 import * as cartState from "../cart-state.js";
 import { busy, h, heading, notice, replace } from "../dom.js";
+import { money, t } from "../i18n.js";
 import { reconnect } from "../live.js";
 import { navigate } from "../router.js";
 import * as session from "../session.js";
@@ -19,24 +20,11 @@ const CHECKOUT = `mutation Checkout($input: CheckoutInput!) {
   }
 }`;
 
-// The screen's words, in one place for a later message catalog.
-const TEXT = {
-  empty: "Your cart is empty.",
-  scan: "Scan a product",
-  unsupported: "Checkout is not available on this server yet.",
-  placeOrder: (total) => `Place order, ${total}`,
-  enough: (available, where) => `${available} available ${where}`,
-  short: (quantity, available, where) => `Only ${available} of ${quantity} available ${where}`,
-  atStore: (name) => `at ${name}`,
-  online: "for delivery",
-  takeHere: (n, where) => `Take the ${n} ${where}`,
-  collectRest: (n, where, rest, other) => `Take ${n} ${where}, collect ${rest} at ${other}`,
-  collectAll: (other) => `Collect all at ${other}`,
-  deliver: (n) => `Have all ${n} delivered`,
-  remove: "Remove it",
-  needAddress: "Enter a delivery address first (under Home delivery).",
-  placed: (orders) => `Ordered: ${orders.map((o) => `${o.quantity} at ${o.where} (${o.number})`).join(", ")}.`,
-};
+/** What a fix placed: "Ordered: 1 at Oslo Storo (OC-1001), 3 at … (OC-1002)." */
+function placedText(orders) {
+  const parts = orders.map((o) => t("checkout.placedPart", { quantity: o.quantity, where: o.where, number: o.number }));
+  return t("checkout.placed", { orders: parts.join(", ") });
+}
 
 function channel() {
   return matchMedia("(display-mode: standalone)").matches ? "APP" : "WEB";
@@ -91,51 +79,51 @@ async function collectRest(line, here, choice, other) {
   if (here > 0) {
     await cartState.setQuantity(line.id, here);
     const order = await placeOrder({ clickAndCollect: { storeId: choice.storeId } }, { lineIds: [line.id] });
-    placed.push({ ...order, quantity: here, where: choice.storeName });
+    placed.push({ ...order, quantity: here, where: t("checkout.atStore", { store: choice.storeName }) });
   }
   const cart = await cartState.addLine(line.product.gtin, rest);
   const again = cart.lines.find((l) => l.product.gtin === line.product.gtin);
   const order = await placeOrder({ clickAndCollect: { storeId: other.id } }, { lineIds: [again.id] });
-  placed.push({ ...order, quantity: rest, where: other.name });
+  placed.push({ ...order, quantity: rest, where: t("checkout.atStore", { store: other.name }) });
   return placed;
 }
 
 /** The fixes for a line the chosen way is short of, as buttons running `act(work)`. */
 function fixesFor(line, available, choice, act, address) {
-  const where = choice.kind === "delivery" ? TEXT.online : TEXT.atStore(choice.storeName);
+  const where = choice.kind === "delivery" ? t("checkout.forDelivery") : t("checkout.atStore", { store: choice.storeName });
   const fixes = [];
   const button = (label, work, testid) => h("button.button.button-small", { type: "button", "data-fix": testid, onclick: (event) => act(event.currentTarget, work) }, label);
-  if (available > 0) fixes.push(button(TEXT.takeHere(available, where), () => cartState.setQuantity(line.id, available), "take"));
+  if (available > 0) fixes.push(button(t("checkout.takeHere", { count: available, where }), () => cartState.setQuantity(line.id, available), "take"));
   if (choice.kind === "collect") {
     const rest = line.quantity - available;
     const other = line.product.availability.stores.find((s) => s.store && s.store.id !== choice.storeId && s.available >= rest);
     if (other) {
-      const label = available > 0 ? TEXT.collectRest(available, where, rest, other.store.name) : TEXT.collectAll(other.store.name);
+      const label = available > 0 ? t("checkout.collectRest", { count: available, where, rest, other: other.store.name }) : t("checkout.collectAll", { other: other.store.name });
       fixes.push(button(label, () => collectRest(line, available, choice, other.store), "collect-rest"));
     }
     if ((line.product.availability.online?.available ?? 0) >= line.quantity) {
       fixes.push(
-        button(TEXT.deliver(line.quantity), () => {
-          if (!address.value.trim()) throw new ApiError(TEXT.needAddress, { code: "INVALID_INPUT" });
-          return placeOrder({ delivery: { address: address.value.trim() } }, { lineIds: [line.id] }).then((order) => [{ ...order, quantity: line.quantity, where: TEXT.online }]);
+        button(t("checkout.deliverAll", { count: line.quantity }), () => {
+          if (!address.value.trim()) throw new ApiError(t("checkout.needAddress"), { code: "INVALID_INPUT" });
+          return placeOrder({ delivery: { address: address.value.trim() } }, { lineIds: [line.id] }).then((order) => [{ ...order, quantity: line.quantity, where: t("checkout.forDelivery") }]);
         }, "deliver"),
       );
     }
   }
-  fixes.push(button(TEXT.remove, () => cartState.removeLine(line.id), "remove"));
+  fixes.push(button(t("checkout.removeLine"), () => cartState.removeLine(line.id), "remove"));
   return h("div.line-fixes", { "data-testid": "line-fixes" }, fixes);
 }
 
 function lineRow(line, choice, act, address) {
   const available = availableFor(line, choice);
-  const where = choice.kind === "delivery" ? TEXT.online : TEXT.atStore(choice.storeName);
+  const where = choice.kind === "delivery" ? t("checkout.forDelivery") : t("checkout.atStore", { store: choice.storeName });
   const short = available !== null && available < line.quantity;
   return h(
     "li.checkout-line",
     { "data-gtin": line.product.gtin, "data-short": short ? "true" : "false" },
     h("span", `${line.quantity} × ${line.product.name}`),
-    h("span", line.lineTotal.formatted),
-    available === null ? null : h(`span.small.line-availability${short ? ".is-short" : ""}`, { "data-testid": "line-availability" }, short ? TEXT.short(line.quantity, available, where) : TEXT.enough(available, where)),
+    h("span", money(line.lineTotal)),
+    available === null ? null : h(`span.small.line-availability${short ? ".is-short" : ""}`, { "data-testid": "line-availability" }, short ? t("checkout.short", { quantity: line.quantity, available, where }) : t("checkout.enough", { available, where })),
     short ? fixesFor(line, available, choice, act, address) : null,
   );
 }
@@ -145,10 +133,10 @@ export async function render() {
   try {
     cart = cart ?? (await cartState.load());
   } catch (error) {
-    return h("section", heading("Checkout"), notice("error", error.message));
+    return h("section", heading(t("checkout.title")), notice("error", error.message));
   }
   if (!cart || cart.lines.length === 0) {
-    return h("section", heading("Checkout"), notice("info", TEXT.empty), h("a.button", { href: "#/scan" }, TEXT.scan));
+    return h("section", heading(t("checkout.title")), notice("info", t("cart.empty")), h("a.button", { href: "#/scan" }, t("cart.scan")));
   }
   let stores = [];
   try {
@@ -176,7 +164,7 @@ export async function render() {
       replace(feedback);
       try {
         const placed = await work();
-        if (Array.isArray(placed)) replace(feedback, notice("success", TEXT.placed(placed)), ...placed.map((o) => h("a.button.button-small", { href: `#/orders/${encodeURIComponent(o.id)}` }, o.number)));
+        if (Array.isArray(placed)) replace(feedback, notice("success", placedText(placed)), ...placed.map((o) => h("a.button.button-small", { href: `#/orders/${encodeURIComponent(o.id)}` }, o.number)));
       } catch (error) {
         replace(feedback, notice("error", error.message));
       }
@@ -190,9 +178,9 @@ export async function render() {
       return;
     }
     replace(lines, now.lines.map((line) => lineRow(line, choice(), act, address)));
-    total.textContent = now.subtotal.formatted;
+    total.textContent = money(now.subtotal);
     submit.disabled = false;
-    submit.textContent = TEXT.placeOrder(now.subtotal.formatted);
+    submit.textContent = t("checkout.placeOrder", { total: money(now.subtotal) });
   };
   const sync = () => {
     storeSelect.disabled = !collect.checked;
@@ -216,25 +204,25 @@ export async function render() {
             const order = await placeOrder(fulfilment, { key });
             navigate(`/orders/${encodeURIComponent(order.id)}`);
           } catch (error) {
-            replace(feedback, notice("error", isUnsupported(error) ? TEXT.unsupported : error.message));
+            replace(feedback, notice("error", isUnsupported(error) ? t("checkout.unsupported") : error.message));
           }
         });
       },
     },
     h(
       "fieldset",
-      h("legend", "How do you want it?"),
-      h("label.choice", { for: "how-collect" }, collect, h("span", h("strong", "Click and collect"), h("br"), h("span.small", "We put it aside in the store; collect within a few days."))),
-      h("div.field", h("label", { for: "pickup-store" }, "Collect at"), storeSelect),
-      h("label.choice", { for: "how-deliver" }, deliver, h("span", h("strong", "Home delivery"), h("br"), h("span.small", "From our online warehouse."))),
-      h("div.field", h("label", { for: "delivery-address" }, "Delivery address"), address),
+      h("legend", t("checkout.how")),
+      h("label.choice", { for: "how-collect" }, collect, h("span", h("strong", t("checkout.collect")), h("br"), h("span.small", t("checkout.collectHint")))),
+      h("div.field", h("label", { for: "pickup-store" }, t("checkout.collectAt")), storeSelect),
+      h("label.choice", { for: "how-deliver" }, deliver, h("span", h("strong", t("checkout.delivery")), h("br"), h("span.small", t("checkout.deliveryHint")))),
+      h("div.field", h("label", { for: "delivery-address" }, t("checkout.address")), address),
     ),
     feedback,
     submit,
   );
   const stop = cartState.onCart(draw);
   return {
-    node: h("section.screen-checkout", heading("Checkout"), lines, h("p.cart-summary", h("span", "Total"), total), form),
+    node: h("section.screen-checkout", heading(t("checkout.title")), lines, h("p.cart-summary", h("span", t("checkout.total")), total), form),
     cleanup: stop,
   };
 }

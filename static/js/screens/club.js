@@ -3,9 +3,12 @@
 
 import { gql, payload } from "../api.js";
 import { busy, h, notice, replace } from "../dom.js";
+import { number, t } from "../i18n.js";
+import * as session from "../session.js";
 
 const MEMBERSHIP = `query ClubMembership { me { id membership { number points joinedAt barcodeUrl qrUrl } } }`;
 const JOIN = `mutation ClubJoin($input: ClubJoinInput!) { clubJoin(input: $input) { membership { number points joinedAt barcodeUrl qrUrl } errors { code field message } } }`;
+const POINTS = `query ClubPoints { me { id membership { points } } }`;
 const EXPORT = `query CustomerDataExport { customerDataExport }`;
 const DELETE = `mutation CustomerDelete($input: CustomerDeleteInput!) { customerDelete(input: $input) { deleted ordersKept errors { code field message } } }`;
 
@@ -13,10 +16,10 @@ function memberCard(membership) {
   return h(
     "div.member-card",
     { "data-testid": "member-card" },
-    h("h2", "Your member card"),
-    h("p", "Points: ", h("strong", { "data-testid": "member-points" }, String(membership.points))),
-    h("img.member-barcode", { src: membership.barcodeUrl, alt: `Member number ${membership.number} as a barcode` }),
-    h("img.member-qr", { src: membership.qrUrl, alt: `Member number ${membership.number} as a QR code`, width: "160", height: "160" }),
+    h("h2", t("club.cardTitle")),
+    h("p", t("club.points"), " ", h("strong", { "data-testid": "member-points" }, number(membership.points))),
+    h("img.member-barcode", { src: membership.barcodeUrl, alt: t("club.barcodeAlt", { number: membership.number }) }),
+    h("img.member-qr", { src: membership.qrUrl, alt: t("club.qrAlt", { number: membership.number }), width: "160", height: "160" }),
     h("p.small", { "data-testid": "member-number" }, membership.number),
   );
 }
@@ -26,7 +29,7 @@ function consent(name, label, required) {
 }
 
 function joinForm(box, feedback) {
-  const submit = h("button.button.button-primary", { type: "submit" }, "Join the club");
+  const submit = h("button.button.button-primary", { type: "submit" }, t("club.join"));
   const form = h(
     "form.club-join",
     {
@@ -48,11 +51,11 @@ function joinForm(box, feedback) {
         });
       },
     },
-    h("h2", "Join the club"),
-    h("p.small", "Earn points on everything you buy, online and at the till."),
-    consent("clubTerms", "I accept the club terms", true),
-    consent("marketingEmail", "Send me offers by email", false),
-    consent("marketingSms", "Send me offers by SMS", false),
+    h("h2", t("club.join")),
+    h("p.small", t("club.pitch")),
+    consent("clubTerms", t("club.terms"), true),
+    consent("marketingEmail", t("club.offersEmail"), false),
+    consent("marketingSms", t("club.offersSms"), false),
     submit,
   );
   return form;
@@ -70,7 +73,7 @@ async function download(feedback) {
 }
 
 async function deleteAccount(feedback, signedOut) {
-  const email = window.prompt("Type your email address to delete your account:");
+  const email = window.prompt(t("club.deletePrompt"));
   if (!email) return;
   try {
     payload((await gql(DELETE, { input: { email } })).customerDelete);
@@ -83,14 +86,49 @@ async function deleteAccount(feedback, signedOut) {
 // The club section of a signed-in customer's account; `signedOut` ends the session locally.
 export function clubSection(signedOut) {
   const feedback = h("div", { "aria-live": "assertive" });
-  const box = h("div.club-box", h("p.small", "Loading your membership…"));
+  const box = h("div.club-box", h("p.small", t("club.loading")));
   gql(MEMBERSHIP)
     .then((result) => {
       const membership = result.me?.membership;
       replace(box, membership ? memberCard(membership) : joinForm(box, feedback));
     })
     .catch((error) => replace(box, notice("error", error.message)));
-  const exportButton = h("button.button.button-ghost", { type: "button", onclick: () => busy(exportButton, () => download(feedback)) }, "Download my data");
-  const deleteButton = h("button.button.button-ghost", { type: "button", onclick: () => busy(deleteButton, () => deleteAccount(feedback, signedOut)) }, "Delete my account");
+  const exportButton = h("button.button.button-ghost", { type: "button", onclick: () => busy(exportButton, () => download(feedback)) }, t("club.download"));
+  const deleteButton = h("button.button.button-ghost", { type: "button", onclick: () => busy(deleteButton, () => deleteAccount(feedback, signedOut)) }, t("club.delete"));
   return h("section.club", feedback, box, h("div.account-data", exportButton, deleteButton));
+}
+
+// Joining at sign-up: the checkbox joins and accepts the terms; the offers are each a
+// consent of their own, recorded only when joining.
+export function signUpClubFields() {
+  return h(
+    "fieldset.club-sign-up",
+    h("legend", t("club.signUpLegend")),
+    consent("joinClub", t("club.signUpJoin"), false),
+    consent("marketingEmail", t("club.signUpOffersEmail"), false),
+    consent("marketingSms", t("club.signUpOffersSms"), false),
+  );
+}
+
+/** The sign-up input's club part for the sign-up form's data. */
+export function signUpClubInput(data) {
+  if (data.get("joinClub") !== "on") return { joinClub: false };
+  const consents = {
+    clubTerms: true,
+    marketingEmail: data.get("marketingEmail") === "on",
+    marketingSms: data.get("marketingSms") === "on",
+  };
+  return { joinClub: true, consents };
+}
+
+/** Fill `box` with a signed-in member's points once an order is collected (else empty). */
+export async function pointsAfterCollection(box, order) {
+  if (order.status !== "COLLECTED" || !session.get("authToken")) return replace(box);
+  try {
+    const points = (await gql(POINTS)).me?.membership?.points;
+    if (points == null) return replace(box);
+    replace(box, h("p.notice.notice-success", { "data-testid": "order-points" }, t("club.pointsAfterCollection", { count: points, points: number(points) })));
+  } catch (error) {
+    console.warn("points:", error.message);
+  }
 }

@@ -4,29 +4,32 @@
 import { gql, isUnsupported } from "../api.js";
 import { code128Svg } from "../code128.js";
 import { h, heading, notice, replace } from "../dom.js";
+import { date, dateTime, money, t } from "../i18n.js";
 import { subscribe } from "../live.js";
 import { enablePush, pushSupported } from "../push.js";
 import * as session from "../session.js";
+import { pointsAfterCollection } from "./club.js";
 
 const ORDER_FIELDS = `
   id number status fulfilment createdAt updatedAt pickupDeadline deliveryAddress
   pickupStore { id name address city }
-  totalQuantity total { formatted }
-  lines { id name quantity lineTotal { formatted } }
+  totalQuantity total { amount currency }
+  lines { id name quantity lineTotal { amount currency } }
   history { toStatus at }`;
 const ORDER = `query Order($id: ID!) { order(id: $id) { ${ORDER_FIELDS} } }`;
 const UPDATED = `subscription OrderUpdated($orderId: ID!) { orderUpdated(orderId: $orderId) { ${ORDER_FIELDS} } }`;
-const MY_ORDERS = `query MyOrders { orders(first: 20) { edges { node { id number status fulfilment createdAt total { formatted } pickupStore { name } } } } }`;
+const MY_ORDERS = `query MyOrders { orders(first: 20) { edges { node { id number status fulfilment createdAt total { amount currency } pickupStore { name } } } } }`;
 
+// An order status as the shopper reads it, in the current language (read at each use).
 export const STATUS_TEXT = {
-  PLACED: "Placed",
-  READY_FOR_PICKUP: "Ready for pickup",
-  COLLECTED: "Collected",
-  SHIPPED: "On its way",
-  DELIVERED: "Delivered",
-  CANCELLED: "Cancelled",
-  EXPIRED: "Expired (not collected in time)",
-  RETURNED: "Returned",
+  get PLACED() { return t("order.statusPlaced"); },
+  get READY_FOR_PICKUP() { return t("order.statusReady"); },
+  get COLLECTED() { return t("order.statusCollected"); },
+  get SHIPPED() { return t("order.statusShipped"); },
+  get DELIVERED() { return t("order.statusDelivered"); },
+  get CANCELLED() { return t("order.statusCancelled"); },
+  get EXPIRED() { return t("order.statusExpired"); },
+  get RETURNED() { return t("order.statusReturned"); },
 };
 const STEPS = {
   CLICK_AND_COLLECT: ["PLACED", "READY_FOR_PICKUP", "COLLECTED"],
@@ -42,11 +45,14 @@ function guestHeaders(orderId) {
 function statusView(order) {
   const steps = STEPS[order.fulfilment] ?? STEPS.CLICK_AND_COLLECT;
   const at = steps.indexOf(order.status);
+  const store = order.pickupStore?.name ?? "";
   const when = order.fulfilment === "CLICK_AND_COLLECT"
     ? order.status === "READY_FOR_PICKUP"
-      ? `Collect it at ${order.pickupStore?.name}${order.pickupDeadline ? ` by ${new Date(order.pickupDeadline).toLocaleDateString(undefined, { weekday: "long", day: "numeric", month: "long" })}` : ""}. Show this barcode at the counter.`
-      : `Click and collect at ${order.pickupStore?.name}. We tell you here when it is ready.`
-    : `Home delivery to ${order.deliveryAddress}.`;
+      ? order.pickupDeadline
+        ? t("order.collectBy", { store, deadline: date(order.pickupDeadline, { weekday: "long", day: "numeric", month: "long" }) })
+        : t("order.collect", { store })
+      : t("order.collectLater", { store })
+    : t("order.delivery", { address: order.deliveryAddress });
   return [
     h("p.order-status", { "data-testid": "order-status", "data-status": order.status }, STATUS_TEXT[order.status] ?? order.status),
     h("p", when),
@@ -59,11 +65,11 @@ function statusView(order) {
 /** A "Notify me" button: subscribes this browser to the order's messages once pressed. */
 function pushOffer(orderId) {
   if (!pushSupported() || Notification.permission === "denied") return null;
-  const button = h("button.secondary", { type: "button", "data-testid": "order-notify" }, "Notify me on this device");
+  const button = h("button.secondary", { type: "button", "data-testid": "order-notify" }, t("order.notify"));
   button.addEventListener("click", async () => {
     button.disabled = true;
     const kept = await enablePush(guestHeaders(orderId)).catch(() => false);
-    button.replaceWith(h("p", kept ? "This device will be told when the order moves on." : "Notifications are not allowed on this device."));
+    button.replaceWith(h("p", kept ? t("order.notifyOn") : t("order.notifyDenied")));
   });
   return button;
 }
@@ -73,26 +79,33 @@ export async function render({ id }) {
   try {
     order = (await gql(ORDER, { id }, { headers: guestHeaders(id) })).order;
   } catch (error) {
-    return h("section", heading("Order"), notice("error", isUnsupported(error) ? "Orders are not available on this server yet." : error.message));
+    return h("section", heading(t("order.titleBare")), notice("error", isUnsupported(error) ? t("order.unsupported") : error.message));
   }
-  if (!order) return h("section", heading("Order"), notice("info", "This order was not found on this device. Sign in to see your orders."));
+  if (!order) return h("section", heading(t("order.titleBare")), notice("info", t("order.notFound")));
 
   const status = h("div.order-live", { "aria-live": "polite" }, statusView(order));
+  const points = h("div", { "aria-live": "polite" });
+  pointsAfterCollection(points, order);
   const unsubscribe = subscribe(UPDATED, { orderId: id }, {
-    onData: (data) => replace(status, statusView(data.orderUpdated)),
+    onData: (data) => {
+      replace(status, statusView(data.orderUpdated));
+      pointsAfterCollection(points, data.orderUpdated);
+    },
     onError: (error) => console.warn("order updates stopped:", error.message),
   });
   return {
     node: h(
       "section.screen-order",
-      heading(`Order ${order.number}`),
+      heading(t("order.title", { number: order.number })),
+      h("p.small", { "data-testid": "order-placed-at" }, t("order.placedAt", { when: dateTime(order.createdAt) })),
       status,
+      points,
       pushOffer(id),
       h("figure.barcode", code128Svg(order.number, { height: 70 })),
-      h("h2", "What you ordered"),
-      h("table", h("tbody", order.lines.map((line) => h("tr", h("td", `${line.quantity} × ${line.name}`), h("td.num", line.lineTotal.formatted))))),
-      h("p.cart-summary", h("span", "Total"), h("strong", order.total.formatted)),
-      h("p", h("a", { href: "#/orders" }, "All your orders")),
+      h("h2", t("order.lines")),
+      h("table", h("tbody", order.lines.map((line) => h("tr", h("td", `${line.quantity} × ${line.name}`), h("td.num", money(line.lineTotal)))))),
+      h("p.cart-summary", h("span", t("order.total")), h("strong", money(order.total))),
+      h("p", h("a", { href: "#/orders" }, t("order.all"))),
     ),
     cleanup: unsubscribe,
   };
@@ -104,23 +117,23 @@ export async function renderList() {
   try {
     edges = (await gql(MY_ORDERS)).orders.edges;
   } catch (error) {
-    if (!isUnsupported(error)) return h("section", heading("Your orders"), notice("error", error.message));
+    if (!isUnsupported(error)) return h("section", heading(t("order.listTitle")), notice("error", error.message));
   }
   // A guest's orders are each reached with their own cart token: list what this device placed.
   const known = new Map(edges.map((e) => [e.node.id, e.node]));
   const remembered = signedIn ? [] : (session.get("orders") || []).filter((o) => !known.has(o.id));
   if (!edges.length && !remembered.length) {
-    return h("section", heading("Your orders"), notice("info", "No orders yet."), signedIn ? null : h("p", h("a", { href: "#/account?next=/orders" }, "Sign in"), " to see orders from your other devices."));
+    return h("section", heading(t("order.listTitle")), notice("info", t("order.none")), signedIn ? null : h("p", h("a", { href: "#/account?next=/orders" }, t("account.signIn")), " ", t("order.signInToSee")));
   }
   return h(
     "section.screen-orders",
-    heading("Your orders"),
+    heading(t("order.listTitle")),
     h(
       "ul.link-list",
       edges.map(({ node }) =>
-        h("li", h("a", { href: `#/orders/${encodeURIComponent(node.id)}` }, `${node.number} · ${STATUS_TEXT[node.status] ?? node.status} · ${node.total.formatted}`)),
+        h("li", h("a", { href: `#/orders/${encodeURIComponent(node.id)}` }, `${node.number} · ${date(node.createdAt)} · ${STATUS_TEXT[node.status] ?? node.status} · ${money(node.total)}`)),
       ),
-      remembered.map((o) => h("li", h("a", { href: `#/orders/${encodeURIComponent(o.id)}` }, `Order ${o.number}`))),
+      remembered.map((o) => h("li", h("a", { href: `#/orders/${encodeURIComponent(o.id)}` }, t("order.title", { number: o.number })))),
     ),
   );
 }

@@ -136,7 +136,8 @@ export async function render(_params, query) {
     controller?.abort();
     writeHash(state);
     renderChips();
-    if (!state.q.trim()) {
+    // An empty query with a filter (a category from the shop front) lists what the filter holds.
+    if (!state.q.trim() && !activeFilters(state, store).length) {
       replace(results);
       replace(facets);
       facets.hidden = true;

@@ -3,6 +3,7 @@
 
 import { gql } from "../api.js";
 import { h, heading, notice } from "../dom.js";
+import { t } from "../i18n.js";
 import { navigate } from "../router.js";
 import * as session from "../session.js";
 
@@ -20,7 +21,7 @@ export async function render(_params, query) {
   try {
     stores = await fetchStores();
   } catch (error) {
-    return h("section", heading("Choose your store"), notice("error", error.message));
+    return h("section", heading(t("stores.title")), notice("error", error.message));
   }
   const list = h(
     "ul.store-list",
@@ -41,15 +42,15 @@ export async function render(_params, query) {
           },
           h("span.store-name", store.name),
           h("span.store-address", [store.address, store.city].filter(Boolean).join(", ")),
-          chosen?.id === store.id ? h("span.pill.pill-in-stock", "Your store") : null,
+          chosen?.id === store.id ? h("span.pill.pill-in-stock", t("stores.yours")) : null,
         ),
       ),
     ),
   );
   return h(
     "section.screen-stores",
-    heading("Choose your store"),
-    h("p.lede", "Stock and click-and-collect follow the store you are in. Prices are the same everywhere."),
-    stores.length ? list : notice("info", "There are no stores yet."),
+    heading(t("stores.title")),
+    h("p.lede", t("stores.lede")),
+    stores.length ? list : notice("info", t("stores.none")),
   );
 }
