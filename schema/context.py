@@ -26,7 +26,7 @@ from strawberry.types import Info
 from strawberry.types.graphql import OperationType
 
 from schema.loaders import Loaders
-from schema.writes import writes_in_query
+from schema.writes import UNKNOWN_SHAPE, OperationShape, shape_of, writes_in_query
 from server.accounts import resolve_viewer
 from server.db import Session
 from server.events import announce_product_changes
@@ -73,6 +73,8 @@ class Context:
         self.response = response
         self.connection_params = connection_params or {}
         self.write = False
+        # The operation's root fields, known when it starts (``OperationTransaction``).
+        self.shape: OperationShape = UNKNOWN_SHAPE
         # Sibling fields resolve concurrently and share it; SerializedSession (server.db)
         # runs their statements one at a time.
         self._session: Session | None = None
@@ -105,7 +107,13 @@ class Context:
                     await self._resources.enter_async_context(self.runtime.db.writer_turn())
                 session = self.runtime.db.operation_session(write=self.write)
                 await session.begin()
-                if self.write and self.runtime.db.is_sqlite:
+                if self.write:
+                    try:
+                        await self.runtime.db.lock_for_writing(session)
+                    except BaseException:
+                        await session.close()
+                        raise
+                if self.write and self.runtime.db.is_sqlite and self.shape.counts_attempts:
                     self._operation_attempts = await OperationAttemptCounter.begin(
                         self.runtime.db, self._attempt_limit(), session
                     )
@@ -126,6 +134,9 @@ class Context:
         await self.session()
         if self._operation_attempts is not None and self._delivery() is None:
             return self._operation_attempts
+        if self.write and self.runtime.db.is_sqlite and self._delivery() is None:
+            # Side transactions would wait for the write lock this operation holds.
+            raise RuntimeError("a root field that counts attempts declares COUNTS_ATTEMPTS")
         return AttemptCounter(self.runtime.db, self._attempt_limit())
 
     def _attempt_limit(self) -> AttemptLimit:
@@ -259,6 +270,7 @@ class OperationTransaction(SchemaExtension):
             # Strawberry's OperationType, not graphql-core's: comparing across the two enums
             # is always False and would start every mutation as a deferred (read) transaction.
             ec = self.execution_context
+            ctx.shape = shape_of(ec.schema._schema, ec.graphql_document, ec.operation_name)
             ctx.write = ec.operation_type == OperationType.MUTATION or (
                 ec.operation_type == OperationType.QUERY
                 and writes_in_query(ec.schema._schema, ec.graphql_document, ec.operation_name)

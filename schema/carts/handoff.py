@@ -13,6 +13,7 @@ from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id
 from schema.mutations import Call, run_mutation
+from schema.writes import COUNTS_ATTEMPTS
 from server import carts
 from server.carts.routes import handoff_barcode_url, handoff_qr_url
 from server.errors import AppError
@@ -101,7 +102,8 @@ class HandoffMutation:
         description=(
             "Kiosk or staff device only: pick up the cart behind a code for 30 minutes. Wrong, "
             "expired and used codes answer CODE_EXPIRED; repeated failures RATE_LIMITED."
-        )
+        ),
+        metadata=COUNTS_ATTEMPTS,
     )
     async def cart_handoff_claim(
         self,
