@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import event
 
 from server.db import Database
@@ -70,9 +69,11 @@ def transaction_control(sent: list[str]) -> list[str]:
     ]
 
 
-async def test_a_read_only_operation_sends_no_begin_or_commit(db: Database, tmp_path: Path) -> None:
-    if db.is_sqlite:
-        pytest.skip("PostgreSQL's transaction control; SQLite reads in process")
+async def test_a_read_only_operation_sends_no_begin_or_commit(
+    shared_postgres: Database, tmp_path: Path
+) -> None:
+    """PostgreSQL's transaction control (SQLite reads in process, with no server to talk to)."""
+    db = shared_postgres
     await add_store(db, "OSL")
     codes = [fresh_ean13(), fresh_ean13()]
     for code in codes:
