@@ -81,15 +81,16 @@ def running(
     *,
     pass_fds: Sequence[int] = (),
 ) -> Iterator[None]:
-    """Run a server command in a subprocess for the block, once ``ready()`` (30 s at most)."""
+    """Run a server command in a subprocess for the block, once ``ready()`` (120 s at most:
+    two workers importing the app on a busy shared machine took over 30)."""
     process = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT, pass_fds=pass_fds)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while not ready():
             if process.poll() is not None:
                 raise RuntimeError(f"{command} exited with {process.returncode}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{command} did not start within 30 s")
+                raise RuntimeError(f"{command} did not start within 120 s")
             time.sleep(0.05)
         yield
     finally:

@@ -23,6 +23,7 @@ from server.config import Settings
 from server.gtin import parse_gtin
 from server.models import utcnow
 from server.money import format_money
+from server.pack_size import parse_pack, price_per_unit
 from server.product_pages import PageRead
 from server.runtime import Runtime
 
@@ -58,6 +59,16 @@ def _level(available: int, threshold: int, store: dict[str, Any] | None) -> dict
     return level
 
 
+def _unit_price(info: pricing.PriceInfo, quantity: str | None) -> dict[str, Any] | None:
+    pack = parse_pack(quantity)
+    if pack is None:
+        return None
+    return {
+        "price": {"amount": price_per_unit(info.current, pack), "currency": info.currency},
+        "unit": {"kg": "KILOGRAM", "l": "LITRE", "piece": "PIECE"}[pack.unit],
+    }
+
+
 def _availability(read: PageRead, here_id: int | None, threshold: int) -> dict[str, Any]:
     here = read.available_at(here_id) if here_id is not None else None
     return {
@@ -71,7 +82,12 @@ def _availability(read: PageRead, here_id: int | None, threshold: int) -> dict[s
             _level(
                 available,
                 threshold,
-                {"id": encode_id("Store", view.id), "name": view.name, "city": view.city},
+                {
+                    "id": encode_id("Store", view.id),
+                    "code": view.code,
+                    "name": view.name,
+                    "city": view.city,
+                },
             )
             for view, available in read.stores
         ],
@@ -89,6 +105,7 @@ async def product_page(runtime: Runtime, code: str, here_id: int | None) -> dict
         return None
     page = read.page
     gtin = page.printed[0] if page.printed else ""
+    price = page.price_at(utcnow())
     return {
         "id": encode_id("Product", page.product_id),
         "gtin": gtin,
@@ -100,7 +117,8 @@ async def product_page(runtime: Runtime, code: str, here_id: int | None) -> dict
         "quantity": page.quantity,
         "imageUrl": page.image_url,
         "barcodeUrl": f"/barcodes/{gtin}.svg",
-        "price": _price(page.price_at(utcnow())),
+        "price": _price(price),
+        "unitPrice": _unit_price(price, page.quantity),
         "availability": _availability(read, here_id, runtime.settings.low_stock_threshold),
     }
 

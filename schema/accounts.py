@@ -15,6 +15,7 @@ from schema.context import Context, context_of
 from schema.errors import UserError
 from schema.ids import decode_id
 from schema.mutations import Call, run_mutation
+from schema.writes import COUNTS_ATTEMPTS
 from server import accounts
 from server.club.membership import Consents
 from server.errors import AppError
@@ -164,7 +165,8 @@ class AccountMutation:
         )
 
     @strawberry.mutation(
-        description="Sign in with email and password; merges the given guest cart into yours."
+        description="Sign in with email and password; merges the given guest cart into yours.",
+        metadata=COUNTS_ATTEMPTS,
     )
     async def customer_sign_in(
         self, info: Info, input: CustomerSignInInput

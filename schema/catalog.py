@@ -259,6 +259,19 @@ class Product(Node):
         )
 
     @classmethod
+    async def by_id(cls, info: Info, product_id: int, *, active_only: bool) -> Product | None:
+        """Build a product reached from a list: from its read-model page with live stock (one
+        statement for the whole list), else from its row through the loaders."""
+        loaders = context_of(info).loaders
+        read = await loaders.page.load(product_id)
+        if read is not None:
+            return cls.from_page(read)
+        row = await loaders.product.load(product_id)
+        if row is None or (active_only and not row.active):
+            return None
+        return await cls.load(info, row)
+
+    @classmethod
     async def load(cls, info: Info, row: ProductRow) -> Product:
         """Build the GraphQL product, fetching its barcodes through the operation's loader."""
         codes = await context_of(info).loaders.barcodes.load(row.id) or []
@@ -377,9 +390,17 @@ class Product(Node):
 async def alternatives_for(
     info: Info, product: Product, store_id: strawberry.ID | None, first: int
 ) -> list[Product]:
-    """Return products to offer instead of ``product`` (rules in ``server.searching``)."""
+    """Return products to offer instead of ``product`` (rules in ``search.alternatives``).
+
+    From the read model when the database has one (candidates ranked at index time, ordered
+    by live stock, each with its page: no search call); else from the search engine.
+    """
     ctx = context_of(info)
     store = decode_id(store_id, "Store", field="storeId") if store_id else None
+    searching.check_alternatives_asked(first)
+    ranked = await ctx.runtime.pages.alternatives(product.key, store, first)
+    if ranked is not None:
+        return await _from_read_model(info, product, ranked)
     if product.page is not None:
         ids = await searching.alternatives_of_page(
             ctx.runtime.search, product.page, store_id=store, first=first
@@ -389,6 +410,22 @@ async def alternatives_for(
     rows = await asyncio.gather(*(ctx.loaders.product.load(i) for i in ids))
     live = [r for r in rows if r is not None and r.active and r.id != product.key]
     return list(await asyncio.gather(*(Product.load(info, r) for r in live)))
+
+
+async def _from_read_model(
+    info: Info, product: Product, ranked: list[tuple[int, PageRead | None]]
+) -> list[Product]:
+    """Build the alternatives from their pages; one with a change pending through the loaders."""
+    ctx = context_of(info)
+    found: list[Product] = []
+    for product_id, read in ranked:
+        if read is not None:
+            found.append(Product.from_page(read))
+            continue
+        row = await ctx.loaders.product.load(product_id)
+        if row is not None and row.active and row.id != product.key:
+            found.append(await Product.load(info, row))
+    return found
 
 
 async def _alternatives_of_row(

@@ -18,7 +18,7 @@ from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id
 from schema.mutations import Call, run_in_operation, run_mutation
-from schema.writes import WRITES
+from schema.writes import COUNTS_ATTEMPTS, WRITES
 from server.club import account, membership
 from server.club.kiosk import member_at_kiosk
 from server.errors import AppError
@@ -129,7 +129,7 @@ class ClubQuery:
             "For a kiosk or staff: the first name and points of the member a scanned card, "
             "member number or phone number names. Guesses are rate-limited."
         ),
-        metadata=WRITES,
+        metadata={**WRITES, **COUNTS_ATTEMPTS},
     )
     async def member_at_kiosk(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -26,7 +26,7 @@ from strawberry.types import Info
 from strawberry.types.graphql import OperationType
 
 from schema.loaders import Loaders
-from schema.writes import writes_in_query
+from schema.writes import UNKNOWN_SHAPE, OperationShape, shape_of, writes_in_query
 from server.accounts import resolve_viewer
 from server.db import Session
 from server.events import announce_product_changes
@@ -35,6 +35,7 @@ from server.models import utcnow
 from server.notifications.language import Language
 from server.outages import is_lost_connection
 from server.outbox import take_changed_products
+from server.product_pages import PageRead
 from server.ratelimit import AttemptCounter, AttemptLimit, OperationAttemptCounter
 from server.runtime import Runtime
 from server.viewer import Viewer
@@ -72,6 +73,8 @@ class Context:
         self.response = response
         self.connection_params = connection_params or {}
         self.write = False
+        # The operation's root fields, known when it starts (``OperationTransaction``).
+        self.shape: OperationShape = UNKNOWN_SHAPE
         # Sibling fields resolve concurrently and share it; SerializedSession (server.db)
         # runs their statements one at a time.
         self._session: Session | None = None
@@ -102,14 +105,24 @@ class Context:
             if self._session is None:
                 if self.write:
                     await self._resources.enter_async_context(self.runtime.db.writer_turn())
-                session = self.runtime.db.session(write=self.write)
+                session = self.runtime.db.operation_session(write=self.write)
                 await session.begin()
-                if self.write and self.runtime.db.is_sqlite:
+                if self.write:
+                    try:
+                        await self.runtime.db.lock_for_writing(session)
+                    except BaseException:
+                        await session.close()
+                        raise
+                if self.write and self.runtime.db.is_sqlite and self.shape.counts_attempts:
                     self._operation_attempts = await OperationAttemptCounter.begin(
                         self.runtime.db, self._attempt_limit(), session
                     )
                 self._session = session
         return self._session
+
+    async def read_pages(self, product_ids: list[int]) -> Mapping[int, PageRead]:
+        """Return the clean read-model pages of these products, with live stock (one read)."""
+        return await self.runtime.pages.by_ids(product_ids)
 
     async def attempts(self) -> AttemptCounter:
         """Return the counter of failed attempts (codes, passwords) for this operation.
@@ -121,6 +134,9 @@ class Context:
         await self.session()
         if self._operation_attempts is not None and self._delivery() is None:
             return self._operation_attempts
+        if self.write and self.runtime.db.is_sqlite and self._delivery() is None:
+            # Side transactions would wait for the write lock this operation holds.
+            raise RuntimeError("a root field that counts attempts declares COUNTS_ATTEMPTS")
         return AttemptCounter(self.runtime.db, self._attempt_limit())
 
     def _attempt_limit(self) -> AttemptLimit:
@@ -254,6 +270,7 @@ class OperationTransaction(SchemaExtension):
             # Strawberry's OperationType, not graphql-core's: comparing across the two enums
             # is always False and would start every mutation as a deferred (read) transaction.
             ec = self.execution_context
+            ctx.shape = shape_of(ec.schema._schema, ec.graphql_document, ec.operation_name)
             ctx.write = ec.operation_type == OperationType.MUTATION or (
                 ec.operation_type == OperationType.QUERY
                 and writes_in_query(ec.schema._schema, ec.graphql_document, ec.operation_name)

@@ -15,6 +15,7 @@ from server.club import membership, points
 from server.config import Settings
 from server.db import Session
 from server.models import Customer, Product, Store
+from server.product_pages import PageRead
 from server.viewer import Viewer
 
 K = TypeVar("K")
@@ -35,6 +36,10 @@ class OperationScope(Protocol):
 
     async def viewer(self) -> Viewer:
         """Return who is asking."""
+        ...
+
+    async def read_pages(self, product_ids: list[int]) -> Mapping[int, PageRead]:
+        """Return the clean read-model pages of these products, with live stock."""
         ...
 
 
@@ -88,6 +93,17 @@ class Loaders:
     def product(self) -> DataLoader[int, Product | None]:
         """Products by id (inactive ones included)."""
         return _loader(self._ctx, catalog.products_by_ids)
+
+    @cached_property
+    def page(self) -> DataLoader[int, PageRead | None]:
+        """Read-model pages with live stock by product id, one statement a batch (None: read
+        the product from the catalog tables, a change of it is pending or it has no page)."""
+
+        async def load(keys: list[int]) -> list[PageRead | None]:
+            found = await self._ctx.read_pages(keys)
+            return [found.get(k) for k in keys]
+
+        return DataLoader(load_fn=load)
 
     @cached_property
     def barcodes(self) -> DataLoader[int, list[str] | None]:

@@ -17,6 +17,10 @@ commits, and becomes the payload through the payload type's ``failed`` (which is
 ``details`` travel: the current cart on VERSION_CONFLICT, the short lines on
 INSUFFICIENT_STOCK). Anything else is unexpected and propagates, failing the operation.
 
+An operation that is one mutation counting no attempts (``schema.writes.OperationShape``,
+the usual case) needs no savepoint: a refusal rolls the operation's whole transaction back,
+which leaves nothing behind just the same, and a success sends no SAVEPOINT/RELEASE.
+
 Failed attempts counted for rate limiting (``call.attempts()``) outlive the savepoint's
 rollback: ``schema.context.Context.attempts`` counts them in side transactions, or, in a
 SQLite write operation, keeps them aside and writes them however the operation ends.
@@ -94,8 +98,15 @@ async def run_mutation(
     ctx = context_of(info)
     given = await _call_of(ctx)
     try:
-        async with given.session.begin_nested():
-            result = await call(given)
+        if ctx.shape.lone:
+            try:
+                result = await call(given)
+            except AppError:
+                await given.session.rollback()
+                raise
+        else:
+            async with given.session.begin_nested():
+                result = await call(given)
     except AppError as error:
         return payload.failed(localized(error, ctx.language))
     built = payload_of(result)

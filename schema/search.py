@@ -13,6 +13,7 @@ from schema.catalog import Product
 from schema.context import context_of
 from schema.ids import decode_id
 from schema.paging import PageInfo, decode_cursor, encode_cursor
+from search import SearchResponse
 from server import searching
 
 
@@ -107,19 +108,7 @@ class SearchQuery:
             first=first,
         )
         response = await searching.search_products(ctx.runtime.search, wanted)
-        rows = await asyncio.gather(*(ctx.loaders.product.load(hit.id) for hit in response.hits))
-        edges: list[SearchEdge] = []
-        for position, (hit, row) in enumerate(zip(response.hits, rows, strict=True)):
-            # The index can briefly lag a deleted or deactivated product: skip it.
-            if row is None or not row.active:
-                continue
-            edges.append(
-                SearchEdge(
-                    cursor=encode_cursor("offset", offset + position),
-                    node=await Product.load(info, row),
-                    highlight=hit.highlight,
-                )
-            )
+        edges = await _edges(info, response, offset)
         return SearchResult(
             total_count=response.total,
             edges=edges,
@@ -134,3 +123,20 @@ class SearchQuery:
             ],
             processing_time_ms=response.processing_time_ms,
         )
+
+
+async def _edges(info: Info, response: SearchResponse, offset: int) -> list[SearchEdge]:
+    """Return the hits' edges: products from the read model with live stock, one statement
+    for the page of hits; a product the index still holds but that is gone is skipped."""
+    nodes = await asyncio.gather(
+        *(Product.by_id(info, hit.id, active_only=True) for hit in response.hits)
+    )
+    return [
+        SearchEdge(
+            cursor=encode_cursor("offset", offset + position),
+            node=node,
+            highlight=hit.highlight,
+        )
+        for position, (hit, node) in enumerate(zip(response.hits, nodes, strict=True))
+        if node is not None
+    ]

@@ -20,7 +20,7 @@ from schema.mutations import Call, run_in_operation, run_mutation
 from schema.orders.queries import AFTER, FIRST
 from schema.orders.types import OrderConnection, decode_cursor
 from schema.paging import PageInfo
-from schema.writes import WRITES
+from schema.writes import COUNTS_ATTEMPTS, WRITES
 from server import staff as staff_service
 from server.errors import AppError, InvalidInput
 from server.models import Customer as CustomerRow
@@ -344,7 +344,10 @@ class StaffQuery:
 
 @strawberry.type
 class StaffMutation:
-    @strawberry.mutation(description="Sign a staff member in on a tablet with email and password.")
+    @strawberry.mutation(
+        description="Sign a staff member in on a tablet with email and password.",
+        metadata=COUNTS_ATTEMPTS,
+    )
     async def staff_sign_in(
         self,
         info: Info,

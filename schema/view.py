@@ -30,11 +30,13 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from schema import page_path
 from schema.build import build_schema
 from schema.context import Context
 from schema.persisted import PersistedQueryRefused, pwa_registry, resolve_persisted
 from server.http import error_response
 from server.logs import record_of
+from server.pwa_documents import product_page_document
 from server.runtime import Runtime
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -83,6 +85,10 @@ class OmnicartGraphQL(GraphQL):
         self.persisted = pwa_registry(runtime.settings.max_persisted_queries)
         super().__init__(build_schema(runtime.settings, self.persisted), **kwargs)
         self.runtime = runtime
+        # The product screen's document, laid out without GraphQL (schema/page_path.py);
+        # None when the PWA's document is not the one that layout was written for.
+        page = product_page_document()
+        self.page_text: str | None = page if page_path.matches(page) else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,6 +121,9 @@ class OmnicartGraphQL(GraphQL):
             if record is not None:
                 record.outcome, record.error_codes = refused.code, {refused.code: 1}
             return ExecutionResult(data=None, errors=[refused.error])
+        fast = await self._page_answer(request, request_adapter, context, request_data, query)
+        if fast is not None:
+            return fast
         return await super().execute_single(
             request=request,
             request_adapter=request_adapter,
@@ -123,6 +132,37 @@ class OmnicartGraphQL(GraphQL):
             root_value=root_value,
             request_data=replace(request_data, query=query),
         )
+
+    async def _page_answer(
+        self,
+        request: Request,
+        request_adapter: Any,
+        context: Any,
+        request_data: GraphQLRequestData,
+        query: str | None,
+    ) -> ExecutionResult | None:
+        """Answer the product screen's document directly, or None for the general path."""
+        if (
+            self.page_text is None
+            or query != self.page_text
+            or request_data.operation_name not in (None, page_path.OPERATION)
+            or request_data.protocol != "http"
+            or (request_adapter.method == "GET" and not self.allow_queries_via_get)
+            or not isinstance(context, Context)
+        ):
+            return None
+        data = await page_path.answer(
+            context.runtime.pages,
+            request_data.variables,
+            bearer=context.credentials()[0],
+            threshold=context.settings.low_stock_threshold,
+        )
+        if data is None:
+            return None
+        record = record_of(request.scope)
+        if record is not None:
+            record.operation, record.outcome, record.error_codes = page_path.OPERATION, "OK", {}
+        return ExecutionResult(data=data, errors=None)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """Show GraphiQL for a browser's GET without a document: neither text nor hash."""

@@ -14,6 +14,7 @@ must keep its audit row. A failed commit answers no data at all.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -30,6 +31,49 @@ from graphql.utilities import get_operation_ast
 
 # ``strawberry.field(metadata=WRITES)`` marks a root query field whose resolver writes.
 WRITES: Mapping[str, Any] = {"omnicart.writes": True}
+# ``metadata=COUNTS_ATTEMPTS`` marks a root field that counts failed attempts
+# (``call.attempts()``): a SQLite write operation selecting one opens the savepoint the
+# count survives a rollback through (``server.ratelimit.OperationAttemptCounter``).
+COUNTS_ATTEMPTS: Mapping[str, Any] = {"omnicart.counts_attempts": True}
+
+
+@dataclass(frozen=True, slots=True)
+class OperationShape:
+    """What an operation selects at its root: how many fields, and whether one counts attempts.
+
+    A mutation of one root field that counts no attempts (``lone``) runs without savepoints:
+    a refusal rolls the whole transaction back instead (``schema.mutations.run_mutation``).
+    """
+
+    root_fields: int
+    counts_attempts: bool
+
+    @property
+    def lone(self) -> bool:
+        """Tell whether the operation is one root field that counts no attempts."""
+        return self.root_fields == 1 and not self.counts_attempts
+
+
+# Unknown shape (a context used outside an operation): savepoints, attempts counted.
+UNKNOWN_SHAPE = OperationShape(root_fields=0, counts_attempts=True)
+
+
+def shape_of(
+    schema: GraphQLSchema, document: DocumentNode | None, operation_name: str | None
+) -> OperationShape:
+    """Return the root shape of the operation (``@skip``/``@include`` count as selected)."""
+    operation = get_operation_ast(document, operation_name) if document is not None else None
+    if operation is None or document is None:
+        return UNKNOWN_SHAPE
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return UNKNOWN_SHAPE
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    names = list(_root_fields(operation.selection_set, fragments))
+    counts = any(_marked(root, name, "omnicart.counts_attempts") for name in names)
+    return OperationShape(root_fields=len(names), counts_attempts=counts)
 
 
 def writes_in_query(
@@ -47,7 +91,10 @@ def writes_in_query(
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    return any(_writes(query, name) for name in _root_fields(operation.selection_set, fragments))
+    return any(
+        _marked(query, name, "omnicart.writes")
+        for name in _root_fields(operation.selection_set, fragments)
+    )
 
 
 def _root_fields(
@@ -68,8 +115,8 @@ def _root_fields(
                     pending.append(fragments[name].selection_set)
 
 
-def _writes(query: GraphQLObjectType, name: str) -> bool:
-    field = query.fields.get(name)
+def _marked(root: GraphQLObjectType, name: str, mark: str) -> bool:
+    field = root.fields.get(name)
     definition = (field.extensions or {}).get("strawberry-definition") if field else None
     metadata = getattr(definition, "metadata", None) or {}
-    return bool(metadata.get("omnicart.writes"))
+    return bool(metadata.get(mark))

@@ -10,17 +10,74 @@ here, in plain Python, so the embedded engine and Meilisearch give the same answ
 4. more name/brand words in common (Jaccard overlap of folded words), before fewer;
 5. price closer to the product's price;
 6. lower id (stable).
+
+Rules 1 and 4–6 do not depend on stock, so they can be worked out ahead of time:
+``ranked_candidates`` orders a product's candidates by them once (the read model keeps that
+list per product, ``server.alternatives``), and a request only orders that list by rules 2
+and 3 over live stock, keeping the precomputed order within each group (the same order
+``rank_alternatives`` gives).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 
-from search.documents import ProductDocument, words
+from search.documents import ProductDocument, folded_key, words
 
 #: Most candidates fetched per category tier; both engines take the lowest ids first.
 MAX_CANDIDATES = 1000
+#: Most alternatives asked for at once: the parent tier matters only below this many.
+MAX_ALTERNATIVES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What the stock-free rules need of a product: id, category keys, similarity words, price."""
+
+    id: int
+    category_keys: frozenset[str]
+    words: frozenset[str]
+    price: int
+
+
+def static_key(own: Candidate, tier: int, candidate: Candidate) -> tuple[int, Fraction, int, int]:
+    """Return rules 1 and 4–6 for ``candidate`` as an alternative to ``own``."""
+    union = own.words | candidate.words
+    overlap = Fraction(len(own.words & candidate.words), len(union)) if union else Fraction(0)
+    return (tier, -overlap, abs(candidate.price - own.price), candidate.id)
+
+
+def ranked_candidates(
+    own: Candidate,
+    specific: str | None,
+    parent: str | None,
+    members: Mapping[str, Sequence[Candidate]],
+    *,
+    parent_below: int = MAX_ALTERNATIVES,
+) -> list[tuple[int, int]]:
+    """Return ``own``'s candidates as (id, tier), ordered by the stock-free rules.
+
+    ``members`` maps a folded category key to its products in id order. The tiers are those
+    the engines fetch (``category_tiers``, up to ``MAX_CANDIDATES`` lowest ids each); the
+    parent tier is kept only when the specific one has fewer than ``parent_below`` others.
+    """
+    if specific is None:
+        return []
+    specific_key = folded_key(specific)
+    same = [c for c in members.get(specific_key, ()) if c.id != own.id][:MAX_CANDIDATES]
+    broader: list[Candidate] = []
+    if parent is not None and len(same) < parent_below:
+        broader = [
+            c
+            for c in members.get(folded_key(parent), ())
+            if c.id != own.id and specific_key not in c.category_keys
+        ][:MAX_CANDIDATES]
+    keyed = [(static_key(own, 0, c), c.id, 0) for c in same]
+    keyed += [(static_key(own, 1, c), c.id, 1) for c in broader]
+    keyed.sort()
+    return [(candidate_id, tier) for _, candidate_id, tier in keyed]
 
 
 def similarity_words(doc: ProductDocument) -> frozenset[str]:

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp
 
+from server import housekeeping
 from server.barcodes import render_gtin
 from server.carts.routes import handoff_routes
 from server.club.routes import member_card_routes
@@ -37,6 +38,7 @@ from server.logs import RequestLog
 from server.migrations import upgrade_to_head
 from server.notifications.sender import lead_sending
 from server.pwa import APP_PAGES, PwaStaticFiles, page_route, service_worker_route
+from server.ratelimit import AttemptLimit
 from server.runtime import Runtime
 from server.seed import seed_demo
 from server.stock.routes import FEED_PATH, stock_routes
@@ -152,10 +154,21 @@ def _lifespan(
             if settings.notify_on_start
             else None
         )
+        following = asyncio.create_task(
+            runtime.placed_orders.run_forever(), name="placed-order-follower"
+        )
+        sweeping = asyncio.create_task(
+            housekeeping.run_forever(
+                runtime.db,
+                failure_window=AttemptLimit.from_settings(settings).window,
+                interval=settings.housekeeping_seconds,
+            ),
+            name="housekeeping",
+        )
         try:
             yield
         finally:
-            for task in (indexing, sending):
+            for task in (indexing, sending, following, sweeping):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

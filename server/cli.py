@@ -16,7 +16,7 @@ from rich.table import Table
 
 from search import SearchError
 from server.accounts import add_device, list_devices, revoke_device
-from server.commands import notify, orders, reports, staff, stock
+from server.commands import housekeeping, notify, orders, reports, staff, stock
 from server.commands.console import (
     console,
     in_transaction,
@@ -210,6 +210,7 @@ def indexer(
 # The store operations' commands, each in a module of its own, listed after these.
 app.add_typer(staff.staff_app, name="staff")
 app.command("expire-orders")(orders.expire_orders)
+app.command("housekeeping")(housekeeping.housekeeping)
 app.command("remind-orders")(notify.remind_orders)
 app.command("notify")(notify.notify)
 app.add_typer(reports.report_app, name="report")

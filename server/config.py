@@ -93,6 +93,40 @@ class Settings(BaseSettings):
             "changes. Turn off where `omnicart indexer` runs as a worker of its own."
         ),
     )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=500,
+        description=(
+            "PostgreSQL: connections each worker process keeps open. Size it so that workers "
+            "× (pool size + max overflow) stays below the server's max_connections."
+        ),
+    )
+    db_max_overflow: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="PostgreSQL: connections a worker may open beyond the pool under a burst.",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=30_000,
+        ge=0,
+        le=600_000,
+        description=(
+            "SQLite: how long a writer waits for another process's write lock before the "
+            "request answers SERVICE_UNAVAILABLE (try again). Long enough for the indexer's "
+            "page batches and a worker's start-up writes (demo seeding) in another worker."
+        ),
+    )
+    housekeeping_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=86400,
+        description=(
+            "How often each server process deletes expired idempotency keys and rate-limit "
+            "rows (in batches, never inside a request)."
+        ),
+    )
     page_cache_seconds: float = Field(
         default=5.0,
         ge=0,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
-from sqlalchemy import event
+from sqlalchemy import event, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from server.config import Settings
+from server.errors import ServiceUnavailable
+from server.outages import is_database_busy
 
 # Execution option naming the kind of BEGIN a SQLite write transaction needs.
 # The session every service takes first. The GraphQL layer names it through this alias, so
@@ -26,9 +30,13 @@ from server.config import Settings
 Session: TypeAlias = AsyncSession
 
 _SQLITE_BEGIN = "omnicart_sqlite_begin"
+# SQLite's busy handler waits this long per try (1, 2, 5, 10 ms sleeps), then we sleep a
+# little ourselves and try again, until the busy timeout is spent.
+_BUSY_SLICE_MS = 20
+_BUSY_PAUSE_S = 0.002
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     """Turn on WAL, foreign keys and a busy timeout, and let write sessions BEGIN IMMEDIATE.
 
     pysqlite's own transaction handling is switched off so that SAVEPOINTs work and so that
@@ -43,7 +51,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # SQLite's own wait for another process's write lock is one short slice (its
+        # sleeps grow to 100 ms, too coarse to catch the gaps between another process's
+        # writers); ``Database.lock_for_writing`` retries it up to the whole timeout.
+        cursor.execute(f"PRAGMA busy_timeout={min(int(busy_timeout_ms), _BUSY_SLICE_MS)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -62,6 +73,30 @@ def upsert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Inse
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def json_rows(session: AsyncSession, columns: str, rest: str) -> Any:
+    """Return ``(SELECT <columns as one JSON array per row> <rest>)`` for a RETURNING clause.
+
+    It hands a statement's ``RETURNING`` the rows of another table as one JSON array of
+    arrays (``[]`` for none): a cart's lines with its version bump, so a write reads nothing
+    afterwards. Written as SQL text, every column qualified: SQLAlchemy renders RETURNING
+    columns without their table, which inside a correlated subquery would name the wrong
+    one. Rows come in no promised order; ``decode_json_rows`` returns them as lists.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        aggregate = f"COALESCE(json_agg(json_build_array({columns})), '[]'::json)"
+    else:
+        aggregate = f"json_group_array(json_array({columns}))"
+    return literal_column(f"(SELECT {aggregate} {rest})")
+
+
+def decode_json_rows(value: Any) -> list[list[Any]]:
+    """Return the rows of a ``json_rows`` aggregate (the drivers hand JSON over as text)."""
+    if value is None:
+        return []
+    rows = json.loads(value) if isinstance(value, str | bytes) else value
+    return [list(row) for row in rows]
 
 
 class SerializedSession(AsyncSession):
@@ -104,22 +139,32 @@ class SerializedSession(AsyncSession):
 class Database:
     """Owns the engine and hands out sessions: deferred ones for reads, locking ones for writes."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        max_overflow: int | None = None,
+        busy_timeout_ms: int = 30_000,
+    ) -> None:
         self.url = url
         self._pool_size = pool_size
+        self._busy_timeout_s = busy_timeout_ms / 1000
         self.is_sqlite = url.startswith("sqlite")
         # Statement parameters (emails, hashes, codes) never reach error messages or logs.
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["connect_args"] = {"timeout": min(busy_timeout_ms, _BUSY_SLICE_MS) / 1000}
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+            overflow = pool_size * 2 if max_overflow is None else max_overflow
+            kwargs.update(pool_size=pool_size, max_overflow=overflow, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._side_engine: AsyncEngine | None = None
         self._side_sessions: async_sessionmaker[AsyncSession] | None = None
         self._read_engine: AsyncEngine | None = None
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, busy_timeout_ms)
             write_bind = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
         else:
             write_bind = self.engine
@@ -151,11 +196,31 @@ class Database:
         """Build the database named by the settings, creating the data dir for SQLite."""
         if settings.is_sqlite:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(settings.resolved_database_url)
+        return cls(
+            settings.resolved_database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        )
 
     def session(self, *, write: bool = False) -> AsyncSession:
         """Return a new session; ``write=True`` takes SQLite's write lock when it begins."""
         return (self.write_sessions if write else self.read_sessions)()
+
+    def operation_session(self, *, write: bool) -> AsyncSession:
+        """Return the session of one GraphQL operation.
+
+        A read-only operation on PostgreSQL runs on the autocommit engine
+        (``autocommit_reads``): no BEGIN, no COMMIT, each statement its own snapshot, as
+        READ COMMITTED gives each statement anyway. A dead pooled connection there fails
+        that one operation and drops the pool's other old connections (no pre-ping). SQLite
+        and writing operations get ``session(write=write)``.
+        """
+        if write or self.is_sqlite:
+            return self.session(write=write)
+        return SerializedSession(
+            bind=self.autocommit_reads(), expire_on_commit=False, autoflush=False
+        )
 
     @asynccontextmanager
     async def writer_turn(self) -> AsyncIterator[None]:
@@ -184,6 +249,33 @@ class Database:
             finally:
                 self._writer_owners.pop(loop, None)
 
+    async def lock_for_writing(self, session: AsyncSession) -> None:
+        """SQLite: begin the write session's transaction now, waiting for the write lock.
+
+        Writers of this process queue in ``writer_turn``; one of another process (a second
+        worker) holds the file lock, and BEGIN IMMEDIATE is tried again every few
+        milliseconds until ``OMNICART_SQLITE_BUSY_TIMEOUT_MS`` is spent, then the request
+        answers ``ServiceUnavailable`` (try again), never a raw "database is locked".
+        PostgreSQL: nothing to do (it locks rows).
+        """
+        if not self.is_sqlite:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._busy_timeout_s
+        while True:
+            try:
+                await session.connection()
+                return
+            except OperationalError as exc:
+                if not is_database_busy(exc):
+                    raise
+                await session.rollback()
+                if loop.time() >= deadline:
+                    raise ServiceUnavailable(
+                        "The database is busy with other writers right now; try again in a moment."
+                    ) from exc
+                await asyncio.sleep(_BUSY_PAUSE_S)
+
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
         """Run one unit of work: commit when the block succeeds, roll back when it raises."""
@@ -191,8 +283,14 @@ class Database:
             if write:
                 await stack.enter_async_context(self.writer_turn())
             session = await stack.enter_async_context(self.session(write=write))
-            async with session.begin():
+            if write:
+                await self.lock_for_writing(session)
+            try:
                 yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
 
     @asynccontextmanager
     async def side_transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:

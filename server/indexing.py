@@ -3,8 +3,9 @@
 Every product, price or stock change writes an outbox row in the same transaction as the
 change (``server.outbox.record_product_changes``). The indexer drains those rows: it reads
 the products' current state from the database, sends the documents to the engine, and only
-then writes the products' pages (the scan path's read model, ``server.product_pages``) and
-deletes the rows, in one transaction. A crash between the two re-sends the same (current)
+then writes the products' pages (the scan path's read model, ``server.product_pages``), the
+alternatives lists they touch (``server.alternatives``) and deletes the rows, in one
+transaction. A crash between the two re-sends the same (current)
 documents on the next run, so nothing is lost and nothing goes stale. On PostgreSQL the rows
 being indexed stay locked (``FOR UPDATE SKIP LOCKED``), so several indexer processes share the
 work.
@@ -32,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from search import ProductDocument, SearchEngine, SearchError
 from search.embedded import EmbeddedEngine
 from server import catalog, pricing
+from server.alternatives import rebuild_alternatives, refresh_alternatives, stored_pages
 from server.db import Database
 from server.events import Broker, announce_product_changes
 from server.gtin import Gtin
@@ -141,8 +143,11 @@ async def _send(engine: SearchEngine, docs: list[ProductDocument], gone: list[in
 
 
 async def _consume(session: AsyncSession, batch: IndexBatch, outbox_ids: list[int]) -> None:
-    """Write the batch's pages and delete the outbox rows it covers, in one transaction."""
+    """Write the batch's pages and the alternatives they touch, delete the outbox rows they
+    cover, in one transaction."""
+    before = await stored_pages(session, [p.product_id for p in batch.pages] + batch.gone)
     await write_pages(session, batch.pages, batch.gone, read_at=batch.read_at)
+    await refresh_alternatives(session, before, batch.pages, batch.gone)
     await session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(outbox_ids)))
 
 
@@ -274,6 +279,8 @@ async def reindex_all(
         indexed += len(built.docs)
         if on_progress:
             on_progress(done, total)
+    async with db.transaction() as session:
+        await rebuild_alternatives(session)
     if high_water is not None:
         async with db.transaction() as session:
             await session.execute(

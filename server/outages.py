@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import sqlite3
 
 import asyncpg
 import redis.exceptions
@@ -70,10 +71,28 @@ def is_lost_connection(exc: BaseException) -> bool:
     return False
 
 
+def is_database_busy(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is SQLite's write lock still held by another process after the wait.
+
+    ``OMNICART_SQLITE_BUSY_TIMEOUT_MS`` bounds that wait; the request was fine and succeeds
+    when sent again.
+    """
+    for cause in _causes(exc):
+        if isinstance(cause, sqlite3.OperationalError) and (
+            "database is locked" in str(cause) or "database is busy" in str(cause)
+        ):
+            return True
+    return False
+
+
 def as_unavailable(exc: BaseException) -> ServiceUnavailable | None:
     """Return the ``ServiceUnavailable`` that ``exc`` really is, or None when it is a bug."""
     if isinstance(exc, ServiceUnavailable):
         return exc
+    if is_database_busy(exc):
+        return ServiceUnavailable(
+            "The database is busy with other writers right now; try again in a moment."
+        )
     if not is_lost_connection(exc):
         return None
     return ServiceUnavailable(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,22 +14,31 @@ PRODUCT_TOPIC = "product"
 _CHANGED = "omnicart_changed_products"
 
 
-async def record_product_changes(session: AsyncSession, product_ids: Iterable[int]) -> None:
+async def record_product_changes(
+    session: AsyncSession,
+    product_ids: Iterable[int],
+    *,
+    also: Sequence[tuple[str, int]] = (),
+) -> None:
     """Note that these products changed (data, price or stock) so the search index follows.
 
     Runs inside the caller's transaction: when it rolls back, the note goes with it, and
-    when it commits, the indexer is sure to see the change even after a crash.
+    when it commits, the indexer is sure to see the change even after a crash. ``also``
+    adds rows of other topics, ``(topic, entity id)``, to the same multi-row INSERT (a
+    placed order for ``server.orders.placed``).
     """
     ids = sorted(set(product_ids))
-    if not ids:
+    if not ids and not also:
         return
-    session.info.setdefault(_CHANGED, set()).update(ids)
+    if ids:
+        session.info.setdefault(_CHANGED, set()).update(ids)
     now = utcnow()
+    rows = [(PRODUCT_TOPIC, pid) for pid in ids] + list(also)
     await session.execute(
         insert(OutboxEvent),
         [
-            {"topic": PRODUCT_TOPIC, "entity_id": pid, "payload": {}, "created_at": now}
-            for pid in ids
+            {"topic": topic, "entity_id": entity_id, "payload": {}, "created_at": now}
+            for topic, entity_id in rows
         ],
     )
 

@@ -38,7 +38,7 @@ from sqlalchemy import select
 from server.events import PRODUCTS_TOPIC, Broker
 from server.gtin import Gtin
 from server.models import ProductBarcode
-from server.page_reads import PageReads, page_reads_for
+from server.page_reads import Alternative, PageReads, page_reads_for
 from server.product_pages import PageRead, read_from_catalog
 
 if TYPE_CHECKING:
@@ -150,6 +150,31 @@ class ProductPages:
             if product_id is None:
                 return None
             return await read_from_catalog(session, product_id, self.currency)
+
+    async def alternatives(
+        self, product_id: int, store_id: int | None, first: int
+    ) -> list[Alternative] | None:
+        """Return a product's alternatives for a store from the read model, best first.
+
+        Never cached: each read orders them by the stock of that moment. None when this
+        database has no page reader (in-memory SQLite): ask the search engine instead.
+        """
+        if self.reads is None:
+            return None
+        if first <= 0:
+            return []
+        return await self.reads.alternatives(product_id, store_id, first)
+
+    async def by_ids(self, product_ids: Iterable[int]) -> dict[int, PageRead]:
+        """Return the clean pages of these products with live stock, in one statement.
+
+        Not cached (stock is read live). A product with a change pending, without a page, or
+        on a database without a page reader is left out: read it from the catalog tables.
+        """
+        ids = list(product_ids)
+        if self.reads is None or not ids:
+            return {}
+        return await self.reads.by_ids(ids)
 
     def forget(self, product_ids: Iterable[int]) -> None:
         """Drop these products' cached pages now (the caller committed a change of them)."""

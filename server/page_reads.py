@@ -11,6 +11,10 @@ a read sends the statement and nothing else (no BEGIN, no COMMIT).
 A product with a change pending, or without a page yet (just created, or a database not yet
 drained after upgrading), is read from the catalog tables instead
 (``server.product_pages.read_from_catalog``); an unknown barcode answers None.
+
+A product's alternatives are one statement too: its candidates as ranked at index time
+(``server.alternatives``), ordered by live stock at the store and online, each with its page
+and stock like a page read.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import asyncio
 import json
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -33,7 +37,7 @@ from server.product_pages import PageRead, StoreView, decode_page
 
 # One row: product id, document, pending flag, stores as JSON [[id, code, name, address,
 # city, on_hand - reserved], ...], available online (the first online location).
-_PAGE_SQLITE = """
+_COLUMNS_SQLITE = """
 SELECT p.product_id, p.document,
   EXISTS (SELECT 1 FROM outbox_events o
           WHERE o.topic = 'product' AND o.entity_id = p.product_id) AS pending,
@@ -46,12 +50,51 @@ SELECT p.product_id, p.document,
   (SELECT sl.on_hand - sl.reserved FROM stock_locations l
      JOIN stock_levels sl ON sl.location_id = l.id AND sl.product_id = p.product_id
     WHERE l.online = 1 ORDER BY l.id LIMIT 1) AS online
-FROM product_barcodes b JOIN product_pages p ON p.product_id = b.product_id
-WHERE b.gtin = ?
 """
 
-_PAGE_POSTGRES = text(
-    """
+_PAGE_SQLITE = (
+    _COLUMNS_SQLITE
+    + """FROM product_barcodes b JOIN product_pages p ON p.product_id = b.product_id
+WHERE b.gtin = ?
+"""
+)
+
+# Pages by product id (search hits, cart lines, order lines), with their stock like above.
+_BY_IDS_SQLITE = (
+    _COLUMNS_SQLITE
+    + """FROM product_pages p WHERE p.product_id IN (SELECT value FROM json_each(?))
+"""
+)
+
+# A product's precomputed candidates (server.alternatives) ordered by live stock at the
+# store, then online, then their stored position, each read as a page row like the above.
+# The parent tier counts only while the product's own category has fewer than asked for.
+_RANKED_SQLITE = """
+WITH ranked AS (
+  SELECT a.candidate_id, a.tier, a.position,
+    EXISTS (SELECT 1 FROM stock_locations l JOIN stock_levels sl ON sl.location_id = l.id
+            WHERE l.store_id = :store AND l.online = 0 AND sl.product_id = a.candidate_id
+              AND sl.on_hand - sl.reserved > 0) AS here,
+    EXISTS (SELECT 1 FROM stock_locations l JOIN stock_levels sl ON sl.location_id = l.id
+            WHERE l.online = 1 AND sl.product_id = a.candidate_id
+              AND sl.on_hand - sl.reserved > 0) AS web
+  FROM product_alternatives a JOIN product_pages q ON q.product_id = a.candidate_id
+  WHERE a.product_id = :product
+    AND (a.tier = 0 OR (SELECT count(*) FROM product_alternatives c
+                        WHERE c.product_id = :product AND c.tier = 0) < :first)
+  ORDER BY a.tier, here DESC, web DESC, a.position LIMIT :first
+)
+"""
+
+_ALTERNATIVES_SQLITE = (
+    _RANKED_SQLITE
+    + _COLUMNS_SQLITE
+    + """FROM ranked JOIN product_pages p ON p.product_id = ranked.candidate_id
+ORDER BY ranked.tier, ranked.here DESC, ranked.web DESC, ranked.position
+"""
+)
+
+_COLUMNS_POSTGRES = """
 SELECT p.product_id, p.document,
   EXISTS (SELECT 1 FROM outbox_events o
           WHERE o.topic = 'product' AND o.entity_id = p.product_id) AS pending,
@@ -64,13 +107,51 @@ SELECT p.product_id, p.document,
   (SELECT sl.on_hand - sl.reserved FROM stock_locations l
      JOIN stock_levels sl ON sl.location_id = l.id AND sl.product_id = p.product_id
     WHERE l.online ORDER BY l.id LIMIT 1) AS online
-FROM product_barcodes b JOIN product_pages p ON p.product_id = b.product_id
+"""
+
+_PAGE_POSTGRES = text(
+    _COLUMNS_POSTGRES
+    + """FROM product_barcodes b JOIN product_pages p ON p.product_id = b.product_id
 WHERE b.gtin = :gtin
+"""
+)
+
+_BY_IDS_POSTGRES = text(
+    _COLUMNS_POSTGRES
+    + """FROM product_pages p WHERE p.product_id IN (
+  SELECT CAST(value AS INTEGER) FROM json_array_elements_text(CAST(:ids AS json)))
+"""
+)
+
+_ALTERNATIVES_POSTGRES = text(
+    _RANKED_SQLITE.replace("l.online = 0", "NOT l.online")
+    .replace("l.online = 1", "l.online")
+    .replace(":store", "CAST(:store AS INTEGER)")
+    + _COLUMNS_POSTGRES
+    + """FROM ranked JOIN product_pages p ON p.product_id = ranked.candidate_id
+ORDER BY ranked.tier, ranked.here DESC, ranked.web DESC, ranked.position
 """
 )
 
 # A page found (None: no page row for the barcode) and whether a change is pending.
 Found = tuple[PageRead | None, bool]
+# An alternative: its product id and its page (None: a change of it is pending).
+Alternative = tuple[int, PageRead | None]
+
+
+def decode_alternatives(rows: Iterable[Any]) -> list[Alternative]:
+    """Return the alternatives the alternatives statement's rows describe, in order."""
+    return [(row[0], decode_row(row)[0]) for row in rows]
+
+
+def clean_pages(rows: Iterable[Any]) -> dict[int, PageRead]:
+    """Return the pages of the rows by product id, leaving out those with a change pending."""
+    found = {}
+    for row in rows:
+        read = decode_row(row)[0]
+        if read is not None:
+            found[row[0]] = read
+    return found
 
 
 def decode_row(row: Any) -> Found:
@@ -130,6 +211,26 @@ class SqlitePageReads:
         """Return the page for canonical GTIN ``digits`` and whether a change is pending."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._read, digits)
 
+    def _by_ids(self, ids: str) -> dict[int, PageRead]:
+        return clean_pages(self._connection().execute(_BY_IDS_SQLITE, (ids,)))
+
+    async def by_ids(self, product_ids: Iterable[int]) -> dict[int, PageRead]:
+        """Return the clean pages of these products (none for a pending change or no page)."""
+        ids = json.dumps(sorted(set(product_ids)))
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._by_ids, ids)
+
+    def _alternatives(self, product_id: int, store_id: int | None, first: int) -> list[Alternative]:
+        params = {"product": product_id, "store": store_id, "first": first}
+        return decode_alternatives(self._connection().execute(_ALTERNATIVES_SQLITE, params))
+
+    async def alternatives(
+        self, product_id: int, store_id: int | None, first: int
+    ) -> list[Alternative]:
+        """Return up to ``first`` alternatives of a product for a store, best first."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._alternatives, product_id, store_id, first
+        )
+
     async def close(self) -> None:
         """Stop the threads and close their connections."""
         self._executor.shutdown(wait=True)
@@ -164,6 +265,38 @@ class PostgresPageReads:
         async with self.engine.connect() as conn:
             row = (await conn.execute(_PAGE_POSTGRES, {"gtin": digits})).first()
         return decode_row(row)
+
+    async def alternatives(
+        self, product_id: int, store_id: int | None, first: int
+    ) -> list[Alternative]:
+        """Return up to ``first`` alternatives of a product for a store, best first."""
+        params = {"product": product_id, "store": store_id, "first": first}
+        try:
+            return await self._alternatives(params)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            return await self._alternatives(params)
+
+    async def by_ids(self, product_ids: Iterable[int]) -> dict[int, PageRead]:
+        """Return the clean pages of these products (none for a pending change or no page)."""
+        params = {"ids": json.dumps(sorted(set(product_ids)))}
+        try:
+            return await self._by_ids(params)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            return await self._by_ids(params)
+
+    async def _by_ids(self, params: dict[str, Any]) -> dict[int, PageRead]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(_BY_IDS_POSTGRES, params)).all()
+        return clean_pages(rows)
+
+    async def _alternatives(self, params: dict[str, Any]) -> list[Alternative]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(_ALTERNATIVES_POSTGRES, params)).all()
+        return decode_alternatives(rows)
 
     async def close(self) -> None:
         """Leave the engine open: it is the database's, and closes with it."""

@@ -116,7 +116,6 @@ class AttemptCounter:
         async with self.db.side_transaction() as session:
             if not self.db.is_sqlite:  # a SQLite writer is alone already
                 await _lock_buckets(session, keys)
-            await _sweep(session, keys, cutoff)
             self._refuse_full(await _counts(session, keys, cutoff))
             rows = [{"bucket": key, "occurred_at": now} for key in keys]
             inserted = await session.execute(insert(AuthFailure).returning(AuthFailure.id), rows)
@@ -203,9 +202,6 @@ class OperationAttemptCounter(AttemptCounter):
     async def _write_pending(self) -> None:
         if not self._pending:
             return
-        oldest = min(at for _bucket, at in self._pending.values())
-        keys = list(dict.fromkeys(bucket for bucket, _at in self._pending.values()))
-        await _sweep(self._session, keys, oldest - self.rule.window)
         rows = [{"bucket": b, "occurred_at": at} for b, at in self._pending.values()]
         await self._session.execute(insert(AuthFailure), rows)
         self._pending.clear()
@@ -236,8 +232,24 @@ def _lock_key(bucket: str) -> int:
     return int.from_bytes(hashlib.sha256(bucket.encode()).digest()[:4], "big", signed=True)
 
 
-async def _sweep(session: AsyncSession, keys: list[str], cutoff: datetime) -> None:
-    """Drop the buckets' failures older than the window, so the table does not grow forever."""
-    await session.execute(
-        delete(AuthFailure).where(AuthFailure.bucket.in_(keys), AuthFailure.occurred_at <= cutoff)
+async def expire_failures(
+    session: AsyncSession, window: timedelta, now: datetime, *, batch: int = 1000
+) -> int:
+    """Delete up to ``batch`` failures older than ``window`` (they count no more); return how many.
+
+    Run by the background housekeeping (``server.housekeeping``), never inside a request:
+    counting ignores them anyway (``_counts`` looks at the window only).
+    """
+    oldest = (
+        select(AuthFailure.id)
+        .where(AuthFailure.occurred_at <= now - window)
+        .order_by(AuthFailure.id)
+        .limit(batch)
     )
+    result = await session.execute(
+        delete(AuthFailure)
+        .where(AuthFailure.id.in_(oldest.scalar_subquery()))
+        .returning(AuthFailure.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(result.all())

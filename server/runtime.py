@@ -11,6 +11,7 @@ from server.database_broker import DatabaseBroker
 from server.db import Database
 from server.events import DATABASE_BROKER, Broker, InProcessBroker, Publisher, RedisBroker
 from server.gtin import DEFAULT_TEMPLATES, RestrictedTemplate, parse_template
+from server.orders.placed import PlacedOrders
 from server.page_cache import ProductPages
 
 
@@ -61,6 +62,11 @@ class Runtime:
     def publisher(self) -> Publisher:
         """Return this process's publisher of cart and order notices (after commit, batched)."""
         return Publisher(self.events)
+
+    @cached_property
+    def placed_orders(self) -> PlacedOrders:
+        """Return this process's follower of placed orders (basket counts, "placed" messages)."""
+        return PlacedOrders(self.db)
 
     @cached_property
     def pages(self) -> ProductPages:

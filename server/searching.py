@@ -26,6 +26,7 @@ from search import (
     SearchRequest,
     SearchResponse,
 )
+from search.alternatives import MAX_ALTERNATIVES
 from search.engine import MAX_OFFSET, SortOrder
 from server.catalog import StockFigure
 from server.errors import InvalidInput, SearchUnavailable
@@ -36,7 +37,6 @@ from server.product_pages import PageRead
 
 log = logging.getLogger("omnicart.search")
 MAX_PAGE = 100
-MAX_ALTERNATIVES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +123,16 @@ async def alternatives_of_page(
     return await _similar(engine, page_document(read.page, stock), store_id, first)
 
 
+def check_alternatives_asked(first: int) -> None:
+    """Raise InvalidInput on ``first`` unless it asks for 0 to MAX_ALTERNATIVES."""
+    if not 0 <= first <= MAX_ALTERNATIVES:
+        raise InvalidInput(f"Ask for 0 to {MAX_ALTERNATIVES} alternatives.", field="first")
+
+
 async def _similar(
     engine: SearchEngine, doc: ProductDocument, store_id: int | None, first: int
 ) -> list[int]:
-    if not 0 <= first <= MAX_ALTERNATIVES:
-        raise InvalidInput(f"Ask for 0 to {MAX_ALTERNATIVES} alternatives.", field="first")
+    check_alternatives_asked(first)
     if first == 0:
         return []
     try:

@@ -17,6 +17,7 @@ from schema.errors import UserError
 from schema.ids import decode_id
 from schema.live import follow_notices
 from schema.mutations import Call, run_mutation
+from schema.writes import COUNTS_ATTEMPTS
 from server import carts
 from server.carts.routes import handoff_barcode_url, handoff_qr_url
 from server.errors import AppError, NotFound
@@ -154,7 +155,8 @@ class HandoffMutation:
         description=(
             "Kiosk or staff device only: pick up the cart behind a code for 30 minutes. Wrong, "
             "expired and used codes answer CODE_EXPIRED; repeated failures RATE_LIMITED."
-        )
+        ),
+        metadata=COUNTS_ATTEMPTS,
     )
     async def cart_handoff_claim(
         self,

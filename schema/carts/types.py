@@ -73,9 +73,9 @@ class CartLine:
 
     @strawberry.field(description="The product, with its page as everywhere else.")
     async def product(self, info: Info) -> Product:
-        row = await context_of(info).loaders.product.load(self.view.product_id)
-        assert row is not None, "a cart line's product is never deleted"
-        return await Product.load(info, row)
+        product = await Product.by_id(info, self.view.product_id, active_only=False)
+        assert product is not None, "a cart line's product is never deleted"
+        return product
 
     @strawberry.field(description="The price of one unit in force now (a campaign's, if one runs).")
     async def unit_price(self, info: Info) -> Money:

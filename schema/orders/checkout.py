@@ -202,6 +202,8 @@ class CheckoutMutation:
             if not result.replayed:
                 announce(ctx, *result.changed_carts)
                 announce_order(ctx, result.order)
+                # Its basket counts and "placed" messages follow after commit.
+                ctx.after_commit(ctx.runtime.placed_orders.wake_after_commit)
             ctx.loaders.order_lines.prime(result.order.id, list(result.lines))
             return CheckoutPayload.placed(result)
 
@@ -215,6 +217,8 @@ class CheckoutMutation:
                 now=call.now,
                 currency=call.settings.currency,
                 pickup_days=call.settings.order_pickup_days,
+                # run_mutation undoes a refusal (a rollback, or its savepoint).
+                savepoint=False,
             ),
             placed,
         )

@@ -64,8 +64,7 @@ class OrderLine:
 
     @strawberry.field(description="The product's page as it is now.")
     async def product(self, info: Info) -> Product | None:
-        row = await context_of(info).loaders.product.load(self.view.product_id)
-        return await Product.load(info, row) if row else None
+        return await Product.by_id(info, self.view.product_id, active_only=False)
 
     @strawberry.field(description="The price of one unit at checkout.")
     def unit_price(self) -> Money:

@@ -23,8 +23,10 @@ from server.states import CartStatus
 async def close_cart(session: AsyncSession, cart_id: int, now: datetime) -> None:
     """Close a checked-out cart: its lines stay as a record, nobody reaches it any more.
 
-    Live handoff codes and device claims of the cart end with it, and its idempotency keys
-    are dropped (an order's own key answers a retried checkout).
+    (A checkout of the whole cart closes it with its version bump instead.) Its handoff
+    codes, device claims and idempotency keys are left to expire: each of them leads only
+    to an active cart (``reachable_by``, ``claim_handoff``), and an order's own key answers
+    a retried checkout.
     """
     await session.execute(
         update(Cart)
@@ -32,7 +34,6 @@ async def close_cart(session: AsyncSession, cart_id: int, now: datetime) -> None
         .values(status=CartStatus.CLOSED, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    await retire_cart(session, cart_id, now)
 
 
 async def retire_cart(session: AsyncSession, cart_id: int, now: datetime) -> None:

@@ -247,6 +247,8 @@ async def _live_handoff_id(session: AsyncSession, code_hash: str, now: datetime)
                 CartHandoff.code_hash == code_hash,
                 CartHandoff.used_at.is_(None),
                 CartHandoff.expires_at > now,
+                # A checkout closes the cart without ending its codes: they lead nowhere.
+                CartHandoff.cart_id.in_(select(Cart.id).where(Cart.status == CartStatus.ACTIVE)),
             )
             .limit(1)
         )

@@ -18,11 +18,13 @@ from server.carts.versioning import (
     Guard,
     Locked,
     bump_version,
+    cart_lines_json,
     keep_outcome,
     kept_outcome,
+    lines_from_json,
     run_versioned,
 )
-from server.carts.views import CartChange, CartView, active_cart_of, lines_of
+from server.carts.views import CartChange, CartView, LineView, active_cart_of
 from server.db import upsert
 from server.errors import AppError, InvalidGtin, InvalidInput, InvalidQuantity, NotFound
 from server.gtin import Gtin, parse_gtin
@@ -90,16 +92,18 @@ class NewCart:
 class CartWrite:
     """One cart mutation as ``run_versioned`` takes it: the guard and the change to make.
 
-    ``change`` runs while the cart is locked at its new version; the outcome is the cart
-    after it, kept under the idempotency key when there is one.
+    ``change`` runs while the cart is locked at its new version: it gets the lines as the
+    version bump's RETURNING found them and returns them as its own statements' RETURNING
+    leaves them, so the outcome (the cart after it, kept under the idempotency key when
+    there is one; the payload and the live event) needs no read of the cart afterwards.
     """
 
     guard: Guard
-    change: Callable[[], Awaitable[None]]
+    change: Callable[[tuple[LineView, ...]], Awaitable[tuple[LineView, ...]]]
 
     async def lock(self, session: AsyncSession) -> Locked | None:
-        """Bump the cart's version (the first statement of every cart change)."""
-        return await bump_version(session, self.guard)
+        """Bump the cart's version (the first statement of every cart change), with its lines."""
+        return await bump_version(session, self.guard, returning=[cart_lines_json(session)])
 
     async def kept(self, session: AsyncSession) -> CartChange | None:
         """Return the cart the key already answered with, marked replayed."""
@@ -112,9 +116,8 @@ class CartWrite:
 
     async def apply(self, session: AsyncSession, locked: Locked) -> CartChange:
         """Make the change and answer the cart as it now stands."""
-        await self.change()
+        lines = await self.change(lines_from_json(locked.extra[0]))
         g = self.guard
-        lines = await lines_of(session, g.cart_id)
         cart = CartView(g.cart_id, locked.version, locked.customer_id, g.now, lines)
         if g.key is not None:
             await keep_outcome(session, g, cart)
@@ -210,7 +213,7 @@ async def add_lines(
             raise error
     request = [[line.gtin, line.product_id, line.quantity] for line in lines]
 
-    async def apply() -> None:
+    async def apply(before: tuple[LineView, ...]) -> tuple[LineView, ...]:
         # One upsert for all products: a line only grows while it stays within the limit, and
         # RETURNING names the lines that did; a product missing from it would pass the limit.
         rows = [
@@ -228,21 +231,18 @@ async def add_lines(
             index_elements=[CartLine.cart_id, CartLine.product_id],
             set_={"quantity": grown},
             where=grown <= max_quantity,
-        ).returning(CartLine.product_id)
-        landed = set((await session.execute(stmt)).scalars())
+        ).returning(CartLine.id, CartLine.product_id, CartLine.quantity)
+        landed = {pid: LineView(i, pid, q) for i, pid, q in await session.execute(stmt)}
+        held = {line.product_id: line.quantity for line in before}
         for pid, entries in wanted.items():
             if pid not in landed:
-                had = (
-                    await session.execute(
-                        select(CartLine.quantity).where(
-                            CartLine.cart_id == cart_id, CartLine.product_id == pid
-                        )
-                    )
-                ).scalar_one()
+                had = held[pid]
                 raise _past_limit(entries, had, max_quantity) or InvalidQuantity(
                     f"At most {max_quantity} of one product fit in a cart; it holds {had}.",
                     field=f"lines[{entries[0][0]}].quantity",
                 )
+        kept = [line for line in before if line.product_id not in landed]
+        return tuple(sorted([*kept, *landed.values()], key=lambda line: line.id))
 
     g = options.guard(viewer, cart_id, now, "cartLinesAdd", request)
     return await run_versioned(session, CartWrite(g, apply))
@@ -265,19 +265,15 @@ async def update_lines(
     _check_unique([line.line_id for line in lines], "lines", "lineId")
     request = [[line.line_id, line.quantity] for line in lines]
 
-    async def apply() -> None:
+    async def apply(before: tuple[LineView, ...]) -> tuple[LineView, ...]:
+        # The bump's RETURNING listed the locked cart's lines: no read to check the ids.
         ids = [line.line_id for line in lines]
-        found = set(
-            (
-                await session.execute(
-                    select(CartLine.id).where(CartLine.cart_id == cart_id, CartLine.id.in_(ids))
-                )
-            ).scalars()
-        )
-        _require_lines(ids, found, "lines[{i}].lineId")
+        _require_lines(ids, {line.id for line in before}, "lines[{i}].lineId")
         await session.execute(
             SET_LINE_QUANTITY, [{"line": line.line_id, "qty": line.quantity} for line in lines]
         )
+        new = {line.line_id: line.quantity for line in lines}
+        return tuple(replace(line, quantity=new.get(line.id, line.quantity)) for line in before)
 
     g = options.guard(viewer, cart_id, now, "cartLinesUpdate", request)
     return await run_versioned(session, CartWrite(g, apply))
@@ -295,7 +291,7 @@ async def remove_lines(
     _check_count(line_ids, "lineIds")
     _check_unique(line_ids, "lineIds", None)
 
-    async def apply() -> None:
+    async def apply(before: tuple[LineView, ...]) -> tuple[LineView, ...]:
         removed = set(
             (
                 await session.execute(
@@ -306,6 +302,7 @@ async def remove_lines(
             ).scalars()
         )
         _require_lines(line_ids, removed, "lineIds[{i}]")
+        return tuple(line for line in before if line.id not in removed)
 
     request = sorted(line_ids)
     g = options.guard(viewer, cart_id, now, "cartLinesRemove", request)

@@ -28,14 +28,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.carts.views import CartView, cart_for_viewer, reachable_by
+from server.carts.views import CartView, LineView, cart_for_viewer, reachable_by
+from server.db import decode_json_rows, json_rows, upsert
 from server.errors import IdempotencyKeyReused, InvalidInput, NotFound, VersionConflict
 from server.models import Cart, IdempotencyKey
 from server.viewer import Viewer
@@ -91,6 +93,8 @@ class Locked:
     version: int
     customer_id: int | None
     token_hash: str | None
+    # What the UPDATE returned besides (``bump_version``'s ``returning``), in that order.
+    extra: tuple[Any, ...] = ()
 
 
 class VersionedWrite(Protocol[T_co]):
@@ -185,24 +189,49 @@ async def _refusal(session: AsyncSession, write: VersionedWrite[T]) -> T:
 
 
 async def bump_version(
-    session: AsyncSession, g: Guard, *conditions: ColumnElement[bool]
+    session: AsyncSession,
+    g: Guard,
+    *conditions: ColumnElement[bool],
+    values: Mapping[str, Any] | None = None,
+    returning: Sequence[Any] = (),
 ) -> Locked | None:
     """Add 1 to the cart's version and lock its row; None when the guard does not let it.
 
     The UPDATE matches when the viewer reaches the cart, at the version they saw (when
-    they name one), and ``conditions`` hold.
+    they name one), and ``conditions`` hold. ``values`` sets more columns in the same
+    statement (a checkout closes the cart with it); ``returning`` adds expressions to its
+    RETURNING (``Locked.extra``), e.g. the cart's lines as they stand before the change,
+    as a scalar subquery (``cart_lines_json``), so the change reads nothing afterwards.
     """
     stmt = (
         update(Cart)
         .where(Cart.id == g.cart_id, reachable_by(g.viewer, g.now), *conditions)
-        .values(version=Cart.version + 1, updated_at=g.now)
-        .returning(Cart.version, Cart.customer_id, Cart.token_hash)
+        .values(version=Cart.version + 1, updated_at=g.now, **(values or {}))
+        .returning(Cart.version, Cart.customer_id, Cart.token_hash, *returning)
         .execution_options(synchronize_session=False)
     )
     if g.expected_version is not None:
         stmt = stmt.where(Cart.version == g.expected_version)
     row = (await session.execute(stmt)).one_or_none()
-    return None if row is None else Locked(row.version, row.customer_id, row.token_hash)
+    if row is None:
+        return None
+    return Locked(row[0], row[1], row[2], tuple(row[3:]))
+
+
+def cart_lines_json(session: AsyncSession) -> Any:
+    """Return the bumped cart's lines as a scalar subquery for ``bump_version(returning=…)``.
+
+    One JSON array of ``[id, product_id, quantity]``; ``lines_from_json`` decodes it.
+    """
+    return json_rows(
+        session, "l.id, l.product_id, l.quantity", "FROM cart_lines l WHERE l.cart_id = carts.id"
+    )
+
+
+def lines_from_json(value: Any) -> tuple[LineView, ...]:
+    """Return the lines of ``cart_lines_json``, in the order they were first added (by id)."""
+    rows = sorted(decode_json_rows(value), key=lambda row: int(row[0]))
+    return tuple(LineView(int(i), int(p), int(q)) for i, p, q in rows)
 
 
 async def kept_outcome(session: AsyncSession, g: Guard) -> CartView | None:
@@ -233,25 +262,47 @@ async def kept_outcome(session: AsyncSession, g: Guard) -> CartView | None:
 async def keep_outcome(session: AsyncSession, g: Guard, cart: CartView) -> None:
     """Keep the outcome of a successful cart mutation under its key for a day.
 
-    Expired keys of the same cart are dropped here, while its row is locked anyway, so the
-    table never holds much more than a day of traffic per active cart.
+    Expired keys are deleted in batches by the background housekeeping
+    (``server.housekeeping``), not here; the same key used again after it expired (a live
+    one was looked up under the cart's lock already) takes over its row.
     """
-    await session.execute(
-        delete(IdempotencyKey).where(
-            IdempotencyKey.cart_id == cart.id, IdempotencyKey.expires_at <= g.now
-        )
+    stmt = upsert(session, IdempotencyKey).values(
+        cart_id=cart.id,
+        operation=g.operation,
+        key=g.key,
+        request_hash=g.request_hash,
+        outcome=cart.to_snapshot(),
+        created_at=g.now,
+        expires_at=g.now + KEY_LIFETIME,
     )
     await session.execute(
-        insert(IdempotencyKey).values(
-            cart_id=cart.id,
-            operation=g.operation,
-            key=g.key,
-            request_hash=g.request_hash,
-            outcome=cart.to_snapshot(),
-            created_at=g.now,
-            expires_at=g.now + KEY_LIFETIME,
+        stmt.on_conflict_do_update(
+            index_elements=[IdempotencyKey.cart_id, IdempotencyKey.operation, IdempotencyKey.key],
+            set_={
+                "request_hash": stmt.excluded.request_hash,
+                "outcome": stmt.excluded.outcome,
+                "created_at": stmt.excluded.created_at,
+                "expires_at": stmt.excluded.expires_at,
+            },
         )
     )
+
+
+async def expire_keys(session: AsyncSession, now: datetime, *, batch: int = 1000) -> int:
+    """Delete up to ``batch`` expired idempotency keys; return how many (housekeeping only)."""
+    oldest = (
+        select(IdempotencyKey.id)
+        .where(IdempotencyKey.expires_at <= now)
+        .order_by(IdempotencyKey.id)
+        .limit(batch)
+    )
+    result = await session.execute(
+        delete(IdempotencyKey)
+        .where(IdempotencyKey.id.in_(oldest.scalar_subquery()))
+        .returning(IdempotencyKey.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(result.all())
 
 
 async def forget_keys(session: AsyncSession, cart_id: int) -> None:

@@ -26,7 +26,7 @@ from server.models.notifications import (
 )
 from server.models.orders import Order, OrderLine, OrderStatusChange, StockReservation
 from server.models.outbox import OutboxEvent
-from server.models.pages import ProductPage
+from server.models.pages import ProductAlternative, ProductPage
 from server.models.staff import StaffAuditEntry, StaffSession, StaffUser
 from server.models.stock import StockMovement
 
@@ -58,6 +58,7 @@ __all__ = [
     "Product",
     "ProductBarcode",
     "ProductBarcodeStore",
+    "ProductAlternative",
     "ProductPage",
     "PushSubscription",
     "Receipt",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Text
+from sqlalchemy import ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, utcnow
@@ -26,3 +26,22 @@ class ProductPage(Base):
     document: Mapped[str] = mapped_column(Text)
     # When the state it was built from was read: a build from an older read never replaces it.
     read_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProductAlternative(Base):
+    """One candidate alternative of a product, in the order of the stock-free rules.
+
+    Written by the indexer with the pages (``server.alternatives``): ``position`` orders a
+    product's candidates by category tier, similarity, price distance and id
+    (``search.alternatives.ranked_candidates``); a read orders them by live stock on top.
+    """
+
+    __tablename__ = "product_alternatives"
+    __table_args__ = (Index("ix_product_alternatives_candidate_id", "candidate_id"),)
+
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    tier: Mapped[int] = mapped_column()  # 0: the product's own category, 1: its parent

@@ -10,6 +10,7 @@ products lock their rows in the same order and never deadlock.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import func, select
@@ -26,17 +27,27 @@ MAX_COMPLEMENTS = 20
 
 async def record_basket(session: AsyncSession, product_ids: Iterable[int]) -> int:
     """Count one more purchase together for every pair of the basket's products; return pairs."""
-    basket = sorted(set(product_ids))[:MAX_BASKET]
-    rows = [{"product_id": a, "other_id": b, "count": 1} for a in basket for b in basket if a != b]
+    return await record_baskets(session, [product_ids])
+
+
+async def record_baskets(session: AsyncSession, baskets: Iterable[Iterable[int]]) -> int:
+    """Count the pairs of several baskets in one upsert (rows in key order); return pairs.
+
+    A pair in more than one of them counts once per basket.
+    """
+    pairs: Counter[tuple[int, int]] = Counter()
+    for product_ids in baskets:
+        basket = sorted(set(product_ids))[:MAX_BASKET]
+        pairs.update((a, b) for a in basket for b in basket if a != b)
+    rows = [{"product_id": a, "other_id": b, "count": n} for (a, b), n in sorted(pairs.items())]
     if not rows:
         return 0
-    stmt = upsert(session, CoPurchase)
+    stmt = upsert(session, CoPurchase).values(rows)
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=[CoPurchase.product_id, CoPurchase.other_id],
-            set_={"count": CoPurchase.count + 1},
-        ),
-        rows,
+            set_={"count": CoPurchase.count + stmt.excluded.count},
+        )
     )
     return len(rows)
 

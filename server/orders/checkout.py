@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import catalog, pricing
-from server.carts import CartView, active_cart_of, cart_for_viewer, load_view
+from server import pricing
+from server.carts import CartView, LineView, active_cart_of, cart_for_viewer
 from server.carts.closing import close_cart, start_fresh_cart, take_lines
 from server.carts.service import lock_customer
 from server.carts.versioning import Guard, Locked, bump_version, run_versioned
@@ -25,19 +25,15 @@ from server.club.membership import shopper_of
 from server.errors import IdempotencyKeyReused, NotFound
 from server.models import (
     Cart,
-    CartLine,
     Order,
     OrderLine,
     OrderStatusChange,
-    Product,
-    StockLocation,
     StockReservation,
-    Store,
 )
-from server.notifications.complements import record_basket
-from server.notifications.writer import notify_order
 from server.orders import stock
 from server.orders.access import shopper_placed
+from server.orders.placed import ORDER_PLACED
+from server.orders.plan import Goods, decode_plan, goods_from_catalog, plan_returning
 from server.orders.requests import (
     CartLineSnapshot,
     CheckoutRequest,
@@ -56,12 +52,17 @@ from server.orders.views import (
     OrderLineView,
     OrderView,
     lines_by_order,
-    order_facts,
     order_for_key,
     request_hash_of,
 )
 from server.outbox import record_product_changes
-from server.states import FulfilmentMethod, OrderChannel, OrderStatus, ReservationStatus
+from server.states import (
+    CartStatus,
+    FulfilmentMethod,
+    OrderChannel,
+    OrderStatus,
+    ReservationStatus,
+)
 from server.viewer import Viewer
 
 _LINE_SNAPSHOT = (
@@ -84,11 +85,11 @@ class CheckoutPlan:
 
     every: list[CartLineSnapshot]
     chosen: list[CartLineSnapshot]
-    location: StockLocation
+    location_id: int
     # How people call the location ("Bergen sentrum", "the online warehouse").
     where: str
     product_ids: list[int]
-    products: dict[int, Product]
+    goods: dict[int, Goods]
     # Units wanted per product, over all chosen lines.
     wanted: dict[int, int]
     # The order line rows, in checkout order (without order_id).
@@ -108,8 +109,13 @@ class _CheckoutWrite:
     pickup_days: int
 
     async def lock(self, session: AsyncSession) -> Locked | None:
-        """Lock the customer (if any), then bump the cart's version."""
-        return await _lock_cart(session, self.guard)
+        """Lock the customer (if any), then bump the cart's version, reading the plan with it.
+
+        Ordering the whole cart closes it in the same statement (a refusal rolls it back).
+        """
+        values = {"status": CartStatus.CLOSED} if self.request.line_ids is None else {}
+        returning = plan_returning(session, self.fulfilment)
+        return await _lock_cart(session, self.guard, values=values, returning=returning)
 
     async def kept(self, session: AsyncSession) -> CheckoutResult | None:
         """Return the order this cart's checkout already placed under the key, replayed."""
@@ -147,12 +153,15 @@ async def checkout(
     now: datetime,
     currency: str,
     pickup_days: int,
+    savepoint: bool = True,
 ) -> CheckoutResult:
     """Turn the cart (or the chosen lines) into an order, reserving its stock all or nothing.
 
     Raises NotFound (cart, lines, store), VersionConflict (with the current cart),
     InsufficientStock (``details``: the UnavailableLine list), InvalidInput and
-    IdempotencyKeyReused; any of them leaves everything as it was.
+    IdempotencyKeyReused; any of them leaves everything as it was. ``savepoint=False``
+    leaves that to a caller who undoes a refusal itself (the GraphQL layer rolls back, or
+    runs the mutation in a savepoint of its own); a key still gets its savepoint.
     """
     g = Guard.of(
         viewer,
@@ -172,14 +181,14 @@ async def checkout(
         pickup_days=pickup_days,
     )
     check_line_ids(request.line_ids)
-    return await run_versioned(session, write, savepoint=True)
+    return await run_versioned(session, write, savepoint=savepoint)
 
 
 async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -> CheckoutResult:
     """Write the order, its lines, reservations and first status; take the stock last."""
     g = write.guard
     shopper = await shopper_of(session, locked.customer_id)
-    plan = await _plan(session, write, member=shopper.member)
+    plan = await _plan(session, write, locked, member=shopper.member)
     # The customer's language preference wins over the request's Accept-Language.
     values = _order_values(write, plan, locked, shopper.language or write.request.language)
     order_id = (
@@ -189,10 +198,9 @@ async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -
             .returning(Order.id)
         )
     ).scalar_one()
-    line_ids = await _insert_lines(session, order_id, plan, g.now)
     await _record_placed(session, order_id, g.viewer, g.now)
-    cart, changed = await _after(session, g.cart_id, locked, plan.every, plan.chosen, g.now)
-    await record_product_changes(session, plan.product_ids)
+    line_ids = await _insert_lines(session, order_id, plan, g.now)
+    cart, changed = await _after(session, write, locked, plan, g.now)
     await points.hold_for_order(
         session,
         locked.customer_id,
@@ -201,14 +209,15 @@ async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -
         order_total=plan.totals.total,
         now=g.now,
     )
-    order = OrderView(id=order_id, **values)
-    await notify_order(session, order_facts(order), "order_placed", g.now)
-    # Then the shared rows, each set in key order (no deadlock): the baskets' pair counts,
-    # and last the hottest, stock: other checkouts of these products wait only until commit.
-    await record_basket(session, plan.product_ids)
-    shortfalls = await stock.reserve(session, plan.location.id, plan.wanted, g.now)
+    # One outbox INSERT: the products (search follows their stock) and the order, whose
+    # basket counts and "placed" messages are written after commit by
+    # ``server.orders.placed.follow_placed_orders``, not in this request.
+    await record_product_changes(session, plan.product_ids, also=[(ORDER_PLACED, order_id)])
+    # Last the hottest rows, stock: other checkouts of these products wait only until commit.
+    shortfalls = await stock.reserve(session, plan.location_id, plan.wanted, g.now)
     if shortfalls:
-        raise insufficient(plan.chosen, shortfalls, plan.products, plan.where)
+        raise insufficient(plan.chosen, shortfalls, plan.goods, plan.where)
+    order = OrderView(id=order_id, **values)
     lines = tuple(
         OrderLineView(id=line_id, order_id=order_id, **{k: row[k] for k in _LINE_SNAPSHOT})
         for line_id, row in zip(line_ids, plan.rows, strict=True)
@@ -216,57 +225,64 @@ async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -
     return CheckoutResult(order, lines, cart, changed)
 
 
-async def _plan(session: AsyncSession, write: _CheckoutWrite, *, member: bool) -> CheckoutPlan:
-    """Read what the order holds; a product no longer sold makes it InsufficientStock.
+async def _plan(
+    session: AsyncSession, write: _CheckoutWrite, locked: Locked, *, member: bool
+) -> CheckoutPlan:
+    """Decode what the bump read; a product no longer sold makes it InsufficientStock.
 
-    A club member's cart is priced at member prices.
+    Products without a current read-model page are read from the catalog (see
+    ``server.orders.plan``). A club member's cart is priced at member prices.
     """
     now = write.guard.now
-    every = await _cart_lines(session, write.guard.cart_id)
+    read, unknown = decode_plan(locked.extra, now=now, currency=write.currency, member=member)
+    every = read.lines
     chosen = choose_lines(every, write.request.line_ids)
-    location, where = await _location(session, write.fulfilment)
+    location_id, where = _location(read.location, write.fulfilment)
     product_ids = sorted({line.product_id for line in chosen})
-    products = await catalog.products_by_ids(session, product_ids)
-    prices = await pricing.unit_prices(session, product_ids, write.currency, at=now, member=member)
-    barcodes = await catalog.barcodes_by_product(session, product_ids)
+    goods = read.goods | await goods_from_catalog(
+        session,
+        [pid for pid in unknown if pid in product_ids],
+        write.currency,
+        now=now,
+        member=member,
+    )
     wanted: dict[int, int] = defaultdict(int)
     for line in chosen:
         wanted[line.product_id] += line.quantity
     # A product no longer sold (inactive, or without a price) counts as none available.
-    unsellable = [pid for pid in product_ids if not products[pid].active or prices.get(pid) is None]
+    unsellable = [pid for pid in product_ids if not goods[pid].active or goods[pid].price is None]
     if unsellable:
         sellable = sorted(pid for pid in product_ids if pid not in unsellable)
-        available = await stock.available_at(session, location.id, sellable)
+        available = await stock.available_at(session, location_id, sellable)
         shortfalls = [stock.Shortfall(pid, wanted[pid], 0) for pid in unsellable] + [
             stock.Shortfall(pid, wanted[pid], available[pid])
             for pid in sellable
             if available[pid] < wanted[pid]
         ]
-        raise insufficient(chosen, shortfalls, products, where)
+        raise insufficient(chosen, shortfalls, goods, where)
+    prices = {pid: goods[pid].price for pid in product_ids}
     priced = pricing.price_lines(chosen, prices, write.currency)
-    rows = _line_rows(chosen, products, priced, barcodes)
+    rows = _line_rows(chosen, goods, priced)
     totals = pricing.order_totals(priced, write.currency)
-    return CheckoutPlan(every, chosen, location, where, product_ids, products, wanted, rows, totals)
+    return CheckoutPlan(every, chosen, location_id, where, product_ids, goods, wanted, rows, totals)
 
 
 def _line_rows(
     chosen: Sequence[CartLineSnapshot],
-    products: dict[int, Product],
+    goods: dict[int, Goods],
     priced: Sequence[pricing.PricedLine],
-    barcodes: dict[int, list[str]],
 ) -> list[dict[str, Any]]:
     """Snapshot each chosen line: product, barcode, name, the price in force, quantity."""
     rows: list[dict[str, Any]] = []
     for position, (line, charged) in enumerate(zip(chosen, priced, strict=True)):
         price = charged.unit
-        codes = barcodes.get(line.product_id) or [""]
         rows.append(
             {
                 "position": position,
                 "cart_line_id": line.id,
                 "product_id": line.product_id,
-                "gtin": codes[0],
-                "name": products[line.product_id].name,
+                "gtin": goods[line.product_id].gtin,
+                "name": goods[line.product_id].name,
                 "unit_price": price.current,
                 "regular_unit_price": price.regular,
                 "campaign_name": price.campaign.name if price.campaign else None,
@@ -293,7 +309,7 @@ def _order_values(
         "channel": write.channel,
         "store_id": viewer.device.store_id if viewer.device else None,
         "pickup_store_id": fulfilment.store_id if is_collect else None,  # type: ignore[union-attr]
-        "location_id": plan.location.id,
+        "location_id": plan.location_id,
         "delivery_address": None if is_collect else fulfilment.address,  # type: ignore[union-attr]
         "customer_id": locked.customer_id,
         "cart_id": write.guard.cart_id,
@@ -333,7 +349,7 @@ async def _insert_lines(
             {
                 "order_id": order_id,
                 "order_line_id": line_id,
-                "location_id": plan.location.id,
+                "location_id": plan.location_id,
                 "product_id": row["product_id"],
                 "quantity": row["quantity"],
                 "status": ReservationStatus.HELD,
@@ -364,19 +380,30 @@ async def _record_placed(
 
 async def _after(
     session: AsyncSession,
-    cart_id: int,
+    write: _CheckoutWrite,
     locked: Locked,
-    every: Sequence[CartLineSnapshot],
-    chosen: Sequence[CartLineSnapshot],
+    plan: CheckoutPlan,
     now: datetime,
 ) -> tuple[CartView | None, tuple[CartView, ...]]:
-    """Close the cart (a customer gets a fresh one), or take the ordered lines out of it."""
+    """Close the cart (a customer gets a fresh one), or take the ordered lines out of it.
+
+    Ordering the whole cart closed it with the version bump already. Its handoff codes,
+    device claims and retry keys need no statement: a closed cart is reachable by nobody,
+    so none of them leads anywhere (they expire by themselves).
+    """
+    cart_id, chosen, every = write.guard.cart_id, plan.chosen, plan.every
     if len(chosen) < len(every):
         await take_lines(session, cart_id, [line.id for line in chosen])
-        remaining = await load_view(session, cart_id)
-        assert remaining is not None, "the cart is locked"
+        taken = {line.id for line in chosen}
+        lines = tuple(
+            LineView(line.id, line.product_id, line.quantity)
+            for line in every
+            if line.id not in taken
+        )
+        remaining = CartView(cart_id, locked.version, locked.customer_id, now, lines)
         return remaining, (remaining,)
-    await close_cart(session, cart_id, now)
+    if write.request.line_ids is not None:
+        await close_cart(session, cart_id, now)
     closed = CartView(cart_id, locked.version, locked.customer_id, now, ())
     if locked.customer_id is None:
         return None, (closed,)
@@ -384,7 +411,9 @@ async def _after(
     return fresh, (closed, fresh)
 
 
-async def _lock_cart(session: AsyncSession, g: Guard) -> Locked | None:
+async def _lock_cart(
+    session: AsyncSession, g: Guard, *, values: dict[str, Any], returning: list[Any]
+) -> Locked | None:
     """Bump the cart's version if the caller reaches it at ``expectedVersion``, locking it.
 
     A customer's row is locked before their cart (the order sign-in and cart creation use
@@ -395,7 +424,7 @@ async def _lock_cart(session: AsyncSession, g: Guard) -> Locked | None:
     if viewer.device is None:
         if viewer.customer_id is not None:
             await lock_customer(session, viewer.customer_id)
-        return await bump_version(session, g)
+        return await bump_version(session, g, values=values, returning=returning)
     owner = (
         await session.execute(
             select(Cart.customer_id).where(Cart.id == g.cart_id, reachable_by(viewer, g.now))
@@ -404,9 +433,11 @@ async def _lock_cart(session: AsyncSession, g: Guard) -> Locked | None:
     if owner is None:
         return None
     if owner.customer_id is None:
-        return await bump_version(session, g, Cart.customer_id.is_(None))
-    await lock_customer(session, owner.customer_id)
-    return await bump_version(session, g, Cart.customer_id == owner.customer_id)
+        condition: ColumnElement[bool] = Cart.customer_id.is_(None)
+    else:
+        await lock_customer(session, owner.customer_id)
+        condition = Cart.customer_id == owner.customer_id
+    return await bump_version(session, g, condition, values=values, returning=returning)
 
 
 async def _replay(
@@ -427,34 +458,14 @@ def _may_replay(viewer: Viewer, order: OrderView) -> bool:
     return placed_here or shopper_placed(viewer, order)
 
 
-async def _cart_lines(session: AsyncSession, cart_id: int) -> list[CartLineSnapshot]:
-    rows = await session.execute(
-        select(CartLine.id, CartLine.product_id, CartLine.quantity, CartLine.created_at)
-        .where(CartLine.cart_id == cart_id)
-        .order_by(CartLine.id)
-    )
-    return [CartLineSnapshot(*row) for row in rows]
-
-
-async def _location(session: AsyncSession, fulfilment: Fulfilment) -> tuple[StockLocation, str]:
+def _location(found: tuple[int, str | None] | None, fulfilment: Fulfilment) -> tuple[int, str]:
     """Return the stock location the order reserves at, and how to name it to people."""
     if isinstance(fulfilment, ClickAndCollect):
-        found = (
-            await session.execute(
-                select(StockLocation, Store.name)
-                .join(Store, Store.id == StockLocation.store_id)
-                .where(
-                    StockLocation.store_id == fulfilment.store_id,
-                    StockLocation.online.is_(False),
-                )
-            )
-        ).first()
         if found is None:
             raise NotFound(
                 "There is no such store to collect at.", field="fulfilment.clickAndCollect.storeId"
             )
-        return found[0], found[1]
-    online = await catalog.location_for_store(session, None)
-    if online is None:
+        return found[0], found[1] or ""
+    if found is None:
         raise NotFound("There is no online warehouse to deliver from.", field="fulfilment")
-    return online, "the online warehouse"
+    return found[0], "the online warehouse"

@@ -1,14 +1,14 @@
 """Stock movements of orders: reserve, release, consume (collect/ship) and restock (returns).
 
-A reservation locks its stock rows in product id order (``SELECT … FOR UPDATE``), checks
-them and changes them all with one UPDATE (no oversell); the other movements change
-``stock_levels`` with one UPDATE per product, also in product id order, so two transactions
-never wait on each other's rows the other way round (no deadlock). Reservation
-rows (per order line and location) change in the same transaction, so the ``held`` ones
-always add up to ``StockLevel.reserved``. Each movement notes the products in the outbox,
-so the search index's "in stock at" filters follow; those that raise availability
-(release, restock) fulfil the back-in-stock requests waiting there
-(``server.notifications.back_in_stock.check_available``).
+A reservation is one conditional UPDATE (no oversell) that, on PostgreSQL, first locks its
+stock rows in product id order (``SELECT … FOR UPDATE`` in a CTE of the same statement); the
+other movements change ``stock_levels`` with one UPDATE per product, also in product id
+order, so two transactions never wait on each other's rows the other way round (no
+deadlock). Reservation rows (per order line and location) change in the same
+transaction, so the ``held`` ones always add up to ``StockLevel.reserved``. Each movement
+notes the products in the outbox, so the search index's "in stock at" filters follow;
+those that raise availability (release, restock) fulfil the back-in-stock requests
+waiting there (``server.notifications.back_in_stock.check_available``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import upsert
@@ -56,40 +56,82 @@ async def available_at(
 async def reserve(
     session: AsyncSession, location_id: int, wanted: Mapping[int, int], now: datetime
 ) -> list[Shortfall]:
-    """Reserve ``wanted`` units per product at a location, all or nothing, in two statements.
+    """Reserve ``wanted`` units per product at a location, all or nothing, in one statement.
 
-    ``SELECT … FOR UPDATE`` locks the stock rows in product id order (no deadlock) and reads
-    what each has available; when every product has enough, one ``UPDATE`` adds all of them
-    to ``reserved`` (a ``CASE`` per product), so nobody can take the units in between (the
-    rows are locked on PostgreSQL; SQLite's write lock is already held). Otherwise nothing is
-    written and the answer names every product that cannot be had (a missing row has 0).
+    One conditional UPDATE adds each product's units to ``reserved`` (a ``CASE`` per
+    product) where that many are available. On PostgreSQL a ``SELECT … FOR UPDATE`` in a
+    materialized CTE of the same statement first locks the rows in product id order (no
+    deadlock between two checkouts), the UPDATE runs only when every product has enough,
+    and the statement answers every row's availability, so a refusal costs no second
+    statement while the rows are locked. On SQLite (whose write lock is already held) a
+    product that falls short is read afterwards and the caller must roll back: the UPDATE
+    reserved the others. A product without a row has 0 available.
 
-    The caller notes the products in the outbox: checkout does so before reserving, so the
-    contended stock rows are held for as short a time as possible (until its commit).
+    The caller notes the products in the outbox before reserving, so the contended stock
+    rows are held for as short a time as possible (until its commit).
     """
     order = sorted(wanted)
-    rows = await session.execute(
-        select(StockLevel.product_id, StockLevel.on_hand - StockLevel.reserved)
-        .where(StockLevel.location_id == location_id, StockLevel.product_id.in_(order))
-        .order_by(StockLevel.product_id)
-        .with_for_update()
-    )
-    found = {pid: max(int(units), 0) for pid, units in rows}
-    shortfalls = [
-        Shortfall(pid, wanted[pid], found.get(pid, 0))
-        for pid in order
-        if found.get(pid, 0) < wanted[pid]
-    ]
-    if shortfalls:
-        return shortfalls
+    if session.get_bind().dialect.name == "postgresql":
+        free = await _reserve_locked(session, location_id, wanted, now)
+        if free is None:
+            return []
+        return [
+            Shortfall(pid, wanted[pid], max(free.get(pid, 0), 0))
+            for pid in order
+            if free.get(pid, 0) < wanted[pid]
+        ]
     added = case({pid: wanted[pid] for pid in order}, value=StockLevel.product_id, else_=0)
-    await session.execute(
+    rows = await session.execute(
         update(StockLevel)
-        .where(StockLevel.location_id == location_id, StockLevel.product_id.in_(order))
+        .where(
+            StockLevel.location_id == location_id,
+            StockLevel.product_id.in_(order),
+            StockLevel.on_hand - StockLevel.reserved >= added,
+        )
         .values(reserved=StockLevel.reserved + added, updated_at=now)
+        .returning(StockLevel.product_id)
         .execution_options(synchronize_session=False)
     )
-    return []
+    changed = set(rows.scalars())
+    if len(changed) == len(order):
+        return []
+    available = await available_at(session, location_id, [p for p in order if p not in changed])
+    return [Shortfall(pid, wanted[pid], units) for pid, units in available.items()]
+
+
+async def _reserve_locked(
+    session: AsyncSession, location_id: int, wanted: Mapping[int, int], now: datetime
+) -> dict[int, int] | None:
+    """PostgreSQL: lock the rows in product order, reserve if all suffice; None when done.
+
+    Otherwise nothing changed, and the answer is each locked row's available units.
+    """
+    order = sorted(wanted)
+    params: dict[str, object] = {"location": location_id, "now": now, "ids": order}
+    whens = []
+    for i, pid in enumerate(order):
+        params[f"p{i}"], params[f"q{i}"] = pid, wanted[pid]
+        whens.append(f"WHEN :p{i} THEN :q{i}")
+    cases = " ".join(whens)
+    params["n"] = len(order)
+    statement = text(
+        "WITH locked AS MATERIALIZED ("
+        " SELECT product_id, on_hand - reserved AS free FROM stock_levels"
+        " WHERE location_id = :location AND product_id IN :ids"
+        " ORDER BY product_id FOR UPDATE),"
+        f" enough AS (SELECT count(*) = :n AS ok FROM locked"
+        f" WHERE free >= CASE product_id {cases} ELSE 0 END),"
+        " changed AS ("
+        f" UPDATE stock_levels s SET reserved = s.reserved + CASE s.product_id {cases} ELSE 0 END,"
+        " updated_at = :now FROM locked, enough"
+        " WHERE enough.ok AND s.location_id = :location AND s.product_id = locked.product_id"
+        " RETURNING s.product_id)"
+        " SELECT locked.product_id, locked.free, (SELECT count(*) FROM changed) AS done FROM locked"
+    ).bindparams(bindparam("ids", expanding=True))
+    rows = (await session.execute(statement, params)).all()
+    if rows and rows[0].done == len(order):
+        return None
+    return {int(row.product_id): int(row.free) for row in rows}
 
 
 async def _close_held(

@@ -408,17 +408,25 @@ async def test_a_cart_of_fifty_lines_costs_a_fixed_number_of_queries(
         await add(client, small, small_reach, [{"gtin": c, "quantity": 1} for c in codes[:2]])
         big, big_reach = await new_cart(client)
         await add(client, big, big_reach, [{"gtin": c, "quantity": 2} for c in codes])
-        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        # Read-only operations on PostgreSQL run on the autocommit engine (no BEGIN/COMMIT).
+        engines = [db.engine.sync_engine]
+        if not db.is_sqlite:
+            engines.append(db.autocommit_reads().sync_engine)
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", count)
         try:
             few = await graphql(client, CART, {"id": small}, small_reach)
             few_count = len(statements)
             statements.clear()
             many = await graphql(client, CART, {"id": big}, big_reach)
         finally:
-            event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+            for engine in engines:
+                event.remove(engine, "before_cursor_execute", count)
     assert len(few["data"]["cart"]["lines"]) == 2
     assert len(many["data"]["cart"]["lines"]) == 50
     expected = sum(2 * (500 if i % 5 == 0 else 1000 + i) for i in range(50))
     assert many["data"]["cart"]["subtotal"]["amount"] == expected
-    # cart, lines, products, barcodes, prices, campaign prices: the same for 2 or 50 lines.
-    assert len(statements) == few_count == 6
+    # cart, lines, products, barcodes, prices, campaign prices: the same for 2 or 50 lines;
+    # and on PostgreSQL the read-model pages (none yet: nothing drained), which SQLite's
+    # stdlib page reader sends outside these engines.
+    assert len(statements) == few_count == (6 if db.is_sqlite else 7)

@@ -233,14 +233,20 @@ async def test_a_list_of_products_costs_a_fixed_number_of_queries(
             statements.append(statement)
 
     async with client_for(db, tmp_path) as client:
-        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        # Read-only operations on PostgreSQL run on the autocommit engine (no BEGIN/COMMIT).
+        engines = [db.engine.sync_engine]
+        if not db.is_sqlite:
+            engines.append(db.autocommit_reads().sync_engine)
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", count)
         try:
             few = await graphql(client, PRODUCTS, {"gtins": codes[:2]})
             few_count = len(statements)
             statements.clear()
             many = await graphql(client, PRODUCTS, {"gtins": codes})
         finally:
-            event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+            for engine in engines:
+                event.remove(engine, "before_cursor_execute", count)
     assert len(few["data"]["products"]) == 2
     assert len(many["data"]["products"]) == 50
     assert [p["name"] for p in many["data"]["products"]] == ["Test product"] * 50

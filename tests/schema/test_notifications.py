@@ -16,6 +16,7 @@ from server.db import Database
 from server.models import utcnow
 from server.notifications.back_in_stock import request_back_in_stock
 from server.notifications.push import subscribe_push
+from server.orders.placed import follow_all
 from server.viewer import Viewer
 from tests.clients import client_for, collect_at, graphql, new_cart, place_order
 from tests.rows import add_device, add_product, add_store, fresh_ean13
@@ -130,6 +131,8 @@ async def test_complements_are_bought_together_and_in_stock_at_the_store(
             ("Taco", "Rømme"),
         ):
             await place_order(client, [(codes[n], 1) for n in basket], collect_at(store_id))
+        # Counted after commit by the server's background follow-up, here at once.
+        assert await follow_all(db) == 4
         store = encode_id("Store", store_id)
         body = await graphql(client, COMPLEMENTS, {"gtin": codes["Taco"], "store": store})
         # Rømme was bought with Taco twice, but both units are now reserved: not in stock.

@@ -547,7 +547,8 @@ async def test_every_stock_change_notes_the_product_in_the_outbox(
             count = await session.scalar(
                 select(func.count())
                 .select_from(OutboxEvent)
-                .where(OutboxEvent.entity_id == shop.product)
+                # Product notes only: a placed order's own row (order_placed) names the order.
+                .where(OutboxEvent.topic == "product", OutboxEvent.entity_id == shop.product)
             )
         return int(count or 0)
 

@@ -33,6 +33,7 @@ from server.models import BackInStockRequest, Notification
 from server.notifications.channels import SIGNATURE_HEADER, sign
 from server.notifications.complements import record_basket
 from server.notifications.sender import Sender, sender_from_settings
+from server.orders.placed import follow_all
 from tests.clients import client_for, collect_at, graphql, sign_up, staff_sign_in
 from tests.rows import add_device, add_product, add_staff, add_store, store_with_product
 from tests.stock_helpers import movement, record
@@ -246,6 +247,8 @@ async def test_order_ready_sends_one_mail_one_sms_and_one_push(
             browser=browser,
             endpoint=f"{base}/push/browser-1",
         )
+        # What every server process does in the background right after the commit.
+        assert await follow_all(db) == 1
         assert await drain(sender) == 3  # order placed: mail, SMS, push
         staff = await staff_sign_in(client, "kasse@omnicart.test")
         body = await graphql(client, MARK_READY, {"input": {"orderId": order["id"]}}, staff)
@@ -328,6 +331,7 @@ async def test_mail_waits_for_a_stopped_smtp_server_and_arrives_once(
     async with client_for(db, tmp_path, **options) as client:
         # The shop goes on while mail cannot leave.
         order, _ = await guest_order(client, gtin, store_id, contact={"email": "ola@example.com"})
+    assert await follow_all(db) == 1  # the server's background follow-up of the order
     sender = sender_from_settings(db, Settings(data_dir=tmp_path, database_url=db.url, **options))
     running = asyncio.create_task(sender.run_forever(interval=0.05))
     try:
