@@ -16,7 +16,7 @@ from strawberry.tools import merge_types
 
 from schema.accounts import AccountMutation, AccountQuery
 from schema.analytics import AnalyticsQuery
-from schema.carts.handoff import HandoffMutation
+from schema.carts.handoff import HandoffMutation, HandoffSubscription
 from schema.carts.mutations import CartMutation
 from schema.carts.queries import CartQuery
 from schema.carts.subscriptions import CartSubscription
@@ -82,7 +82,10 @@ Mutation = merge_types(
         ClubMutation,
     ),
 )
-Subscription = merge_types("Subscription", (CartSubscription, OrderSubscription, StockSubscription))
+Subscription = merge_types(
+    "Subscription",
+    (CartSubscription, HandoffSubscription, OrderSubscription, StockSubscription),
+)
 
 
 def build_schema(

@@ -553,6 +553,13 @@ class ScanInput:
     device_kind: DeviceKind = strawberry.field(
         default=DeviceKind.PHONE, description="Scanning device."
     )
+    example: bool = strawberry.field(
+        default=False,
+        description=(
+            "True when the shopper used the example code the scan screen offers: the product "
+            "is looked up but the scan is not recorded, so it counts in no report."
+        ),
+    )
 
 
 @strawberry.type(description="A price or weight label as the store's template reads it.")
@@ -588,6 +595,14 @@ class ScanPayload:
             "codes that no product carries): the item, and the weight or price it carries."
         ),
     )
+    scan_ref: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Set when the scan was recorded for nobody (no cart token, no session): keep it and "
+            "send it in `cartCreate(input.scanRefs)`, so the scan counts for the cart that "
+            "follows in the scan reports."
+        ),
+    )
     errors: list[UserError] = strawberry.field(description="Why the scan failed, if it did.")
 
     @classmethod
@@ -620,15 +635,20 @@ class ScanMutation:
                 templates=ctx.runtime.templates,
                 customer_id=scanner.customer_id,
                 cart_id=scanner.cart_id,
+                example=input.example,
             )
 
         async def scanned(outcome: analytics.ScanOutcome) -> ScanPayload:
             product = await Product.load(info, outcome.product) if outcome.product else None
             label = outcome.restricted
+            ref = None
+            if outcome.unlinked and outcome.event_id is not None:
+                ref = analytics.scan_ref(outcome.event_id, ctx.runtime.secret_key)
             return ScanPayload(
                 product=product,
                 gtin=str(outcome.gtin) if outcome.gtin else None,
                 label=ScanLabel.from_code(label, ctx.settings.currency) if label else None,
+                scan_ref=ref,
                 errors=[],
             )
 

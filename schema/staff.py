@@ -225,8 +225,32 @@ class AuditConnection:
     page_info: PageInfo = strawberry.field(description="Paging.")
 
 
+@strawberry.type(description="A registered device of a store, as it signs in with its token.")
+class ThisDevice:
+    kind: str = strawberry.field(description="`kiosk`, `staff`, `pos` or `warehouse`.")
+    name: str = strawberry.field(description="The name it was registered with.")
+    store: Store = strawberry.field(description="The store it belongs to.")
+
+
 @strawberry.type
 class StaffQuery:
+    @strawberry.field(
+        description=(
+            "The device whose token signs this request in (`Authorization: Bearer dv_…`): a "
+            "kiosk or staff tablet checks its token and learns its store with it. Null for "
+            "anyone else, an unknown or revoked token included."
+        )
+    )
+    async def this_device(self, info: Info) -> ThisDevice | None:
+        ctx = context_of(info)
+        device = (await ctx.viewer()).device
+        if device is None:
+            return None
+        row = await ctx.loaders.store.load(device.store_id)
+        if row is None:
+            return None
+        return ThisDevice(kind=str(device.kind), name=device.name, store=Store.from_model(row))
+
     @strawberry.field(description="The signed-in staff member; null for everyone else.")
     async def staff_me(self, info: Info) -> StaffUser | None:
         ctx = context_of(info)

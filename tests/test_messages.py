@@ -1,7 +1,8 @@
 """The PWA's message catalogs: nb and en hold the same keys, and every key the code asks for exists.
 
 Keys are read from the catalog modules (``static/js/messages/*.js``, one ``"key": …`` entry per
-line) and from the ``t("key")`` calls in every script under ``static/js``.
+line; ``kiosk.en.js`` and the like are a page's own, added by that page) and from the
+``t("key")`` calls in every script under ``static/js``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,20 @@ CALL = re.compile(r'\bt\(\s*"([a-z][\w.-]*)"')
 
 
 def catalog_keys(language: str) -> set[str]:
-    return set(ENTRY.findall((STATIC_JS / "messages" / f"{language}.js").read_text()))
+    """Keys of the language's catalog: ``nb.js`` and the pages' own ``*.nb.js`` (kiosk, staff)."""
+    folder = STATIC_JS / "messages"
+    files = [folder / f"{language}.js", *sorted(folder.glob(f"*.{language}.js"))]
+    return {key for path in files for key in ENTRY.findall(path.read_text())}
+
+
+def test_each_pages_catalog_exists_in_both_languages() -> None:
+    folder = STATIC_JS / "messages"
+    for english in folder.glob("*.en.js"):
+        page = english.name.removesuffix(".en.js")
+        assert (folder / f"{page}.nb.js").exists(), f"{page}.nb.js is missing"
+        assert set(ENTRY.findall(english.read_text())) == set(
+            ENTRY.findall((folder / f"{page}.nb.js").read_text())
+        ), f"{page}.en.js and {page}.nb.js hold different keys"
 
 
 def used_keys() -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -9,14 +11,17 @@ import strawberry
 from strawberry.types import Info
 
 from schema.carts.mutations import CartPayload
+from schema.catalog import Store
 from schema.context import context_of
 from schema.errors import UserError
 from schema.ids import decode_id
+from schema.live import follow_notices
 from schema.mutations import Call, run_mutation
 from schema.writes import COUNTS_ATTEMPTS
 from server import carts
 from server.carts.routes import handoff_barcode_url, handoff_qr_url
-from server.errors import AppError
+from server.errors import AppError, NotFound
+from server.models import utcnow
 
 
 @strawberry.input(description="The cart to hand over to a kiosk.")
@@ -68,6 +73,54 @@ class CartHandoffPayload:
             qr_url=handoff_qr_url(issued.code),
             errors=[],
         )
+
+
+@strawberry.type(description="The newest handoff code of a cart, as its phone follows it.")
+class CartHandoffStatus:
+    expires_at: datetime = strawberry.field(description="After this the code no longer works.")
+    claimed_at: datetime | None = strawberry.field(
+        description="When a kiosk or staff device picked the cart up with it; null until then."
+    )
+    claimed_at_store: Store | None = strawberry.field(
+        description="The store of the device that claimed it; null until claimed."
+    )
+
+
+@strawberry.type
+class HandoffSubscription:
+    @strawberry.subscription(
+        description=(
+            "The cart's newest handoff code now, then again when a kiosk or staff device "
+            "claims it (`claimedAt` set): the phone showing the code stops its countdown. "
+            "Authorised like `cart(id)` for the cart's holder (token or customer); ends with "
+            "NOT_FOUND when the cart has no code or is out of reach."
+        )
+    )
+    async def cart_handoff_updated(
+        self,
+        info: Info,
+        cart_id: Annotated[strawberry.ID, strawberry.argument(description="The cart.")],
+    ) -> AsyncGenerator[CartHandoffStatus, None]:
+        ctx = context_of(info)
+        pk = decode_id(cart_id, "Cart", field="cartId")
+
+        async def read() -> carts.HandoffStatus | None:
+            return await carts.handoff_status(await ctx.session(), await ctx.viewer(), pk, utcnow())
+
+        missing = NotFound("This cart has no handoff code.", field="cartId")
+        async with aclosing(
+            follow_notices(ctx, carts.handoff_topic(pk), lambda _: True, read, missing)
+        ) as statuses:
+            async for status in statuses:
+                store = None
+                if status.claimed_at_store_id is not None:
+                    row = await ctx.loaders.store.load(status.claimed_at_store_id)
+                    store = Store.from_model(row) if row else None
+                yield CartHandoffStatus(
+                    expires_at=status.expires_at,
+                    claimed_at=status.claimed_at,
+                    claimed_at_store=store,
+                )
 
 
 @strawberry.type
@@ -126,4 +179,14 @@ class HandoffMutation:
                 now=call.now,
             )
 
-        return await run_mutation(info, CartPayload, claim, CartPayload.of)
+        def claimed(cart: carts.CartView) -> CartPayload:
+            topic = carts.handoff_topic(cart.id)
+
+            async def publish() -> None:
+                # No version: every claim is news (the phone showing the code stops its clock).
+                ctx.runtime.publisher.post(topic, {"cartId": cart.id, "claimed": True})
+
+            ctx.after_commit(publish)
+            return CartPayload.of(cart)
+
+        return await run_mutation(info, CartPayload, claim, claimed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated
 
 import strawberry
@@ -13,7 +14,7 @@ from schema.context import Context, context_of
 from schema.errors import UserError
 from schema.ids import decode_id
 from schema.mutations import Call, run_mutation
-from server import carts
+from server import analytics, carts
 from server.errors import AppError, VersionConflict
 from server.events import cart_topic
 
@@ -44,6 +45,14 @@ class CartLineInput:
 class CartCreateInput:
     lines: list[CartLineInput] = strawberry.field(
         default_factory=list, description="Lines to put in the new cart at once."
+    )
+    scan_refs: list[str] = strawberry.field(
+        default_factory=list,
+        description=(
+            "The `scanRef`s of scans this device made before it had a cart (at most 20, the "
+            "last 30 minutes'): they count for the new cart in the scan reports. Unknown or "
+            "forged references are ignored."
+        ),
     )
 
 
@@ -186,18 +195,26 @@ class CartMutation:
             announce(ctx, cart)
             return CartCreatePayload(cart=Cart.from_model(cart), cart_token=new.token, errors=[])
 
-        return await run_mutation(
-            info,
-            CartCreatePayload,
-            lambda call: carts.create_cart(
+        async def create(call: Call) -> tuple[carts.NewCart, carts.CartChange | None]:
+            outcome = await carts.create_cart(
                 call.session,
                 call.viewer,
                 call.now,
                 lines=_add_lines(input.lines if input else []),
                 max_quantity=call.settings.max_line_quantity,
-            ),
-            created,
-        )
+            )
+            if input and input.scan_refs:
+                await analytics.link_scans_to_cart(
+                    call.session,
+                    input.scan_refs,
+                    outcome[0].cart.id,
+                    secret_key=ctx.runtime.secret_key,
+                    window=timedelta(minutes=call.settings.scan_conversion_minutes),
+                    now=call.now,
+                )
+            return outcome
+
+        return await run_mutation(info, CartCreatePayload, create, created)
 
     @strawberry.mutation(description="Add units of products, by barcode or product id.")
     async def cart_lines_add(

@@ -20,10 +20,12 @@ from schema.context import context_of
 from schema.customer_ref import CustomerRef
 from schema.ids import encode_id
 from schema.orders.fulfilment import LineFulfilment, line_fulfilment
-from server import pricing
+from server import orders, pricing
 from server.carts import CartView, LineView, visible_customer
 from server.errors import InvalidQuantity
+from server.gtin import Gtin
 from server.models import Customer as CustomerRow
+from server.states import FulfilmentMethod, OrderStatus
 
 
 def _parse_quantity(value: Any) -> int:
@@ -99,6 +101,32 @@ class CartLine:
         return await line_fulfilment(info, self.view, store_id)
 
 
+@strawberry.type(description="A line that left this cart in an order while the cart stayed open.")
+class CartOrderedLine:
+    order_id: strawberry.ID = strawberry.field(description="The order it is in.")
+    order_number: str = strawberry.field(description="The order's number (`OC-26-000123-4`).")
+    order_status: OrderStatus = strawberry.field(description="Where the order is now.")
+    fulfilment: FulfilmentMethod = strawberry.field(description="Collect in a store or delivery.")
+    ordered_at: datetime = strawberry.field(description="When it was ordered.")
+    gtin: str = strawberry.field(description="The product's barcode, as printed.")
+    name: str = strawberry.field(description="The product's name at checkout.")
+    quantity: int = strawberry.field(description="Units ordered.")
+
+    @classmethod
+    def from_model(cls, line: orders.OrderedLine) -> CartOrderedLine:
+        """Build the GraphQL line from the orders service's view of it."""
+        return cls(
+            order_id=strawberry.ID(encode_id("Order", line.order_id)),
+            order_number=line.order_number,
+            order_status=line.status,
+            fulfilment=line.fulfilment,
+            ordered_at=line.ordered_at,
+            gtin=str(Gtin(line.gtin)) if len(line.gtin) == 14 else line.gtin,
+            name=line.name,
+            quantity=line.quantity,
+        )
+
+
 @strawberry.type(
     description="A shopping cart, the same on every device; the server's copy is the truth."
 )
@@ -130,6 +158,19 @@ class Cart(Node):
     @strawberry.field(description="The lines, in the order their products were first added.")
     def lines(self) -> list[CartLine]:
         return [CartLine.from_model(line) for line in self.view.lines]
+
+    @strawberry.field(
+        description=(
+            "Lines ordered from this cart while it stayed open (a kiosk ordering what its "
+            "shelf lacks): they left `lines`, and each names its order. Oldest order first."
+        )
+    )
+    async def ordered_lines(self, info: Info) -> list[CartOrderedLine]:
+        session = await context_of(info).session()
+        return [
+            CartOrderedLine.from_model(line)
+            for line in await orders.ordered_from_cart(session, self.view.id)
+        ]
 
     @strawberry.field(description="The sum of the line totals at the prices in force now.")
     async def subtotal(self, info: Info) -> Money:

@@ -92,8 +92,9 @@ class OrderQuery:
 
     @strawberry.field(
         description=(
-            "Staff: the orders collected at a store, newest first. Store staff see their own "
-            "store (storeId may be left out); admins any store, or every order without storeId."
+            "Staff: a store's orders, newest first: those collected there and those placed there "
+            "(at its kiosk, delivery orders included). Store staff see their own store (storeId "
+            "may be left out); admins any store, or every order without storeId."
         )
     )
     async def store_orders(

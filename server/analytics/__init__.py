@@ -17,21 +17,27 @@ from server.analytics.reports import (
 )
 from server.analytics.scans import (
     DEVICE_KINDS,
+    MAX_SCAN_REFS,
     Scanner,
     ScanOutcome,
+    link_scans_to_cart,
     record_scan,
+    scan_ref,
     scanner_of,
 )
 
 __all__ = [
     "DEVICE_KINDS",
+    "MAX_SCAN_REFS",
     "CodeScans",
     "ProductScans",
     "ScanOutcome",
     "ScanReport",
     "Scanner",
+    "link_scans_to_cart",
     "record_scan",
     "scan_report",
+    "scan_ref",
     "scan_report_for_staff",
     "scanner_of",
 ]

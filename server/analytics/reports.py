@@ -11,7 +11,10 @@ Definitions, for one store and the period ``[since, until)``:
   cart the scan recorded, or in any cart of the scanning customer. A line counts from when
   it was created (raising the quantity of a line already there is not a new line); lines
   that left the cart at checkout still count, through their order line, which keeps when
-  the cart line was created. A scan by nobody known (no cart, no customer) cannot count.
+  the cart line was created. A scan by nobody known (no cart, no customer) cannot count,
+  unless the cart created next claims it (``cartCreate(input.scanRefs)``: a new guest's
+  first scans, see ``server.analytics.scans.link_scans_to_cart``). Looking up the scan
+  screen's example code records nothing, so it counts nowhere.
 * **Missed demand**: scans of a known product that was not available in that store at
   the moment of the scan (``available_here`` false): someone wanted it and the shelf was
   empty; and **asked to be told**: back-in-stock requests made for the product at that

@@ -61,7 +61,15 @@ its earlier ones.
 
 from __future__ import annotations
 
-from server.carts.handoff import HandoffCode, claim_handoff, create_handoff, live_handoff_code
+from server.carts.handoff import (
+    HandoffCode,
+    HandoffStatus,
+    claim_handoff,
+    create_handoff,
+    handoff_status,
+    handoff_topic,
+    live_handoff_code,
+)
 from server.carts.merge import Attached, attach_guest_cart
 from server.carts.service import (
     AddLine,
@@ -91,6 +99,7 @@ __all__ = [
     "CartChange",
     "CartView",
     "HandoffCode",
+    "HandoffStatus",
     "LineView",
     "NewCart",
     "SetLine",
@@ -104,6 +113,8 @@ __all__ = [
     "claim_handoff",
     "create_cart",
     "create_handoff",
+    "handoff_status",
+    "handoff_topic",
     "live_handoff_code",
     "load_view",
     "remove_lines",

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.carts.views import CartView, load_view, reachable_by
 from server.errors import CodeExpired, NotFound, PermissionDenied
-from server.models import Cart, CartClaim, CartHandoff
+from server.models import Cart, CartClaim, CartHandoff, Device
 from server.ratelimit import AttemptCounter
 from server.states import CartStatus
 from server.tokens import (
@@ -175,6 +175,57 @@ async def _claim(
     cart = await load_view(session, cart_id)
     assert cart is not None, "a claimed cart exists"
     return cart
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffStatus:
+    """The newest handoff code of a cart: until when it works, and who claimed it, if anyone.
+
+    ``version`` counts what happened to it (1 issued, 2 claimed), so a follower can tell a
+    claim from the code it already showed.
+    """
+
+    cart_id: int
+    handoff_id: int
+    expires_at: datetime
+    claimed_at: datetime | None
+    claimed_at_store_id: int | None
+
+    @property
+    def version(self) -> int:
+        """Return 2 once claimed, else 1."""
+        return 2 if self.claimed_at is not None else 1
+
+
+def handoff_topic(cart_id: int) -> str:
+    """Return the topic on which a cart's handoff codes announce being claimed."""
+    return f"handoff:{cart_id}"
+
+
+async def handoff_status(
+    session: AsyncSession, viewer: Viewer, cart_id: int, now: datetime
+) -> HandoffStatus | None:
+    """Return the cart's newest handoff code for its holder; None when the cart is out of
+    their reach or has never been handed over."""
+    row = (
+        await session.execute(
+            select(
+                CartHandoff.id,
+                CartHandoff.expires_at,
+                CartHandoff.used_at,
+                Device.store_id,
+            )
+            .join(Cart, Cart.id == CartHandoff.cart_id)
+            .outerjoin(Device, Device.id == CartHandoff.used_by_device_id)
+            .where(CartHandoff.cart_id == cart_id, reachable_by(viewer.as_cart_holder(), now))
+            .order_by(CartHandoff.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    handoff_id, expires_at, used_at, store_id = row
+    return HandoffStatus(cart_id, handoff_id, expires_at, used_at, store_id)
 
 
 async def live_handoff_code(

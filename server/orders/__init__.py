@@ -63,6 +63,7 @@ from server.orders.requests import (
     UnavailableLine,
 )
 from server.orders.views import (
+    OrderedLine,
     OrderLineView,
     OrderPage,
     OrderView,
@@ -70,6 +71,7 @@ from server.orders.views import (
     history_by_order,
     lines_by_order,
     load_order,
+    ordered_from_cart,
     orders_by_ids,
 )
 
@@ -83,6 +85,7 @@ __all__ = [
     "Fulfilment",
     "LineOptions",
     "OrderLineView",
+    "OrderedLine",
     "OrderPage",
     "OrderView",
     "ReturnLine",
@@ -100,6 +103,7 @@ __all__ = [
     "order_by_number_for_viewer",
     "order_for_viewer",
     "order_number",
+    "ordered_from_cart",
     "orders_by_ids",
     "shopper_orders",
     "shopper_placed",

@@ -93,6 +93,55 @@ class OrderLineView:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderedLine:
+    """A line that left a still open cart in an order (a kiosk ordering what its shelf lacks)."""
+
+    order_id: int
+    order_number: str
+    status: OrderStatus
+    fulfilment: FulfilmentMethod
+    ordered_at: datetime
+    gtin: str
+    name: str
+    quantity: int
+
+
+async def ordered_from_cart(session: AsyncSession, cart_id: int) -> list[OrderedLine]:
+    """Return the lines of the orders placed from a cart, oldest order first.
+
+    Only a part of a cart is ordered while it stays open (the rest of it is still there); a
+    checkout of the whole cart closes it.
+    """
+    rows = await session.execute(
+        select(
+            Order.id,
+            Order.created_at,
+            Order.status,
+            Order.fulfilment,
+            OrderLine.gtin,
+            OrderLine.name,
+            OrderLine.quantity,
+        )
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .where(Order.cart_id == cart_id)
+        .order_by(Order.id, OrderLine.position)
+    )
+    return [
+        OrderedLine(
+            order_id=order_id,
+            order_number=order_number(order_id, created_at),
+            status=OrderStatus(status),
+            fulfilment=FulfilmentMethod(fulfilment),
+            ordered_at=created_at,
+            gtin=gtin,
+            name=name,
+            quantity=quantity,
+        )
+        for order_id, created_at, status, fulfilment, gtin, name, quantity in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
 class StatusChangeView:
     """One step of an order's history."""
 
@@ -259,10 +308,14 @@ def placed_by(customer_id: int | None, cart_token_hash: str | None) -> ColumnEle
 
 
 def at_store(store_id: int | None) -> ColumnElement[bool]:
-    """Return the condition for a store's orders (collected there); every order for None."""
+    """Return the condition for a store's orders; every order for None.
+
+    A store's orders are those collected there and those placed there (at its kiosk or by
+    its staff), delivery orders included.
+    """
     if store_id is None:
         return Order.id.is_not(None)
-    return Order.pickup_store_id == store_id
+    return or_(Order.pickup_store_id == store_id, Order.store_id == store_id)
 
 
 async def order_for_key(session: AsyncSession, cart_id: int, key: str) -> OrderView | None:

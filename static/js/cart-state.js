@@ -46,7 +46,8 @@ export function configure({ cartFields, definitions = "", variables = {}, follow
 
 const CART_QUERY = () => `query Cart($id: ID!${variableDefinitions}) { cart(id: $id) { ${fields} } }`;
 const ME_CART = () => `query Me${variableDefinitions ? `(${variableDefinitions.slice(2)})` : ""} { me { id email name phone cart { ${fields} } } }`;
-const CREATE = () => `mutation CartCreate${variableDefinitions ? `(${variableDefinitions.slice(2)})` : ""} { cartCreate { cartToken cart { ${fields} } errors { code field message } } }`;
+// scanRefs: this device's scans from before it had a cart count for the new one (scan reports).
+const CREATE = () => `mutation CartCreate($input: CartCreateInput${variableDefinitions}) { cartCreate(input: $input) { cartToken cart { ${fields} } errors { code field message } } }`;
 const change_ = (name, field, input) => `mutation ${name}($input: ${input}!${variableDefinitions}) {
   ${field}(input: $input) { cart { ${fields} } errors { code field message } }
 }`;
@@ -62,6 +63,8 @@ let unsubscribe = null;
 let liveCartId = null;
 let live = false;
 let connected = false;
+// "Live" only once the subscription answered on this connection (not merely a socket up).
+let subscribed = false;
 let paused = false;
 
 function emit() {
@@ -70,7 +73,8 @@ function emit() {
 
 onLiveStatus((status) => {
   connected = status === "connected";
-  live = connected && Boolean(liveCartId) && !paused;
+  if (!connected) subscribed = false;
+  live = connected && subscribed && Boolean(liveCartId) && !paused;
   emit();
 });
 
@@ -126,10 +130,12 @@ function follow(cartId) {
   unsubscribe?.();
   liveCartId = cartId;
   paused = false;
+  subscribed = false;
   unsubscribe = subscribe(UPDATED(), { cartId, ...vars() }, {
     onData: (data) => {
       if (data.cartUpdated.id !== liveCartId) return;
       paused = data.cartUpdated.liveUpdates === false;
+      subscribed = true;
       live = connected && !paused;
       accept(data.cartUpdated);
     },
@@ -232,7 +238,8 @@ async function ensureCart() {
     });
     if (loaded) return loaded;
   }
-  const result = payload((await gql(CREATE(), vars())).cartCreate);
+  const result = payload((await gql(CREATE(), { input: { scanRefs: session.get("scanRefs") || [] }, ...vars() })).cartCreate);
+  session.set({ scanRefs: [] });
   await adopt(result.cart, result.cartToken);
   return cart;
 }

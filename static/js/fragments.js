@@ -26,8 +26,10 @@ export const CART = `
   }`;
 
 // The shopper's cart: each line's product with its stock at the chosen store, online and in
-// the other stores (the cart and checkout show it and offer fixes when short).
+// the other stores (the cart and checkout show it and offer fixes when short), and the lines
+// a kiosk ordered from it (shown as ordered, with the order's number).
 export const SHOPPER_CART = `${CART}
+  orderedLines { orderId orderNumber orderStatus fulfilment name gtin quantity }
   lines {
     id
     product {

@@ -21,6 +21,8 @@ export const LOCALES = [
 const TAGS = { nb: "nb-NO", en: "en-GB" };
 const listeners = new Set();
 let current = pick();
+// A page's own messages (addMessages: the kiosk's, the staff page's), by language.
+const PAGE_MESSAGES = { en: {}, nb: {} };
 let messages = (await CATALOGS[current]()).default;
 
 function pick() {
@@ -37,6 +39,15 @@ function pick() {
     if (CATALOGS[base]) return base;
   }
   return "en";
+}
+
+/**
+ * Add a page's own messages ({en: {...}, nb: {...}}): the kiosk and staff pages bring theirs,
+ * so the shopper page never loads them. Call before rendering.
+ */
+export function addMessages(byLanguage) {
+  for (const [code, added] of Object.entries(byLanguage)) Object.assign(PAGE_MESSAGES[code], added);
+  messages = { ...messages, ...PAGE_MESSAGES[current] };
 }
 
 /** The current language code ("nb" or "en"). */
@@ -60,7 +71,7 @@ export function acceptLanguage() {
  */
 export async function setLocale(code) {
   if (!CATALOGS[code]) throw new Error(`No messages for the language ${code}`);
-  messages = (await CATALOGS[code]()).default;
+  messages = { ...(await CATALOGS[code]()).default, ...PAGE_MESSAGES[code] };
   current = code;
   try {
     localStorage.setItem(STORAGE_KEY, code);

@@ -1,11 +1,14 @@
 // Live updates over graphql-transport-ws (the vendored graphql-ws client), loaded on the
 // first subscription. One connection per page; it carries this device's credentials in
 // connection_init and reconnects (with backoff) after network loss or a server restart.
+// "connected" only while the socket is up and the device online (offline ends the socket).
 
 import { t } from "./i18n.js";
 import { connectionParams } from "./session.js";
 
 let clientPromise = null;
+let socketUp = false;
+let status = "idle";
 const statusListeners = new Set();
 
 function socketUrl() {
@@ -13,9 +16,23 @@ function socketUrl() {
   return `${scheme}//${location.host}/graphql`;
 }
 
-function emit(status) {
-  for (const listener of statusListeners) listener(status);
+function emit(next) {
+  status = next;
+  for (const listener of statusListeners) listener(next);
 }
+
+/** The status now: "idle" (nothing followed yet), "connected", "closed", "error" or "offline". */
+export function liveStatus() {
+  return status;
+}
+
+addEventListener("offline", () => {
+  emit("offline");
+  clientPromise?.then((c) => c.terminate()).catch(() => {});
+});
+addEventListener("online", () => {
+  if (socketUp) emit("connected");
+});
 
 async function client() {
   if (!clientPromise) {
@@ -31,9 +48,15 @@ async function client() {
           await new Promise((resolve) => setTimeout(resolve, Math.min(1000 * 2 ** retries, 15_000) * (0.5 + Math.random() / 2)));
         },
         on: {
-          connected: () => emit("connected"),
-          closed: () => emit("closed"),
-          error: () => emit("error"),
+          connected: () => {
+            socketUp = true;
+            emit(navigator.onLine ? "connected" : "offline");
+          },
+          closed: () => {
+            socketUp = false;
+            emit(navigator.onLine ? "closed" : "offline");
+          },
+          error: () => emit(navigator.onLine ? "error" : "offline"),
         },
       }),
     );
@@ -45,7 +68,7 @@ async function client() {
   return clientPromise;
 }
 
-/** Call `listener(status)` on "connected", "closed" and "error". */
+/** Call `listener(status)` on "connected", "closed", "error" and "offline". */
 export function onLiveStatus(listener) {
   statusListeners.add(listener);
   return () => statusListeners.delete(listener);

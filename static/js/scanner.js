@@ -5,6 +5,7 @@
 
 import { h } from "./dom.js";
 import { digitsOf, hasValidCheckDigit } from "./gtin.js";
+import { t } from "./i18n.js";
 
 const PRODUCT_FORMATS = ["ean_13", "ean_8", "upc_a", "upc_e"];
 
@@ -28,32 +29,37 @@ async function detectorClass(formats) {
   return { Detector: BarcodeDetector, polyfill: true };
 }
 
-function cameraMessage(error) {
+/** What to tell the user when the camera does not start, by the browser's error name. */
+export function cameraMessage(error) {
   switch (error?.name) {
     case "NotAllowedError":
     case "SecurityError":
-      return "Camera access was not allowed. Type the barcode below instead, or allow the camera in the browser's settings.";
+      return t("scanner.error.denied");
     case "NotFoundError":
     case "OverconstrainedError":
-      return "No camera was found on this device. Type the barcode below instead.";
+      return t("scanner.error.none");
     case "NotReadableError":
-      return "The camera is busy in another app. Close it, or type the barcode below.";
+      return t("scanner.error.busy");
+    case "NotSupported":
+      return t("scanner.error.unsupported");
     default:
-      return `The camera could not start (${error?.message || error}). Type the barcode below instead.`;
+      return t("scanner.error.other", { reason: error?.message || String(error) });
   }
 }
 
 /**
  * Build a scanner. `onCode(code)` is called once per distinct barcode that `accept`
  * turns into a code (by default: product barcodes with a valid check digit).
+ * `onError(error, message)` when the camera cannot start: the viewfinder is hidden and
+ * `message` says why (the caller shows it next to its manual entry and focuses that).
  * Returns {node, start(), stop()}; stop() releases the camera (always call it on leave).
  */
 export function createScanner({ onCode, onError, formats = PRODUCT_FORMATS, accept = productCode, facingMode = "environment" }) {
   const video = h("video.scanner-video", { muted: true, playsinline: true, autoplay: true, "aria-hidden": "true" });
   video.muted = true;
-  const status = h("p.scanner-status", { role: "status", "data-testid": "scanner-status" }, "Starting the camera…");
-  const torch = h("button.button.button-ghost.scanner-torch", { type: "button", hidden: true, "aria-pressed": "false" }, "Torch");
-  const stopButton = h("button.button.button-ghost", { type: "button" }, "Stop camera");
+  const status = h("p.scanner-status", { role: "status", "data-testid": "scanner-status" }, t("scanner.starting"));
+  const torch = h("button.button.button-ghost.scanner-torch", { type: "button", hidden: true, "aria-pressed": "false" }, t("scanner.torch"));
+  const stopButton = h("button.button.button-ghost", { type: "button" }, t("scanner.stop"));
   const node = h(
     "div.scanner",
     h("div.scanner-frame", video, h("div.scanner-target", { "aria-hidden": "true" })),
@@ -74,7 +80,7 @@ export function createScanner({ onCode, onError, formats = PRODUCT_FORMATS, acce
           const code = accept(barcode.rawValue);
           if (code && code !== lastCode) {
             lastCode = code;
-            status.textContent = `Read ${code}`;
+            status.textContent = t("scanner.read", { code });
             navigator.vibrate?.(60);
             onCode(code);
             break;
@@ -91,10 +97,13 @@ export function createScanner({ onCode, onError, formats = PRODUCT_FORMATS, acce
     if (running) return;
     running = true;
     lastCode = null;
+    node.hidden = false;
     node.classList.add("is-running");
+    status.textContent = t("scanner.starting");
+    status.setAttribute("role", "status");
     try {
       if (!navigator.mediaDevices?.getUserMedia) {
-        throw Object.assign(new Error("this browser cannot use the camera here (it needs HTTPS)"), { name: "NotSupported" });
+        throw Object.assign(new Error("no getUserMedia"), { name: "NotSupported" });
       }
       stream = await navigator.mediaDevices.getUserMedia({
         audio: false,
@@ -117,17 +126,23 @@ export function createScanner({ onCode, onError, formats = PRODUCT_FORMATS, acce
           }
         };
       }
-      status.textContent = "Loading the barcode reader…";
+      status.textContent = t("scanner.loading");
       const { Detector, polyfill } = await detectorClass(formats);
       const detector = new Detector({ formats });
       node.dataset.detector = polyfill ? "polyfill" : "native";
-      status.textContent = "Point the camera at a barcode.";
+      status.textContent = t("scanner.point");
       tick(detector);
     } catch (error) {
       stop();
-      status.textContent = cameraMessage(error);
-      status.setAttribute("role", "alert");
-      onError?.(error);
+      const message = cameraMessage(error);
+      status.textContent = message;
+      // No viewfinder without a camera: the caller says why by its manual entry.
+      if (onError) {
+        node.hidden = true;
+        onError(error, message);
+      } else {
+        status.setAttribute("role", "alert");
+      }
     }
   }
 
@@ -143,7 +158,7 @@ export function createScanner({ onCode, onError, formats = PRODUCT_FORMATS, acce
 
   stopButton.addEventListener("click", () => {
     stop();
-    status.textContent = "Camera stopped.";
+    status.textContent = t("scanner.stopped");
   });
 
   return { node, start, stop, video };

@@ -300,7 +300,10 @@ def staff(walk: Walk, page: Any, shop: Shop, order_number: str, email: str) -> N
     walk.check(page, "staff-orders", "[data-testid=staff-orders] li.order-card")
     page.locator("#order-number").fill(order_number)
     page.locator("#order-number").press("Enter")
-    walk.check(page, "staff-order-detail", "form:has(#order-number) + div li.order-card")
+    # The order looked up is shown in place of the list (one card per order on screen).
+    found = f'[data-testid=staff-orders] li.order-card[data-order-number="{order_number}"]'
+    walk.check(page, "staff-order-detail", found)
+    assert page.locator("li.order-card").count() == 1
     page.goto("/staff#/customers")
     page.locator("#customer-query").fill(email)
     page.locator("#customer-query").press("Enter")

@@ -310,6 +310,8 @@ def test_kiosk_orders_what_is_not_on_the_shelf_and_prints_a_receipt(
     add_to_cart(phone, ONLINE_ONLY)
     phone.goto("/#/handoff")
     code = phone.get_by_test_id("handoff-code").inner_text()
+    timer = phone.get_by_test_id("handoff-timer")
+    assert "Valid for" in timer.inner_text()
 
     kiosk = new_context(KIOSK).new_page()
     # A short inactivity timeout, so the test also sees the kiosk start over by itself.
@@ -332,10 +334,31 @@ def test_kiosk_orders_what_is_not_on_the_shelf_and_prints_a_receipt(
     assert decoded == [number]
     screenshot(kiosk, "kiosk-receipt")
 
-    # The phone's cart keeps what was on the shelf, live.
+    # The phone stopped counting down when the kiosk claimed the code, and shows the line
+    # the kiosk ordered with its order number.
+    claimed = phone.get_by_test_id("handoff-claimed")
+    claimed.wait_for()
+    assert "Your cart is open at the kiosk in Oslo Storo" in claimed.inner_text()
+    assert timer.count() == 0
+    claimed.get_by_test_id("ordered-number").wait_for()
+    assert number in claimed.get_by_test_id("ordered-number").inner_text()
+    assert "Fløtepotet med hvitløk" in claimed.get_by_test_id("ordered-lines").inner_text()
+
+    # The phone's cart keeps what was on the shelf, live, and shows what was ordered.
     phone.goto("/#/cart")
     phone.locator(f'[data-testid=cart-lines] li[data-gtin="{NUTELLA}"]').wait_for()
     assert phone.locator("[data-testid=cart-lines] li").count() == 1
+    ordered = phone.get_by_test_id("ordered-lines")
+    assert number in ordered.inner_text() and ONLINE_ONLY in (
+        ordered.locator("li").first.get_attribute("data-gtin") or ""
+    )
+
+    # The store's staff see the delivery order placed at their kiosk.
+    staff = new_context(TABLET).new_page()
+    staff_sign_in(staff, shop)
+    card = staff.locator(f'[data-testid=staff-orders] li[data-order-number="{number}"]')
+    card.wait_for()
+    assert card.get_attribute("data-fulfilment") == "DELIVERY"
 
     # Left alone, the kiosk asks, then starts over for the next customer.
     kiosk.locator("#idle").wait_for(state="visible", timeout=10_000)
@@ -381,6 +404,15 @@ def test_search_as_you_type_narrows_with_facets(new_context: Any) -> None:
     screenshot(page, "shopper-search")
 
 
+def staff_sign_in(staff: Any, shop: Shop) -> None:
+    """Sign the test store's staff member in on the staff page; wait for the order list."""
+    staff.goto("/staff")
+    staff.get_by_label("Email").fill(shop.staff_email)
+    staff.get_by_label("Password").fill(shop.staff_password)
+    staff.get_by_role("button", name="Sign in").click()
+    staff.get_by_test_id("staff-orders").wait_for()
+
+
 def test_staff_sees_scan_analytics_and_looks_up_a_customer(new_context: Any, shop: Shop) -> None:
     email = f"per-{uuid.uuid4().hex[:8]}@example.com"
     phone = new_context().new_page()
@@ -403,9 +435,20 @@ def test_staff_sees_scan_analytics_and_looks_up_a_customer(new_context: Any, sho
     staff.get_by_test_id("report-stats").wait_for()
     most = staff.locator("figure.chart", has_text="Most scanned")
     missed = staff.locator("figure.chart", has_text="Missed demand")
-    assert most.locator("svg rect").count() >= 2
+    assert most.locator(".bar-row").count() >= 2
     assert "Nutella" in most.inner_text()
-    assert missed.locator("svg rect").count() >= 1
+    assert missed.locator(".bar-row").count() >= 1
+    # Every label is shown whole: inside its chart, nothing cut off or hidden by overflow.
+    for label in staff.locator(".bar-label").all():
+        clipped = label.evaluate(
+            """(el) => {
+              const box = el.getBoundingClientRect();
+              const chart = el.closest("figure").getBoundingClientRect();
+              const outside = box.left < chart.left || box.right > chart.right;
+              return el.scrollWidth > el.clientWidth || outside;
+            }"""
+        )
+        assert not clipped, label.inner_text()
     screenshot(staff, "staff-analytics")
 
     staff.get_by_role("link", name="Customers").click()

@@ -358,6 +358,13 @@ query KioskCart($id: ID!, $storeId: ID!) {
 """
 
 
+ORDERED_LINES = """
+query Ordered($id: ID!) {
+  cart(id: $id) { orderedLines { orderId orderNumber orderStatus fulfilment name gtin quantity } }
+}
+"""
+
+
 async def test_a_kiosk_splits_the_cart_into_shelf_lines_and_an_order(
     db: Database, tmp_path: Path
 ) -> None:
@@ -390,6 +397,7 @@ async def test_a_kiosk_splits_the_cart_into_shelf_lines_and_an_order(
             lineIds=to_order[:1],
         )
         phone = await graphql(client, CART, {"id": cart_id}, session)
+        ordered = await graphql(client, ORDERED_LINES, {"id": cart_id}, session)
     options = {line["product"]["name"]: line["fulfilmentOptions"] for line in lines}
     assert options == {
         "Shelf": {
@@ -433,6 +441,18 @@ async def test_a_kiosk_splits_the_cart_into_shelf_lines_and_an_order(
     assert [line["product"]["name"] for line in placed["cart"]["lines"]] == ["Shelf", "Web"]
     assert phone["data"]["cart"]["version"] == placed["cart"]["version"]
     assert phone["data"]["cart"]["lines"] == [{"quantity": 2}, {"quantity": 1}]
+    # The phone shows the line that left as ordered, with its order's number.
+    assert ordered["data"]["cart"]["orderedLines"] == [
+        {
+            "orderId": order["id"],
+            "orderNumber": order["number"],
+            "orderStatus": "PLACED",
+            "fulfilment": "CLICK_AND_COLLECT",
+            "name": "Elsewhere",
+            "gtin": elsewhere,
+            "quantity": 2,
+        }
+    ]
     assert await stock_figures(db, there, elsewhere_id) == (6, 2, 2)
     assert await stock_figures(db, here, elsewhere_id) == (1, 0, 0)
 

@@ -414,6 +414,38 @@ async def test_staff_of_the_kiosks_store_see_an_order_collected_elsewhere_but_ca
     assert [e["code"] for e in refused["errors"]] == ["UNAUTHORIZED"]
 
 
+async def test_store_orders_include_a_delivery_order_placed_at_the_stores_kiosk(
+    db: Database, tmp_path: Path, shop: Shop
+) -> None:
+    async with client_for(db, tmp_path) as client:
+        osl, bgo = await shop.sign_in(client, "osl", "bgo")
+        cart = await graphql(
+            client, CART_CREATE, {"input": {"lines": [{"gtin": shop.code, "quantity": 1}]}}
+        )
+        created = cart["data"]["cartCreate"]
+        await hand_over(
+            client, created["cart"]["id"], {"X-Cart-Token": created["cartToken"]}, shop.kiosk
+        )
+        placed = await graphql(
+            client,
+            CHECKOUT,
+            {
+                "input": {
+                    "cartId": created["cart"]["id"],
+                    "expectedVersion": created["cart"]["version"],
+                    "fulfilment": DELIVER,
+                }
+            },
+            shop.kiosk,
+        )
+        number = placed["data"]["checkout"]["order"]["number"]
+        await shop.order(client, 1, collect_at(shop.bgo))
+        at_osl = await graphql(client, STORE_ORDERS, {"first": 50}, osl)
+        at_bgo = await graphql(client, STORE_ORDERS, {"first": 50}, bgo)
+    assert [e["node"]["number"] for e in at_osl["data"]["storeOrders"]["edges"]] == [number]
+    assert number not in [e["node"]["number"] for e in at_bgo["data"]["storeOrders"]["edges"]]
+
+
 async def test_two_staff_collecting_at_once_one_wins(
     db: Database, tmp_path: Path, shop: Shop
 ) -> None:

@@ -20,7 +20,7 @@ from tests.clients import (
     sign_up,
     staff_sign_in,
 )
-from tests.documents import ADD_LINES, CHECKOUT, SCAN
+from tests.documents import ADD_LINES, CART_CREATE, CHECKOUT, SCAN
 from tests.rows import add_device, add_product, add_staff, add_store, fresh_ean13
 
 REPORT = """
@@ -223,3 +223,90 @@ async def test_only_the_stores_staff_and_admins_read_its_report(
         assert body["data"] is None
         assert body["errors"][0]["extensions"]["code"] == "UNAUTHORIZED"
     assert backwards["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "until"}
+
+
+SCAN_WITH_REF = """
+mutation Scan($input: ScanInput!) {
+  scan(input: $input) { product { name } scanRef errors { code } }
+}
+"""
+
+
+async def report_for(
+    client: httpx.AsyncClient, store_id: int, since: object, staff: dict[str, str]
+) -> dict:  # type: ignore[type-arg]
+    variables = {"storeId": encode_id("Store", store_id), "since": since.isoformat()}  # type: ignore[attr-defined]
+    body = await graphql(client, REPORT, variables, staff)
+    assert "errors" not in body, body
+    return body["data"]["scanReport"]  # type: ignore[no-any-return]
+
+
+async def test_a_new_guests_first_scan_counts_for_the_cart_created_after_it(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, here = await add_store(db, "OSL")
+    first, other = fresh_ean13(), fresh_ean13()
+    await add_product(db, gtins=[first], name="First", stock={here: (9, 0)})
+    await add_product(db, gtins=[other], name="Other", stock={here: (9, 0)})
+    await add_staff(db, "ola@shop.no", store_code="OSL")
+    start = utcnow() - timedelta(minutes=1)
+    async with client_for(db, tmp_path) as client:
+        staff = await staff_sign_in(client, "ola@shop.no")
+        variables = {"input": {"code": first, "storeId": encode_id("Store", store_id)}}
+        scanned = (await graphql(client, SCAN_WITH_REF, variables))["data"]["scan"]
+        # Someone else's scan: a forged or stolen reference moves nothing.
+        variables = {"input": {"code": other, "storeId": encode_id("Store", store_id)}}
+        theirs = (await graphql(client, SCAN_WITH_REF, variables))["data"]["scan"]
+        event_id = int(theirs["scanRef"].split(".")[0])
+        created = await graphql(
+            client,
+            CART_CREATE,
+            {"input": {"scanRefs": [scanned["scanRef"], f"{event_id}.forged", "junk"]}},
+        )
+        made = created["data"]["cartCreate"]
+        await add(client, made["cart"]["id"], first, {"X-Cart-Token": made["cartToken"]})
+        await add(client, made["cart"]["id"], other, {"X-Cart-Token": made["cartToken"]})
+        # Once in a cart, the scan answers no reference: it is linked already.
+        variables = {"input": {"code": first, "storeId": encode_id("Store", store_id)}}
+        linked = await graphql(
+            client, SCAN_WITH_REF, variables, {"X-Cart-Token": made["cartToken"]}
+        )
+        report = await report_for(client, store_id, start, staff)
+    assert scanned["product"] == {"name": "First"}
+    assert scanned["scanRef"] and theirs["scanRef"]
+    assert linked["data"]["scan"]["scanRef"] is None
+    products = {p["name"]: (p["scans"], p["ledToCart"]) for p in report["topProducts"]}
+    assert products == {"First": (2, 1), "Other": (1, 0)}
+    async with db.transaction() as session:
+        carts = (await session.execute(select(ScanEvent.cart_id).order_by(ScanEvent.id))).scalars()
+        assert [c is not None for c in carts] == [True, False, True]
+
+
+async def test_the_example_code_opens_its_product_and_counts_in_no_report(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, here = await add_store(db, "OSL")
+    example = fresh_ean13()
+    # Out of stock here: a real scan of it would be missed demand.
+    await add_product(db, gtins=[example], name="Example", stock={here: (0, 0)})
+    await add_staff(db, "ola@shop.no", store_code="OSL")
+    start = utcnow() - timedelta(minutes=1)
+    async with client_for(db, tmp_path) as client:
+        staff = await staff_sign_in(client, "ola@shop.no")
+        store = encode_id("Store", store_id)
+        tried = await graphql(
+            client, SCAN_WITH_REF, {"input": {"code": example, "storeId": store, "example": True}}
+        )
+        unknown = await graphql(
+            client,
+            SCAN_WITH_REF,
+            {"input": {"code": fresh_ean13("704"), "storeId": store, "example": True}},
+        )
+        empty = await report_for(client, store_id, start, staff)
+        await graphql(client, SCAN_WITH_REF, {"input": {"code": example, "storeId": store}})
+        counted = await report_for(client, store_id, start, staff)
+    assert tried["data"]["scan"] == {"product": {"name": "Example"}, "scanRef": None, "errors": []}
+    assert unknown["data"]["scan"]["product"] is None
+    assert (empty["totalScans"], empty["missedDemand"], empty["unknownCodes"]) == (0, [], [])
+    # The same code scanned for real is demand (the test would pass if nothing ever counted).
+    assert counted["missedDemand"] == [{"name": "Example", "outOfStockScans": 1}]

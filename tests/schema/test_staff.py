@@ -385,3 +385,22 @@ async def test_a_lookup_is_audited_in_the_operations_one_transaction(
             await session.execute(select(StaffAuditEntry.action).order_by(StaffAuditEntry.id))
         ).scalars()
         assert list(actions) == ["customer.search", "customer.view"]
+
+
+THIS_DEVICE = "{ thisDevice { kind name store { code name } } }"
+
+
+async def test_a_device_checks_its_token_and_learns_its_store(db: Database, tmp_path: Path) -> None:
+    await add_store(db, "OSL", name="Oslo Storo")
+    await add_staff(db, "ola@shop.no", store_code="OSL")
+    kiosk = await add_device(db, "OSL", "kiosk")
+    async with client_for(db, tmp_path) as client:
+        person = await staff_sign_in(client, "ola@shop.no")
+        known = await graphql(client, THIS_DEVICE, headers={"Authorization": f"Bearer {kiosk}"})
+        answers = [
+            await graphql(client, THIS_DEVICE, headers=headers)
+            for headers in ({"Authorization": "Bearer dv_wrong"}, person, {})
+        ]
+    device = known["data"]["thisDevice"]
+    assert (device["kind"], device["store"]) == ("kiosk", {"code": "OSL", "name": "Oslo Storo"})
+    assert [answer["data"]["thisDevice"] for answer in answers] == [None, None, None]

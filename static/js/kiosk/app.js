@@ -4,19 +4,25 @@
 // starts over by itself after a while without a touch.
 //
 // The device signs in with a kiosk token (`omnicart device add --kind kiosk`), given once
-// through the setup form or a provisioning link: /kiosk#device=dv_…&store=OSL-STORO.
+// through the setup form or a provisioning link: /kiosk#device=dv_…. The token is checked
+// against the server (`thisDevice`), and the store is the one the device belongs to.
 
 import { gql, isUnsupported, payload } from "../api.js";
 import * as cartState from "../cart-state.js";
 import { code128Svg } from "../code128.js";
+import { localiseCredit } from "../credit.js";
 import { busy, h, heading, notice, priceBlock, productImage, replace } from "../dom.js";
 import { PRODUCT_CARD } from "../fragments.js";
+import { addMessages, dateTime, money, t } from "../i18n.js";
 import { reconnect } from "../live.js";
+import kioskEn from "../messages/kiosk.en.js";
+import kioskNb from "../messages/kiosk.nb.js";
 import { setUpPwa } from "../pwa.js";
 import { createScanner } from "../scanner.js";
 import * as session from "../session.js";
 
 session.useApp("kiosk");
+addMessages({ en: kioskEn, nb: kioskNb });
 
 // Seconds without a touch before "Are you still there?", and of its countdown; a kiosk's
 // URL may set others (/kiosk?idle=120&warn=20).
@@ -40,14 +46,14 @@ const KIOSK_CART = `
       collectAt { id name }
     }
   }`;
-const STORES = `query Stores { stores { id code name address city } }`;
+const THIS_DEVICE = `query ThisDevice { thisDevice { kind name store { id code name } } }`;
 const CLAIM = `mutation CartHandoffClaim($input: CartHandoffClaimInput!, $storeId: ID!) {
   cartHandoffClaim(input: $input) { cart { ${KIOSK_CART} } errors { code field message } }
 }`;
 const ORDER_FIELDS = `id number status fulfilment createdAt deliveryAddress
   pickupStore { id name }
-  total { formatted }
-  lines { name gtin quantity lineTotal { formatted } }`;
+  total { amount currency formatted }
+  lines { name gtin quantity lineTotal { amount currency formatted } }`;
 const CHECKOUT = `mutation Checkout($input: CheckoutInput!) {
   checkout(input: $input) {
     order { ${ORDER_FIELDS} }
@@ -67,44 +73,66 @@ function show(name, ...content) {
 
 // ---- set-up -------------------------------------------------------------------------
 
+/**
+ * Sign in with `token` if the server knows it as a kiosk: keep it and the device's store.
+ * Returns null when it did, else why not (the token is then forgotten). Offline (or the
+ * server unreachable) it throws, and nothing is changed.
+ */
+async function signInDevice(token) {
+  const previous = { authToken: session.get("authToken"), store: session.store() };
+  session.set({ authToken: token });
+  let device;
+  try {
+    device = (await gql(THIS_DEVICE)).thisDevice;
+  } catch (error) {
+    session.set(previous);
+    throw error;
+  }
+  if (!device || device.kind !== "kiosk") {
+    session.set({ authToken: null, store: null });
+    return device ? t("kiosk.setup.notKiosk", { kind: device.kind }) : t("kiosk.setup.unknownToken");
+  }
+  session.set({ store: { id: device.store.id, name: device.store.name, code: device.store.code } });
+  await reconnect();
+  return null;
+}
+
+let setupMessage = null;
+
 async function provisionFromLink() {
   const params = new URLSearchParams(location.hash.replace(/^#/, ""));
   const token = params.get("device");
   if (!token) return;
-  const storeCode = params.get("store");
   history.replaceState(null, "", location.pathname + location.search); // keep the token out of history
-  session.set({ authToken: token });
-  if (storeCode) {
-    const { stores } = await gql(STORES);
-    const store = stores.find((s) => s.code === storeCode);
-    if (store) session.set({ store: { id: store.id, name: store.name, code: store.code } });
-  }
+  setupMessage = await signInDevice(token);
 }
 
-async function renderSetup(message) {
-  let stores = [];
-  try {
-    stores = (await gql(STORES)).stores;
-  } catch (error) {
-    message = error.message;
-  }
+function renderSetup(message = null) {
+  const feedback = h("div", { "aria-live": "assertive" }, message ? notice("error", message) : null);
+  const input = h("input#device-token", { type: "text", name: "token", required: true, autocomplete: "off", spellcheck: "false", "data-focus": "" });
+  const submit = h("button.button.button-primary.button-large", { type: "submit" }, t("kiosk.setup.start"));
   const form = h(
     "form.account-form",
     {
-      onsubmit: async (event) => {
+      onsubmit: (event) => {
         event.preventDefault();
-        const data = new FormData(form);
-        const store = stores.find((s) => s.id === data.get("store"));
-        session.set({ authToken: String(data.get("token")).trim(), store: { id: store.id, name: store.name, code: store.code } });
-        await reconnect();
-        start();
+        busy(submit, async () => {
+          replace(feedback, h("p.loading", t("kiosk.setup.checking")));
+          try {
+            const why = await signInDevice(input.value.trim());
+            if (why) return replace(feedback, notice("error", why));
+          } catch (error) {
+            return replace(feedback, notice("error", error.code === "OFFLINE" ? t("kiosk.setup.offline") : error.message));
+          }
+          start();
+        });
       },
     },
-    h("div.field", h("label", { for: "device-token" }, "Device token"), h("input#device-token", { type: "text", name: "token", required: true, autocomplete: "off", spellcheck: "false" })),
-    h("div.field", h("label", { for: "device-store" }, "Store"), h("select#device-store", { name: "store", required: true }, stores.map((s) => h("option", { value: s.id }, s.name)))),
-    h("button.button.button-primary.button-large", { type: "submit" }, "Start the order station"),
+    h("div.field", h("label", { for: "device-token" }, t("kiosk.setup.token")), input),
+    feedback,
+    submit,
   );
-  show("setup", heading("Set up this order station"), h("p.lede", "Staff: run `omnicart device add --kind kiosk --store CODE` and enter the token it prints."), message ? notice("error", message) : null, form);
+  show("setup", heading(t("kiosk.setup.title")), h("p.lede", t("kiosk.setup.lede")), form);
 }
 
 // ---- start: enter or scan a handoff code --------------------------------------------
@@ -121,7 +149,7 @@ function renderStart(message = null) {
     "data-testid": "kiosk-code",
   });
   const feedback = h("div", { "aria-live": "assertive" }, message ? notice("error", message) : null);
-  const go = h("button.key-go.key-wide", { type: "submit" }, "Open cart");
+  const go = h("button.key-go.key-wide", { type: "submit" }, t("kiosk.open"));
   const form = h(
     "form",
     {
@@ -130,15 +158,15 @@ function renderStart(message = null) {
         busy(go, () => claim(input.value, feedback));
       },
     },
-    h("label", { for: "handoff-code" }, "Code from your phone"),
-    h("p#code-help.help", "On your phone: Cart → Continue at the kiosk. Type the code, or scan it below."),
+    h("label", { for: "handoff-code" }, t("kiosk.codeLabel")),
+    h("p#code-help.help", t("kiosk.codeHelp")),
     input,
     h(
       "div.keypad",
-      { role: "group", "aria-label": "Keyboard" },
+      { role: "group", "aria-label": t("kiosk.keyboard") },
       CODE_KEYS.map((key) => h("button", { type: "button", onclick: () => { input.value += key; input.focus(); } }, key)),
-      h("button.key-wide", { type: "button", "aria-label": "Delete the last character", onclick: () => { input.value = input.value.slice(0, -1); input.focus(); } }, "⌫ Delete"),
-      h("button.key-wide", { type: "button", onclick: () => { input.value = ""; input.focus(); } }, "Clear"),
+      h("button.key-wide", { type: "button", "aria-label": t("kiosk.deleteLabel"), onclick: () => { input.value = input.value.slice(0, -1); input.focus(); } }, t("kiosk.delete")),
+      h("button.key-wide", { type: "button", onclick: () => { input.value = ""; input.focus(); } }, t("kiosk.clear")),
       go,
     ),
   );
@@ -159,16 +187,23 @@ function renderStart(message = null) {
             input.value = code;
             claim(code, feedback);
           },
+          onError: (_error, message) => {
+            // No viewfinder without a camera: say why and put the cursor in the code field.
+            scanner.node.remove();
+            replace(feedback, notice("error", message));
+            camera.hidden = false;
+            input.focus();
+          },
         });
         cameraBox.append(scanner.node);
         scanner.start();
       },
     },
-    "Scan the code with the camera",
+    t("kiosk.camera"),
   );
   show(
     "start",
-    h("section.kiosk-start", heading("Continue your shopping here"), h("p.lede", "Pick up the cart from your phone: see what is on the shelf in this store, and order the rest."), feedback, form, camera, cameraBox),
+    h("section.kiosk-start", heading(t("kiosk.startTitle")), h("p.lede", t("kiosk.startLede")), feedback, form, camera, cameraBox),
   );
   stopCamera = () => scanner?.stop();
   input.focus();
@@ -180,7 +215,7 @@ async function claim(code, feedback) {
   replace(feedback);
   const cleaned = code.trim();
   if (!cleaned) {
-    replace(feedback, notice("error", "Type the code your phone shows."));
+    replace(feedback, notice("error", t("kiosk.typeCode")));
     return;
   }
   try {
@@ -191,10 +226,12 @@ async function claim(code, feedback) {
   } catch (error) {
     const text =
       error.code === "CODE_EXPIRED"
-        ? "That code does not work: it may be mistyped, used or expired. Make a new one on your phone."
+        ? t("kiosk.codeExpired")
         : error.code === "UNAUTHORIZED"
-          ? "This order station is not signed in. Ask staff to set it up again."
-          : error.message;
+          ? t("kiosk.notSignedIn")
+          : error.code === "OFFLINE"
+            ? t("kiosk.offline")
+            : error.message;
     replace(feedback, notice("error", text));
   }
 }
@@ -208,23 +245,23 @@ function whereFrom(line) {
   return options.recommended === "UNAVAILABLE" ? "none" : "order";
 }
 
-const WHERE_TEXT = { shelf: "On the shelf here", order: "Order", none: "Sold out", short: "Not enough" };
+const WHERE_KEYS = { shelf: "kiosk.where.shelf", order: "kiosk.where.order", none: "kiosk.where.none", short: "kiosk.where.short" };
 
 /** The label of a line: "Sold out" only when no unit is anywhere, else "Not enough" for the quantity. */
 function whereText(line, where) {
   const options = line.fulfilmentOptions;
-  return where === "none" && (options.availableHere > 0 || options.availableOnline > 0) ? WHERE_TEXT.short : WHERE_TEXT[where];
+  return t(where === "none" && (options.availableHere > 0 || options.availableOnline > 0) ? WHERE_KEYS.short : WHERE_KEYS[where]);
 }
 
 function orderNote(line) {
   const options = line.fulfilmentOptions;
-  if (options.onShelfHere) return `${options.availableHere} on the shelf`;
-  if (options.recommended === "DELIVERY") return "Home delivery";
-  if (options.recommended === "COLLECT_ELSEWHERE") return `Collect at ${options.collectAt[0]?.name}`;
+  if (options.onShelfHere) return t("kiosk.note.onShelf", { count: options.availableHere });
+  if (options.recommended === "DELIVERY") return t("kiosk.note.delivery");
+  if (options.recommended === "COLLECT_ELSEWHERE") return t("kiosk.note.collectAt", { store: options.collectAt[0]?.name });
   if (options.availableHere > 0 || options.availableOnline > 0) {
-    return `Not ${line.quantity} in one place: ${options.availableHere} here, ${options.availableOnline} online`;
+    return t("kiosk.note.split", { quantity: line.quantity, here: options.availableHere, online: options.availableOnline });
   }
-  return "Not available anywhere now";
+  return t("kiosk.note.nowhere");
 }
 
 function linesToOrder(cart) {
@@ -246,13 +283,11 @@ function renderCart() {
     const toOrder = lines.filter((l) => l.where === "order");
     const onShelf = lines.filter((l) => l.where === "shelf");
     orderButton.disabled = toOrder.length === 0;
-    orderButton.textContent = toOrder.length
-      ? `Order the ${toOrder.length === 1 ? "item" : `${toOrder.length} items`} not on the shelf here`
-      : "Everything is on the shelf here";
+    orderButton.textContent = toOrder.length ? t("kiosk.orderRest", { count: toOrder.length }) : t("kiosk.allOnShelf");
     if (!toOrder.length) replace(orderPanel);
     replace(
       body,
-      cart.lines.length === 0 ? notice("info", "This cart is empty.") : null,
+      cart.lines.length === 0 ? notice("info", t("kiosk.empty")) : null,
       h(
         "ul.kiosk-lines",
         { "data-testid": "kiosk-lines" },
@@ -261,16 +296,16 @@ function renderCart() {
             "li.kiosk-line",
             { "data-gtin": line.product.gtin, "data-where": where },
             productImage(line.product.imageUrl, "", "sm"),
-            h("div", h("div.card-title", `${line.quantity} × ${line.product.name}`), h("div.small", [line.product.brand, orderNote(line)].filter(Boolean).join(" · ")), priceBlock(line.product.price)),
+            h("div", h("div.card-title", t("kiosk.line", { quantity: line.quantity, name: line.product.name })), h("div.small", [line.product.brand, orderNote(line)].filter(Boolean).join(" · ")), priceBlock(line.product.price)),
             h(`span.where.where-${where}`, { "data-testid": "kiosk-where" }, whereText(line, where)),
           ),
         ),
       ),
       h(
         "div.kiosk-summary",
-        h("div", h("span", "On the shelf here: pick these up in the store"), h("strong", String(onShelf.reduce((n, l) => n + l.line.quantity, 0)))),
-        h("div", h("span", "To order"), h("strong", String(toOrder.reduce((n, l) => n + l.line.quantity, 0)))),
-        h("div", h("span", "Cart total"), h("strong", cart.subtotal.formatted)),
+        h("div", h("span", t("kiosk.summary.shelf")), h("strong", String(onShelf.reduce((n, l) => n + l.line.quantity, 0)))),
+        h("div", h("span", t("kiosk.summary.toOrder")), h("strong", String(toOrder.reduce((n, l) => n + l.line.quantity, 0)))),
+        h("div", h("span", t("kiosk.summary.total")), h("strong", money(cart.subtotal))),
       ),
     );
   });
@@ -278,10 +313,10 @@ function renderCart() {
     "cart",
     h(
       "section",
-      heading("Your cart"),
+      heading(t("kiosk.cartTitle")),
       feedback,
       body,
-      h("div.kiosk-actions", orderButton, orderPanel, h("button.button.button-large", { type: "button", onclick: reset }, "Done — start over")),
+      h("div.kiosk-actions", orderButton, orderPanel, h("button.button.button-large", { type: "button", onclick: reset }, t("kiosk.startOver"))),
     ),
   );
   cleanupScreen = stop;
@@ -292,10 +327,10 @@ let cleanupScreen = () => {};
 /** How the lines not on the shelf can be ordered together: delivery, or collect at a store. */
 function orderChoices(toOrder) {
   const choices = [];
-  if (toOrder.every((l) => l.line.fulfilmentOptions.delivery)) choices.push({ kind: "delivery", label: "Home delivery" });
+  if (toOrder.every((l) => l.line.fulfilmentOptions.delivery)) choices.push({ kind: "delivery", label: t("kiosk.choice.delivery") });
   const [first, ...rest] = toOrder.map((l) => l.line.fulfilmentOptions.collectAt);
   for (const store of first ?? []) {
-    if (rest.every((stores) => stores.some((s) => s.id === store.id))) choices.push({ kind: "collect", store, label: `Collect at ${store.name}` });
+    if (rest.every((stores) => stores.some((s) => s.id === store.id))) choices.push({ kind: "collect", store, label: t("kiosk.choice.collect", { store: store.name }) });
   }
   return choices;
 }
@@ -303,7 +338,7 @@ function orderChoices(toOrder) {
 function renderOrderChoice(panel) {
   const choices = orderChoices(linesToOrder(cartState.currentCart()));
   if (!choices.length) {
-    replace(panel, notice("error", "These items cannot be ordered together. Ask staff for help."));
+    replace(panel, notice("error", t("kiosk.cannotTogether")));
     return;
   }
   const feedback = h("div", { "aria-live": "assertive" });
@@ -319,13 +354,13 @@ function renderOrderChoice(panel) {
     },
     h(
       "fieldset",
-      h("legend", "How do you want them?"),
+      h("legend", t("kiosk.how")),
       choices.map((choice, i) => h("label.choice", h("input", { type: "radio", name: "how", value: String(i), checked: i === 0, required: true }), choice.label)),
     ),
-    choices.some((c) => c.kind === "delivery") ? h("div.field", h("label", { for: "delivery-address" }, "Delivery address (for home delivery)"), address) : null,
+    choices.some((c) => c.kind === "delivery") ? h("div.field", h("label", { for: "delivery-address" }, t("kiosk.address")), address) : null,
     feedback,
   );
-  const submit = h("button.button.button-primary.button-large", { type: "submit", "data-testid": "kiosk-place-order" }, "Place the order");
+  const submit = h("button.button.button-primary.button-large", { type: "submit", "data-testid": "kiosk-place-order" }, t("kiosk.place"));
   form.append(submit);
   replace(panel, form);
   form.querySelector("input")?.focus();
@@ -337,7 +372,7 @@ async function orderRest(choice, address, feedback) {
   const cart = cartState.currentCart();
   const toOrder = linesToOrder(cart);
   if (choice.kind === "delivery" && !address) {
-    replace(feedback, notice("error", "Type the address to deliver to."));
+    replace(feedback, notice("error", t("kiosk.typeAddress")));
     return;
   }
   try {
@@ -355,7 +390,7 @@ async function orderRest(choice, address, feedback) {
     );
     renderReceipt(result.order);
   } catch (error) {
-    const text = error.code === "VERSION_CONFLICT" ? "The cart changed on the phone just now: check it and try again." : isUnsupported(error) ? "Ordering from the order station is not available yet." : error.message;
+    const text = error.code === "VERSION_CONFLICT" ? t("kiosk.conflict") : isUnsupported(error) ? t("kiosk.unsupported") : error.code === "OFFLINE" ? t("kiosk.offline") : error.message;
     replace(feedback, notice("error", text));
   }
 }
@@ -364,28 +399,28 @@ function renderReceipt(order) {
   cleanupScreen();
   cleanupScreen = () => {};
   cartState.forget();
-  const how = order.fulfilment === "DELIVERY" ? `Home delivery to ${order.deliveryAddress}.` : `Click and collect at ${order.pickupStore?.name}. We tell you when it is ready.`;
+  const how = order.fulfilment === "DELIVERY" ? t("kiosk.receipt.delivery", { address: order.deliveryAddress }) : t("kiosk.receipt.collect", { store: order.pickupStore?.name });
   show(
     "receipt",
     h(
       "section",
-      heading("Thank you! Your order is placed"),
+      heading(t("kiosk.receipt.title")),
       h(
         "div.receipt",
         { "data-testid": "receipt" },
-        h("h2", "Order ", h("span", { "data-testid": "order-number" }, order.number)),
+        h("h2", t("kiosk.receipt.order"), " ", h("span", { "data-testid": "order-number" }, order.number)),
         h("p", how),
         code128Svg(order.number),
         h(
           "table",
-          h("thead", h("tr", h("th", "Item"), h("th.num", "Qty"), h("th.num", "Total"))),
-          h("tbody", order.lines.map((line) => h("tr", h("td", line.name), h("td.num", String(line.quantity)), h("td.num", line.lineTotal.formatted)))),
+          h("thead", h("tr", h("th", t("kiosk.receipt.item")), h("th.num", t("kiosk.receipt.qty")), h("th.num", t("kiosk.receipt.total")))),
+          h("tbody", order.lines.map((line) => h("tr", h("td", line.name), h("td.num", String(line.quantity)), h("td.num", money(line.lineTotal))))),
         ),
-        h("p.cart-summary", h("span", "Total"), h("strong", order.total.formatted)),
-        h("p.small", `${session.store().name} · ${new Date(order.createdAt).toLocaleString()}`),
-        h("p.small", "What was on the shelf stays in your cart on your phone: pick it up and pay at the till."),
+        h("p.cart-summary", h("span", t("kiosk.receipt.total")), h("strong", money(order.total))),
+        h("p.small", `${session.store().name} · ${dateTime(order.createdAt)}`),
+        h("p.small", t("kiosk.receipt.rest")),
       ),
-      h("div.kiosk-actions.no-print", h("button.button.button-large", { type: "button", onclick: () => print() }, "Print receipt"), h("button.button.button-primary.button-large", { type: "button", onclick: reset }, "Done")),
+      h("div.kiosk-actions.no-print", h("button.button.button-large", { type: "button", onclick: () => print() }, t("kiosk.receipt.print")), h("button.button.button-primary.button-large", { type: "button", onclick: reset }, t("kiosk.receipt.done"))),
     ),
   );
 }
@@ -438,17 +473,52 @@ for (const type of ["pointerdown", "keydown", "input"]) addEventListener(type, a
 
 // ---- boot ---------------------------------------------------------------------------
 
+/** The page's own texts (kiosk.html), in the current language. */
+function localisePage() {
+  document.title = t("kiosk.pageTitle");
+  document.getElementById("idle-title").textContent = t("kiosk.idle.title");
+  const seconds = h("strong#idle-seconds", String(WARNING_S));
+  const [before, after] = t("kiosk.idle.text", { seconds: "\u0000" }).split("\u0000");
+  replace(document.getElementById("idle-text"), before, seconds, after);
+  document.getElementById("idle-stay").textContent = t("kiosk.idle.stay");
+  localiseCredit(document.querySelector(".data-credit"));
+}
+
+/** A saved token the server no longer knows (revoked) leads back to the setup. */
+async function checkSavedToken() {
+  if (!session.get("authToken") || setupMessage) return;
+  try {
+    const { thisDevice } = await gql(THIS_DEVICE);
+    if (thisDevice?.kind === "kiosk") {
+      session.set({ store: { id: thisDevice.store.id, name: thisDevice.store.name, code: thisDevice.store.code } });
+    } else {
+      session.set({ authToken: null, store: null });
+      setupMessage = t("kiosk.setup.revoked");
+    }
+  } catch {
+    // Offline or the server unreachable: carry on with what this device knows.
+  }
+}
+
 async function start() {
   const store = session.store();
   document.getElementById("kiosk-store").textContent = store ? store.name : "";
-  if (!session.get("authToken") || !store) return renderSetup();
+  if (!session.get("authToken") || !store) {
+    const message = setupMessage;
+    setupMessage = null;
+    return renderSetup(message);
+  }
   // Live cart views include this store's stock.
   cartState.configure({ cartFields: KIOSK_CART, definitions: ", $storeId: ID!", variables: { storeId: store.id } });
   renderStart();
   armIdle();
 }
 
+localisePage();
 setUpPwa(document.getElementById("banners"));
 provisionFromLink()
-  .catch((error) => console.warn("provisioning failed:", error))
+  .catch((error) => {
+    setupMessage = error.code === "OFFLINE" ? t("kiosk.setup.offline") : error.message;
+  })
+  .then(checkSavedToken)
   .finally(start);

@@ -6,6 +6,7 @@ import * as cartState from "../cart-state.js";
 import { h, heading, notice, productImage, replace } from "../dom.js";
 import { money, t } from "../i18n.js";
 import * as session from "../session.js";
+import { orderedLinesView } from "./handoff.js";
 
 /** The line's stock at the chosen store and online, and a warning when the store is short. */
 function stockNote(line) {
@@ -68,6 +69,7 @@ function fill(container, cart, live, feedback, paused = false) {
       notice("info", t("cart.empty")),
       h("p", h("a.button.button-primary", { href: "#/scan" }, t("cart.scan")), " ", h("a.button", { href: "#/search" }, t("cart.search"))),
       cart ? liveBadge : null,
+      orderedLinesView(cart),
     );
     return;
   }
@@ -76,6 +78,7 @@ function fill(container, cart, live, feedback, paused = false) {
     container,
     liveBadge,
     h("ul.line-list", { "data-testid": "cart-lines" }, cart.lines.map((line) => lineView(line, feedback))),
+    orderedLinesView(cart),
     h("p.cart-summary", h("span", t("cart.subtotal", { count: cart.totalQuantity })), h("strong", { "data-testid": "cart-subtotal" }, money(cart.subtotal))),
     h(
       "div.cart-actions",

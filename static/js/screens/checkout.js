@@ -179,9 +179,15 @@ export async function render() {
     }
     replace(lines, now.lines.map((line) => lineRow(line, choice(), act, address)));
     total.textContent = money(now.subtotal);
-    submit.disabled = false;
+    // Offline an order cannot be placed: say so instead of letting it fail.
+    submit.disabled = !navigator.onLine;
+    offlineNote.hidden = navigator.onLine;
     submit.textContent = t("checkout.placeOrder", { total: money(now.subtotal) });
   };
+  const offlineNote = h("p.notice.notice-warning", { role: "status", "data-testid": "checkout-offline", hidden: true }, t("checkout.offline"));
+  const redraw = () => draw(cartState.currentCart());
+  addEventListener("online", redraw);
+  addEventListener("offline", redraw);
   const sync = () => {
     storeSelect.disabled = !collect.checked;
     address.disabled = !deliver.checked;
@@ -218,11 +224,16 @@ export async function render() {
       h("div.field", h("label", { for: "delivery-address" }, t("checkout.address")), address),
     ),
     feedback,
+    offlineNote,
     submit,
   );
   const stop = cartState.onCart(draw);
   return {
     node: h("section.screen-checkout", heading(t("checkout.title")), lines, h("p.cart-summary", h("span", t("checkout.total")), total), form),
-    cleanup: stop,
+    cleanup: () => {
+      stop();
+      removeEventListener("online", redraw);
+      removeEventListener("offline", redraw);
+    },
   };
 }

@@ -263,7 +263,7 @@ export async function render({ gtin }) {
   try {
     product = (await gql(PRODUCT, { gtin, storeId: store?.id ?? null })).product;
   } catch (error) {
-    const text = error.code === "INVALID_GTIN" ? t("product.invalidBarcode", { gtin }) : error.message;
+    const text = error.code === "INVALID_GTIN" ? t("product.invalidBarcode", { gtin }) : error.code === "OFFLINE" ? t("offline.product", { code: gtin }) : error.message;
     return h("section", heading(t("product.title")), notice("error", text), h("a.button", { href: "#/scan" }, t("product.scanAnother")));
   }
   if (!product) {

@@ -6,15 +6,19 @@
 // customers and reports need a person, so the audit trail names who looked.
 
 import { gql, isUnsupported, payload } from "../api.js";
+import { localiseCredit } from "../credit.js";
 import { busy, h, heading, notice, replace } from "../dom.js";
+import { addMessages, dateTime, money, number, t } from "../i18n.js";
 import { reconnect } from "../live.js";
+import staffEn from "../messages/staff.en.js";
+import staffNb from "../messages/staff.nb.js";
 import { setUpPwa } from "../pwa.js";
 import { current, navigate, route, start } from "../router.js";
-import { STATUS_TEXT } from "../screens/order.js";
 import * as session from "../session.js";
 import { barChart, stat } from "./charts.js";
 
 session.useApp("staff");
+addMessages({ en: staffEn, nb: staffNb });
 
 const SIGN_IN = `mutation StaffSignIn($input: StaffSignInInput!) {
   staffSignIn(input: $input) { token expiresAt staff { id name email role store { id name code } } errors { code field message } }
@@ -24,25 +28,26 @@ const STAFF_ME = `query StaffMe { staffMe { id name email role store { id name c
 const STORES = `query Stores { stores { id code name } }`;
 const ORDER_CARD = `id number status fulfilment createdAt pickupDeadline deliveryAddress
   customer { name email phone }
-  totalQuantity total { formatted }
+  totalQuantity total { amount currency formatted }
   lines { id name quantity }`;
 const STORE_ORDERS = `query StoreOrders($storeId: ID, $status: [OrderStatus!], $first: Int!) {
   storeOrders(storeId: $storeId, status: $status, first: $first) { edges { node { ${ORDER_CARD} } } }
 }`;
 const ORDER_BY_NUMBER = `query OrderByNumber($number: String!) { orderByNumber(number: $number) { ${ORDER_CARD} } }`;
 const ACTIONS = {
-  ready: { field: "orderMarkReady", label: "Mark ready", done: "ready for pickup" },
-  collected: { field: "orderMarkCollected", label: "Mark collected", done: "collected" },
-  cancel: { field: "orderCancel", label: "Cancel", done: "cancelled" },
+  ready: { field: "orderMarkReady", label: "staff.action.ready" },
+  collected: { field: "orderMarkCollected", label: "staff.action.collected" },
+  cancel: { field: "orderCancel", label: "staff.action.cancel" },
 };
+const statusText = (status) => t(`staff.status.${status}`);
 const action = (field) => `mutation ${field}($input: OrderActionInput!) {
   ${field}(input: $input) { order { ${ORDER_CARD} } errors { code field message } }
 }`;
 const CUSTOMER_SEARCH = `query CustomerSearch($query: String!) {
   customerSearch(query: $query, first: 20) {
     customer { id name email phone }
-    cart { totalQuantity subtotal { formatted } lines { quantity product { name } } }
-    orders(first: 5) { edges { node { id number status total { formatted } createdAt } } }
+    cart { totalQuantity subtotal { amount currency formatted } lines { quantity product { name } } }
+    orders(first: 5) { edges { node { id number status total { amount currency formatted } createdAt } } }
     purchaseHistory { name units }
   }
 }`;
@@ -55,9 +60,9 @@ const SCAN_REPORT = `query ScanReport($storeId: ID!, $since: DateTime!) {
   }
 }`;
 const STATUS_GROUPS = [
-  { key: "todo", label: "To pick", status: ["PLACED"] },
-  { key: "ready", label: "Ready for pickup", status: ["READY_FOR_PICKUP"] },
-  { key: "done", label: "Done", status: ["COLLECTED", "SHIPPED", "DELIVERED", "CANCELLED", "EXPIRED", "RETURNED"] },
+  { key: "todo", label: "staff.group.todo", empty: "staff.group.todoEmpty", status: ["PLACED"] },
+  { key: "ready", label: "staff.group.ready", empty: "staff.group.readyEmpty", status: ["READY_FOR_PICKUP"] },
+  { key: "done", label: "staff.group.done", empty: "staff.group.doneEmpty", status: ["COLLECTED", "SHIPPED", "DELIVERED", "CANCELLED", "EXPIRED", "RETURNED"] },
 ];
 const REFRESH_MS = 10_000;
 
@@ -82,8 +87,8 @@ function header() {
   const signedIn = Boolean(session.get("authToken"));
   tabs.hidden = !signedIn;
   if (!signedIn) return replace(who);
-  const out = h("button.button.button-small", { type: "button", onclick: () => busy(out, signOut) }, "Sign out");
-  replace(who, h("span", [me?.name ?? "Staff tablet", store?.name].filter(Boolean).join(" · ")), out);
+  const out = h("button.button.button-small", { type: "button", onclick: () => busy(out, signOut) }, t("staff.signOut"));
+  replace(who, h("span", [me?.name ?? t("staff.tablet"), store?.name].filter(Boolean).join(" · ")), out);
 }
 
 async function signOut() {
@@ -98,7 +103,7 @@ async function signOut() {
 
 function signInScreen() {
   const feedback = h("div", { "aria-live": "assertive" });
-  const submit = h("button.button.button-primary.button-block", { type: "submit" }, "Sign in");
+  const submit = h("button.button.button-primary.button-block", { type: "submit" }, t("staff.signIn"));
   const form = h(
     "form.account-form",
     {
@@ -119,11 +124,11 @@ function signInScreen() {
         });
       },
     },
-    h("div.field", h("label", { for: "staff-email" }, "Email"), h("input#staff-email", { type: "email", name: "email", autocomplete: "username", required: true })),
-    h("div.field", h("label", { for: "staff-password" }, "Password"), h("input#staff-password", { type: "password", name: "password", autocomplete: "current-password", required: true })),
+    h("div.field", h("label", { for: "staff-email" }, t("staff.email")), h("input#staff-email", { type: "email", name: "email", autocomplete: "username", required: true })),
+    h("div.field", h("label", { for: "staff-password" }, t("staff.password")), h("input#staff-password", { type: "password", name: "password", autocomplete: "current-password", required: true })),
     submit,
   );
-  return h("section.screen-staff-sign-in", { style: "max-width: 460px; margin: 0 auto" }, heading("Staff sign in"), feedback, form);
+  return h("section.screen-staff-sign-in", { style: "max-width: 460px; margin: 0 auto" }, heading(t("staff.signInTitle")), feedback, form);
 }
 
 // ---- orders ---------------------------------------------------------------------------
@@ -143,17 +148,19 @@ function orderCard(order, refresh) {
     });
   };
   const buttons = [];
-  if (order.status === "PLACED" && order.fulfilment === "CLICK_AND_COLLECT") buttons.push(h("button.button.button-primary.button-small", { type: "button", onclick: run("ready") }, ACTIONS.ready.label));
-  if (order.status === "READY_FOR_PICKUP") buttons.push(h("button.button.button-primary.button-small", { type: "button", onclick: run("collected") }, ACTIONS.collected.label));
-  if (order.status === "PLACED" || order.status === "READY_FOR_PICKUP") buttons.push(h("button.button.button-danger.button-small", { type: "button", onclick: run("cancel") }, ACTIONS.cancel.label));
-  const customer = order.customer ? [order.customer.name, order.customer.phone || order.customer.email].filter(Boolean).join(" · ") : "Guest";
+  if (order.status === "PLACED" && order.fulfilment === "CLICK_AND_COLLECT") buttons.push(h("button.button.button-primary.button-small", { type: "button", onclick: run("ready") }, t(ACTIONS.ready.label)));
+  if (order.status === "READY_FOR_PICKUP") buttons.push(h("button.button.button-primary.button-small", { type: "button", onclick: run("collected") }, t(ACTIONS.collected.label)));
+  if (order.status === "PLACED" || order.status === "READY_FOR_PICKUP") buttons.push(h("button.button.button-danger.button-small", { type: "button", onclick: run("cancel") }, t(ACTIONS.cancel.label)));
+  const customer = order.customer ? [order.customer.name, order.customer.phone || order.customer.email].filter(Boolean).join(" · ") : t("staff.guest");
+  const how = order.fulfilment === "DELIVERY" ? t("staff.delivery") : t("staff.collect");
   return h(
     "li.order-card",
-    { "data-order-number": order.number, "data-status": order.status },
-    h("header", h("span.order-number", order.number), h("span.status-pill", { "data-status": order.status }, STATUS_TEXT[order.status] ?? order.status)),
-    h("div.small", `${new Date(order.createdAt).toLocaleString()} · ${order.fulfilment === "DELIVERY" ? "Delivery" : "Click and collect"} · ${customer}`),
-    h("ul", order.lines.map((line) => h("li", `${line.quantity} × ${line.name}`))),
-    h("div", h("strong", order.total.formatted), ` · ${order.totalQuantity} item${order.totalQuantity === 1 ? "" : "s"}`),
+    { "data-order-number": order.number, "data-status": order.status, "data-fulfilment": order.fulfilment },
+    h("header", h("span.order-number", order.number), h("span.status-pill", { "data-status": order.status }, statusText(order.status))),
+    h("div.small", `${dateTime(order.createdAt)} · ${how} · ${customer}`),
+    order.fulfilment === "DELIVERY" && order.deliveryAddress ? h("div.small", t("staff.deliverTo", { address: order.deliveryAddress })) : null,
+    h("ul", order.lines.map((line) => h("li", t("staff.line", { quantity: line.quantity, name: line.name })))),
+    h("div", h("strong", money(order.total)), " · ", t("staff.items", { count: order.totalQuantity })),
     buttons.length ? h("div.actions", buttons) : null,
     feedback,
   );
@@ -163,35 +170,52 @@ async function ordersScreen(_params, query) {
   const group = STATUS_GROUPS.find((g) => g.key === query.get("status")) ?? STATUS_GROUPS[0];
   const list = h("ul.order-cards", { "data-testid": "staff-orders", "aria-live": "polite" });
   const feedback = h("div");
+  const filter = h(
+    "div.status-filter",
+    { role: "group", "aria-label": t("staff.status") },
+    STATUS_GROUPS.map((g) => h("button.button.button-small", { type: "button", "aria-pressed": String(g === group), onclick: () => navigate(`/orders?status=${g.key}`) }, t(g.label))),
+  );
+  // A looked-up order is shown instead of the list (one card per order on screen), until
+  // "Show all orders"; both refresh while the screen is open.
+  let lookedUp = null;
   async function refresh() {
     try {
+      if (lookedUp) return await showLookedUp();
       const { storeOrders } = await gql(STORE_ORDERS, { storeId: storeId(), status: group.status, first: 50 });
       const orders = storeOrders.edges.map((e) => e.node);
-      replace(list, orders.length ? orders.map((o) => orderCard(o, refresh)) : h("li", notice("info", `No orders: ${group.label.toLowerCase()}.`)));
+      filter.hidden = false;
+      replace(list, orders.length ? orders.map((o) => orderCard(o, refresh)) : h("li", notice("info", t(group.empty))));
       replace(feedback);
     } catch (error) {
-      replace(feedback, notice("error", isUnsupported(error) ? "Orders are not available on this server yet." : error.message));
+      replace(feedback, notice("error", isUnsupported(error) ? t("staff.ordersUnsupported") : error.message));
     }
   }
-  const lookup = h("input#order-number", { type: "text", autocomplete: "off", placeholder: "Scan or type an order number" });
-  const found = h("div");
+  async function showLookedUp() {
+    const { orderByNumber } = await gql(ORDER_BY_NUMBER, { number: lookedUp });
+    const all = h("button.button.button-small", { type: "button", onclick: () => showAll() }, t("staff.showAll"));
+    filter.hidden = true;
+    replace(feedback, orderByNumber ? h("p", t("staff.found", { number: orderByNumber.number }), " ", all) : h("div", notice("info", t("staff.notFound", { number: lookedUp })), all));
+    replace(list, orderByNumber ? orderCard(orderByNumber, refresh) : null);
+  }
+  function showAll() {
+    lookedUp = null;
+    lookup.value = "";
+    return refresh();
+  }
+  const lookup = h("input#order-number", { type: "text", autocomplete: "off", placeholder: t("staff.lookupPlaceholder") });
   const lookupForm = h(
     "form.input-row",
     {
       role: "search",
-      onsubmit: async (event) => {
+      onsubmit: (event) => {
         event.preventDefault();
-        try {
-          const { orderByNumber } = await gql(ORDER_BY_NUMBER, { number: lookup.value.trim() });
-          replace(found, orderByNumber ? h("ul.order-cards", orderCard(orderByNumber, refresh)) : notice("info", "No order of this store has that number."));
-        } catch (error) {
-          replace(found, notice("error", error.message));
-        }
+        lookedUp = lookup.value.trim() || null;
+        refresh();
       },
     },
-    h("label.visually-hidden", { for: "order-number" }, "Order number"),
+    h("label.visually-hidden", { for: "order-number" }, t("staff.orderNumber")),
     lookup,
-    h("button.button", { type: "submit" }, "Find"),
+    h("button.button", { type: "submit" }, t("staff.find")),
   );
   await refresh();
   // No store-wide subscription: refresh while the screen is open.
@@ -199,14 +223,9 @@ async function ordersScreen(_params, query) {
   return {
     node: h(
       "section.screen-staff-orders",
-      heading(`Orders`),
+      heading(t("staff.ordersTitle")),
       lookupForm,
-      found,
-      h(
-        "div.status-filter",
-        { role: "group", "aria-label": "Status" },
-        STATUS_GROUPS.map((g) => h("button.button.button-small", { type: "button", "aria-pressed": String(g === group), onclick: () => navigate(`/orders?status=${g.key}`) }, g.label)),
-      ),
+      filter,
       feedback,
       list,
     ),
@@ -223,17 +242,17 @@ function customerCard(record) {
     h("h2", c.name || c.email),
     h("p", [c.email, c.phone].filter(Boolean).join(" · ")),
     record.cart?.lines?.length
-      ? h("p", `Open cart: ${record.cart.totalQuantity} items, ${record.cart.subtotal.formatted} — `, record.cart.lines.map((l) => `${l.quantity} × ${l.product.name}`).join(", "))
-      : h("p.small", "No open cart."),
+      ? h("p", t("staff.openCart", { count: record.cart.totalQuantity, subtotal: money(record.cart.subtotal) }), " ", record.cart.lines.map((l) => t("staff.line", { quantity: l.quantity, name: l.product.name })).join(", "))
+      : h("p.small", t("staff.noCart")),
     record.orders.edges.length
-      ? h("ul", record.orders.edges.map(({ node }) => h("li", `${node.number} · ${STATUS_TEXT[node.status] ?? node.status} · ${node.total.formatted}`)))
-      : h("p.small", "No orders yet."),
-    record.purchaseHistory.length ? h("p.small", "Buys: ", record.purchaseHistory.slice(0, 5).map((p) => `${p.name} (${p.units})`).join(", ")) : null,
+      ? h("ul", record.orders.edges.map(({ node }) => h("li", `${node.number} · ${statusText(node.status)} · ${money(node.total)}`)))
+      : h("p.small", t("staff.noOrders")),
+    record.purchaseHistory.length ? h("p.small", t("staff.buys"), " ", record.purchaseHistory.slice(0, 5).map((p) => `${p.name} (${p.units})`).join(", ")) : null,
   );
 }
 
 async function customersScreen(_params, query) {
-  if (!isPerson()) return h("section", heading("Customers"), notice("info", "Looking customers up needs a person signed in: sign out and sign in with your staff account."));
+  if (!isPerson()) return h("section", heading(t("staff.customersTitle")), notice("info", t("staff.customersNeedPerson")));
   const input = h("input#customer-query", { type: "search", value: query.get("q") || "", autocomplete: "off", minlength: "2" });
   const results = h("div", { "aria-live": "polite" });
   const form = h(
@@ -243,24 +262,24 @@ async function customersScreen(_params, query) {
       onsubmit: async (event) => {
         event.preventDefault();
         history.replaceState(null, "", `#/customers?q=${encodeURIComponent(input.value)}`);
-        replace(results, h("p.loading", "Searching…"));
+        replace(results, h("p.loading", t("staff.searching")));
         try {
           const { customerSearch } = await gql(CUSTOMER_SEARCH, { query: input.value.trim() });
-          replace(results, customerSearch.length ? customerSearch.map(customerCard) : notice("info", "No customer matches."));
+          replace(results, customerSearch.length ? customerSearch.map(customerCard) : notice("info", t("staff.noCustomer")));
         } catch (error) {
           replace(results, notice("error", error.message));
         }
       },
     },
     input,
-    h("button.button.button-primary", { type: "submit" }, "Search"),
+    h("button.button.button-primary", { type: "submit" }, t("staff.search")),
   );
   if (input.value) queueMicrotask(() => form.requestSubmit());
   return h(
     "section.screen-staff-customers",
-    heading("Customers"),
-    h("label", { for: "customer-query" }, "Name, email or phone"),
-    h("p.help", "Every lookup is recorded in the audit trail."),
+    heading(t("staff.customersTitle")),
+    h("label", { for: "customer-query" }, t("staff.customerQuery")),
+    h("p.help", t("staff.audited")),
     form,
     results,
   );
@@ -269,46 +288,46 @@ async function customersScreen(_params, query) {
 // ---- scan analytics -------------------------------------------------------------------
 
 const PERIODS = [
-  ["1", "Last 24 hours"],
-  ["7", "Last 7 days"],
-  ["30", "Last 30 days"],
+  ["1", "staff.period.day"],
+  ["7", "staff.period.week"],
+  ["30", "staff.period.month"],
 ];
 
 async function analyticsScreen(_params, query) {
-  if (!isPerson()) return h("section", heading("Scan analytics"), notice("info", "Reports need a person signed in."));
+  if (!isPerson()) return h("section", heading(t("staff.analyticsTitle")), notice("info", t("staff.reportsNeedPerson")));
   const days = PERIODS.some(([d]) => d === query.get("days")) ? query.get("days") : "7";
   const since = new Date(Date.now() - Number(days) * 86_400_000).toISOString();
   let report;
   try {
     report = (await gql(SCAN_REPORT, { storeId: storeId(), since })).scanReport;
   } catch (error) {
-    return h("section", heading("Scan analytics"), notice("error", isUnsupported(error) ? "Scan reports are not available on this server yet." : error.message));
+    return h("section", heading(t("staff.analyticsTitle")), notice("error", isUnsupported(error) ? t("staff.reportsUnsupported") : error.message));
   }
   const period = h(
     "select#report-period",
     { onchange: (event) => navigate(`/analytics?days=${event.target.value}`) },
-    PERIODS.map(([value, label]) => h("option", { value, selected: value === days ? "" : null }, label)),
+    PERIODS.map(([value, label]) => h("option", { value, selected: value === days ? "" : null }, t(label))),
   );
   return h(
     "section.screen-staff-analytics",
-    heading(`Scan analytics`),
-    h("div.input-row", { style: "align-items: center" }, h("label", { for: "report-period", style: "margin: 0" }, "Period"), period),
+    heading(t("staff.analyticsTitle")),
+    h("div.input-row", { style: "align-items: center" }, h("label", { for: "report-period", style: "margin: 0" }, t("staff.period")), period),
     h(
       "div.report-stats",
       { "data-testid": "report-stats" },
-      stat("scans", report.totalScans),
-      stat("led to a cart", report.ledToCart),
-      stat("conversion", `${Math.round(report.conversionRate * 100)} %`),
-      stat("out of stock here", report.outOfStockScans),
-      stat("unknown codes", report.unknownScans),
+      stat(t("staff.stat.scans"), number(report.totalScans)),
+      stat(t("staff.stat.ledToCart"), number(report.ledToCart)),
+      stat(t("staff.stat.conversion"), number(report.conversionRate, { style: "percent" })),
+      stat(t("staff.stat.outOfStock"), number(report.outOfStockScans)),
+      stat(t("staff.stat.unknown"), number(report.unknownScans)),
     ),
     h(
       "div.charts",
-      barChart("Most scanned", report.topProducts.map((p) => ({ label: p.name, value: p.scans, detail: `${p.ledToCart} to cart` }))),
-      barChart("Missed demand: scanned while out of stock here", report.missedDemand.map((p) => ({ label: p.name, value: p.outOfStockScans, detail: `${p.scans} scans` })), { color: "#a4231b" }),
+      barChart(t("staff.chart.top"), report.topProducts.map((p) => ({ label: p.name, value: p.scans, detail: t("staff.chart.toCart", { count: p.ledToCart }) }))),
+      barChart(t("staff.chart.missed"), report.missedDemand.map((p) => ({ label: p.name, value: p.outOfStockScans, detail: t("staff.chart.scans", { count: p.scans }) })), { color: "#a4231b" }),
     ),
     report.unknownCodes.length
-      ? h("section", h("h2", "Codes we do not know"), h("table", h("thead", h("tr", h("th", "Code"), h("th.num", "Scans"))), h("tbody", report.unknownCodes.map((c) => h("tr", h("td", c.code), h("td.num", String(c.scans)))))))
+      ? h("section", h("h2", t("staff.unknownTitle")), h("table", h("thead", h("tr", h("th", t("staff.code")), h("th.num", t("staff.scans")))), h("tbody", report.unknownCodes.map((c) => h("tr", h("td", c.code), h("td.num", String(c.scans)))))))
       : null,
   );
 }
@@ -345,7 +364,7 @@ async function refreshMe() {
 
 route("/", () => {
   navigate(session.get("authToken") ? "/orders" : "/sign-in", { replace: true });
-  return h("p.loading", "Loading…");
+  return h("p.loading", t("staff.loading"));
 });
 route("/sign-in", signInScreen);
 route("/orders", guard(ordersScreen));
@@ -360,6 +379,16 @@ document.addEventListener("routechange", () => {
   }
 });
 
+/** The page's own texts (staff.html), in the current language. */
+function localisePage() {
+  document.title = t("staff.pageTitle");
+  for (const tab of tabs.querySelectorAll("a")) tab.textContent = t(`staff.tab.${tab.dataset.tab}`);
+  tabs.setAttribute("aria-label", t("staff.tabs"));
+  document.querySelector(".skip-link").textContent = t("staff.skip");
+  localiseCredit(document.querySelector(".data-credit"));
+}
+
+localisePage();
 setUpPwa(document.getElementById("banners"));
 provisionFromLink()
   .catch((error) => console.warn("provisioning failed:", error))

@@ -1,0 +1,150 @@
+"""Honest states (issue 15, item 7): what the PWA says when something is missing or off.
+
+A camera that fails leaves no dead viewfinder; the scan screen's example is a real product
+and counts in no report; offline, nothing claims to be live and checkout says why it is
+off; the kiosk's setup checks its token with the server and takes the store from it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from tests.browser.conftest import KIOSK, STORE_CODE, Shop
+from tests.browser.test_screens import NUTELLA, OUT_HERE, add_to_cart, choose_store
+
+# A device without a camera: getUserMedia rejects as Chromium does when none is found.
+NO_CAMERA = """
+const noCamera = async () => {
+  throw new DOMException("Requested device not found", "NotFoundError");
+};
+if (navigator.mediaDevices) navigator.mediaDevices.getUserMedia = noCamera;
+else Object.defineProperty(navigator, "mediaDevices", { value: { getUserMedia: noCamera } });
+"""
+SIGN_IN = """mutation($input: StaffSignInInput!) {
+  staffSignIn(input: $input) { token errors { code } }
+}"""
+REPORT = """query($storeId: ID!, $since: DateTime!) {
+  scanReport(storeId: $storeId, since: $since) {
+    totalScans missedDemand(first: 50) { gtin outOfStockScans }
+  }
+}"""
+
+
+def scan_report(shop: Shop, since: datetime) -> dict[str, Any]:
+    """The test store's scan report since ``since``, read as its staff member."""
+    with httpx.Client(base_url=shop.url, timeout=10) as client:
+        signed = client.post(
+            "/graphql",
+            json={
+                "query": SIGN_IN,
+                "variables": {
+                    "input": {"email": shop.staff_email, "password": shop.staff_password}
+                },
+            },
+        ).json()["data"]["staffSignIn"]
+        stores = client.post("/graphql", json={"query": "{ stores { id code } }"}).json()["data"][
+            "stores"
+        ]
+        store_id = next(s["id"] for s in stores if s["code"] == STORE_CODE)
+        body = client.post(
+            "/graphql",
+            json={"query": REPORT, "variables": {"storeId": store_id, "since": since.isoformat()}},
+            headers={"Authorization": f"Bearer {signed['token']}"},
+        ).json()
+    assert "errors" not in body, body
+    return body["data"]["scanReport"]  # type: ignore[no-any-return]
+
+
+def missed(report: dict[str, Any], gtin: str) -> int:
+    return sum(p["outOfStockScans"] for p in report["missedDemand"] if p["gtin"] == gtin)
+
+
+def test_a_failed_camera_leaves_no_viewfinder_and_focuses_manual_entry(new_context: Any) -> None:
+    context = new_context()
+    context.add_init_script(NO_CAMERA)
+    page = context.new_page()
+    choose_store(page)
+    page.get_by_test_id("start-camera").click()
+    alert = page.locator(".scan-feedback [role=alert]")
+    alert.wait_for()
+    assert "No camera was found" in alert.inner_text()
+    assert page.locator(".scanner").count() == 0
+    assert page.get_by_role("button", name="Stop camera").count() == 0
+    assert page.evaluate("document.activeElement.id") == "manual-code"
+    assert page.get_by_test_id("start-camera").inner_text() == "Try the camera again"
+
+
+def test_the_example_code_opens_a_real_product_and_is_no_missed_demand(
+    new_context: Any, shop: Shop
+) -> None:
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    before = scan_report(shop, since)
+    page = new_context().new_page()
+    choose_store(page)
+    example = page.get_by_test_id("scan-example")
+    assert OUT_HERE in example.inner_text()
+    assert OUT_HERE in (page.locator("#manual-code").get_attribute("placeholder") or "")
+    example.click()
+    page.locator(f'article.screen-product[data-gtin="{OUT_HERE}"]').wait_for()
+    after_example = scan_report(shop, since)
+    # The same code typed for real is a scan of a product out of stock here: missed demand.
+    page.goto("/#/scan")
+    page.locator("#manual-code").fill(OUT_HERE)
+    page.keyboard.press("Enter")
+    page.locator(f'article.screen-product[data-gtin="{OUT_HERE}"]').wait_for()
+    after_scan = scan_report(shop, since)
+    assert after_example["totalScans"] == before["totalScans"]
+    assert missed(after_example, OUT_HERE) == missed(before, OUT_HERE)
+    assert missed(after_scan, OUT_HERE) == missed(before, OUT_HERE) + 1
+
+
+def test_offline_nothing_is_live_and_checkout_says_why_it_is_off(new_context: Any) -> None:
+    context = new_context()
+    page = context.new_page()
+    choose_store(page)
+    add_to_cart(page, NUTELLA)
+    page.goto("/#/cart")
+    page.locator(".live-dot.is-live").wait_for()
+    page.goto("/#/checkout")
+    place = page.get_by_test_id("place-order")
+    place.wait_for()
+    assert place.is_enabled()
+    context.set_offline(True)
+    reason = page.get_by_test_id("checkout-offline")
+    reason.wait_for()
+    assert "You are offline" in reason.inner_text()
+    assert place.is_disabled()
+    page.goto("/#/cart")
+    status = page.get_by_test_id("live-status")
+    status.wait_for()
+    assert "Offline" in status.inner_text()
+    assert page.locator(".live-dot.is-live").count() == 0
+    context.set_offline(False)
+    page.goto("/#/checkout")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=place-order]')?.disabled === false"
+    )
+    assert page.get_by_test_id("checkout-offline").is_hidden()
+
+
+def test_kiosk_setup_refuses_a_bad_token_and_takes_the_store_from_a_good_one(
+    new_context: Any, shop: Shop
+) -> None:
+    kiosk = new_context(KIOSK).new_page()
+    kiosk.goto("/kiosk#device=dv_not-a-real-token")
+    alert = kiosk.get_by_role("alert")
+    alert.wait_for()
+    assert "does not know this token" in alert.inner_text()
+    assert "dv_" not in kiosk.url
+    # No store to pick: the token names it.
+    assert kiosk.locator("#view select").count() == 0
+    kiosk.get_by_label("Device token").fill("dv_still-wrong")
+    kiosk.get_by_role("button", name="Start the order station").click()
+    kiosk.get_by_text("does not know this token").wait_for()
+    kiosk.get_by_label("Device token").fill(shop.kiosk_token)
+    kiosk.get_by_role("button", name="Start the order station").click()
+    kiosk.get_by_test_id("kiosk-code").wait_for()
+    assert kiosk.locator("#kiosk-store").inner_text() == "Oslo Storo"
