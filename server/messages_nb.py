@@ -11,6 +11,12 @@ built from (a short line, a refusal), translated where they stand in a placehold
 from __future__ import annotations
 
 NB: dict[str, str] = {
+    # Service
+    "The database is busy with other writers right now; try again in a moment.": (
+        "Databasen er opptatt med andre skrivinger akkurat nå; prøv igjen om et øyeblikk."
+    ),
+    "This cart has no handoff code.": "Denne handlekurven har ingen overføringskode.",
+    "first must be 0 to {shop_front.MAX_PAGE}.": "first må være 0 til {shop_front.MAX_PAGE}.",
     # Carts and lines
     "There is no such cart.": "Handlekurven finnes ikke.",
     "A quantity is a whole number of units.": "Et antall er et helt antall enheter.",

@@ -72,7 +72,7 @@ def report_scans(
     _print_report(report, top)
     if csv_path is not None:
         rows = _write_csv(report, csv_path)
-        console.print(f"Wrote {rows} row(s) to {csv_path}.")
+        console.print(f"Wrote {rows} row(s) to {csv_path}.", soft_wrap=True)  # a path, whole
 
 
 def _print_report(report: ScanReport, top: int) -> None:

@@ -84,6 +84,16 @@ async def _prepare_database(data_dir: Path) -> tuple[str, str, str, str]:
         from server.seed import seed_demo
 
         await seed_demo(db, settings)
+        # A shop that has been running: the index, the product pages and their ranked
+        # alternatives are built before the server starts, so no test races its indexer.
+        from server.indexing import reindex_all
+        from server.runtime import Runtime
+
+        runtime = Runtime(settings=settings, db=db)
+        try:
+            await reindex_all(db, runtime.search, settings.currency)
+        finally:
+            await runtime.search.close()
         kiosk = await add_device(db, STORE_CODE, "kiosk")
         staff = await add_device(db, STORE_CODE, "staff")
         pos = await add_device(db, STORE_CODE, "pos")

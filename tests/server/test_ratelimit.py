@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from server.db import Database
 from server.errors import RateLimited
+from server.housekeeping import expire_rows
 from server.models import AuthFailure, Store, utcnow
 from server.ratelimit import AttemptCounter, AttemptLimit, OperationAttemptCounter
 from tests.clients import graphql
@@ -84,7 +85,14 @@ async def test_failures_age_out_of_the_sliding_window(db: Database) -> None:
             pass
     async with counter.attempt(["claim:device:1"], start + timedelta(minutes=10, seconds=1)):
         pass
-    # The two aged-out failures were dropped on the way; only the new one is kept.
+    # Counting deletes nothing (housekeeping does, off the request path): the two aged-out
+    # failures stay until it runs, then only the new one is kept.
+    async with db.transaction(write=False) as session:
+        assert (await session.execute(select(func.count(AuthFailure.id)))).scalar_one() == 3
+    expired = await expire_rows(
+        db, failure_window=TEN_MINUTES, now=start + timedelta(minutes=10, seconds=1)
+    )
+    assert expired.auth_failures == 2
     async with db.transaction(write=False) as session:
         times = list((await session.execute(select(AuthFailure.occurred_at))).scalars())
     assert [t.replace(tzinfo=None) for t in times] == [
