@@ -32,17 +32,18 @@ def head_revision() -> str | None:
 
 async def upgrade_to_head(db: Database) -> None:
     """Bring the schema to the newest revision; safe when several processes start at once."""
-    async with db.session(write=True) as session:
-        async with session.begin():
-            conn = await session.connection()
-            if not db.is_sqlite:
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
-                )
+    # A write transaction like any other: on SQLite it waits (up to the busy timeout) while
+    # another worker that started first migrates or indexes.
+    async with db.transaction() as session:
+        conn = await session.connection()
+        if not db.is_sqlite:
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+            )
 
-            def _upgrade(sync_conn: Any) -> None:
-                config = alembic_config()
-                config.attributes["connection"] = sync_conn
-                command.upgrade(config, "head")
+        def _upgrade(sync_conn: Any) -> None:
+            config = alembic_config()
+            config.attributes["connection"] = sync_conn
+            command.upgrade(config, "head")
 
-            await conn.run_sync(_upgrade)
+        await conn.run_sync(_upgrade)

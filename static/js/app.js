@@ -55,6 +55,16 @@ function translateShell() {
   text('.tabbar [data-tab="search"] span', t("nav.search"));
   text('.tabbar [data-tab="account"] span', t("nav.account"));
   text("#view > .loading", t("nav.loading"));
+  translateCredit(document.querySelector("footer.data-credit"));
+}
+
+/** The data credit, its two links kept: "{off}" and "{licence}" stand for them in the message. */
+function translateCredit(footer) {
+  if (!footer) return;
+  const [off, licence] = footer.querySelectorAll("a");
+  licence.textContent = t("nav.creditLicence");
+  const parts = t("nav.credit").split(/(\{off\}|\{licence\})/);
+  footer.replaceChildren(...parts.map((part) => (part === "{off}" ? off : part === "{licence}" ? licence : part)));
 }
 
 function updateTabs() {

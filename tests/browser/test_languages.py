@@ -172,6 +172,9 @@ def test_the_switch_changes_the_language_live_and_is_remembered(new_context: Any
     assert page.evaluate("window.sameDocument") is True  # no reload
     # The shell (tab bar, header) follows the switch too, not only the screen.
     page.locator('.tabbar [data-tab="account"] span', has_text="Konto").wait_for(timeout=WAIT_MS)
+    credit = page.locator("footer.data-credit")
+    assert credit.inner_text().startswith("Produktdata fra Open Food Facts")
+    assert credit.locator("a").count() == 2  # the credit's links survive the translation
     assert page.get_by_test_id("language-switch").get_by_role(
         "button", name="Norsk bokmål"
     ).get_attribute("aria-pressed") == "true"  # fmt: skip

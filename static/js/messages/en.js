@@ -63,6 +63,8 @@ export default {
   "nav.cart": { one: "Cart, {count} item", other: "Cart, {count} items" },
   "nav.chooseStore": "Choose store",
   "nav.storeLabel": "Store: {name}. Change store",
+  "nav.credit": "Product data from {off}, © Open Food Facts contributors, under the {licence}.",
+  "nav.creditLicence": "Open Database License (ODbL)",
   "nav.loading": "Loading…",
   "front.title": "Shopping at {store}",
   "front.changeStore": "Change store",

@@ -63,6 +63,8 @@ export default {
   "nav.cart": { one: "Handlekurv, {count} vare", other: "Handlekurv, {count} varer" },
   "nav.chooseStore": "Velg butikk",
   "nav.storeLabel": "Butikk: {name}. Bytt butikk",
+  "nav.credit": "Produktdata fra {off}, © Open Food Facts-bidragsyterne, under {licence}.",
+  "nav.creditLicence": "Open Database License (ODbL)",
   "nav.loading": "Laster …",
   "front.title": "Handle hos {store}",
   "front.changeStore": "Bytt butikk",
