@@ -11,12 +11,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from schema.ids import encode_id
+from schema.ids import decode_id, encode_id
 from server.db import Database
 from server.indexing import Indexer
 from server.runtime import Runtime
-from tests.clients import add_lines, client_of, graphql, new_cart
-from tests.rows import add_online_warehouse, add_product, add_store, fresh_ean13
+from tests.clients import (
+    add_lines,
+    client_of,
+    collect_at,
+    graphql,
+    new_cart,
+    place_order,
+    staff_sign_in,
+)
+from tests.rows import add_online_warehouse, add_product, add_staff, add_store, fresh_ean13
 from tests.server.test_product_pages import Statements, counted_runtime
 
 SEARCH = """
@@ -120,3 +128,51 @@ async def test_a_cart_view_costs_the_same_few_reads_for_any_number_of_lines(
     # The cart and its lines, the viewer, prices (prices, campaigns), the pages: 5 either way.
     assert counts == [5, 5], counts
     await runtime.pages.close()
+
+
+STORE_ORDERS = """
+query StoreOrders($storeId: ID, $first: Int!) {
+  storeOrders(storeId: $storeId, first: $first) {
+    edges { node { number status lines { quantity product { name
+      availability(storeId: $storeId) { here { available } } } } } }
+  }
+}
+"""
+
+
+async def test_the_staff_order_list_costs_the_same_few_reads_for_any_number_of_orders(
+    db: Database, tmp_path: Path
+) -> None:
+    store, codes, _ = await shelf(db, 6)
+    await add_staff(db, "disk@omnicart.test", store_code="OSL")
+    runtime, statements = await drained(db, tmp_path)
+    store_id = decode_id(store, "Store")
+    async with client_of(runtime) as client:
+        staff = await staff_sign_in(client, "disk@omnicart.test")
+        counts = []
+        for orders in (1, 4):
+            while await placed_count(client, staff, store) < orders:
+                lines = [(code, 1) for code in codes[: 1 + orders]]
+                await place_order(client, lines, collect_at(store_id))
+            body, sent = await counted(
+                runtime,
+                statements,
+                client,
+                STORE_ORDERS,
+                {"storeId": store, "first": 20},
+                headers=staff,
+            )
+            edges = body["data"]["storeOrders"]["edges"]
+            assert len(edges) == orders
+            assert all(line["product"]["name"] for e in edges for line in e["node"]["lines"])
+            counts.append(len(selects(sent)))
+            assert any("FROM product_pages p WHERE p.product_id IN" in s for s in sent), sent
+    # The viewer, the orders and their lines, statuses, the pages with stock: 8 either way.
+    assert counts == [8, 8], counts
+    await runtime.pages.close()
+    await runtime.search.close()
+
+
+async def placed_count(client: Any, staff: dict[str, str], store: str) -> int:
+    body = await graphql(client, STORE_ORDERS, {"storeId": store, "first": 100}, staff)
+    return len(body["data"]["storeOrders"]["edges"])
