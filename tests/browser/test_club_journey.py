@@ -118,9 +118,9 @@ def sign_up_with_the_club(page: Any, email: str) -> None:
     page.get_by_role("button", name="Create account").click()
 
 
-def notifications_shown(page: Any) -> list[dict[str, str]]:
-    """Wait until the service worker shows a notification; return those shown."""
-    deadline = time.monotonic() + WAIT_MS / 1000
+def notifications_shown(page: Any, seconds: float = WAIT_MS / 1000) -> list[dict[str, str]]:
+    """Wait up to `seconds` for the service worker to show a notification; return those shown."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         shown: list[dict[str, str]] = page.evaluate(
             """async () => (await (await navigator.serviceWorker.ready).getNotifications())
@@ -129,7 +129,7 @@ def notifications_shown(page: Any) -> list[dict[str, str]]:
         if shown:
             return shown
         time.sleep(0.1)
-    raise AssertionError("the service worker showed no notification")
+    return []
 
 
 def staff_app(new_context: Any, shop: Shop) -> Any:
@@ -190,12 +190,20 @@ def test_a_member_signs_up_orders_is_told_it_is_ready_and_earns_points(
     pushed = push_service.message_titled(f"^Order {number} is ready for pickup$")
     assert pushed["url"] == f"/#/orders/{order_id}"
     assert "Oslo" in pushed["body"] and number in pushed["body"]
+    assert pushed.get("tag"), pushed  # a repeat replaces the notification shown
+    phone.evaluate("navigator.serviceWorker.ready.then(() => true)")
     (registration,) = {w["registrationId"] for w in workers if not w["isDeleted"]}
-    devtools.send(
-        "ServiceWorker.deliverPushMessage",
-        {"origin": shop.url, "registrationId": registration, "data": json.dumps(pushed)},
-    )
-    shown = notifications_shown(phone)
+    shown: list[dict[str, str]] = []
+    for _ in range(3):
+        # A worker still starting (a loaded machine) may miss a delivery: hand it over again,
+        # as a push service retries; the tag keeps it one notification.
+        devtools.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": shop.url, "registrationId": registration, "data": json.dumps(pushed)},
+        )
+        shown = notifications_shown(phone, seconds=WAIT_MS / 3000)
+        if shown:
+            break
     assert shown == [{"title": pushed["title"], "body": pushed["body"], "url": pushed["url"]}]
     screenshot(phone, "club-journey-ready")
 
