@@ -79,33 +79,6 @@ export function stockPill(level, { showCount = true, where = null } = {}) {
   return h(`span.pill.pill-${level.status.toLowerCase().replaceAll("_", "-")}`, text);
 }
 
-/** A price block: the current price, the regular one struck through during a campaign. */
-export function priceBlock(price, { large = false } = {}) {
-  if (!price) return null;
-  const onCampaign = price.campaign && price.current.amount < price.regular.amount;
-  return h(
-    `div.price${large ? ".price-large" : ""}`,
-    h(`span.price-current${onCampaign ? ".price-campaign" : ""}`, { "data-testid": "price" }, price.current.formatted),
-    onCampaign ? h("s.price-regular", { "aria-label": `Regular price ${price.regular.formatted}` }, price.regular.formatted) : null,
-    onCampaign ? h("span.campaign-name", price.campaign.name) : null,
-  );
-}
-
-/** A product image with a neutral placeholder when there is none or it fails to load. */
-export function productImage(url, alt, size = "md") {
-  const placeholder = () =>
-    h(
-      `div.product-img.product-img-${size}.placeholder`,
-      alt ? { role: "img", "aria-label": alt } : { "aria-hidden": "true" },
-      svg("svg", { viewBox: "0 0 24 24", width: "40%", height: "40%", "aria-hidden": "true" },
-        svg("path", { fill: "currentColor", d: "M6 7V6a6 6 0 0 1 12 0v1h3v15H3V7zm2 0h8V6a4 4 0 0 0-8 0z" })),
-    );
-  if (!url) return placeholder();
-  const img = h(`img.product-img.product-img-${size}`, { src: url, alt, loading: "lazy", decoding: "async", referrerpolicy: "no-referrer" });
-  img.addEventListener("error", () => img.replaceWith(placeholder()), { once: true });
-  return img;
-}
-
 /** Disable a button while `work` runs, and re-enable it afterwards. */
 export async function busy(button, work) {
   const label = button.textContent;

@@ -11,7 +11,7 @@ import { gql, isUnsupported, payload } from "../api.js";
 import * as cartState from "../cart-state.js";
 import { code128Svg } from "../code128.js";
 import { localiseCredit } from "../credit.js";
-import { busy, h, heading, notice, priceBlock, productImage, replace } from "../dom.js";
+import { busy, h, heading, notice, replace } from "../dom.js";
 import { PRODUCT_CARD } from "../fragments.js";
 import { addMessages, dateTime, money, t } from "../i18n.js";
 import { reconnect } from "../live.js";
@@ -20,6 +20,7 @@ import kioskNb from "../messages/kiosk.nb.js";
 import { setUpPwa } from "../pwa.js";
 import { createScanner } from "../scanner.js";
 import * as session from "../session.js";
+import { priceView, productPicture } from "../product-view.js";
 
 session.useApp("kiosk");
 addMessages({ en: kioskEn, nb: kioskNb });
@@ -295,8 +296,8 @@ function renderCart() {
           h(
             "li.kiosk-line",
             { "data-gtin": line.product.gtin, "data-where": where },
-            productImage(line.product.imageUrl, "", "sm"),
-            h("div", h("div.card-title", t("kiosk.line", { quantity: line.quantity, name: line.product.name })), h("div.small", [line.product.brand, orderNote(line)].filter(Boolean).join(" · ")), priceBlock(line.product.price)),
+            productPicture(line.product.imageUrl, "", "sm"),
+            h("div", h("div.card-title", t("kiosk.line", { quantity: line.quantity, name: line.product.name })), h("div.small", [line.product.brand, orderNote(line)].filter(Boolean).join(" · ")), priceView(line.product.price)),
             h(`span.where.where-${where}`, { "data-testid": "kiosk-where" }, whereText(line, where)),
           ),
         ),

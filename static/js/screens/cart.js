@@ -3,10 +3,11 @@
 
 import { isUnsupported } from "../api.js";
 import * as cartState from "../cart-state.js";
-import { h, heading, notice, productImage, replace } from "../dom.js";
+import { h, heading, notice, replace } from "../dom.js";
 import { money, t } from "../i18n.js";
 import * as session from "../session.js";
 import { orderedLinesView } from "./handoff.js";
+import { productPicture } from "../product-view.js";
 
 /** The line's stock at the chosen store and online, and a warning when the store is short. */
 function stockNote(line) {
@@ -37,7 +38,7 @@ function lineView(line, feedback) {
   return h(
     "li.cart-line",
     { "data-line": line.id, "data-gtin": line.product.gtin },
-    productImage(line.product.imageUrl, "", "sm"),
+    productPicture(line.product.imageUrl, "", "sm"),
     h(
       "div",
       h("a.card-title", { href: `#/product/${line.product.gtin}` }, name),

@@ -3,9 +3,10 @@
 
 import { gql, isUnsupported } from "../api.js";
 import { date, money, t } from "../i18n.js";
-import { h, heading, notice, productImage, replace } from "../dom.js";
+import { h, heading, notice, replace } from "../dom.js";
 import { navigate } from "../router.js";
 import * as session from "../session.js";
+import { productPicture } from "../product-view.js";
 
 const PAGE_PRICE = `price { regular { amount currency } current { amount currency } member { amount currency } campaign { name endsAt } }`;
 
@@ -42,7 +43,7 @@ function offerCard(product) {
     h(
       "a.offer-card",
       { href: `#/product/${product.gtin}`, "data-gtin": product.gtin },
-      productImage(product.imageUrl, "", "md"),
+      productPicture(product.imageUrl, "", "md"),
       h(
         "span.offer-body",
         campaign ? h("span.campaign-name", campaign.name) : h("span.campaign-name.is-members", t("front.membersOffer")),

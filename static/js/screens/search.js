@@ -2,9 +2,10 @@
 // The filters live in the hash (#/search?q=…&brand=…) so a search can be shared and reloaded.
 
 import { gql, isUnsupported } from "../api.js";
-import { h, heading, notice, priceBlock, productImage, replace, stockPill } from "../dom.js";
+import { h, heading, notice, replace, stockPill } from "../dom.js";
 import { PRODUCT_CARD } from "../fragments.js";
 import * as session from "../session.js";
+import { priceView, productPicture } from "../product-view.js";
 
 const SEARCH = `query Search($query: String!, $filter: SearchFilter, $first: Int!, $after: String, $sort: SearchSort!, $storeId: ID) {
   search(query: $query, filter: $filter, first: $first, after: $after, sort: $sort) {
@@ -94,8 +95,8 @@ function resultCard(edge) {
     h(
       "a.product-card",
       { href: `#/product/${product.gtin}`, "data-gtin": product.gtin },
-      productImage(product.imageUrl, "", "sm"),
-      h("span.card-body", h("span.card-title", highlighted(edge.highlight, product.name)), h("span.card-meta", [product.brand, product.quantity].filter(Boolean).join(" · ")), priceBlock(product.price)),
+      productPicture(product.imageUrl, "", "sm"),
+      h("span.card-body", h("span.card-title", highlighted(edge.highlight, product.name)), h("span.card-meta", [product.brand, product.quantity].filter(Boolean).join(" · ")), priceView(product.price)),
       product.availability?.here ? stockPill(product.availability.here) : null,
     ),
   );
