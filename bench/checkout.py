@@ -36,6 +36,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import typer
+from stdnum import ean
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
@@ -100,7 +101,9 @@ async def seed(db: Database, *, carts: int, hot: int) -> Shop:
             product = Product(sku=f"HOT-{i}", name=f"Hot product {i}", categories=[], attributes={})
             session.add(product)
             await session.flush()
-            session.add(ProductBarcode(product_id=product.id, gtin=f"{7030000000000 + i:014d}"))
+            body = f"{703000000000 + i:012d}"
+            gtin = "0" + body + ean.calc_check_digit(body)
+            session.add(ProductBarcode(product_id=product.id, gtin=gtin, is_primary=True))
             session.add(Price(product_id=product.id, currency="NOK", amount=1990 + i))
             # Enough for every checkout and the baseline: contention, not scarcity.
             session.add(
