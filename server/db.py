@@ -8,6 +8,7 @@ import json
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from sqlalchemy import event, literal_column
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from server.config import Settings
 from server.errors import ServiceUnavailable
 from server.outages import is_database_busy
+from server.writer_line import WriterLine, let_go
 
 # Execution option naming the kind of BEGIN a SQLite write transaction needs.
 # The session every service takes first. The GraphQL layer names it through this alias, so
@@ -34,6 +36,17 @@ _SQLITE_BEGIN = "omnicart_sqlite_begin"
 # little ourselves and try again, until the busy timeout is spent.
 _BUSY_SLICE_MS = 20
 _BUSY_PAUSE_S = 0.002
+_BUSY_MESSAGE = "The database is busy with other writers right now; try again in a moment."
+
+
+@dataclass
+class _WriterTurns:
+    """One event loop's SQLite writers: their queue, the one writing, its line between processes."""
+
+    line: WriterLine | None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    owner: asyncio.Task[Any] | None = None
+    deadline: float = 0.0
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
@@ -178,12 +191,9 @@ class Database:
                 self._side_engine, expire_on_commit=False, autoflush=False
             )
         # One queue of SQLite writers per event loop (tests run several loops in one process).
-        self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+        self._writer_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _WriterTurns] = (
             weakref.WeakKeyDictionary()
         )
-        self._writer_owners: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, asyncio.Task[Any] | None
-        ] = weakref.WeakKeyDictionary()
         self.read_sessions = async_sessionmaker(
             self.engine, class_=SerializedSession, expire_on_commit=False, autoflush=False
         )
@@ -227,41 +237,65 @@ class Database:
         """Wait in line, first come first served, for this process's turn to write to SQLite.
 
         SQLite lets one writer in at a time and makes the others poll its file lock with
-        growing sleeps, which under contention turns into seconds of tail latency. Queueing
-        writers of this process here instead hands the lock over the moment it is free;
-        other processes still meet the file lock and its busy timeout. PostgreSQL needs no
-        line: it locks rows.
+        growing sleeps, which under contention turns into seconds of tail latency and lets
+        one worker's queue starve another's. Writers of this process queue here instead,
+        and the one at the front waits in the line shared by every omnicart process on the
+        file (``server.writer_line``), held for exactly the write transaction: the lock is
+        handed over the moment it is free, within a process and across processes. That
+        wait is bounded by ``OMNICART_SQLITE_BUSY_TIMEOUT_MS``, then ``ServiceUnavailable``
+        (try again). PostgreSQL needs no line: it locks rows.
         """
         if not self.is_sqlite:
             yield
             return
         loop = asyncio.get_running_loop()
-        lock = self._writer_locks.get(loop)
-        if lock is None:
-            lock = self._writer_locks[loop] = asyncio.Lock()
+        turns = self._writer_turns.get(loop)
+        if turns is None:
+            turns = self._writer_turns[loop] = _WriterTurns(WriterLine.for_url(self.url))
         task = asyncio.current_task()
-        if self._writer_owners.get(loop) is task:
+        if turns.owner is task:
             raise RuntimeError("a write transaction was opened inside another one in the same task")
-        async with lock:
-            self._writer_owners[loop] = task
+        async with turns.lock:
+            turns.owner = task
             try:
-                yield
+                turns.deadline = loop.time() + self._busy_timeout_s
+                held = await self._wait_in_line(turns)
+                try:
+                    yield
+                finally:
+                    if held is not None:
+                        let_go(held)
             finally:
-                self._writer_owners.pop(loop, None)
+                turns.owner = None
+
+    async def _wait_in_line(self, turns: _WriterTurns) -> int | None:
+        """Take the lock of the line between processes, if there is one, before the deadline."""
+        if turns.line is None:
+            return None
+        try:
+            return await turns.line.take(turns.deadline - asyncio.get_running_loop().time())
+        except TimeoutError as exc:
+            raise ServiceUnavailable(_BUSY_MESSAGE) from exc
 
     async def lock_for_writing(self, session: AsyncSession) -> None:
         """SQLite: begin the write session's transaction now, waiting for the write lock.
 
-        Writers of this process queue in ``writer_turn``; one of another process (a second
-        worker) holds the file lock, and BEGIN IMMEDIATE is tried again every few
-        milliseconds until ``OMNICART_SQLITE_BUSY_TIMEOUT_MS`` is spent, then the request
-        answers ``ServiceUnavailable`` (try again), never a raw "database is locked".
+        Inside ``writer_turn`` this process's turn and the line between omnicart processes
+        are already taken, so BEGIN IMMEDIATE gets the lock at once. Only a writer outside
+        that line (the ``sqlite3`` tool, a process without ``fcntl``) can still hold it:
+        then BEGIN IMMEDIATE is tried again every few milliseconds until what is left of
+        ``OMNICART_SQLITE_BUSY_TIMEOUT_MS`` is spent, and the request answers
+        ``ServiceUnavailable`` (try again), never a raw "database is locked".
         PostgreSQL: nothing to do (it locks rows).
         """
         if not self.is_sqlite:
             return
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._busy_timeout_s
+        turns = self._writer_turns.get(loop)
+        if turns is not None and turns.owner is asyncio.current_task():
+            deadline = turns.deadline
+        else:
+            deadline = loop.time() + self._busy_timeout_s
         while True:
             try:
                 await session.connection()
@@ -271,9 +305,7 @@ class Database:
                     raise
                 await session.rollback()
                 if loop.time() >= deadline:
-                    raise ServiceUnavailable(
-                        "The database is busy with other writers right now; try again in a moment."
-                    ) from exc
+                    raise ServiceUnavailable(_BUSY_MESSAGE) from exc
                 await asyncio.sleep(_BUSY_PAUSE_S)
 
     @asynccontextmanager
