@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, false, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models import Cart, CartClaim, CartLine
@@ -167,25 +167,29 @@ def visible_customer(viewer: Viewer, cart: CartView) -> int | None:
     return None
 
 
+_CART_ROW = select(_CARTS.c.id, _CARTS.c.version, _CARTS.c.customer_id, _CARTS.c.updated_at)
+_CART_BY_ID = _CART_ROW.where(_CARTS.c.id == bindparam("cart"))
+_LINES_OF = (
+    select(_LINES.c.id, _LINES.c.product_id, _LINES.c.quantity)
+    .where(_LINES.c.cart_id == bindparam("cart"))
+    .order_by(_LINES.c.id)
+)
+
+
+@functools.cache
+def _reachable_cart(shape: tuple[bool, bool, bool]) -> Select[Any]:
+    return _CART_BY_ID.where(reach_condition(*shape))
+
+
 async def lines_of(session: AsyncSession, cart_id: int) -> tuple[LineView, ...]:
     """Return a cart's lines in the order they were first added."""
-    rows = await session.execute(
-        select(CartLine.id, CartLine.product_id, CartLine.quantity)
-        .where(CartLine.cart_id == cart_id)
-        .order_by(CartLine.id)
-    )
+    rows = await session.execute(_LINES_OF, {"cart": cart_id})
     return tuple(LineView(i, p, q) for i, p, q in rows)
 
 
 async def load_view(session: AsyncSession, cart_id: int) -> CartView | None:
     """Return the current state of a cart whatever its status, or None when there is none."""
-    row = (
-        await session.execute(
-            select(Cart.id, Cart.version, Cart.customer_id, Cart.updated_at).where(
-                Cart.id == cart_id
-            )
-        )
-    ).one_or_none()
+    row = (await session.execute(_CART_BY_ID, {"cart": cart_id})).one_or_none()
     if row is None:
         return None
     return CartView(
@@ -197,12 +201,9 @@ async def cart_for_viewer(
     session: AsyncSession, viewer: Viewer, cart_id: int, now: datetime
 ) -> CartView | None:
     """Return the cart if ``viewer`` may see it; None when it is missing and when not theirs."""
+    stmt = _reachable_cart(reach_shape(viewer))
     row = (
-        await session.execute(
-            select(Cart.id, Cart.version, Cart.customer_id, Cart.updated_at).where(
-                Cart.id == cart_id, reachable_by(viewer, now)
-            )
-        )
+        await session.execute(stmt, {"cart": cart_id, **reach_values(viewer, now)})
     ).one_or_none()
     if row is None:
         return None
@@ -242,11 +243,13 @@ async def active_carts_of(
     }
 
 
+_ACTIVE_CART_OF = select(_CARTS.c.id).where(
+    _CARTS.c.customer_id == bindparam("customer"), _CARTS.c.status == CartStatus.ACTIVE
+)
+
+
 async def active_cart_of(session: AsyncSession, customer_id: int) -> CartView | None:
     """Return a customer's active cart, or None when they have none yet."""
-    cart_id = (
-        await session.execute(
-            select(Cart.id).where(Cart.customer_id == customer_id, Cart.status == CartStatus.ACTIVE)
-        )
-    ).scalar_one_or_none()
+    values = {"customer": customer_id}
+    cart_id = (await session.execute(_ACTIVE_CART_OF, values)).scalar_one_or_none()
     return None if cart_id is None else await load_view(session, cart_id)
