@@ -207,7 +207,7 @@ async def create_cart(
         holder = viewer
     else:
         token = new_token(CART_PREFIX)
-        cart_id = await _new_cart(session, now, token_hash=token_hash(token))
+        cart_id = await _new_cart(session, now, hashed_token=token_hash(token))
         created = NewCart(CartView(cart_id, 1, None, now, ()), token)
         holder = replace(viewer, cart_token_hash=token_hash(token))
     if not lines:
@@ -223,10 +223,10 @@ async def _new_cart(
     now: datetime,
     *,
     customer_id: int | None = None,
-    token_hash: str | None = None,
+    hashed_token: str | None = None,
 ) -> int:
     """Insert an active cart at version 1 for a customer or a token's hash; return its id."""
-    values = {"customer": customer_id, "token_hash": token_hash, "now": now}
+    values = {"customer": customer_id, "token_hash": hashed_token, "now": now}
     return int((await session.execute(_NEW_CART, values)).scalar_one())
 
 
