@@ -15,7 +15,7 @@ The baseline, measured in the same run on the same server first: the writers alo
 same clients doing only the cart changes and checkouts, no lookups or searches), for
 ``--baseline-seconds``. The table shows, per kind, requests, req/s, p50/p99 and errors,
 for the mix and the baseline, and the write p50/p99 and errors of the mix next to the
-baseline's (issue 12 asks, of the 50-client mix: write p99 < 500 ms, 0 errors).
+baseline's (the target for the 50-client mix: write p99 < 500 ms, 0 errors).
 
     .venv/bin/python bench/mixed.py [--seconds 60] [--clients 50] [--baseline-seconds 10]
         [--workers 1 --workers 2] [--no-sqlite]
