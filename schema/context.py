@@ -175,8 +175,14 @@ class Context:
         client = self.request.client
         return client.host if client else "unknown"
 
-    async def viewer(self) -> Viewer:
-        """Return who is asking, resolved from the credentials once per operation (or event)."""
+    async def viewer(self, *, ahead_of_write: bool = False) -> Viewer:
+        """Return who is asking, resolved from the credentials once per operation (or event).
+
+        ``ahead_of_write``: a mutation asks before its service call, and while its write
+        transaction has not begun a bearer token is read in a short read session of its
+        own, outside SQLite's writer turn and before any row lock, so the write transaction
+        holds only the service's statements. A guest (cart token only) reads nothing.
+        """
         bearer, cart_token = self.credentials()
         delivery = self._delivery()
         if delivery is not None:
@@ -187,18 +193,14 @@ class Context:
             return delivery.viewer
         async with self._viewer_lock:
             if self._viewer is None:
-                self._viewer = await self._resolve_viewer(bearer, cart_token)
+                ahead = ahead_of_write and self.write and self._session is None
+                self._viewer = await self._resolve_viewer(bearer, cart_token, ahead=ahead)
         return self._viewer
 
-    async def _resolve_viewer(self, bearer: str | None, cart_token: str | None) -> Viewer:
-        """Resolve the credentials in the open session, or before a write begins, in a read.
-
-        A write operation asks who is asking before its transaction opens (``run_mutation``):
-        a bearer token is looked up in a short read session of its own, outside SQLite's
-        writer turn and before any row lock, so the write transaction holds only the
-        service's statements. A guest (cart token only) reads nothing either way.
-        """
-        if self._session is not None or not self.write:
+    async def _resolve_viewer(
+        self, bearer: str | None, cart_token: str | None, *, ahead: bool
+    ) -> Viewer:
+        if not ahead:
             session = await self.session()
             return await resolve_viewer(session, bearer=bearer, cart_token=cart_token, now=utcnow())
         read = self.runtime.db.operation_session(write=False)

@@ -24,11 +24,12 @@ service call is all it writes, so it commits the moment the call returns, before
 ``payload_of`` runs (``Context.commit_write``): SQLite's writer turn and file lock, and
 PostgreSQL's row locks on hot stock rows, are held for the call's statements only, not
 while the payload resolves (loaders, prices, pages, JSON), which reads committed state in a
-read session. A refusal releases them just as soon. Who is asking was resolved before the
-transaction began (``Context.viewer``: a bearer token is read in a short read session of
-its own). So a failure after the commit (a payload field's, say) no longer undoes the write:
-the answer carries the error, as a reply lost on the way would, and a retry with the same
-idempotency key replays the result. A failed commit answers no data, as before.
+read session. A refusal releases them just as soon. Who is asking is resolved before the
+transaction begins (``Context.viewer(ahead_of_write=True)``: a bearer token is read in a
+short read session of its own). So a failure after the commit (a payload field's, say) no
+longer undoes the write: the answer carries the error, as a reply lost on the way would,
+and a retry with the same idempotency key replays the result. A failed commit answers no
+data, as before.
 
 Operations of several root fields keep one transaction to the end, so a field that fails
 at the top level rolls its siblings back; so do those that count attempts (their count must
@@ -94,8 +95,8 @@ class Call:
         return await self.ctx.attempts()
 
 
-async def _call_of(ctx: Context) -> Call:
-    viewer = await ctx.viewer()
+async def _call_of(ctx: Context, *, ahead_of_write: bool) -> Call:
+    viewer = await ctx.viewer(ahead_of_write=ahead_of_write)
     return Call(ctx, await ctx.session(), viewer, utcnow())
 
 
@@ -113,7 +114,7 @@ async def run_mutation(
     ctx = context_of(info)
     if ctx.shape.lone and not ctx.write:
         raise RuntimeError("a lone mutation has committed: one run_mutation per mutation field")
-    given = await _call_of(ctx)
+    given = await _call_of(ctx, ahead_of_write=True)
     if ctx.shape.lone:
         return await _run_lone(ctx, given, payload, call, payload_of)
     try:
@@ -157,6 +158,7 @@ async def run_in_operation(info: Info, call: Callable[[Call], Awaitable[T]]) -> 
     """
     ctx = context_of(info)
     assert ctx.write, "a query that writes is declared with metadata=WRITES (schema.writes)"
-    given = await _call_of(ctx)
+    # Its viewer is read in its one transaction, with the lookup and the audit row.
+    given = await _call_of(ctx, ahead_of_write=False)
     async with given.session.begin_nested():
         return await call(given)
