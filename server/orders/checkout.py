@@ -9,9 +9,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, insert, select
+from sqlalchemy import ColumnElement, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import pricing
@@ -77,6 +77,15 @@ _LINE_SNAPSHOT = (
     "line_total",
     "returned_quantity",
 )
+
+# Built once, executed as Core statements with a parameter set per row: no ORM bulk path,
+# no statement (and no compiled form) built per checkout.
+_ORDERS = cast(Table, Order.__table__)
+_LINES = cast(Table, OrderLine.__table__)
+_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
+_INSERT_HISTORY = insert(cast(Table, OrderStatusChange.__table__))
+_INSERT_LINES = insert(_LINES).returning(_LINES.c.position, _LINES.c.id)
+_INSERT_RESERVATIONS = insert(cast(Table, StockReservation.__table__))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,13 +200,8 @@ async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -
     plan = await _plan(session, write, locked, member=shopper.member)
     # The customer's language preference wins over the request's Accept-Language.
     values = _order_values(write, plan, locked, shopper.language or write.request.language)
-    order_id = (
-        await session.execute(
-            insert(Order)
-            .values(**values, idempotency_key=g.key, request_hash=g.request_hash)
-            .returning(Order.id)
-        )
-    ).scalar_one()
+    row = {**values, "idempotency_key": g.key, "request_hash": g.request_hash}
+    order_id = (await session.execute(_INSERT_ORDER, row)).scalar_one()
     await _record_placed(session, order_id, g.viewer, g.now)
     line_ids = await _insert_lines(session, order_id, plan, g.now)
     cart, changed = await _after(session, write, locked, plan, g.now)
@@ -209,10 +213,12 @@ async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -
         order_total=plan.totals.total,
         now=g.now,
     )
-    # One outbox INSERT: the products (search follows their stock) and the order, whose
-    # basket counts and "placed" messages are written after commit by
+    # One outbox INSERT: the products' stock (search follows it; their pages stay usable)
+    # and the order, whose basket counts and "placed" messages are written after commit by
     # ``server.orders.placed.follow_placed_orders``, not in this request.
-    await record_product_changes(session, plan.product_ids, also=[(ORDER_PLACED, order_id)])
+    await record_product_changes(
+        session, plan.product_ids, stock_only=True, also=[(ORDER_PLACED, order_id)]
+    )
     # Last the hottest rows, stock: other checkouts of these products wait only until commit.
     shortfalls = await stock.reserve(session, plan.location_id, plan.wanted, g.now)
     if shortfalls:
@@ -333,18 +339,16 @@ async def _insert_lines(
 ) -> list[int]:
     """Insert the order lines and one held reservation per line; return the line ids.
 
-    Each is one multi-row INSERT; the lines' ids are matched to them by position, which
-    RETURNING names (its row order is not promised).
+    Each is one statement (SQLAlchemy batches the rows into one INSERT); the lines' ids are
+    matched to them by position, which RETURNING names (its row order is not promised).
     """
     returned = await session.execute(
-        insert(OrderLine)
-        .values([{"order_id": order_id, **row} for row in plan.rows])
-        .returning(OrderLine.position, OrderLine.id)
+        _INSERT_LINES, [{"order_id": order_id, **row} for row in plan.rows]
     )
     by_position: dict[int, int] = {position: line_id for position, line_id in returned}
     line_ids = [by_position[row["position"]] for row in plan.rows]
     await session.execute(
-        insert(StockReservation),
+        _INSERT_RESERVATIONS,
         [
             {
                 "order_id": order_id,
@@ -367,14 +371,15 @@ async def _record_placed(
     """Write the first step of the order's history: placed, by whom."""
     actor_kind, actor_id = actor_of(viewer)
     await session.execute(
-        insert(OrderStatusChange).values(
-            order_id=order_id,
-            from_status=None,
-            to_status=OrderStatus.PLACED,
-            actor_kind=actor_kind,
-            actor_id=actor_id,
-            at=now,
-        )
+        _INSERT_HISTORY,
+        {
+            "order_id": order_id,
+            "from_status": None,
+            "to_status": OrderStatus.PLACED,
+            "actor_kind": actor_kind,
+            "actor_id": actor_id,
+            "at": now,
+        },
     )
 
 

@@ -6,7 +6,8 @@ other movements change ``stock_levels`` with one UPDATE per product, also in pro
 order, so two transactions never wait on each other's rows the other way round (no
 deadlock). Reservation rows (per order line and location) change in the same
 transaction, so the ``held`` ones always add up to ``StockLevel.reserved``. Each movement
-notes the products in the outbox, so the search index's "in stock at" filters follow;
+notes the products in the outbox as a stock-only change, so the search index's "in stock
+at" filters follow while their pages stay usable;
 those that raise availability (release, restock) fulfil the back-in-stock requests
 waiting there (``server.notifications.back_in_stock.check_available``).
 """
@@ -165,7 +166,7 @@ async def release(session: AsyncSession, order_id: int, now: datetime) -> int:
             .values(reserved=StockLevel.reserved - quantity, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-    await record_product_changes(session, [pid for _, pid in units])
+    await record_product_changes(session, [pid for _, pid in units], stock_only=True)
     by_location: dict[int, list[int]] = defaultdict(list)
     for location_id, product_id in units:
         by_location[location_id].append(product_id)
@@ -192,7 +193,7 @@ async def consume(session: AsyncSession, order_id: int, now: datetime) -> int:
     await note_changes(
         session, taken, kind=StockMovementKind.SALE, source=_ORDER, order_id=order_id, now=now
     )
-    await record_product_changes(session, [pid for _, pid in units])
+    await record_product_changes(session, [pid for _, pid in units], stock_only=True)
     return sum(units.values())
 
 
@@ -227,7 +228,7 @@ async def restock(
     await note_changes(
         session, back, kind=StockMovementKind.RETURN, source=_ORDER, order_id=order_id, now=now
     )
-    await record_product_changes(session, units)
+    await record_product_changes(session, units, stock_only=True)
     await check_available(session, location_id, list(units), now)
 
 

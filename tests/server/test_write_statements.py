@@ -148,3 +148,29 @@ async def test_a_checkout_of_five_lines_sends_its_pinned_statements(
         for line in payload["order"]["lines"]
     ] == [(f"Product {i}", int(code), 2, 1000 + i) for i, code in enumerate(codes)]
     assert len(sent) == CHECKOUT_OF_5[db.engine.dialect.name], "\n".join(sent)
+
+
+async def test_a_checkout_after_another_of_the_same_products_sends_as_many(
+    db: Database, tmp_path: Path
+) -> None:
+    """The first checkout's stock change, not yet drained, leaves the pages usable."""
+    store_id, codes = await five_products(db)
+    runtime = runtime_for(db, tmp_path, index_on_start=False)
+    await Indexer(db, runtime.search, runtime.settings.currency).drain()
+    fulfilment = {"clickAndCollect": {"storeId": encode_id("Store", store_id)}}
+    async with client_of(runtime) as client:
+        sent: list[list[str]] = []
+        for _ in range(2):
+            cart, reach = await filled_cart(client, [(code, 1) for code in codes])
+            request = {
+                "cartId": cart["id"],
+                "expectedVersion": cart["version"],
+                "fulfilment": fulfilment,
+            }
+            with statements_of(db) as statements:
+                body = await graphql(client, PLACE, {"input": request}, reach)
+            assert body["data"]["checkout"]["errors"] == [], body  # type: ignore[index]
+            sent.append(statements)
+    await runtime.close()
+    expected = CHECKOUT_OF_5[db.engine.dialect.name]
+    assert [len(statements) for statements in sent] == [expected, expected], sent
