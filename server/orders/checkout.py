@@ -9,9 +9,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, insert, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import pricing
@@ -25,10 +25,6 @@ from server.club.membership import shopper_of
 from server.errors import IdempotencyKeyReused, NotFound
 from server.models import (
     Cart,
-    Order,
-    OrderLine,
-    OrderStatusChange,
-    StockReservation,
 )
 from server.orders import stock
 from server.orders.access import shopper_placed
@@ -55,13 +51,13 @@ from server.orders.views import (
     order_for_key,
     request_hash_of,
 )
+from server.orders.writing import PlacedRows, write_order
 from server.outbox import record_product_changes
 from server.states import (
     CartStatus,
     FulfilmentMethod,
     OrderChannel,
     OrderStatus,
-    ReservationStatus,
 )
 from server.viewer import Viewer
 
@@ -77,15 +73,6 @@ _LINE_SNAPSHOT = (
     "line_total",
     "returned_quantity",
 )
-
-# Built once, executed as Core statements with a parameter set per row: no ORM bulk path,
-# no statement (and no compiled form) built per checkout.
-_ORDERS = cast(Table, Order.__table__)
-_LINES = cast(Table, OrderLine.__table__)
-_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
-_INSERT_HISTORY = insert(cast(Table, OrderStatusChange.__table__))
-_INSERT_LINES = insert(_LINES).returning(_LINES.c.position, _LINES.c.id)
-_INSERT_RESERVATIONS = insert(cast(Table, StockReservation.__table__))
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,9 +188,8 @@ async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -
     # The customer's language preference wins over the request's Accept-Language.
     values = _order_values(write, plan, locked, shopper.language or write.request.language)
     row = {**values, "idempotency_key": g.key, "request_hash": g.request_hash}
-    order_id = (await session.execute(_INSERT_ORDER, row)).scalar_one()
-    await _record_placed(session, order_id, g.viewer, g.now)
-    line_ids = await _insert_lines(session, order_id, plan, g.now)
+    placed = PlacedRows(row, actor_of(g.viewer), plan.rows, plan.location_id, g.now)
+    order_id, line_ids = await write_order(session, placed)
     cart, changed = await _after(session, write, locked, plan, g.now)
     await points.hold_for_order(
         session,
@@ -332,55 +318,6 @@ def _order_values(
         "contact_email": write.request.contact.email,
         "contact_phone": write.request.contact.phone,
     }
-
-
-async def _insert_lines(
-    session: AsyncSession, order_id: int, plan: CheckoutPlan, now: datetime
-) -> list[int]:
-    """Insert the order lines and one held reservation per line; return the line ids.
-
-    Each is one statement (SQLAlchemy batches the rows into one INSERT); the lines' ids are
-    matched to them by position, which RETURNING names (its row order is not promised).
-    """
-    returned = await session.execute(
-        _INSERT_LINES, [{"order_id": order_id, **row} for row in plan.rows]
-    )
-    by_position: dict[int, int] = {position: line_id for position, line_id in returned}
-    line_ids = [by_position[row["position"]] for row in plan.rows]
-    await session.execute(
-        _INSERT_RESERVATIONS,
-        [
-            {
-                "order_id": order_id,
-                "order_line_id": line_id,
-                "location_id": plan.location_id,
-                "product_id": row["product_id"],
-                "quantity": row["quantity"],
-                "status": ReservationStatus.HELD,
-                "created_at": now,
-            }
-            for line_id, row in zip(line_ids, plan.rows, strict=True)
-        ],
-    )
-    return line_ids
-
-
-async def _record_placed(
-    session: AsyncSession, order_id: int, viewer: Viewer, now: datetime
-) -> None:
-    """Write the first step of the order's history: placed, by whom."""
-    actor_kind, actor_id = actor_of(viewer)
-    await session.execute(
-        _INSERT_HISTORY,
-        {
-            "order_id": order_id,
-            "from_status": None,
-            "to_status": OrderStatus.PLACED,
-            "actor_kind": actor_kind,
-            "actor_id": actor_id,
-            "at": now,
-        },
-    )
 
 
 async def _after(
