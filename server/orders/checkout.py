@@ -21,7 +21,7 @@ from server.carts.service import lock_customer
 from server.carts.versioning import Guard, Locked, bump_version, run_versioned
 from server.carts.views import reachable_by
 from server.club import points
-from server.club.membership import shopper_of
+from server.club.membership import decode_shopper, shopper_returning
 from server.errors import IdempotencyKeyReused, NotFound
 from server.models import (
     Cart,
@@ -105,12 +105,12 @@ class _CheckoutWrite:
     pickup_days: int
 
     async def lock(self, session: AsyncSession) -> Locked | None:
-        """Lock the customer (if any), then bump the cart's version, reading the plan with it.
+        """Lock the customer (if any), then bump the cart's version, reading plan and shopper.
 
         Ordering the whole cart closes it in the same statement (a refusal rolls it back).
         """
         values = {"status": CartStatus.CLOSED} if self.request.line_ids is None else {}
-        returning = plan_returning(session, self.fulfilment)
+        returning = [*plan_returning(session, self.fulfilment), shopper_returning(session)]
         return await _lock_cart(session, self.guard, values=values, returning=returning)
 
     async def kept(self, session: AsyncSession) -> CheckoutResult | None:
@@ -183,7 +183,7 @@ async def checkout(
 async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -> CheckoutResult:
     """Write the order, its lines, reservations and first status; take the stock last."""
     g = write.guard
-    shopper = await shopper_of(session, locked.customer_id)
+    shopper = decode_shopper(locked.extra[2])
     plan = await _plan(session, write, locked, member=shopper.member)
     # The customer's language preference wins over the request's Accept-Language.
     values = _order_values(write, plan, locked, shopper.language or write.request.language)

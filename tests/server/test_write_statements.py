@@ -17,7 +17,7 @@ from sqlalchemy import event
 from schema.ids import encode_id
 from server.db import Database
 from server.indexing import Indexer
-from tests.clients import client_for, client_of, filled_cart, graphql, runtime_for
+from tests.clients import client_for, client_of, filled_cart, graphql, runtime_for, sign_up
 from tests.documents import ADD_LINES
 from tests.rows import add_product, add_store, fresh_ean13
 
@@ -44,6 +44,10 @@ mutation Remove($input: CartLinesRemoveInput!) {
 # outbox INSERT (the products and the order), and the stock reservation (PostgreSQL: its
 # row locks in a CTE of the same statement). No savepoint.
 CHECKOUT_OF_5 = {"sqlite": 8, "postgresql": 4}
+# A signed-in customer's: as a guest's, and their session read, their row locked before the
+# bump (whose RETURNING also says whether they are a member and their language: no read of
+# its own) and their fresh cart.
+CUSTOMER_CHECKOUT_OF_5 = {"sqlite": 11, "postgresql": 7}
 PLACE = """
 mutation Place($input: CheckoutInput!) {
   checkout(input: $input) {
@@ -175,3 +179,24 @@ async def test_a_checkout_after_another_of_the_same_products_sends_as_many(
     await runtime.close()
     expected = CHECKOUT_OF_5[db.engine.dialect.name]
     assert [len(statements) for statements in sent] == [expected, expected], sent
+
+
+async def test_a_customers_checkout_sends_its_pinned_statements(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, codes = await five_products(db)
+    runtime = runtime_for(db, tmp_path, index_on_start=False)
+    await Indexer(db, runtime.search, runtime.settings.currency).drain()
+    async with client_of(runtime) as client:
+        customer = await sign_up(client, "kari@omnicart.test")
+        cart, reach = await filled_cart(client, [(code, 2) for code in codes], customer)
+        request = {
+            "cartId": cart["id"],
+            "expectedVersion": cart["version"],
+            "fulfilment": {"clickAndCollect": {"storeId": encode_id("Store", store_id)}},
+        }
+        with statements_of(db) as sent:
+            body = await graphql(client, PLACE, {"input": request}, reach)
+    await runtime.close()
+    assert body["data"]["checkout"]["errors"] == [], body  # type: ignore[index]
+    assert len(sent) == CUSTOMER_CHECKOUT_OF_5[db.engine.dialect.name], "\n".join(sent)
