@@ -110,22 +110,20 @@ async def hold_for_order(
     customer_id: int | None,
     points: int,
     *,
-    member: bool,
     order_id: int,
     order_total: int,
     now: datetime,
 ) -> None:
     """Hold ``points`` of the member's balance for an order being placed.
 
-    ``member`` says whether the customer is a club member (the checkout read it with the
-    cart's lock). Under the customer's row lock (on SQLite the write lock) the balance is
-    read and the ``held`` row written, so of concurrent checkouts only those the balance
-    covers succeed; the rest get ``INSUFFICIENT_POINTS``.
+    Under the customer's row lock (on SQLite the write lock) the balance is read and the
+    ``held`` row written, so of concurrent checkouts only those the balance covers succeed;
+    the rest get ``INSUFFICIENT_POINTS``.
     """
     check_use(points, order_total)
     if points == 0:
         return
-    if customer_id is None or not member:
+    if customer_id is None or not await is_member(session, customer_id):
         raise PermissionDenied("Only club members pay with points.", field="usePoints")
     await lock_customer(session, customer_id)
     have = await balance(session, customer_id)

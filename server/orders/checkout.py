@@ -195,7 +195,6 @@ async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -
         session,
         locked.customer_id,
         write.request.use_points,
-        member=shopper.member,
         order_id=order_id,
         order_total=plan.totals.total,
         now=g.now,
