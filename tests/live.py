@@ -47,6 +47,14 @@ def listening_socket() -> socket.socket:
     return sock
 
 
+# uvicorn closes a connection idle for its keep-alive (5 s by default) and httpx's pool reuses
+# one idle for up to 5 s: a request sent on such a connection while the server's loop is busy
+# (the close runs after the request's bytes arrived, unread) is answered by a reset,
+# httpx.ReadError, and a checkout cannot be retried blindly. Test servers keep idle
+# connections open longer than any test runs.
+KEEP_ALIVE_S = 600
+
+
 @contextmanager
 def serve_in_thread(settings: Settings) -> Iterator[str]:
     """Serve a fresh app for ``settings`` with uvicorn on a thread; yield its base URL."""
@@ -54,7 +62,13 @@ def serve_in_thread(settings: Settings) -> Iterator[str]:
 
     app = create_app(settings, migrate=False)
     sock = listening_socket()
-    config = uvicorn.Config(app, ws="websockets-sansio", log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        ws="websockets-sansio",
+        log_level="warning",
+        lifespan="on",
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -82,7 +96,7 @@ def serve_in_process(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
     command = [
         sys.executable, "-m", "uvicorn", "omnicart.app:app_from_env", "--factory",
         "--fd", str(fd), "--ws", "websockets-sansio", "--log-level", "warning",
-        "--workers", str(workers),
+        "--workers", str(workers), "--timeout-keep-alive", str(KEEP_ALIVE_S),
     ]  # fmt: skip
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     process = subprocess.Popen(command, cwd=ROOT, env=full_env, pass_fds=(fd,))
