@@ -1,22 +1,29 @@
 """Benchmark cart mutations and live updates against a plain Starlette endpoint (same write).
 
-Every server is a real uvicorn process on loopback:
+Every server is a real uvicorn process on loopback, and the writes come from wrk
+(``bench/writes.lua``) in a process of its own:
 
-* **plain**: a bare Starlette JSON endpoint (``POST /add``) that runs the cart write alone —
-  ``UPDATE carts SET version = version + 1 … RETURNING version`` and an upsert of the line,
-  in one transaction through the same ``Database`` layer (BEGIN IMMEDIATE on SQLite);
-* **omnicart, in-process broker**: ``omnicart.app:app_from_env``, one process;
-* **omnicart, Redis broker**: two processes sharing the database and Redis; mutations go to
-  the first, the subscriber listens on the second.
+* **plain**: ``bench/plain_writes.py``'s bare Starlette JSON endpoint (``POST /add``), one
+  process, that runs the cart write alone — ``UPDATE carts SET version = version + 1 …
+  RETURNING version`` and an upsert of the line, in one transaction through the same
+  ``Database`` layer (BEGIN IMMEDIATE on SQLite);
+* **omnicart**: ``omnicart.app:app_from_env`` with each ``--workers`` count (1 and 2 by
+  default, as ``omnicart serve --workers N`` runs them: live events through the database
+  between workers, or through ``--broker-url``), pinned with taskset to other CPUs than wrk
+  when there are enough.
 
-Throughput: ``--clients`` concurrent HTTP clients, each on its own cart, send ``cartLinesAdd``
-(or ``POST /add``) for ``--seconds``; mutations per second and the ratio to plain are shown.
+Throughput: ``--clients`` wrk connections send ``cartLinesAdd`` (or ``POST /add``) for
+``--seconds``, each request with its own prepared cart id and token, taken in turn from
+``--carts`` carts (many more than connections, so two writes in flight almost never share a
+cart); writes per second, wrk's p50/p99, errors, the server processes' CPU milliseconds
+per write (from /proc) and the ratio to plain are shown.
 Event delay: one graphql-transport-ws subscriber on a cart, another connection sends a
 mutation, and the time until the subscriber holds the new version is measured (``--events``
-samples, p50/p99), next to the plain endpoint's write round trip as the baseline.
+samples, p50/p99), next to the plain endpoint's write round trip (one client) as the baseline.
 
 Run: ``.venv/bin/python bench/cart.py [--database-url postgresql+asyncpg://…]
-[--redis-url redis://127.0.0.1:6379/0] [--seconds 8] [--clients 8] [--events 200]``.
+[--workers 1 --workers 2] [--broker-url redis://127.0.0.1:6379/0] [--seconds 8]
+[--clients 8] [--carts 256] [--events 200] [--no-pin]``.
 SQLite in a temporary directory is the default database.
 """
 
@@ -26,14 +33,12 @@ import argparse
 import asyncio
 import json
 import os
-import socket
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +49,18 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import answers, percentile, running  # noqa: E402
+from bench.loadgen import (  # noqa: E402
+    Drive,
+    Measured,
+    Prepared,
+    Server,
+    percentile,
+    pinning,
+    print_measured,
+    served,
+    write_requests,
+    wrk_writes,
+)
 from server.db import Database  # noqa: E402
 
 ADD = """
@@ -56,6 +72,7 @@ CREATE = "mutation { cartCreate { cart { id } cartToken errors { code } } }"
 UPDATED = "subscription($id: ID!) { cartUpdated(cartId: $id) { version } }"
 GTIN = "7031234500007"
 console = Console(width=130)
+OK = {"plain Starlette write": '"version"', "cartLinesAdd": '"errors":[]'}
 
 
 @dataclass
@@ -66,78 +83,6 @@ class Figures:
     per_second: float = 0.0
     write_ms: list[float] = field(default_factory=list)
     event_ms: list[float] = field(default_factory=list)
-
-
-# --- the baseline server ---------------------------------------------------------------
-
-
-def baseline_app(url: str):  # type: ignore[no-untyped-def]
-    """Return the plain Starlette app: one cart write per request, nothing else."""
-    from sqlalchemy import text
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
-    db = Database(url)
-    bump = text(
-        "UPDATE carts SET version = version + 1, updated_at = :now WHERE id = :id RETURNING version"
-    )
-    upsert = text(
-        "INSERT INTO cart_lines (cart_id, product_id, quantity, created_at) "
-        "VALUES (:id, :product, 1, :now) ON CONFLICT (cart_id, product_id) "
-        "DO UPDATE SET quantity = cart_lines.quantity + 1"
-    )
-
-    async def add(request: Request) -> JSONResponse:
-        from server.models import utcnow
-
-        body = await request.json()
-        now = utcnow()
-        async with db.transaction() as session:
-            version = (
-                await session.execute(bump, {"id": body["cart_id"], "now": now})
-            ).scalar_one()
-            await session.execute(
-                upsert, {"id": body["cart_id"], "product": body["product_id"], "now": now}
-            )
-        return JSONResponse({"version": version})
-
-    return Starlette(routes=[Route("/add", add, methods=["POST"])])
-
-
-# --- processes ---------------------------------------------------------------------------
-
-
-@contextmanager
-def uvicorn_process(args: list[str], env: dict[str, str]) -> Iterator[str]:
-    """Run a uvicorn-serving command on an inherited loopback socket; yield its base URL."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # uvicorn's --fd takes the socket for a Unix one and never sets TCP_NODELAY; accepted
-        # connections inherit it from the listener, which spares every response Nagle's delay.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(1024)
-        fd = sock.fileno()
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        command = [a.replace("{fd}", str(fd)) for a in args]
-        env = {"PYTHONPATH": str(ROOT), **env}
-        with running(command, env, lambda: answers(url + "/"), pass_fds=(fd,)):
-            yield url
-
-
-def omnicart_server(env: dict[str, str]) -> list[str]:
-    """Return the command line of one omnicart worker."""
-    return [
-        sys.executable, "-m", "uvicorn", "omnicart.app:app_from_env", "--factory", "--fd", "{fd}",
-        "--ws", "websockets-sansio", "--log-level", "warning", "--no-access-log",
-    ]  # fmt: skip
-
-
-def baseline_server() -> list[str]:
-    """Return the command line of the plain endpoint's process."""
-    return [sys.executable, str(Path(__file__).resolve()), "--serve-baseline", "--fd", "{fd}"]
 
 
 # --- load --------------------------------------------------------------------------------
@@ -158,48 +103,6 @@ async def graphql_add(client: httpx.AsyncClient, cart_id: str, reach: dict[str, 
     if payload["errors"]:
         raise RuntimeError(payload["errors"])
     return int(payload["cart"]["version"])
-
-
-async def omnicart_throughput(url: str, clients: int, seconds: float) -> float:
-    """Return cartLinesAdd per second with ``clients`` concurrent clients on their own carts."""
-    limits = httpx.Limits(max_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-        carts = [await new_cart(client) for _ in range(clients)]
-        done = 0
-        stop = time.perf_counter() + seconds
-
-        async def worker(cart_id: str, reach: dict[str, str]) -> None:
-            nonlocal done
-            while time.perf_counter() < stop:
-                await graphql_add(client, cart_id, reach)
-                done += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(c, r) for c, r in carts))
-        return done / (time.perf_counter() - started)
-
-
-async def baseline_throughput(
-    url: str, cart_ids: list[int], product_id: int, seconds: float
-) -> float:
-    """Return plain writes per second with one client per cart."""
-    limits = httpx.Limits(max_connections=len(cart_ids))
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-        done = 0
-        stop = time.perf_counter() + seconds
-
-        async def worker(cart_id: int) -> None:
-            nonlocal done
-            while time.perf_counter() < stop:
-                response = await client.post(
-                    "/add", json={"cart_id": cart_id, "product_id": product_id}
-                )
-                response.raise_for_status()
-                done += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(c) for c in cart_ids))
-        return done / (time.perf_counter() - started)
 
 
 async def baseline_latency(url: str, cart_id: int, product_id: int, samples: int) -> list[float]:
@@ -263,14 +166,23 @@ async def event_delays(
 # --- set-up ------------------------------------------------------------------------------
 
 
-async def prepare(url: str, carts: int) -> tuple[list[int], int]:
-    """Migrate, add the benchmark product and ``carts`` carts for the plain endpoint."""
-    from server.carts import create_cart
+async def prepare(url: str, carts: int) -> tuple[list[tuple[int, str]], int]:
+    """Migrate, add the benchmark product and ``carts`` guest carts; return (id, token)s."""
+    from sqlalchemy import insert
+
     from server.migrations import upgrade_to_head
-    from server.models import Price, Product, ProductBarcode, utcnow
-    from server.viewer import Viewer
+    from server.models import Cart, Price, Product, ProductBarcode, utcnow
+    from server.states import CartStatus
+    from server.tokens import CART_PREFIX, new_token, token_hash
 
     db = Database(url)
+    now = utcnow()
+    tokens = [new_token(CART_PREFIX) for _ in range(carts)]
+    rows = [
+        {"token_hash": token_hash(t), "status": CartStatus.ACTIVE, "version": 1,
+         "created_at": now, "updated_at": now}
+        for t in tokens
+    ]  # fmt: skip
     try:
         await upgrade_to_head(db)
         async with db.transaction() as session:
@@ -280,29 +192,47 @@ async def prepare(url: str, carts: int) -> tuple[list[int], int]:
             await session.flush()
             session.add(ProductBarcode(product_id=product.id, gtin="0" + GTIN, is_primary=True))
             session.add(Price(product_id=product.id, currency="NOK", amount=1990))
-            ids = []
-            for _ in range(carts + 1):
-                created, _ = await create_cart(session, Viewer(), utcnow())
-                ids.append(created.cart.id)
-            return ids, product.id
+            returning = insert(Cart).returning(Cart.id, sort_by_parameter_order=True)
+            ids = (await session.execute(returning, rows)).scalars().all()
+            return list(zip(ids, tokens, strict=True)), product.id
     finally:
         await db.dispose()
 
 
-def redis_reachable(url: str) -> bool:
-    import redis
+def write_files(
+    directory: Path, carts: list[tuple[int, str]], product_id: int
+) -> tuple[Path, Path]:
+    """Write wrk's requests: the plain endpoint's adds and the GraphQL adds, one per cart."""
+    from schema.ids import encode_id
 
-    try:
-        redis.Redis.from_url(url, socket_timeout=1).ping()
-    except (redis.RedisError, OSError):
-        return False
-    return True
+    plain = [Prepared("/add", {"cart_id": i, "product_id": product_id}) for i, _ in carts]
+    graphql = [
+        Prepared(
+            "/graphql",
+            {
+                "query": ADD,
+                "variables": {
+                    "input": {
+                        "cartId": encode_id("Cart", i),
+                        "lines": [{"gtin": GTIN, "quantity": 1}],
+                    }
+                },
+            },
+            token,
+        )
+        for i, token in carts
+    ]
+    return (
+        write_requests(directory / "plain.txt", plain),
+        write_requests(directory / "graphql.txt", graphql),
+    )
 
 
 async def run(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="omnicart-bench-"))
     url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-    cart_ids, product_id = await prepare(url, args.clients)
+    carts, product_id = await prepare(url, args.carts + 1)
+    plain_file, graphql_file = write_files(workdir, carts[:-1], product_id)
     env = {
         "OMNICART_DATABASE_URL": url,
         "OMNICART_DATA_DIR": str(workdir),
@@ -312,47 +242,55 @@ async def run(args: argparse.Namespace) -> None:
         "OMNICART_LOG_LEVEL": "WARNING",
         "BENCH_DATABASE_URL": url,
     }
-    results: list[Figures] = []
+    if args.broker_url:
+        env["OMNICART_BROKER_URL"] = args.broker_url
+    database = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    console.print(f"database: {database}; {args.clients} clients, {args.seconds}s each")
+    rows: list[tuple[str, int, Measured, Measured]] = []
+    events: list[Figures] = []
+    server_cpus, load_cpus, pinned = pinning(1, pin=args.pin)
+    with served("bench.plain_writes:create_plain_app", env, cpus=server_cpus) as server:
+        plain = timed_writes("plain Starlette write", server, plain_file, load_cpus, args)
+        base = Figures("plain Starlette write")
+        base.write_ms = await baseline_latency(server.base, carts[-1][0], product_id, args.events)
+    rows.append((database, 1, plain, plain))
+    events.append(base)
+    console.print(f"  plain ({pinned}): {plain.rps:.0f}/s")
+    for workers in args.workers or [1, 2]:
+        server_cpus, load_cpus, pinned = pinning(workers, pin=args.pin)
+        name = f"omnicart, {workers} worker(s)"
+        with served("omnicart.app:app_from_env", env, workers=workers, cpus=server_cpus) as one:
+            measured = timed_writes("cartLinesAdd", one, graphql_file, load_cpus, args)
+            figures = Figures(name)
+            figures.write_ms, figures.event_ms = await event_delays(one.base, one.base, args.events)
+        rows.append((database, workers, measured, plain))
+        events.append(figures)
+        console.print(f"  {name} ({pinned}): {measured.rps:.0f}/s, {measured.cpu_ms:.2f} CPU ms")
+    print_measured(f"Cart writes, wrk, {args.clients} connections, {args.carts} carts", rows)
+    print_events(events)
 
-    console.print(f"database: {url.split('://')[0]}; {args.clients} clients, {args.seconds}s each")
-    plain = Figures("plain Starlette write")
-    with uvicorn_process(baseline_server(), env) as base:
-        plain.per_second = await baseline_throughput(base, cart_ids[:-1], product_id, args.seconds)
-        plain.write_ms = await baseline_latency(base, cart_ids[-1], product_id, args.events)
-    results.append(plain)
-    console.print(f"  plain: {plain.per_second:.0f}/s")
 
-    local = Figures("omnicart, in-process broker")
-    with uvicorn_process(omnicart_server(env), env) as one:
-        local.per_second = await omnicart_throughput(one, args.clients, args.seconds)
-        local.write_ms, local.event_ms = await event_delays(one, one, args.events)
-    results.append(local)
-    console.print(f"  in-process: {local.per_second:.0f}/s")
+def timed_writes(
+    name: str, server: Server, requests: Path, cpus: str | None, args: argparse.Namespace
+) -> Measured:
+    """Warm the server up for a second, unmeasured, then measure ``args.seconds`` of writes."""
+    drive = Drive(args.clients, 1, cpus)
+    wrk_writes("warm-up", server, requests, mode="cycle", ok=OK[name], drive=drive)
+    drive = Drive(args.clients, args.seconds, cpus)
+    return wrk_writes(name, server, requests, mode="cycle", ok=OK[name], drive=drive)
 
-    if redis_reachable(args.redis_url):
-        shared = Figures("omnicart, Redis broker, 2 processes")
-        redis_env = {**env, "OMNICART_BROKER_URL": args.redis_url}
-        with ExitStack() as stack:
-            first = stack.enter_context(uvicorn_process(omnicart_server(redis_env), redis_env))
-            second = stack.enter_context(uvicorn_process(omnicart_server(redis_env), redis_env))
-            shared.per_second = await omnicart_throughput(first, args.clients, args.seconds)
-            shared.write_ms, shared.event_ms = await event_delays(first, second, args.events)
-        results.append(shared)
-        console.print(f"  redis: {shared.per_second:.0f}/s")
-    else:
-        console.print(f"[yellow]Redis at {args.redis_url} is unreachable; skipping it.[/yellow]")
 
-    table = Table(title="Cart mutations and live updates (uvicorn on loopback)")
-    for column in ("setup", "writes/s", "× plain", "write p50 ms", "event p50 ms",
-                   "event p99 ms", "event p50 ÷ plain write p50"):  # fmt: skip
+def print_events(results: list[Figures]) -> None:
+    """Print the event delays of each set-up next to the plain write's round trip."""
+    table = Table(title="Live updates: one writer, one subscriber (uvicorn on loopback)")
+    for column in ("setup", "write p50 ms", "event p50 ms", "event p99 ms",
+                   "event p50 ÷ plain write p50"):  # fmt: skip
         table.add_column(column, justify="left" if column == "setup" else "right")
-    base_p50 = statistics.median(plain.write_ms)
+    base_p50 = statistics.median(results[0].write_ms)
     for figures in results:
         events = figures.event_ms
         table.add_row(
             figures.name,
-            f"{figures.per_second:.0f}",
-            f"{figures.per_second / plain.per_second:.2f}",
             f"{statistics.median(figures.write_ms):.2f}",
             f"{statistics.median(events):.2f}" if events else "—",
             f"{percentile(events, 99):.2f}" if events else "—",
@@ -364,19 +302,20 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--database-url", default=os.environ.get("OMNICART_BENCH_DATABASE_URL"))
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--workers", type=int, action="append", help="omnicart worker counts (1 and 2)"
+    )
+    parser.add_argument(
+        "--broker-url", default="", help="live events between workers (default: the database)"
+    )
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--carts", type=int, default=256)
     parser.add_argument("--events", type=int, default=200)
-    parser.add_argument("--serve-baseline", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
-    if args.serve_baseline:
-        import uvicorn
-
-        app = baseline_app(os.environ["BENCH_DATABASE_URL"])
-        uvicorn.run(app, fd=args.fd, log_level="warning", access_log=False)
-        return
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/cart.py needs wrk: apt-get install wrk")
     asyncio.run(run(args))
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import random
 import shutil
 import statistics
@@ -47,7 +46,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.loadgen import ROOT, answers, console, free_port, running  # noqa: E402
+from bench.loadgen import ROOT, answers, console, free_port, pinning, running  # noqa: E402
 from schema.ids import encode_id  # noqa: E402
 from server.config import Settings  # noqa: E402
 from server.db import Database  # noqa: E402
@@ -190,16 +189,6 @@ def write_inputs(directory: Path, codes: list[str], stores: list[str]) -> None:
     (directory / "floor.json").write_text(json.dumps(FLOOR))
     (directory / "codes.txt").write_text("\n".join(codes) + "\n")
     (directory / "stores.txt").write_text("\n".join(stores) + "\n")
-
-
-def pinning(workers: int) -> tuple[str | None, str | None, str]:
-    """Return the CPU lists of server and load generator, and how the run was pinned."""
-    cpus = sorted(os.sched_getaffinity(0))
-    if shutil.which("taskset") is None or len(cpus) < workers + 1:
-        return None, None, f"unpinned ({len(cpus)} CPUs)"
-    server, load = cpus[:workers], cpus[workers:]
-    as_list = lambda group: ",".join(map(str, group))  # noqa: E731
-    return as_list(server), as_list(load), f"server {as_list(server)}, wrk {as_list(load)}"
 
 
 def measure(

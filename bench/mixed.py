@@ -1,8 +1,10 @@
 """A Saturday mix: 50 clients looking up, searching, changing carts and checking out at once.
 
-One real uvicorn process (``omnicart.app:app_from_env``) over a fresh database (SQLite in a
-temporary directory; a temporary PostgreSQL database with ``--pg-url``) seeded with
-``--products`` products in plenty at one store, indexed before the load starts. The load
+A real uvicorn server (``omnicart.app:app_from_env``, with each ``--workers`` count, as
+``omnicart serve --workers N`` runs it) over a fresh database (SQLite in a temporary
+directory; then PostgreSQL: a temporary database with ``--pg-url``, or the given, empty,
+database with ``--database-url``) seeded with ``--products`` products in plenty at one
+store, indexed (search index and read-model pages) before the load starts. The load
 runs in a process of its own (this file with ``--drive``), closed loop: each of
 ``--clients`` clients picks, per request, a product lookup (``product(gtin:)``, 50 %), a
 search (20 %), a cart change (``cartLinesAdd`` on its own cart, 25 %) or a checkout of its
@@ -12,10 +14,13 @@ cart (5 %; click and collect, after which it starts a fresh cart), for ``--secon
 The baseline, measured in the same run on the same server first: the writers alone (the
 same clients doing only the cart changes and checkouts, no lookups or searches), for
 ``--baseline-seconds``. The table shows, per kind, requests, req/s, p50/p99 and errors,
-for the mix and the baseline, and the write p50/p99 of the mix next to the baseline's.
+for the mix and the baseline, and the write p50/p99 and errors of the mix next to the
+baseline's (the target for the 50-client mix: write p99 < 500 ms, 0 errors).
 
     .venv/bin/python bench/mixed.py [--seconds 60] [--clients 50] [--baseline-seconds 10]
-        [--pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
+        [--workers 1 --workers 2] [--no-sqlite]
+        [--pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
+         | --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench_mixed]
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import console, percentile, uvicorn_server  # noqa: E402
+from bench.loadgen import console, percentile, served  # noqa: E402
 from server.db import Database  # noqa: E402
 from server.migrations import upgrade_to_head  # noqa: E402
 from server.models import (  # noqa: E402
@@ -257,7 +262,12 @@ async def wait_indexed(url: str) -> None:
 
 
 def bench(label: str, url: str, workdir: Path, args: argparse.Namespace) -> None:
+    """Seed and index one database, then run baseline and mix with each worker count."""
+    from bench.checkout import index_pages
+
+    workdir.mkdir(parents=True, exist_ok=True)
     args.store = asyncio.run(seed(url, args.products))
+    asyncio.run(index_pages(url, workdir))
     env = {
         "OMNICART_DATABASE_URL": url,
         "OMNICART_DATA_DIR": str(workdir),
@@ -265,12 +275,20 @@ def bench(label: str, url: str, workdir: Path, args: argparse.Namespace) -> None
         "OMNICART_MAX_LINE_QUANTITY": "1000000",
         "OMNICART_LOG_LEVEL": "WARNING",
     }
-    with uvicorn_server("omnicart.app:app_from_env", env) as base:
-        asyncio.run(wait_indexed(base))
-        baseline = load_from_own_process(
-            base, args, seconds=args.baseline_seconds, writes_only=True
-        )
-        mixed = load_from_own_process(base, args, seconds=args.seconds, writes_only=False)
+    for workers in args.workers or [1]:
+        with served("omnicart.app:app_from_env", env, workers=workers) as server:
+            asyncio.run(wait_indexed(server.base))
+            baseline = load_from_own_process(
+                server.base, args, seconds=args.baseline_seconds, writes_only=True
+            )
+            mixed = load_from_own_process(
+                server.base, args, seconds=args.seconds, writes_only=False
+            )
+        report(f"{label}, {workers} worker(s)", args, baseline, mixed)
+
+
+def report(label: str, args: argparse.Namespace, baseline: Any, mixed: Any) -> None:
+    """Print the table of both runs and the line on the mix's writes."""
     table = Table(title=f"{label}: {args.clients} clients, mix {args.seconds:g} s")
     for column in ("run", "kind", "requests", "req/s", "p50 ms", "p99 ms", "errors"):
         table.add_column(column, justify="left" if column in ("run", "kind") else "right")
@@ -279,12 +297,13 @@ def bench(label: str, url: str, workdir: Path, args: argparse.Namespace) -> None
     console.print(table)
     writes = [v for k in WRITES for v in mixed["latencies"].get(k, [])]
     alone = [v for k in WRITES for v in baseline["latencies"].get(k, [])]
-    errors = sum(mixed["errors"].values())
+    write_errors = sum(mixed["errors"].get(k, 0) for k in WRITES)
     console.print(
-        f"{label} writes in the mix: p50 {statistics.median(writes):.0f} ms, "
-        f"p99 {percentile(writes, 99):.0f} ms, errors {errors} "
-        f"(alone: p50 {statistics.median(alone):.0f} ms, p99 {percentile(alone, 99):.0f} ms; "
-        f"mix p99 / alone p99 = {percentile(writes, 99) / percentile(alone, 99):.2f})"
+        f"{label}: writes in the mix: p50 {statistics.median(writes):.0f} ms, "
+        f"p99 {percentile(writes, 99):.0f} ms, errors {write_errors} "
+        f"(all kinds: {sum(mixed['errors'].values())}); writers alone: "
+        f"p50 {statistics.median(alone):.0f} ms, p99 {percentile(alone, 99):.0f} ms; "
+        f"mix p99 / alone p99 = {percentile(writes, 99) / percentile(alone, 99):.2f}"
     )
 
 
@@ -303,7 +322,10 @@ def main() -> None:
     parser.add_argument("--baseline-seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--products", type=int, default=200)
+    parser.add_argument("--workers", type=int, action="append", help="worker counts (default 1)")
     parser.add_argument("--pg-url", default="", help="Also on a temporary PostgreSQL database.")
+    parser.add_argument("--database-url", default="", help="Also on this (empty) database.")
+    parser.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
     parser.add_argument("--writes-only", action="store_true", help=argparse.SUPPRESS)
@@ -312,14 +334,17 @@ def main() -> None:
         print(json.dumps(asyncio.run(drive(args))))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        bench("SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'mixed.db'}", Path(tmp), args)
+        if args.sqlite:
+            sqlite_url = f"sqlite+aiosqlite:///{Path(tmp) / 'mixed.db'}"
+            bench("SQLite", sqlite_url, Path(tmp) / "sqlite", args)
+        if args.database_url:
+            bench("PostgreSQL", args.database_url, Path(tmp) / "given", args)
         if not args.pg_url:
             return
         name = f"omnicart_mixed_{uuid.uuid4().hex[:10]}"
         asyncio.run(_pg_admin(args.pg_url, f'CREATE DATABASE "{name}"'))
         url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
         try:
-            (Path(tmp) / "pg").mkdir()
             bench("PostgreSQL", url, Path(tmp) / "pg", args)
         finally:
             asyncio.run(_pg_admin(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

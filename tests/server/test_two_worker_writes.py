@@ -30,6 +30,14 @@ from tests.server.test_checkout_races import cart_with, place, reservations_add_
 from tests.server.test_workers import worker_env
 
 CREATE_CART = "mutation { cartCreate { cart { id } cartToken errors { code } } }"
+# uvicorn closes a connection idle for its keep-alive (5 s by default), and httpx's pool reuses
+# one idle for up to 5 s: a request sent on a connection idle about 5 s while the server's
+# event loop is busy (the closing callback runs after the request's bytes arrived, unread)
+# is answered by a reset, httpx.ReadError, and a checkout cannot be retried blindly. A phase
+# of these races (100 carts made at once) takes seconds on a busy machine, so the connections
+# that finished first idle that long: the test servers keep idle connections open for longer
+# than any test runs (uvicorn reads its options from UVICORN_* variables).
+KEEP_ALIVE = {"UVICORN_TIMEOUT_KEEP_ALIVE": "600"}
 
 
 @contextmanager
@@ -37,10 +45,14 @@ def two_workers(
     db: Database, tmp_path: Path, **settings: str
 ) -> Iterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
     """Start two worker processes over ``db``; yield a client of each (many connections)."""
-    env = worker_env(db, tmp_path) | {
-        "OMNICART_MAX_LINE_QUANTITY": "1000",
-        **{f"OMNICART_{k.upper()}": v for k, v in settings.items()},
-    }
+    env = (
+        worker_env(db, tmp_path)
+        | KEEP_ALIVE
+        | {
+            "OMNICART_MAX_LINE_QUANTITY": "1000",
+            **{f"OMNICART_{k.upper()}": v for k, v in settings.items()},
+        }
+    )
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     with serve_in_process(env) as first_url, serve_in_process(env) as second_url:
         yield (
