@@ -326,16 +326,29 @@ class OperationTransaction(SchemaExtension):
     lock; several root fields keep one transaction, so a failing field undoes its siblings.
     """
 
+    # The root shape and "a query that writes" of the documents run lately, by schema, text
+    # and operation name: the same few documents come again and again, and walking their
+    # AST on every request cost more than this lookup. The oldest is forgotten past 512.
+    _root_facts: dict[tuple[Any, str, str | None], tuple[OperationShape, bool]] = {}
+
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context.context
         if isinstance(ctx, Context):
+            ec = self.execution_context
+            schema, document, name = ec.schema._schema, ec.graphql_document, ec.operation_name
+            key = (schema, ec.query, name) if ec.query is not None else None
+            facts = self._root_facts.get(key) if key is not None else None
+            if facts is None:
+                facts = shape_of(schema, document, name), writes_in_query(schema, document, name)
+                if key is not None:
+                    self._root_facts[key] = facts
+                    if len(self._root_facts) > 512:
+                        del self._root_facts[next(iter(self._root_facts))]
             # Strawberry's OperationType, not graphql-core's: comparing across the two enums
             # is always False and would start every mutation as a deferred (read) transaction.
-            ec = self.execution_context
-            ctx.shape = shape_of(ec.schema._schema, ec.graphql_document, ec.operation_name)
+            ctx.shape = facts[0]
             ctx.write = ec.operation_type == OperationType.MUTATION or (
-                ec.operation_type == OperationType.QUERY
-                and writes_in_query(ec.schema._schema, ec.graphql_document, ec.operation_name)
+                ec.operation_type == OperationType.QUERY and facts[1]
             )
         yield
 

@@ -22,10 +22,11 @@ stock movements alike:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Table, and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -88,15 +89,31 @@ class CodeMatch:
     label: RestrictedCode | None = None
 
 
+_PRODUCTS = cast(Table, Product.__table__)
+_BARCODES = cast(Table, ProductBarcode.__table__)
+
+
 def _valid_in(store_id: int | None) -> ColumnElement[bool]:
     """Return the condition that a barcode row is its product in this store (None: any)."""
+    active = _PRODUCTS.c.active.is_(True)
     if store_id is None:
-        return Product.active.is_(True)
+        return active
     limits = select(ProductBarcodeStore.barcode_id).where(
         ProductBarcodeStore.barcode_id == ProductBarcode.id
     )
     here = limits.where(ProductBarcodeStore.store_id == store_id)
-    return and_(Product.active.is_(True), or_(~exists(limits), exists(here)))
+    return and_(active, or_(~exists(limits), exists(here)))
+
+
+# Chain-wide (no store), only the ids: the cart's lookup, built once.
+_PRODUCT_IDS_BY_GTIN = (
+    select(_BARCODES.c.gtin, _BARCODES.c.product_id)
+    .join(_PRODUCTS, _PRODUCTS.c.id == _BARCODES.c.product_id)
+    .where(_BARCODES.c.gtin.in_(bindparam("gtins", expanding=True)), _valid_in(None))
+)
+_ACTIVE_PRODUCT_IDS = select(_PRODUCTS.c.id).where(
+    _PRODUCTS.c.id.in_(bindparam("ids", expanding=True)), _PRODUCTS.c.active.is_(True)
+)
 
 
 async def product_by_gtin(
@@ -155,6 +172,36 @@ async def products_for_codes(
     """
     found = await products_by_gtins(session, gtins, store_id)
     matches = {g.digits: CodeMatch(g, found.get(g.digits)) for g in gtins}
+    labels = _labels_among(gtins, found, templates)
+    if labels:
+        items = await _items_for_labels(session, list(labels.values()), store_id)
+        for digits, label in labels.items():
+            matches[digits] = CodeMatch(matches[digits].gtin, items.get(label.raw), label)
+    return matches
+
+
+async def product_ids_for_codes(session: AsyncSession, gtins: Sequence[Gtin]) -> dict[str, int]:
+    """Return the id of the active product each code is chain-wide, keyed by GTIN digits.
+
+    ``products_for_codes`` without a store and without templates, reading ids only (a
+    cart line needs nothing else): a code no product carries is missing from the answer,
+    and a restricted one is ``InvalidGtin`` (``restricted``), the first in order.
+    """
+    found: dict[str, int] = {}
+    if gtins:
+        rows = await session.execute(_PRODUCT_IDS_BY_GTIN, {"gtins": [g.digits for g in gtins]})
+        found = {gtin: product_id for gtin, product_id in rows}
+    _labels_among(gtins, found, ())
+    return found
+
+
+def _labels_among(
+    gtins: Sequence[Gtin], found: Container[str], templates: Sequence[RestrictedTemplate]
+) -> dict[str, RestrictedCode]:
+    """Read the restricted codes no product carries as labels (rule 2), keyed by GTIN digits.
+
+    Raises ``InvalidGtin`` (``restricted``) for the first that no template reads (rule 3).
+    """
     labels: dict[str, RestrictedCode] = {}
     for gtin in gtins:
         if gtin.digits in found or not gtin.restricted:
@@ -163,11 +210,7 @@ async def products_for_codes(
         if label is None:
             raise unreadable_restricted(gtin)
         labels[gtin.digits] = label
-    if labels:
-        items = await _items_for_labels(session, list(labels.values()), store_id)
-        for digits, label in labels.items():
-            matches[digits] = CodeMatch(matches[digits].gtin, items.get(label.raw), label)
-    return matches
+    return labels
 
 
 async def _items_for_labels(
@@ -204,6 +247,14 @@ async def products_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int
         return {}
     rows = await session.execute(select(Product).where(Product.id.in_(wanted)))
     return {p.id: p for p in rows.scalars()}
+
+
+async def active_product_ids(session: AsyncSession, ids: Iterable[int]) -> set[int]:
+    """Return those of these product ids that are of active products (for sale)."""
+    wanted = list(set(ids))
+    if not wanted:
+        return set()
+    return set((await session.execute(_ACTIVE_PRODUCT_IDS, {"ids": wanted})).scalars())
 
 
 async def barcodes_by_product(session: AsyncSession, ids: Iterable[int]) -> dict[int, list[str]]:

@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import json
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from sqlalchemy import event, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
@@ -336,3 +336,26 @@ class Database:
         if self._read_engine is not None:
             await self._read_engine.dispose()
             self._read_engine = None
+
+
+_Built = TypeVar("_Built")
+
+
+def per_dialect(build: Callable[..., _Built]) -> Callable[..., _Built]:
+    """Return ``build(session, *shape)``, run once per database dialect and shape, then kept.
+
+    Hot write statements are built once, with bind parameters, instead of per request:
+    building an expression and its cache key costs more than running the statement. Only
+    the dialect (``upsert``, ``json_rows``) and a small hashable shape decide the statement,
+    so a request binds values only.
+    """
+    built: dict[tuple[Any, ...], _Built] = {}
+
+    def statement(session: AsyncSession, *shape: Any) -> _Built:
+        key = (session.get_bind().dialect.name, *shape)
+        found = built.get(key)
+        if found is None:
+            found = built[key] = build(session, *shape)
+        return found
+
+    return statement

@@ -10,22 +10,21 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Insert, Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import catalog
 from server.carts.versioning import (
     Guard,
     Locked,
-    bump_version,
-    cart_lines_json,
+    bump_with_lines,
     keep_outcome,
     kept_outcome,
     lines_from_json,
     run_versioned,
 )
 from server.carts.views import CartChange, CartView, LineView, active_cart_of
-from server.db import upsert
+from server.db import per_dialect, upsert
 from server.errors import AppError, InvalidGtin, InvalidInput, InvalidQuantity, NotFound
 from server.gtin import Gtin, parse_gtin
 from server.models import Cart, CartLine, Customer
@@ -34,11 +33,57 @@ from server.tokens import CART_PREFIX, new_token, token_hash
 from server.viewer import Viewer
 
 MAX_LINES_PER_REQUEST = 100
+_CARTS = cast(Table, Cart.__table__)
 _LINES = cast(Table, CartLine.__table__)
+_CUSTOMERS = cast(Table, Customer.__table__)
 # Executed with many {"line": id, "qty": n} parameter sets at once.
 SET_LINE_QUANTITY = (
     update(_LINES).where(_LINES.c.id == bindparam("line")).values(quantity=bindparam("qty"))
 )
+_REMOVE_LINES = (
+    delete(_LINES)
+    .where(
+        _LINES.c.cart_id == bindparam("cart"), _LINES.c.id.in_(bindparam("lines", expanding=True))
+    )
+    .returning(_LINES.c.id)
+)
+_LOCK_CUSTOMER = (
+    select(_CUSTOMERS.c.id).where(_CUSTOMERS.c.id == bindparam("customer")).with_for_update()
+)
+_NEW_CART = (
+    insert(_CARTS)
+    .values(
+        token_hash=bindparam("token_hash"),
+        customer_id=bindparam("customer"),
+        status=CartStatus.ACTIVE,
+        version=1,
+        created_at=bindparam("now", type_=_CARTS.c.created_at.type),
+        updated_at=bindparam("now", type_=_CARTS.c.updated_at.type),
+    )
+    .returning(_CARTS.c.id)
+)
+
+
+@per_dialect
+def _add_units(session: AsyncSession) -> Insert:
+    """Return the upsert of one product's units, run with one parameter set per product.
+
+    A line only grows while it stays within ``most``, and RETURNING names the lines that
+    did; a product missing from it would pass the limit. Many parameter sets still make one
+    statement (SQLAlchemy's multi-row "insertmanyvalues").
+    """
+    upserted = upsert(session, _LINES).values(
+        cart_id=bindparam("cart"),
+        product_id=bindparam("product"),
+        quantity=bindparam("units"),
+        created_at=bindparam("now", type_=_LINES.c.created_at.type),
+    )
+    grown = _LINES.c.quantity + upserted.excluded.quantity
+    return upserted.on_conflict_do_update(
+        index_elements=[_LINES.c.cart_id, _LINES.c.product_id],
+        set_={"quantity": grown},
+        where=grown <= bindparam("most"),
+    ).returning(_LINES.c.id, _LINES.c.product_id, _LINES.c.quantity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +148,7 @@ class CartWrite:
 
     async def lock(self, session: AsyncSession) -> Locked | None:
         """Bump the cart's version (the first statement of every cart change), with its lines."""
-        return await bump_version(session, self.guard, returning=[cart_lines_json(session)])
+        return await bump_with_lines(session, self.guard)
 
     async def kept(self, session: AsyncSession) -> CartChange | None:
         """Return the cart the key already answered with, marked replayed."""
@@ -136,7 +181,7 @@ def check_quantity(quantity: int, max_quantity: int, field: str) -> None:
 
 async def lock_customer(session: AsyncSession, customer_id: int) -> None:
     """Hold the customer's row until the transaction ends, so their cart operations queue."""
-    await session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+    await session.execute(_LOCK_CUSTOMER, {"customer": customer_id})
 
 
 async def create_cart(
@@ -157,29 +202,13 @@ async def create_cart(
         if existing is not None:
             created = NewCart(existing, None)
         else:
-            cart = Cart(
-                customer_id=viewer.customer_id,
-                status=CartStatus.ACTIVE,
-                version=1,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(cart)
-            await session.flush()
-            created = NewCart(CartView(cart.id, 1, viewer.customer_id, now, ()), None)
+            cart_id = await _new_cart(session, now, customer_id=viewer.customer_id)
+            created = NewCart(CartView(cart_id, 1, viewer.customer_id, now, ()), None)
         holder = viewer
     else:
         token = new_token(CART_PREFIX)
-        cart = Cart(
-            token_hash=token_hash(token),
-            status=CartStatus.ACTIVE,
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(cart)
-        await session.flush()
-        created = NewCart(CartView(cart.id, 1, None, now, ()), token)
+        cart_id = await _new_cart(session, now, hashed_token=token_hash(token))
+        created = NewCart(CartView(cart_id, 1, None, now, ()), token)
         holder = replace(viewer, cart_token_hash=token_hash(token))
     if not lines:
         return created, None
@@ -187,6 +216,18 @@ async def create_cart(
         session, holder, created.cart.id, lines, WriteOptions(), now, max_quantity=max_quantity
     )
     return created, change
+
+
+async def _new_cart(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    customer_id: int | None = None,
+    hashed_token: str | None = None,
+) -> int:
+    """Insert an active cart at version 1 for a customer or a token's hash; return its id."""
+    values = {"customer": customer_id, "token_hash": hashed_token, "now": now}
+    return int((await session.execute(_NEW_CART, values)).scalar_one())
 
 
 async def add_lines(
@@ -214,25 +255,21 @@ async def add_lines(
     request = [[line.gtin, line.product_id, line.quantity] for line in lines]
 
     async def apply(before: tuple[LineView, ...]) -> tuple[LineView, ...]:
-        # One upsert for all products: a line only grows while it stays within the limit, and
-        # RETURNING names the lines that did; a product missing from it would pass the limit.
+        # One upsert for all products (``_add_units``): RETURNING names the lines that grew.
         rows = [
             {
-                "cart_id": cart_id,
-                "product_id": pid,
-                "quantity": sum(units for _, units in entries),
-                "created_at": now,
+                "cart": cart_id,
+                "product": pid,
+                "units": sum(units for _, units in entries),
+                "now": now,
+                "most": max_quantity,
             }
             for pid, entries in wanted.items()
         ]
-        upserted = upsert(session, CartLine).values(rows)
-        grown = CartLine.quantity + upserted.excluded.quantity
-        stmt = upserted.on_conflict_do_update(
-            index_elements=[CartLine.cart_id, CartLine.product_id],
-            set_={"quantity": grown},
-            where=grown <= max_quantity,
-        ).returning(CartLine.id, CartLine.product_id, CartLine.quantity)
-        landed = {pid: LineView(i, pid, q) for i, pid, q in await session.execute(stmt)}
+        landed = {
+            pid: LineView(i, pid, q)
+            for i, pid, q in await session.execute(_add_units(session), rows)
+        }
         held = {line.product_id: line.quantity for line in before}
         for pid, entries in wanted.items():
             if pid not in landed:
@@ -292,15 +329,8 @@ async def remove_lines(
     _check_unique(line_ids, "lineIds", None)
 
     async def apply(before: tuple[LineView, ...]) -> tuple[LineView, ...]:
-        removed = set(
-            (
-                await session.execute(
-                    delete(CartLine)
-                    .where(CartLine.cart_id == cart_id, CartLine.id.in_(line_ids))
-                    .returning(CartLine.id)
-                )
-            ).scalars()
-        )
+        values = {"cart": cart_id, "lines": list(line_ids)}
+        removed = set((await session.execute(_REMOVE_LINES, values)).scalars())
         _require_lines(line_ids, removed, "lineIds[{i}]")
         return tuple(line for line in before if line.id not in removed)
 
@@ -309,16 +339,14 @@ async def remove_lines(
     return await run_versioned(session, CartWrite(g, apply))
 
 
-async def _products_by_codes(
-    session: AsyncSession, gtins: dict[int, Gtin]
-) -> dict[str, catalog.CodeMatch]:
+async def _products_by_codes(session: AsyncSession, gtins: dict[int, Gtin]) -> dict[str, int]:
     """Look the lines' codes up chain-wide; a chain's own code no product carries is refused.
 
     No template is tried: a price or weight label would need its weight or price on the
     line, which cart lines do not carry yet, so it is refused rather than added as one unit.
     """
     try:
-        return await catalog.products_for_codes(session, list(gtins.values()), None, ())
+        return await catalog.product_ids_for_codes(session, list(gtins.values()))
     except InvalidGtin as error:
         raw = error.details["raw"]
         index = next(i for i, g in gtins.items() if g.display == raw)
@@ -344,20 +372,20 @@ async def _resolve_products(session: AsyncSession, lines: Sequence[AddLine]) -> 
                 field = f"lines[{i}].gtin"
                 raise type(error)(error.message, field=field, details=error.details) from None
     by_gtin = await _products_by_codes(session, gtins)
-    by_id = await catalog.products_by_ids(
+    for_sale = await catalog.active_product_ids(
         session, [line.product_id for line in lines if line.product_id is not None]
     )
     result: list[int] = []
     for i, line in enumerate(lines):
         if i in gtins:
-            product = by_gtin[gtins[i].digits].product
+            product_id = by_gtin.get(gtins[i].digits)
             field = f"lines[{i}].gtin"
         else:
-            product = by_id.get(line.product_id or 0)
+            product_id = line.product_id if line.product_id in for_sale else None
             field = f"lines[{i}].productId"
-        if product is None or not product.active:
+        if product_id is None:
             raise NotFound("No product for sale has this barcode or id.", field=field)
-        result.append(product.id)
+        result.append(product_id)
     return result
 
 

@@ -31,13 +31,20 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, Table, Update, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.carts.views import CartView, LineView, cart_for_viewer, reachable_by
-from server.db import decode_json_rows, json_rows, upsert
+from server.carts.views import (
+    CartView,
+    LineView,
+    cart_for_viewer,
+    reach_condition,
+    reach_shape,
+    reach_values,
+)
+from server.db import decode_json_rows, json_rows, per_dialect, upsert
 from server.errors import IdempotencyKeyReused, InvalidInput, NotFound, VersionConflict
 from server.models import Cart, IdempotencyKey
 from server.viewer import Viewer
@@ -188,6 +195,52 @@ async def _refusal(session: AsyncSession, write: VersionedWrite[T]) -> T:
     )
 
 
+_CARTS = cast(Table, Cart.__table__)
+_KEYS = cast(Table, IdempotencyKey.__table__)
+
+
+def bump_statement(
+    shape: tuple[bool, bool, bool],
+    expected: bool,
+    *conditions: ColumnElement[bool],
+    values: Mapping[str, Any] | None = None,
+    returning: Sequence[Any] = (),
+) -> Update:
+    """Return the version bump for one shape of viewer (``reach_shape``); binds: ``bump_values``.
+
+    ``expected``: the caller names the version they saw. See ``bump_version`` for the rest.
+    """
+    c = _CARTS.c
+    stmt = (
+        update(_CARTS)
+        .where(c.id == bindparam("bump_cart"), reach_condition(*shape), *conditions)
+        .values(
+            version=c.version + 1,
+            updated_at=bindparam("bump_now", type_=c.updated_at.type),
+            **(values or {}),
+        )
+        .returning(c.version, c.customer_id, c.token_hash, *returning)
+    )
+    if expected:
+        stmt = stmt.where(c.version == bindparam("bump_expected"))
+    return stmt
+
+
+def bump_values(g: Guard) -> dict[str, Any]:
+    """Return the values of ``bump_statement``'s bind parameters for this guard."""
+    values = reach_values(g.viewer, g.now)
+    values.update(bump_cart=g.cart_id, bump_now=g.now, bump_expected=g.expected_version)
+    return values
+
+
+async def run_bump(session: AsyncSession, g: Guard, stmt: Update) -> Locked | None:
+    """Run a ``bump_statement`` for this guard; None when the UPDATE matched nothing."""
+    row = (await session.execute(stmt, bump_values(g))).one_or_none()
+    if row is None:
+        return None
+    return Locked(row[0], row[1], row[2], tuple(row[3:]))
+
+
 async def bump_version(
     session: AsyncSession,
     g: Guard,
@@ -202,20 +255,16 @@ async def bump_version(
     statement (a checkout closes the cart with it); ``returning`` adds expressions to its
     RETURNING (``Locked.extra``), e.g. the cart's lines as they stand before the change,
     as a scalar subquery (``cart_lines_json``), so the change reads nothing afterwards.
+    A cart change uses ``bump_with_lines``, whose statement is built once.
     """
-    stmt = (
-        update(Cart)
-        .where(Cart.id == g.cart_id, reachable_by(g.viewer, g.now), *conditions)
-        .values(version=Cart.version + 1, updated_at=g.now, **(values or {}))
-        .returning(Cart.version, Cart.customer_id, Cart.token_hash, *returning)
-        .execution_options(synchronize_session=False)
+    stmt = bump_statement(
+        reach_shape(g.viewer),
+        g.expected_version is not None,
+        *conditions,
+        values=values,
+        returning=returning,
     )
-    if g.expected_version is not None:
-        stmt = stmt.where(Cart.version == g.expected_version)
-    row = (await session.execute(stmt)).one_or_none()
-    if row is None:
-        return None
-    return Locked(row[0], row[1], row[2], tuple(row[3:]))
+    return await run_bump(session, g, stmt)
 
 
 def cart_lines_json(session: AsyncSession) -> Any:
@@ -228,10 +277,31 @@ def cart_lines_json(session: AsyncSession) -> Any:
     )
 
 
+@per_dialect
+def _bump_with_lines(
+    session: AsyncSession, shape: tuple[bool, bool, bool], expected: bool
+) -> Update:
+    return bump_statement(shape, expected, returning=[cart_lines_json(session)])
+
+
+async def bump_with_lines(session: AsyncSession, g: Guard) -> Locked | None:
+    """``bump_version`` returning the cart's lines before the change (``Locked.extra[0]``)."""
+    stmt = _bump_with_lines(session, reach_shape(g.viewer), g.expected_version is not None)
+    return await run_bump(session, g, stmt)
+
+
 def lines_from_json(value: Any) -> tuple[LineView, ...]:
     """Return the lines of ``cart_lines_json``, in the order they were first added (by id)."""
     rows = sorted(decode_json_rows(value), key=lambda row: int(row[0]))
     return tuple(LineView(int(i), int(p), int(q)) for i, p, q in rows)
+
+
+_KEPT = select(_KEYS.c.request_hash, _KEYS.c.outcome).where(
+    _KEYS.c.cart_id == bindparam("cart_id"),
+    _KEYS.c.operation == bindparam("operation"),
+    _KEYS.c.key == bindparam("key"),
+    _KEYS.c.expires_at > bindparam("now", type_=_KEYS.c.expires_at.type),
+)
 
 
 async def kept_outcome(session: AsyncSession, g: Guard) -> CartView | None:
@@ -239,16 +309,8 @@ async def kept_outcome(session: AsyncSession, g: Guard) -> CartView | None:
 
     Raises IdempotencyKeyReused when the key was kept with another request.
     """
-    row = (
-        await session.execute(
-            select(IdempotencyKey.request_hash, IdempotencyKey.outcome).where(
-                IdempotencyKey.cart_id == g.cart_id,
-                IdempotencyKey.operation == g.operation,
-                IdempotencyKey.key == g.key,
-                IdempotencyKey.expires_at > g.now,
-            )
-        )
-    ).one_or_none()
+    values = {"cart_id": g.cart_id, "operation": g.operation, "key": g.key, "now": g.now}
+    row = (await session.execute(_KEPT, values)).one_or_none()
     if row is None:
         return None
     if row.request_hash != g.request_hash:
@@ -259,6 +321,30 @@ async def kept_outcome(session: AsyncSession, g: Guard) -> CartView | None:
     return CartView.from_snapshot(row.outcome)
 
 
+# The columns a kept outcome writes; the first three name it (the unique key).
+_KEPT_COLUMNS = (
+    "cart_id",
+    "operation",
+    "key",
+    "request_hash",
+    "outcome",
+    "created_at",
+    "expires_at",
+)
+
+
+@per_dialect
+def _keep(session: AsyncSession) -> Any:
+    k = _KEYS.c
+    stmt = upsert(session, _KEYS).values(
+        {name: bindparam(name, type_=k[name].type) for name in _KEPT_COLUMNS}
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[k.cart_id, k.operation, k.key],
+        set_={name: stmt.excluded[name] for name in _KEPT_COLUMNS[3:]},
+    )
+
+
 async def keep_outcome(session: AsyncSession, g: Guard, cart: CartView) -> None:
     """Keep the outcome of a successful cart mutation under its key for a day.
 
@@ -266,26 +352,16 @@ async def keep_outcome(session: AsyncSession, g: Guard, cart: CartView) -> None:
     (``server.housekeeping``), not here; the same key used again after it expired (a live
     one was looked up under the cart's lock already) takes over its row.
     """
-    stmt = upsert(session, IdempotencyKey).values(
-        cart_id=cart.id,
-        operation=g.operation,
-        key=g.key,
-        request_hash=g.request_hash,
-        outcome=cart.to_snapshot(),
-        created_at=g.now,
-        expires_at=g.now + KEY_LIFETIME,
-    )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[IdempotencyKey.cart_id, IdempotencyKey.operation, IdempotencyKey.key],
-            set_={
-                "request_hash": stmt.excluded.request_hash,
-                "outcome": stmt.excluded.outcome,
-                "created_at": stmt.excluded.created_at,
-                "expires_at": stmt.excluded.expires_at,
-            },
-        )
-    )
+    values = {
+        "cart_id": cart.id,
+        "operation": g.operation,
+        "key": g.key,
+        "request_hash": g.request_hash,
+        "outcome": cart.to_snapshot(),
+        "created_at": g.now,
+        "expires_at": g.now + KEY_LIFETIME,
+    }
+    await session.execute(_keep(session), values)
 
 
 async def expire_keys(session: AsyncSession, now: datetime, *, batch: int = 1000) -> int:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models import Cart, CartClaim, CartLine
@@ -70,29 +71,87 @@ class CartChange:
     replayed: bool = False
 
 
+# The reach condition's bind parameters; ``reach_values`` gives them for one viewer.
+REACH_TOKEN, REACH_CUSTOMER, REACH_DEVICE, REACH_NOW = (
+    "reach_token",
+    "reach_customer",
+    "reach_device",
+    "reach_now",
+)
+_CARTS = cast(Table, Cart.__table__)
+_CLAIMS = cast(Table, CartClaim.__table__)
+_LINES = cast(Table, CartLine.__table__)
+
+
+def reach_shape(viewer: Viewer) -> tuple[bool, bool, bool]:
+    """Return which ways to a cart the viewer carries: a cart token, a customer, a device."""
+    return (
+        viewer.cart_token_hash is not None,
+        viewer.customer_id is not None,
+        viewer.device is not None,
+    )
+
+
+@functools.cache
+def reach_condition(token: bool, customer: bool, device: bool) -> ColumnElement[bool]:
+    """Return ``reachable_by``'s condition for one shape of viewer (``reach_shape``), built once.
+
+    The viewer's values are left as bind parameters, given at execution (``reach_values``).
+    """
+    return _reach((token, customer, device), {})
+
+
+def reach_values(viewer: Viewer, now: datetime) -> dict[str, Any]:
+    """Return the values of ``reach_condition``'s bind parameters for this viewer."""
+    values: dict[str, Any] = {}
+    if viewer.cart_token_hash is not None:
+        values[REACH_TOKEN] = viewer.cart_token_hash
+    if viewer.customer_id is not None:
+        values[REACH_CUSTOMER] = viewer.customer_id
+    if viewer.device is not None:
+        values[REACH_DEVICE] = viewer.device.id
+        values[REACH_NOW] = now
+    return values
+
+
 def reachable_by(viewer: Viewer, now: datetime) -> ColumnElement[bool]:
     """Return the SQL condition for the active carts ``viewer`` may read and change.
 
     A cart token reaches its cart only while it is a guest cart (no customer); a customer
     reaches their own cart; a device reaches a cart it claimed with a handoff code until
-    the claim expires. Closed and merged carts are reachable by nobody.
+    the claim expires. Closed and merged carts are reachable by nobody. Hot statements use
+    ``reach_condition`` instead, the same rule with the values bound at execution.
     """
+    return _reach(reach_shape(viewer), reach_values(viewer, now))
+
+
+def _reach(shape: tuple[bool, bool, bool], values: dict[str, Any]) -> ColumnElement[bool]:
+    """Return the reach condition of ``shape``, with ``values`` bound or (none) left to bind."""
+
+    def bound(name: str, column: Any) -> Any:
+        if name in values:
+            return bindparam(name, values[name], type_=column.type, unique=True)
+        return bindparam(name, type_=column.type)
+
+    token, customer, device = shape
+    c = _CARTS.c
     ways: list[ColumnElement[bool]] = []
-    if viewer.cart_token_hash is not None:
-        ways.append(and_(Cart.token_hash == viewer.cart_token_hash, Cart.customer_id.is_(None)))
-    if viewer.customer_id is not None:
-        ways.append(Cart.customer_id == viewer.customer_id)
-    if viewer.device is not None:
+    if token:
+        ways.append(and_(c.token_hash == bound(REACH_TOKEN, c.token_hash), c.customer_id.is_(None)))
+    if customer:
+        ways.append(c.customer_id == bound(REACH_CUSTOMER, c.customer_id))
+    if device:
+        claim = _CLAIMS.c
         ways.append(
             exists().where(
-                CartClaim.cart_id == Cart.id,
-                CartClaim.device_id == viewer.device.id,
-                CartClaim.expires_at > now,
+                claim.cart_id == c.id,
+                claim.device_id == bound(REACH_DEVICE, claim.device_id),
+                claim.expires_at > bound(REACH_NOW, claim.expires_at),
             )
         )
     if not ways:
         return false()
-    return and_(Cart.status == CartStatus.ACTIVE, or_(*ways))
+    return and_(c.status == CartStatus.ACTIVE, or_(*ways))
 
 
 def visible_customer(viewer: Viewer, cart: CartView) -> int | None:
@@ -108,25 +167,29 @@ def visible_customer(viewer: Viewer, cart: CartView) -> int | None:
     return None
 
 
+_CART_ROW = select(_CARTS.c.id, _CARTS.c.version, _CARTS.c.customer_id, _CARTS.c.updated_at)
+_CART_BY_ID = _CART_ROW.where(_CARTS.c.id == bindparam("cart"))
+_LINES_OF = (
+    select(_LINES.c.id, _LINES.c.product_id, _LINES.c.quantity)
+    .where(_LINES.c.cart_id == bindparam("cart"))
+    .order_by(_LINES.c.id)
+)
+
+
+@functools.cache
+def _reachable_cart(shape: tuple[bool, bool, bool]) -> Select[Any]:
+    return _CART_BY_ID.where(reach_condition(*shape))
+
+
 async def lines_of(session: AsyncSession, cart_id: int) -> tuple[LineView, ...]:
     """Return a cart's lines in the order they were first added."""
-    rows = await session.execute(
-        select(CartLine.id, CartLine.product_id, CartLine.quantity)
-        .where(CartLine.cart_id == cart_id)
-        .order_by(CartLine.id)
-    )
+    rows = await session.execute(_LINES_OF, {"cart": cart_id})
     return tuple(LineView(i, p, q) for i, p, q in rows)
 
 
 async def load_view(session: AsyncSession, cart_id: int) -> CartView | None:
     """Return the current state of a cart whatever its status, or None when there is none."""
-    row = (
-        await session.execute(
-            select(Cart.id, Cart.version, Cart.customer_id, Cart.updated_at).where(
-                Cart.id == cart_id
-            )
-        )
-    ).one_or_none()
+    row = (await session.execute(_CART_BY_ID, {"cart": cart_id})).one_or_none()
     if row is None:
         return None
     return CartView(
@@ -138,12 +201,9 @@ async def cart_for_viewer(
     session: AsyncSession, viewer: Viewer, cart_id: int, now: datetime
 ) -> CartView | None:
     """Return the cart if ``viewer`` may see it; None when it is missing and when not theirs."""
+    stmt = _reachable_cart(reach_shape(viewer))
     row = (
-        await session.execute(
-            select(Cart.id, Cart.version, Cart.customer_id, Cart.updated_at).where(
-                Cart.id == cart_id, reachable_by(viewer, now)
-            )
-        )
+        await session.execute(stmt, {"cart": cart_id, **reach_values(viewer, now)})
     ).one_or_none()
     if row is None:
         return None
@@ -183,11 +243,13 @@ async def active_carts_of(
     }
 
 
+_ACTIVE_CART_OF = select(_CARTS.c.id).where(
+    _CARTS.c.customer_id == bindparam("customer"), _CARTS.c.status == CartStatus.ACTIVE
+)
+
+
 async def active_cart_of(session: AsyncSession, customer_id: int) -> CartView | None:
     """Return a customer's active cart, or None when they have none yet."""
-    cart_id = (
-        await session.execute(
-            select(Cart.id).where(Cart.customer_id == customer_id, Cart.status == CartStatus.ACTIVE)
-        )
-    ).scalar_one_or_none()
+    values = {"customer": customer_id}
+    cart_id = (await session.execute(_ACTIVE_CART_OF, values)).scalar_one_or_none()
     return None if cart_id is None else await load_view(session, cart_id)
