@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from graphql.validation import ASTValidationRule
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxTokensLimiter,
-)
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
@@ -24,7 +19,7 @@ from schema.carts.types import LINE_QUANTITY_SCALAR, Cart, Customer, LineQuantit
 from schema.catalog import CatalogQuery, Product, ScanMutation, Store
 from schema.club import ClubMutation, ClubQuery
 from schema.context import OperationTransaction
-from schema.cost import QueryCostLimit
+from schema.cost import KnownCosts, QueryCostLimit
 from schema.errors import CodedErrors, QuietSchema
 from schema.front import FrontQuery
 from schema.node import NodeQuery
@@ -37,8 +32,7 @@ from schema.orders.types import Order
 from schema.persisted import (
     PersistedDocuments,
     PersistedQueries,
-    TextParserCache,
-    TextValidationCache,
+    PreparedDocuments,
     pwa_registry,
 )
 from schema.search import SearchQuery
@@ -96,17 +90,20 @@ def build_schema(
     ``persisted`` is the registry of documents run by hash (``schema/persisted.py``); by
     default one with the PWA's documents pinned.
 
-    The depth and alias rules are built once per schema, not per request, so that the
-    validation cache (keyed on document and rules) answers repeated operations — the
-    shop's clients send the same few documents over and over.
+    Each document text is parsed and validated once per schema (``PreparedDocuments``, with
+    the depth and alias rules built here once): the shop's clients send the same few
+    documents over and over.
     """
     limits: list[type[ASTValidationRule]] = [
         depth_rule(settings.max_query_depth, None, None),
         alias_rule(settings.max_aliases),
         NoNulInLiterals,
     ]
-    switches = [] if settings.introspection_enabled else [DisableIntrospection]
+    if not settings.introspection_enabled:
+        limits.append(NoSchemaIntrospectionCustomRule)
     documents = pwa_registry(settings.max_persisted_queries) if persisted is None else persisted
+    prepared = PreparedDocuments(PARSE_CACHE_SIZE, settings.max_query_tokens, limits)
+    costs = KnownCosts(PARSE_CACHE_SIZE)
     return QuietSchema(
         query=Query,
         mutation=Mutation,
@@ -118,12 +115,8 @@ def build_schema(
             CodedErrors,
             OperationTransaction,
             NoNulInVariables,
-            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: PersistedQueries(documents),
-            lambda: TextParserCache(maxsize=PARSE_CACHE_SIZE),
-            lambda: AddValidationRules(limits),
-            lambda: TextValidationCache(maxsize=PARSE_CACHE_SIZE),
-            lambda: QueryCostLimit(settings.max_query_cost),
-            *switches,
+            # The token limit, parsing, validation (with the limits above) and APQ.
+            lambda: PersistedQueries(documents, prepared),
+            lambda: QueryCostLimit(settings.max_query_cost, costs),
         ],
     )

@@ -73,6 +73,10 @@ class Context:
         self.response = response
         self.connection_params = connection_params or {}
         self.write = False
+        # A lone mutation commits its write before its payload resolves (``commit_write``):
+        # from then on hooks run as they come, and a failed commit is kept for the answer.
+        self.committed = False
+        self.failed_commit: Exception | None = None
         # The operation's root fields, known when it starts (``OperationTransaction``).
         self.shape: OperationShape = UNKNOWN_SHAPE
         # Sibling fields resolve concurrently and share it; SerializedSession (server.db)
@@ -171,8 +175,14 @@ class Context:
         client = self.request.client
         return client.host if client else "unknown"
 
-    async def viewer(self) -> Viewer:
-        """Return who is asking, resolved from the credentials once per operation (or event)."""
+    async def viewer(self, *, ahead_of_write: bool = False) -> Viewer:
+        """Return who is asking, resolved from the credentials once per operation (or event).
+
+        ``ahead_of_write``: a mutation asks before its service call, and while its write
+        transaction has not begun a bearer token is read in a short read session of its
+        own, outside SQLite's writer turn and before any row lock, so the write transaction
+        holds only the service's statements. A guest (cart token only) reads nothing.
+        """
         bearer, cart_token = self.credentials()
         delivery = self._delivery()
         if delivery is not None:
@@ -183,10 +193,21 @@ class Context:
             return delivery.viewer
         async with self._viewer_lock:
             if self._viewer is None:
-                self._viewer = await resolve_viewer(
-                    await self.session(), bearer=bearer, cart_token=cart_token, now=utcnow()
-                )
+                ahead = ahead_of_write and self.write and self._session is None
+                self._viewer = await self._resolve_viewer(bearer, cart_token, ahead=ahead)
         return self._viewer
+
+    async def _resolve_viewer(
+        self, bearer: str | None, cart_token: str | None, *, ahead: bool
+    ) -> Viewer:
+        if not ahead:
+            session = await self.session()
+            return await resolve_viewer(session, bearer=bearer, cart_token=cart_token, now=utcnow())
+        read = self.runtime.db.operation_session(write=False)
+        try:
+            return await resolve_viewer(read, bearer=bearer, cart_token=cart_token, now=utcnow())
+        finally:
+            await read.close()
 
     @asynccontextmanager
     async def delivery(self) -> AsyncIterator[Session]:
@@ -211,9 +232,43 @@ class Context:
         """Run ``callback`` once the operation's transaction has committed (e.g. to publish).
 
         Events announce committed state only: a subscriber that reads the database on a
-        notice must find the change there.
+        notice must find the change there. Once a lone mutation's write has committed
+        (``commit_write``), a hook registered later runs at the next ``run_after_commit``
+        (``run_mutation`` calls it as soon as the payload is built), else at ``finish``.
         """
         self._after_commit.append(callback)
+
+    async def commit_write(self) -> None:
+        """Commit the operation's write now, release the writer turn, and read from here on.
+
+        For a lone mutation (``schema.mutations.run_mutation``): its service call is all it
+        writes, so it commits the moment the call returns, before the payload resolves
+        (loaders, prices, pages), and another writer need not wait for that. The commit's
+        hooks run at once (pages forgotten, products announced, events published); fields
+        resolved after it open a read session. A failed commit is kept in ``failed_commit``,
+        which the operation answers instead of any data (``OperationTransaction``).
+        """
+        try:
+            await self.finish(commit=True)
+        except Exception as exc:
+            self.failed_commit = exc
+            raise
+        finally:
+            self.write = False
+        self.committed = True
+
+    async def roll_back_write(self) -> None:
+        """Roll the operation's write back now and release the writer turn (a lone refusal)."""
+        try:
+            await self.finish(commit=False)
+        finally:
+            self.write = False
+
+    async def run_after_commit(self) -> None:
+        """Run the hooks registered since the operation's write committed (``commit_write``)."""
+        if self.committed:
+            callbacks, self._after_commit = self._after_commit, []
+            await self._run_hooks(callbacks)
 
     async def finish(self, *, commit: bool) -> None:
         """Commit or roll back the operation's transaction, close it, then run commit hooks."""
@@ -240,15 +295,19 @@ class Context:
         if commit and changed:
             # This process's next page read shows the change, before any notice arrives.
             self.runtime.pages.forget(changed)
-        if commit:
-            for callback in callbacks:
-                try:
-                    await callback()
-                except Exception as exc:  # a lost notice must not fail a committed operation
-                    if is_lost_connection(exc):
-                        log.warning("after-commit hook: event broker unreachable: %s", exc)
-                    else:
-                        log.exception("after-commit hook failed")
+        if commit or self.committed:
+            # After ``commit_write`` only reads are left to end: its hooks run regardless.
+            await self._run_hooks(callbacks)
+
+    async def _run_hooks(self, callbacks: list[Callable[[], Awaitable[None]]]) -> None:
+        for callback in callbacks:
+            try:
+                await callback()
+            except Exception as exc:  # a lost notice must not fail a committed operation
+                if is_lost_connection(exc):
+                    log.warning("after-commit hook: event broker unreachable: %s", exc)
+                else:
+                    log.exception("after-commit hook failed")
 
 
 def context_of(info: Info[Any, Any]) -> Context:
@@ -262,24 +321,43 @@ class OperationTransaction(SchemaExtension):
     """One transaction per operation: mutations (and queries that write) lock for writing.
 
     A mutation commits only when error-free; a query that writes whatever its fields did.
+    A lone mutation (one root field, no attempts counted) commits as soon as its service
+    call returns (``Context.commit_write``), so that its payload resolves outside the write
+    lock; several root fields keep one transaction, so a failing field undoes its siblings.
     """
+
+    # The root shape and "a query that writes" of the documents run lately, by schema, text
+    # and operation name: the same few documents come again and again, and walking their
+    # AST on every request cost more than this lookup. The oldest is forgotten past 512.
+    _root_facts: dict[tuple[Any, str, str | None], tuple[OperationShape, bool]] = {}
 
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context.context
         if isinstance(ctx, Context):
+            ec = self.execution_context
+            schema, document, name = ec.schema._schema, ec.graphql_document, ec.operation_name
+            key = (schema, ec.query, name) if ec.query is not None else None
+            facts = self._root_facts.get(key) if key is not None else None
+            if facts is None:
+                facts = shape_of(schema, document, name), writes_in_query(schema, document, name)
+                if key is not None:
+                    self._root_facts[key] = facts
+                    if len(self._root_facts) > 512:
+                        del self._root_facts[next(iter(self._root_facts))]
             # Strawberry's OperationType, not graphql-core's: comparing across the two enums
             # is always False and would start every mutation as a deferred (read) transaction.
-            ec = self.execution_context
-            ctx.shape = shape_of(ec.schema._schema, ec.graphql_document, ec.operation_name)
+            ctx.shape = facts[0]
             ctx.write = ec.operation_type == OperationType.MUTATION or (
-                ec.operation_type == OperationType.QUERY
-                and writes_in_query(ec.schema._schema, ec.graphql_document, ec.operation_name)
+                ec.operation_type == OperationType.QUERY and facts[1]
             )
         yield
 
     async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
-        yield
         ctx = self.execution_context.context
+        if isinstance(ctx, Context):
+            # A WebSocket's context serves operation after operation.
+            ctx.committed, ctx.failed_commit = False, None
+        yield
         if not isinstance(ctx, Context):
             return
         result = self.execution_context.result
@@ -289,14 +367,20 @@ class OperationTransaction(SchemaExtension):
             not getattr(result, "errors", None)
             or (ctx.write and self.execution_context.operation_type == OperationType.QUERY)
         )
+        # A lone mutation committed (or failed to) before its payload (``commit_write``);
+        # what is left to end here is its payload's reads.
+        failure = ctx.failed_commit
         try:
             await ctx.finish(commit=ok)
         except Exception as exc:
-            if result is None or not ok:
-                # Already failed; a rollback on a dead connection adds nothing to tell.
-                log.warning("rollback failed: %s", type(exc).__name__)
-                return
+            if result is not None and ok and not ctx.committed:
+                failure = exc
+            else:
+                # Already failed, or only a committed write's payload reads were left to end:
+                # a dead connection adds nothing to tell.
+                log.warning("ending the operation's transaction failed: %s", type(exc).__name__)
+        if failure is not None and result is not None:
             # The commit did not happen (or cannot be known to have): answer the error,
             # never the data, and let CodedErrors name it (SERVICE_UNAVAILABLE or INTERNAL).
             result.data = None  # type: ignore[union-attr]
-            result.errors = [GraphQLError("Commit failed.", original_error=exc)]  # type: ignore[union-attr]
+            result.errors = [GraphQLError("Commit failed.", original_error=failure)]  # type: ignore[union-attr]

@@ -25,11 +25,14 @@ whatever they cost: no screen shows them, and every level multiplies the search 
 page.
 
 Variables decide sizes, so the cost is worked out when the operation is about to execute
-(the validation cache keys on the document alone), on the already validated document.
+(the validation cache keys on the document alone), on the already validated document. An
+operation none of whose sizes reads a variable (every mutation the shop sends) costs the same
+whatever its variables, so that cost is kept by the document's text (``KnownCosts``).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -46,8 +49,12 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
     SelectionSetNode,
     Undefined,
+    ValueNode,
+    VariableNode,
     get_named_type,
     get_nullable_type,
     is_list_type,
@@ -86,6 +93,8 @@ class OperationCost:
         }
         self.nested_alternatives = False
         self.total = 0
+        # Whether a size was read from a variable: only then do the variables change the cost.
+        self.reads_variables = False
         self._memo: dict[tuple[str, int | None, bool], int] = {}
         self._variables: dict[str, Any] = {}
         operation = get_operation_ast(document, operation_name)
@@ -185,11 +194,22 @@ class OperationCost:
     def _argument(self, node: FieldNode, definition: GraphQLField, name: str) -> Any:
         for argument in node.arguments or ():
             if argument.name.value == name:
+                self.reads_variables = self.reads_variables or _has_variable(argument.value)
                 value = value_from_ast_untyped(argument.value, self._variables)
                 if value is not Undefined:
                     return value
                 break  # a variable not given leaves the argument to its default
         return definition.args[name].default_value
+
+
+def _has_variable(value: ValueNode) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_has_variable(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_has_variable(field.value) for field in value.fields)
+    return False
 
 
 def _first_known(*sizes: int | None) -> int:
@@ -215,17 +235,53 @@ def too_costly(cost: OperationCost, budget: int) -> GraphQLError | None:
     )
 
 
+class KnownCosts:
+    """The costs of the operations whose sizes read no variable, by text and operation name.
+
+    One per schema; the least recently used is forgotten beyond ``maxsize``.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._costs: OrderedDict[tuple[str, str | None], OperationCost] = OrderedDict()
+
+    def cost(
+        self,
+        schema: GraphQLSchema,
+        text: str | None,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+    ) -> OperationCost:
+        """Return the operation's cost, worked out again only when its variables may change it."""
+        if text is None:
+            return OperationCost(schema, document, operation_name, variables)
+        key = (text, operation_name)
+        known = self._costs.get(key)
+        if known is not None:
+            self._costs.move_to_end(key)
+            return known
+        cost = OperationCost(schema, document, operation_name, variables)
+        if not cost.reads_variables:
+            self._costs[key] = cost
+            while len(self._costs) > self.maxsize:
+                self._costs.popitem(last=False)
+        return cost
+
+
 class QueryCostLimit(SchemaExtension):
     """Refuse, before it runs, an operation costing more than the budget (see the module)."""
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, known: KnownCosts) -> None:
         self.budget = budget
+        self.known = known
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         if context.graphql_document is not None:
-            cost = OperationCost(
+            cost = self.known.cost(
                 context.schema._schema,
+                context.query,
                 context.graphql_document,
                 context.operation_name,
                 context.variables,

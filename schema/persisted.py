@@ -18,15 +18,15 @@ text's own).
 
 The PWA's own documents (``server.pwa_documents``) are pinned when the schema is built, so the
 PWA never sends their text, and each keeps its parsed AST once it has validated: a request by
-their hash skips parsing and validation, and even the parser and validation caches' lookups
-(the latter hashes the whole AST on every request), however many other documents pass by.
+their hash skips parsing and validation, and even the lookups of the documents sent as text
+(``PreparedDocuments``), however many other documents pass by.
 
 Documents clients register are kept as text only, in a least-recently-used registry of
 ``OMNICART_MAX_PERSISTED_QUERIES`` entries of at most ``MAX_REGISTERED_CHARS`` characters (a
 longer one runs but is not registered), so no client can grow memory without bound: an AST
 weighs some 200 times its text (a document at the token limit parses to over 1 MB). A request by
-such a hash runs the registered text object, so Strawberry's parser and validation caches
-answer it as they answer the same text. Each server process keeps its own registry: a hash
+such a hash runs the registered text, so ``PreparedDocuments`` answers it as it answers the
+same text. Each server process keeps its own registry: a hash
 registered with another worker is not found here once, and the client's retry with the text
 registers it here too.
 
@@ -38,14 +38,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql.validation import ASTValidationRule
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
 from server.errors import ErrorCode
 from server.pwa_documents import complete_documents
@@ -182,20 +184,94 @@ def _hash_in(extensions: Mapping[str, Any] | None) -> str | None:
         return None
 
 
-class PersistedQueries(SchemaExtension):
-    """Run a pinned document's AST as it was validated; register a document once it validates.
+# How often documents sent as text were looked up, parsed and validated, in this process.
+PREPARED_COUNTS: Counter[str] = Counter()
 
-    Only the HTTP view answers the APQ refusals (``resolve_persisted``); here a hash is used
-    only when the operation's text is that document's, so a hash cannot run another text.
+
+class PreparedDocuments:
+    """The documents sent lately as text, parsed and validated once: a bounded LRU by text.
+
+    One per schema, since the token limit and the validation rules are the schema's. The
+    text is the key, not the AST: Strawberry's validation cache hashed the whole AST on every
+    request (some 25 µs for a cart mutation), while a string keeps its hash. A document that
+    fails to parse is not kept, so it is parsed (and refused) again each time it is sent.
     """
 
-    def __init__(self, documents: PersistedDocuments) -> None:
+    def __init__(
+        self,
+        maxsize: int,
+        max_tokens: int,
+        rules: Iterable[type[ASTValidationRule]] = (),
+    ) -> None:
+        self.maxsize = maxsize
+        self.max_tokens = max_tokens
+        # Run after graphql-core's own rules, in this order.
+        self.rules = tuple(rules)
+        self._entries: OrderedDict[str, _Prepared] = OrderedDict()
+
+    def document(self, text: str) -> DocumentNode:
+        """Return the AST of a text, parsing it (within the token limit) when it is not kept."""
+        PREPARED_COUNTS["looked up"] += 1
+        entry = self._entries.get(text)
+        if entry is not None:
+            self._entries.move_to_end(text)
+            return entry.document
+        PREPARED_COUNTS["parsed"] += 1
+        document = parse(text, max_tokens=self.max_tokens)
+        self._entries[text] = _Prepared(document)
+        while len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+        return document
+
+    def errors(
+        self,
+        schema: GraphQLSchema,
+        text: str,
+        document: DocumentNode,
+        rules: tuple[type[ASTValidationRule], ...],
+    ) -> list[GraphQLError]:
+        """Return the validation errors of the text's document, validating it only once."""
+        PREPARED_COUNTS["validations"] += 1
+        entry = self._entries.get(text)
+        if entry is not None and entry.document is document and entry.errors is not None:
+            return entry.errors
+        PREPARED_COUNTS["validated"] += 1
+        errors = validate_document(schema, document, rules)
+        if entry is not None and entry.document is document:
+            entry.errors = errors
+        return errors
+
+
+@dataclass
+class _Prepared:
+    document: DocumentNode
+    errors: list[GraphQLError] | None = None
+
+
+class PersistedQueries(SchemaExtension):
+    """Parse and validate through ``PreparedDocuments``; run and register persisted documents.
+
+    A pinned document's AST runs as it was validated; a document sent by hash with its text
+    is registered once it validates. Only the HTTP view answers the APQ refusals
+    (``resolve_persisted``); here a hash is used only when the operation's text is that
+    document's, so a hash cannot run another text.
+
+    One extension for what were five (the persisted queries, the token limit, the parser
+    cache, the validation rules and the validation cache): Strawberry pays for every hook of
+    every extension on every request.
+    """
+
+    def __init__(self, documents: PersistedDocuments, prepared: PreparedDocuments) -> None:
         self.documents = documents
+        self.prepared = prepared
         self._to_keep: str | None = None
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
         self._to_keep = None
+        # Strawberry's own parse and validation, were they ever reached, hold the limits too.
+        context.parse_options["max_tokens"] = self.prepared.max_tokens
+        context.validation_rules = (*context.validation_rules, *self.prepared.rules)
         sha256 = _hash_in(context.operation_extensions)
         if sha256 is None or context.query is None:
             yield
@@ -204,36 +280,27 @@ class PersistedQueries(SchemaExtension):
         if found is None or (found.pinned and found.document is None):
             self._to_keep = sha256
         elif found.document is not None and found.text == context.query:
-            # Parsed and validated when it was kept: the caches below leave these alone.
+            # Parsed and validated when it was kept: parsing and validation leave these alone.
             context.graphql_document = found.document
             context.pre_execution_errors = []
         yield
 
-    def on_validate(self) -> Iterator[None]:
-        yield
+    def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        sha256, text, document = self._to_keep, context.query, context.graphql_document
+        if context.graphql_document is None and context.query:
+            context.graphql_document = self.prepared.document(context.query)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        text, document = context.query, context.graphql_document
+        if context.pre_execution_errors is None and text is not None and document is not None:
+            context.pre_execution_errors = self.prepared.errors(
+                context.schema._schema, text, document, context.validation_rules
+            )
+        yield
+        sha256 = self._to_keep
         if sha256 is None or text is None or document is None or context.pre_execution_errors:
             return
         if sha256_hex(text) == sha256:
             self.documents.keep(sha256, text, document)
-
-
-class TextParserCache(ParserCache):
-    """Strawberry's parser cache for documents sent as text; a persisted AST is left as it is."""
-
-    def on_parse(self) -> Iterator[None]:
-        if self.execution_context.graphql_document is None:
-            yield from super().on_parse()
-        else:
-            yield
-
-
-class TextValidationCache(ValidationCache):
-    """Strawberry's validation cache for documents sent as text; a persisted one is valid."""
-
-    def on_validate(self) -> Iterator[None]:
-        if self.execution_context.pre_execution_errors is None:
-            yield from super().on_validate()
-        else:
-            yield

@@ -51,12 +51,9 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         limit = self.per_path.get(scope.get("path", ""), self.max_bytes)
-        too_large = error_response(
-            "PAYLOAD_TOO_LARGE", f"Request bodies are limited to {limit} bytes.", 413
-        )
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await too_large(scope, receive, send)
+                await _too_large(limit)(scope, receive, send)
                 return
         received = 0
         response_started = False
@@ -79,7 +76,12 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not response_started:
-                await too_large(scope, receive, send)
+                await _too_large(limit)(scope, receive, send)
+
+
+def _too_large(limit: int) -> JSONResponse:
+    # Built only when a body is refused: building it for every request cost some 10 µs.
+    return error_response("PAYLOAD_TOO_LARGE", f"Request bodies are limited to {limit} bytes.", 413)
 
 
 class _BodyTooLarge(Exception):

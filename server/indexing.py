@@ -38,7 +38,7 @@ from server.db import Database
 from server.events import Broker, announce_product_changes
 from server.gtin import Gtin
 from server.models import OutboxEvent, Product, utcnow
-from server.outbox import PRODUCT_TOPIC
+from server.outbox import INDEXED_TOPICS
 from server.product_pages import PageData, build_pages, write_pages
 
 log = logging.getLogger("omnicart.indexing")
@@ -179,7 +179,7 @@ class Indexer:
         async with self.db.transaction(write=not self.db.is_sqlite) as session:
             stmt = (
                 select(OutboxEvent.id, OutboxEvent.entity_id)
-                .where(OutboxEvent.topic == PRODUCT_TOPIC)
+                .where(OutboxEvent.topic.in_(INDEXED_TOPICS))
                 .order_by(OutboxEvent.id)
                 .limit(self.batch)
             )
@@ -285,7 +285,7 @@ async def reindex_all(
         async with db.transaction() as session:
             await session.execute(
                 delete(OutboxEvent).where(
-                    OutboxEvent.topic == PRODUCT_TOPIC, OutboxEvent.id <= high_water
+                    OutboxEvent.topic.in_(INDEXED_TOPICS), OutboxEvent.id <= high_water
                 )
             )
     return indexed

@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,7 +151,8 @@ def _request_id(scope: Scope) -> str:
             if _SANE_REQUEST_ID.fullmatch(candidate):
                 return candidate
             break
-    return uuid.uuid4().hex
+    # 32 hex digits, as a uuid4's hex; a quarter of its cost.
+    return secrets.token_hex(16)
 
 
 class RequestLog:
@@ -189,6 +190,8 @@ class RequestLog:
 
 
 def _write_access_line(scope: Scope, record: RequestRecord, status: int, seconds: float) -> None:
+    if not access_log.isEnabledFor(logging.INFO):
+        return  # nothing would be written: spare the redaction and the fields
     method = scope.get("method", "WS") if scope["type"] == "http" else "WS"
     path = redact(scope.get("path", ""))
     outcome = record.outcome or ("OK" if status < 400 else f"HTTP_{status}")

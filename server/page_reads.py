@@ -33,14 +33,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.db import Database
+from server.outbox import pending_change
 from server.product_pages import PageRead, StoreView, decode_page
 
+_PENDING = pending_change("p.product_id")
 # One row: product id, document, pending flag, stores as JSON [[id, code, name, address,
 # city, on_hand - reserved], ...], available online (the first online location).
-_COLUMNS_SQLITE = """
+_COLUMNS_SQLITE = f"""
 SELECT p.product_id, p.document,
-  EXISTS (SELECT 1 FROM outbox_events o
-          WHERE o.topic = 'product' AND o.entity_id = p.product_id) AS pending,
+  {_PENDING} AS pending,
   (SELECT json_group_array(json_array(s.id, s.code, s.name, s.address, s.city,
                                       COALESCE(sl.on_hand - sl.reserved, 0)))
      FROM stores s
@@ -94,10 +95,9 @@ ORDER BY ranked.tier, ranked.here DESC, ranked.web DESC, ranked.position
 """
 )
 
-_COLUMNS_POSTGRES = """
+_COLUMNS_POSTGRES = f"""
 SELECT p.product_id, p.document,
-  EXISTS (SELECT 1 FROM outbox_events o
-          WHERE o.topic = 'product' AND o.entity_id = p.product_id) AS pending,
+  {_PENDING} AS pending,
   (SELECT COALESCE(json_agg(json_build_array(s.id, s.code, s.name, s.address, s.city,
                                              COALESCE(sl.on_hand - sl.reserved, 0))), '[]')
      FROM stores s

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.club.numbers import new_member_number, normalise_member_number
+from server.db import decode_json_rows, json_rows
 from server.errors import Conflict, InvalidInput, NotFound
 from server.models import ClubConsent, Customer, Membership, PointEntry
 from server.states import ConsentKind
@@ -182,20 +183,30 @@ class Shopper:
     language: str | None = None
 
 
-async def shopper_of(session: AsyncSession, customer_id: int | None) -> Shopper:
-    """Return whether the customer (if any) is a member and their language, in one query."""
-    if customer_id is None:
+# A cart's customer as ``Shopper`` needs them (``carts.customer_id``: the bumped cart's).
+_SHOPPER_COLUMNS = "c.language, m.customer_id"
+_SHOPPER_FROM = (
+    "FROM customers c LEFT JOIN memberships m ON m.customer_id = c.id "
+    "WHERE c.id = carts.customer_id"
+)
+
+
+def shopper_returning(session: AsyncSession) -> Any:
+    """Return a RETURNING expression of a cart's version bump: its customer as a ``Shopper``.
+
+    A checkout reads the shopper with the bump that locks the cart, no statement of its
+    own; ``decode_shopper`` reads the value back (no customer: a guest).
+    """
+    return json_rows(session, _SHOPPER_COLUMNS, _SHOPPER_FROM)
+
+
+def decode_shopper(value: Any) -> Shopper:
+    """Return the shopper a ``shopper_returning`` expression returned."""
+    rows = decode_json_rows(value)
+    if not rows:
         return Shopper()
-    row = (
-        await session.execute(
-            select(Customer.language, Membership.customer_id)
-            .outerjoin(Membership, Membership.customer_id == Customer.id)
-            .where(Customer.id == customer_id)
-        )
-    ).first()
-    if row is None:
-        return Shopper()
-    return Shopper(member=row[1] is not None, language=row[0])
+    language, member = rows[0]
+    return Shopper(member=member is not None, language=language)
 
 
 def phone_digits(text: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import pricing
@@ -21,14 +21,10 @@ from server.carts.service import lock_customer
 from server.carts.versioning import Guard, Locked, bump_version, run_versioned
 from server.carts.views import reachable_by
 from server.club import points
-from server.club.membership import shopper_of
+from server.club.membership import decode_shopper, shopper_returning
 from server.errors import IdempotencyKeyReused, NotFound
 from server.models import (
     Cart,
-    Order,
-    OrderLine,
-    OrderStatusChange,
-    StockReservation,
 )
 from server.orders import stock
 from server.orders.access import shopper_placed
@@ -55,13 +51,13 @@ from server.orders.views import (
     order_for_key,
     request_hash_of,
 )
+from server.orders.writing import PlacedRows, write_order
 from server.outbox import record_product_changes
 from server.states import (
     CartStatus,
     FulfilmentMethod,
     OrderChannel,
     OrderStatus,
-    ReservationStatus,
 )
 from server.viewer import Viewer
 
@@ -109,12 +105,12 @@ class _CheckoutWrite:
     pickup_days: int
 
     async def lock(self, session: AsyncSession) -> Locked | None:
-        """Lock the customer (if any), then bump the cart's version, reading the plan with it.
+        """Lock the customer (if any), then bump the cart's version, reading plan and shopper.
 
         Ordering the whole cart closes it in the same statement (a refusal rolls it back).
         """
         values = {"status": CartStatus.CLOSED} if self.request.line_ids is None else {}
-        returning = plan_returning(session, self.fulfilment)
+        returning = [*plan_returning(session, self.fulfilment), shopper_returning(session)]
         return await _lock_cart(session, self.guard, values=values, returning=returning)
 
     async def kept(self, session: AsyncSession) -> CheckoutResult | None:
@@ -187,19 +183,13 @@ async def checkout(
 async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -> CheckoutResult:
     """Write the order, its lines, reservations and first status; take the stock last."""
     g = write.guard
-    shopper = await shopper_of(session, locked.customer_id)
+    shopper = decode_shopper(locked.extra[2])
     plan = await _plan(session, write, locked, member=shopper.member)
     # The customer's language preference wins over the request's Accept-Language.
     values = _order_values(write, plan, locked, shopper.language or write.request.language)
-    order_id = (
-        await session.execute(
-            insert(Order)
-            .values(**values, idempotency_key=g.key, request_hash=g.request_hash)
-            .returning(Order.id)
-        )
-    ).scalar_one()
-    await _record_placed(session, order_id, g.viewer, g.now)
-    line_ids = await _insert_lines(session, order_id, plan, g.now)
+    row = {**values, "idempotency_key": g.key, "request_hash": g.request_hash}
+    placed = PlacedRows(row, actor_of(g.viewer), plan.rows, plan.location_id, g.now)
+    order_id, line_ids = await write_order(session, placed)
     cart, changed = await _after(session, write, locked, plan, g.now)
     await points.hold_for_order(
         session,
@@ -209,10 +199,12 @@ async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -
         order_total=plan.totals.total,
         now=g.now,
     )
-    # One outbox INSERT: the products (search follows their stock) and the order, whose
-    # basket counts and "placed" messages are written after commit by
+    # One outbox INSERT: the products' stock (search follows it; their pages stay usable)
+    # and the order, whose basket counts and "placed" messages are written after commit by
     # ``server.orders.placed.follow_placed_orders``, not in this request.
-    await record_product_changes(session, plan.product_ids, also=[(ORDER_PLACED, order_id)])
+    await record_product_changes(
+        session, plan.product_ids, stock_only=True, also=[(ORDER_PLACED, order_id)]
+    )
     # Last the hottest rows, stock: other checkouts of these products wait only until commit.
     shortfalls = await stock.reserve(session, plan.location_id, plan.wanted, g.now)
     if shortfalls:
@@ -326,56 +318,6 @@ def _order_values(
         "contact_email": write.request.contact.email,
         "contact_phone": write.request.contact.phone,
     }
-
-
-async def _insert_lines(
-    session: AsyncSession, order_id: int, plan: CheckoutPlan, now: datetime
-) -> list[int]:
-    """Insert the order lines and one held reservation per line; return the line ids.
-
-    Each is one multi-row INSERT; the lines' ids are matched to them by position, which
-    RETURNING names (its row order is not promised).
-    """
-    returned = await session.execute(
-        insert(OrderLine)
-        .values([{"order_id": order_id, **row} for row in plan.rows])
-        .returning(OrderLine.position, OrderLine.id)
-    )
-    by_position: dict[int, int] = {position: line_id for position, line_id in returned}
-    line_ids = [by_position[row["position"]] for row in plan.rows]
-    await session.execute(
-        insert(StockReservation),
-        [
-            {
-                "order_id": order_id,
-                "order_line_id": line_id,
-                "location_id": plan.location_id,
-                "product_id": row["product_id"],
-                "quantity": row["quantity"],
-                "status": ReservationStatus.HELD,
-                "created_at": now,
-            }
-            for line_id, row in zip(line_ids, plan.rows, strict=True)
-        ],
-    )
-    return line_ids
-
-
-async def _record_placed(
-    session: AsyncSession, order_id: int, viewer: Viewer, now: datetime
-) -> None:
-    """Write the first step of the order's history: placed, by whom."""
-    actor_kind, actor_id = actor_of(viewer)
-    await session.execute(
-        insert(OrderStatusChange).values(
-            order_id=order_id,
-            from_status=None,
-            to_status=OrderStatus.PLACED,
-            actor_kind=actor_kind,
-            actor_id=actor_id,
-            at=now,
-        )
-    )
 
 
 async def _after(

@@ -3,7 +3,8 @@
 The bump's RETURNING (``server.carts.versioning.bump_version``) carries two scalar
 subqueries: the cart's lines, each with its product's read-model page
 (``server.product_pages``) and whether a change of the product is still pending in the
-outbox, and the stock location the order reserves at with its store's name. A page that
+outbox (``server.outbox.pending_change``: a change of stock only does not count, a page
+bakes in no stock), and the stock location the order reserves at with its store's name. A page that
 is there, current (nothing pending) and in the checkout's currency prices its lines as the
 catalog would (campaign windows and member prices are evaluated now, by
 ``PageData.price_at``); only products without one are read from the catalog tables.
@@ -21,12 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server import catalog, pricing
 from server.db import decode_json_rows, json_rows
 from server.orders.requests import CartLineSnapshot, ClickAndCollect, Fulfilment
+from server.outbox import pending_change
 from server.product_pages import decode_page
 
-_PENDING = (
-    "EXISTS (SELECT 1 FROM outbox_events o WHERE o.topic = 'product' "
-    "AND o.entity_id = l.product_id)"
-)
+_PENDING = pending_change("l.product_id")
 
 
 @dataclass(frozen=True, slots=True)

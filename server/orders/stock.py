@@ -6,23 +6,26 @@ other movements change ``stock_levels`` with one UPDATE per product, also in pro
 order, so two transactions never wait on each other's rows the other way round (no
 deadlock). Reservation rows (per order line and location) change in the same
 transaction, so the ``held`` ones always add up to ``StockLevel.reserved``. Each movement
-notes the products in the outbox, so the search index's "in stock at" filters follow;
+notes the products in the outbox as a stock-only change, so the search index's "in stock
+at" filters follow while their pages stay usable;
 those that raise availability (release, restock) fulfil the back-in-stock requests
 waiting there (``server.notifications.back_in_stock.check_available``).
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import upsert
 from server.models import StockLevel, StockReservation
+from server.models.base import UtcDateTime
 from server.notifications.back_in_stock import check_available
 from server.outbox import record_product_changes
 from server.states import MovementSource, ReservationStatus, StockMovementKind
@@ -53,19 +56,47 @@ async def available_at(
     return {pid: found.get(pid, 0) for pid in product_ids}
 
 
+# The units wanted per product, looked up by the row's product in the JSON object bound as
+# ``:wanted`` (product id as text: units).
+_UNITS = "json_extract(:wanted, '$.\"' || product_id || '\"')"
+# SQLite (the write lock is held already): one UPDATE of the rows that have enough.
+_RESERVE_SQLITE = text(
+    f"UPDATE stock_levels SET reserved = reserved + {_UNITS}, updated_at = :now"
+    " WHERE location_id = :location"
+    " AND product_id IN (SELECT CAST(key AS INTEGER) FROM json_each(:wanted))"
+    f" AND on_hand - reserved >= {_UNITS} RETURNING product_id"
+).bindparams(bindparam("now", type_=UtcDateTime()))
+# PostgreSQL: lock the rows in product order, reserve only if every one has enough, and
+# answer every locked row's availability and whether the UPDATE ran.
+_RESERVE_POSTGRES = text(
+    "WITH wanted AS (SELECT * FROM unnest(CAST(:ids AS integer[]), CAST(:units AS integer[]))"
+    " AS w (product_id, units)),"
+    " locked AS MATERIALIZED ("
+    " SELECT s.product_id, s.on_hand - s.reserved AS free, w.units FROM stock_levels s"
+    " JOIN wanted w ON w.product_id = s.product_id WHERE s.location_id = :location"
+    " ORDER BY s.product_id FOR UPDATE OF s),"
+    " enough AS (SELECT count(*) = :n AS ok FROM locked WHERE free >= units),"
+    " changed AS ("
+    " UPDATE stock_levels s SET reserved = s.reserved + locked.units, updated_at = :now"
+    " FROM locked, enough WHERE enough.ok AND s.location_id = :location"
+    " AND s.product_id = locked.product_id RETURNING s.product_id)"
+    " SELECT locked.product_id, locked.free, (SELECT count(*) FROM changed) AS done FROM locked"
+).bindparams(bindparam("now", type_=UtcDateTime()))
+
+
 async def reserve(
     session: AsyncSession, location_id: int, wanted: Mapping[int, int], now: datetime
 ) -> list[Shortfall]:
     """Reserve ``wanted`` units per product at a location, all or nothing, in one statement.
 
-    One conditional UPDATE adds each product's units to ``reserved`` (a ``CASE`` per
-    product) where that many are available. On PostgreSQL a ``SELECT … FOR UPDATE`` in a
-    materialized CTE of the same statement first locks the rows in product id order (no
-    deadlock between two checkouts), the UPDATE runs only when every product has enough,
-    and the statement answers every row's availability, so a refusal costs no second
-    statement while the rows are locked. On SQLite (whose write lock is already held) a
-    product that falls short is read afterwards and the caller must roll back: the UPDATE
-    reserved the others. A product without a row has 0 available.
+    One conditional UPDATE adds each product's units to ``reserved`` where that many are
+    available (one statement built once, the units bound as JSON or arrays). On PostgreSQL
+    a ``SELECT … FOR UPDATE`` in a materialized CTE of the same statement first locks the
+    rows in product id order (no deadlock between two checkouts), the UPDATE runs only when
+    every product has enough, and the statement answers every row's availability, so a
+    refusal costs no second statement while the rows are locked. On SQLite (whose write
+    lock is already held) a product that falls short is read afterwards and the caller must
+    roll back: the UPDATE reserved the others. A product without a row has 0 available.
 
     The caller notes the products in the outbox before reserving, so the contended stock
     rows are held for as short a time as possible (until its commit).
@@ -80,19 +111,9 @@ async def reserve(
             for pid in order
             if free.get(pid, 0) < wanted[pid]
         ]
-    added = case({pid: wanted[pid] for pid in order}, value=StockLevel.product_id, else_=0)
-    rows = await session.execute(
-        update(StockLevel)
-        .where(
-            StockLevel.location_id == location_id,
-            StockLevel.product_id.in_(order),
-            StockLevel.on_hand - StockLevel.reserved >= added,
-        )
-        .values(reserved=StockLevel.reserved + added, updated_at=now)
-        .returning(StockLevel.product_id)
-        .execution_options(synchronize_session=False)
-    )
-    changed = set(rows.scalars())
+    units = json.dumps({str(pid): wanted[pid] for pid in order})
+    params = {"wanted": units, "location": location_id, "now": now}
+    changed = set((await session.execute(_RESERVE_SQLITE, params)).scalars())
     if len(changed) == len(order):
         return []
     available = await available_at(session, location_id, [p for p in order if p not in changed])
@@ -107,28 +128,14 @@ async def _reserve_locked(
     Otherwise nothing changed, and the answer is each locked row's available units.
     """
     order = sorted(wanted)
-    params: dict[str, object] = {"location": location_id, "now": now, "ids": order}
-    whens = []
-    for i, pid in enumerate(order):
-        params[f"p{i}"], params[f"q{i}"] = pid, wanted[pid]
-        whens.append(f"WHEN :p{i} THEN :q{i}")
-    cases = " ".join(whens)
-    params["n"] = len(order)
-    statement = text(
-        "WITH locked AS MATERIALIZED ("
-        " SELECT product_id, on_hand - reserved AS free FROM stock_levels"
-        " WHERE location_id = :location AND product_id IN :ids"
-        " ORDER BY product_id FOR UPDATE),"
-        f" enough AS (SELECT count(*) = :n AS ok FROM locked"
-        f" WHERE free >= CASE product_id {cases} ELSE 0 END),"
-        " changed AS ("
-        f" UPDATE stock_levels s SET reserved = s.reserved + CASE s.product_id {cases} ELSE 0 END,"
-        " updated_at = :now FROM locked, enough"
-        " WHERE enough.ok AND s.location_id = :location AND s.product_id = locked.product_id"
-        " RETURNING s.product_id)"
-        " SELECT locked.product_id, locked.free, (SELECT count(*) FROM changed) AS done FROM locked"
-    ).bindparams(bindparam("ids", expanding=True))
-    rows = (await session.execute(statement, params)).all()
+    params = {
+        "ids": order,
+        "units": [wanted[pid] for pid in order],
+        "n": len(order),
+        "location": location_id,
+        "now": now,
+    }
+    rows = (await session.execute(_RESERVE_POSTGRES, params)).all()
     if rows and rows[0].done == len(order):
         return None
     return {int(row.product_id): int(row.free) for row in rows}
@@ -165,7 +172,7 @@ async def release(session: AsyncSession, order_id: int, now: datetime) -> int:
             .values(reserved=StockLevel.reserved - quantity, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-    await record_product_changes(session, [pid for _, pid in units])
+    await record_product_changes(session, [pid for _, pid in units], stock_only=True)
     by_location: dict[int, list[int]] = defaultdict(list)
     for location_id, product_id in units:
         by_location[location_id].append(product_id)
@@ -192,7 +199,7 @@ async def consume(session: AsyncSession, order_id: int, now: datetime) -> int:
     await note_changes(
         session, taken, kind=StockMovementKind.SALE, source=_ORDER, order_id=order_id, now=now
     )
-    await record_product_changes(session, [pid for _, pid in units])
+    await record_product_changes(session, [pid for _, pid in units], stock_only=True)
     return sum(units.values())
 
 
@@ -227,7 +234,7 @@ async def restock(
     await note_changes(
         session, back, kind=StockMovementKind.RETURN, source=_ORDER, order_id=order_id, now=now
     )
-    await record_product_changes(session, units)
+    await record_product_changes(session, units, stock_only=True)
     await check_available(session, location_id, list(units), now)
 
 

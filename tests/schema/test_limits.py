@@ -8,7 +8,13 @@ from pathlib import Path
 from graphql import get_introspection_query, parse
 
 from schema.build import build_schema
-from schema.cost import DEFAULT_LIST_SIZE, INTROSPECTION_COSTS, LARGEST_PAGE, OperationCost
+from schema.cost import (
+    DEFAULT_LIST_SIZE,
+    INTROSPECTION_COSTS,
+    LARGEST_PAGE,
+    KnownCosts,
+    OperationCost,
+)
 from server.config import Settings
 from server.db import Database
 from server.pwa_documents import static_graphql_documents
@@ -190,6 +196,22 @@ def test_every_pwa_document_costs_at_most_half_the_default_budget() -> None:
     print(f"heaviest PWA document: {heaviest} costs {costs[heaviest]} of {BUDGET}")
     assert len(costs) >= 15
     assert costs[heaviest] <= BUDGET // 2, f"{heaviest} costs {costs[heaviest]}"
+
+
+def test_a_cost_is_kept_by_text_only_when_no_size_reads_a_variable() -> None:
+    schema = build_schema(Settings())._schema
+    known = KnownCosts(maxsize=8)
+    sized = 'query S($first: Int!) { search(query: "x", first: $first) { edges { cursor } } }'
+    fixed = 'query F($first: Int!) { search(query: "x", first: 3) { edges { cursor } } }'
+    small, large = ({"first": 1}, {"first": LARGEST_PAGE})
+    costs = [known.cost(schema, sized, parse(sized), None, v).total for v in (small, large)]
+    assert costs == [
+        OperationCost(schema, parse(sized), variables=small).total,
+        OperationCost(schema, parse(sized), variables=large).total,
+    ]
+    assert costs[0] < costs[1]
+    kept = known.cost(schema, fixed, parse(fixed), None, small)
+    assert known.cost(schema, fixed, parse(fixed), None, large) is kept
 
 
 async def test_first_beyond_a_lists_page_is_that_lists_typed_error(

@@ -8,12 +8,10 @@ from typing import Any
 
 import httpx
 
-from schema.build import PARSE_CACHE_SIZE
 from schema.ids import encode_id
 from schema.persisted import (
     MAX_REGISTERED_CHARS,
-    TextParserCache,
-    TextValidationCache,
+    PREPARED_COUNTS,
     sha256_hex,
 )
 from server.db import Database
@@ -226,11 +224,24 @@ async def test_the_cost_bomb_by_hash_is_still_too_costly(
 
 
 def cache_lookups() -> tuple[int, int, int]:
-    """Return the parser and validation caches' lookups so far, and the parser cache's misses."""
-    parses = TextParserCache(maxsize=PARSE_CACHE_SIZE).cached_parse_document.cache_info()
-    validations = TextValidationCache(maxsize=PARSE_CACHE_SIZE).cached_validate_document
-    validated = validations.cache_info()
-    return parses.hits + parses.misses, validated.hits + validated.misses, parses.misses
+    """Return the prepared documents' lookups and validations so far, and how many were parsed."""
+    counts = PREPARED_COUNTS
+    return counts["looked up"], counts["validations"], counts["parsed"]
+
+
+async def test_a_document_sent_as_text_again_is_neither_parsed_nor_validated_again(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    text = "query StoresAgain { stores { id } }"
+    async with client_for(sqlite_db, tmp_path) as client:
+        first = await graphql(client, text)
+        before = dict(PREPARED_COUNTS)
+        again = [await graphql(client, text) for _ in range(3)]
+        after = dict(PREPARED_COUNTS)
+    assert first == {"data": {"stores": []}} and again == [first] * 3
+    assert after["parsed"] == before["parsed"]
+    assert after["validated"] == before["validated"]
+    assert after["looked up"] == before["looked up"] + 3
 
 
 async def test_a_pwa_document_by_hash_is_neither_parsed_nor_validated_again(
