@@ -37,7 +37,7 @@ _SQLITE_BEGIN = "omnicart_sqlite_begin"
 _BUSY_SLICE_MS = 20
 _BUSY_PAUSE_S = 0.002
 # How many writes in a row a process may make while another process's writer waits.
-_WRITES_PER_TURN = 4
+_WRITES_PER_TURN = 16
 _BUSY_MESSAGE = "The database is busy with other writers right now; try again in a moment."
 
 
