@@ -117,8 +117,16 @@ def let_go(held: int) -> None:
     os.close(held)
 
 
-def _open(path: str) -> int:
-    return os.open(path, _OPEN_FLAGS, 0o666)
+def _locked(path: str, *, wait: bool) -> int:
+    """Open ``path`` and lock it (waiting, or BlockingIOError at once); return its descriptor."""
+    assert fcntl is not None
+    fd = os.open(path, _OPEN_FLAGS, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _try_take(queue_path: str, lock_path: str) -> tuple[int | None, int | None]:
@@ -127,23 +135,12 @@ def _try_take(queue_path: str, lock_path: str) -> tuple[int | None, int | None]:
     Holding the queue but not the lock, the caller waits for the lock at the front; holding
     neither, it waits for the queue first.
     """
-    assert fcntl is not None
-    queue = _open(queue_path)
     try:
-        fcntl.flock(queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        queue = _locked(queue_path, wait=False)
     except BlockingIOError:
-        os.close(queue)
         return None, None
-    except BaseException:
-        os.close(queue)
-        raise
     try:
-        lock = _open(lock_path)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BaseException:
-            os.close(lock)
-            raise
+        lock = _locked(lock_path, wait=False)
     except BlockingIOError:
         return None, queue
     except BaseException:
@@ -155,22 +152,10 @@ def _try_take(queue_path: str, lock_path: str) -> tuple[int | None, int | None]:
 
 def _wait_in_line(queue_path: str, lock_path: str, queue: int | None) -> int:
     """Block until this thread holds the queue, then the lock; let the queue go; return the lock."""
-    assert fcntl is not None
     if queue is None:
-        queue = _open(queue_path)
-        try:
-            fcntl.flock(queue, fcntl.LOCK_EX)
-        except BaseException:
-            os.close(queue)
-            raise
+        queue = _locked(queue_path, wait=True)
     try:
-        lock = _open(lock_path)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        except BaseException:
-            os.close(lock)
-            raise
-        return lock
+        return _locked(lock_path, wait=True)
     finally:
         os.close(queue)
 
