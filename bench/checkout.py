@@ -38,15 +38,13 @@ import random
 import shutil
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import asyncpg
-import httpx
 import typer
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
@@ -56,7 +54,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.loadgen import (  # noqa: E402
     Drive,
-    Figures,
     Measured,
     Prepared,
     console,
@@ -163,69 +160,6 @@ async def seed(db: Database, *, carts: int, hot: int) -> Shop:
             prepared.append((cart_id, token, 1, wanted))
         await session.execute(insert(CartLine), lines)
     return Shop(encode_id("Store", store.id), location.id, prepared)
-
-
-async def run_pool(
-    name: str, count: int, concurrency: int, one: Callable[[int], Awaitable[bool]]
-) -> Figures:
-    """Run ``one(i)`` for i in 0..count-1 with ``concurrency`` in flight; time each."""
-    latencies: list[float] = []
-    errors = 0
-    next_index = 0
-
-    async def worker() -> None:
-        nonlocal next_index, errors
-        while next_index < count:
-            i = next_index
-            next_index += 1
-            started = time.perf_counter()
-            ok = await one(i)
-            latencies.append((time.perf_counter() - started) * 1000)
-            errors += 0 if ok else 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return Figures(name, count, time.perf_counter() - started, latencies, errors)
-
-
-async def graphql_run(base_url: str, shop: Shop, concurrency: int) -> Figures:
-    """Check every prepared cart out through GraphQL on the running server, from this process.
-
-    Not what the bench measures with (wrk is, at a fraction of httpx's CPU per request): kept
-    for profiling a server in-process with a few lines of Python.
-    """
-    from schema.ids import encode_id
-
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
-
-        async def one(i: int) -> bool:
-            cart_id, token, version, _ = shop.carts[i]
-            variables = {
-                "input": {
-                    "cartId": encode_id("Cart", cart_id),
-                    "expectedVersion": version,
-                    "fulfilment": {"clickAndCollect": {"storeId": shop.store_gid}},
-                }
-            }
-            response = await client.post(
-                "/graphql",
-                json={"query": CHECKOUT, "variables": variables},
-                headers={"X-Cart-Token": token},
-            )
-            body = response.json()
-            return response.status_code == 200 and not body["data"]["checkout"]["errors"]
-
-        # Warm the server up (connections, caches) on a few carts not measured.
-        warm = min(20, len(shop.carts) // 10)
-        await asyncio.gather(*(one(i) for i in range(warm)))
-        rest = shop.carts[warm:]
-        offset = warm
-
-        async def measured(i: int) -> bool:
-            return await one(offset + i)
-
-        return await run_pool("GraphQL checkout (uvicorn)", len(rest), concurrency, measured)
 
 
 async def check_stock(db: Database, location_id: int, plain_units: dict[int, int]) -> str:
