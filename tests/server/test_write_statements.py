@@ -131,6 +131,20 @@ async def test_setting_and_removing_lines_send_their_pinned_statements(
     assert len(remove_sent) == expected, "\n".join(remove_sent)
 
 
+async def checkout_sent(
+    db: Database, client: Any, store_id: int, cart: dict[str, Any], reach: dict[str, str]
+) -> tuple[dict[str, Any], list[str]]:
+    """Check the cart out for collection at the store; return the body and the statements sent."""
+    request = {
+        "cartId": cart["id"],
+        "expectedVersion": cart["version"],
+        "fulfilment": {"clickAndCollect": {"storeId": encode_id("Store", store_id)}},
+    }
+    with statements_of(db) as sent:
+        body = await graphql(client, PLACE, {"input": request}, reach)
+    return body, sent
+
+
 async def test_a_checkout_of_five_lines_sends_its_pinned_statements(
     db: Database, tmp_path: Path
 ) -> None:
@@ -140,13 +154,7 @@ async def test_a_checkout_of_five_lines_sends_its_pinned_statements(
     await Indexer(db, runtime.search, runtime.settings.currency).drain()
     async with client_of(runtime) as client:
         cart, reach = await filled_cart(client, [(code, 2) for code in codes])
-        request = {
-            "cartId": cart["id"],
-            "expectedVersion": cart["version"],
-            "fulfilment": {"clickAndCollect": {"storeId": encode_id("Store", store_id)}},
-        }
-        with statements_of(db) as sent:
-            body = await graphql(client, PLACE, {"input": request}, reach)
+        body, sent = await checkout_sent(db, client, store_id, cart, reach)
     await runtime.close()
     payload = body["data"]["checkout"]  # type: ignore[index]
     assert payload["errors"] == []
@@ -165,18 +173,11 @@ async def test_a_checkout_after_another_of_the_same_products_sends_as_many(
     store_id, codes = await five_products(db)
     runtime = runtime_for(db, tmp_path, index_on_start=False)
     await Indexer(db, runtime.search, runtime.settings.currency).drain()
-    fulfilment = {"clickAndCollect": {"storeId": encode_id("Store", store_id)}}
     async with client_of(runtime) as client:
         sent: list[list[str]] = []
         for _ in range(2):
             cart, reach = await filled_cart(client, [(code, 1) for code in codes])
-            request = {
-                "cartId": cart["id"],
-                "expectedVersion": cart["version"],
-                "fulfilment": fulfilment,
-            }
-            with statements_of(db) as statements:
-                body = await graphql(client, PLACE, {"input": request}, reach)
+            body, statements = await checkout_sent(db, client, store_id, cart, reach)
             assert body["data"]["checkout"]["errors"] == [], body  # type: ignore[index]
             sent.append(statements)
     await runtime.close()
@@ -193,13 +194,7 @@ async def test_a_customers_checkout_sends_its_pinned_statements(
     async with client_of(runtime) as client:
         customer = await sign_up(client, "kari@omnicart.test")
         cart, reach = await filled_cart(client, [(code, 2) for code in codes], customer)
-        request = {
-            "cartId": cart["id"],
-            "expectedVersion": cart["version"],
-            "fulfilment": {"clickAndCollect": {"storeId": encode_id("Store", store_id)}},
-        }
-        with statements_of(db) as sent:
-            body = await graphql(client, PLACE, {"input": request}, reach)
+        body, sent = await checkout_sent(db, client, store_id, cart, reach)
     await runtime.close()
     assert body["data"]["checkout"]["errors"] == [], body  # type: ignore[index]
     assert len(sent) == CUSTOMER_CHECKOUT_OF_5[db.engine.dialect.name], "\n".join(sent)
