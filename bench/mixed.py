@@ -21,9 +21,7 @@ mix's cart-change and checkout connections, no lookups or searches), for
 connection pauses before each request as long as a writer connection took per write alone
 (``--reader-pause-ms`` sets it), so a reader connection asks at most as often as a writer
 one did and the requests keep roughly the mix's shares. Unpaced (``--reader-pause-ms 0``),
-the 35 reader connections of a saturated server answer their quick reads many times as
-often, and the writes, each of which waits on the loop and the database several times, are
-all but starved (on SQLite with 1 worker, none answered in 10 s).
+a saturated server answers the quick reads so often that the writes all but starve.
 
 The table shows, per run and kind, connections, requests, req/s, p50/p99 and errors, and per
 run the server's CPU milliseconds per request (from /proc; the kinds share the server, so it
@@ -71,19 +69,9 @@ from bench.loadgen import (  # noqa: E402
     write_requests,
     wrk_together,
 )
+from server import models  # noqa: E402
 from server.db import Database  # noqa: E402
 from server.migrations import upgrade_to_head  # noqa: E402
-from server.models import (  # noqa: E402
-    Cart,
-    CartLine,
-    Price,
-    Product,
-    ProductBarcode,
-    StockLevel,
-    StockLocation,
-    Store,
-    utcnow,
-)
 from server.states import CartStatus  # noqa: E402
 from server.tokens import CART_PREFIX, new_token, token_hash  # noqa: E402
 
@@ -133,9 +121,8 @@ def connections_of(clients: int) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Seeded:
-    """What was seeded: the products' ids, the checkout shop (its carts) and the add carts."""
+    """What was seeded: the checkout shop (its carts) and the carts to change."""
 
-    product_ids: list[int]
     shop: Shop
     add_carts: list[tuple[int, str]]
 
@@ -150,33 +137,33 @@ async def seed(url: str, products: int, *, add_carts: int, checkout_carts: int) 
     try:
         await upgrade_to_head(db)
         async with db.transaction() as session:
-            store = Store(code="MIX", name="Mix store")
+            store = models.Store(code="MIX", name="Mix store")
             session.add(store)
             await session.flush()
-            location = StockLocation(code="LOC-MIX", store_id=store.id, online=False)
+            location = models.StockLocation(code="LOC-MIX", store_id=store.id, online=False)
             session.add(location)
             await session.flush()
             product_ids = []
             for i in range(products):
                 name = f"{WORDS[i % len(WORDS)].capitalize()} nr {i}"
-                product = Product(sku=f"MIX-{i}", name=name, categories=[], attributes={})
+                product = models.Product(sku=f"MIX-{i}", name=name, categories=[], attributes={})
                 session.add(product)
                 await session.flush()
-                session.add(ProductBarcode(product_id=product.id, gtin=gtin_of(i)))
-                session.add(Price(product_id=product.id, currency="NOK", amount=1000 + i))
+                session.add(models.ProductBarcode(product_id=product.id, gtin=gtin_of(i)))
+                session.add(models.Price(product_id=product.id, currency="NOK", amount=1000 + i))
                 session.add(
-                    StockLevel(location_id=location.id, product_id=product.id, on_hand=10**6)
+                    models.StockLevel(location_id=location.id, product_id=product.id, on_hand=10**6)
                 )
                 product_ids.append(product.id)
             await session.flush()
-            now = utcnow()
+            now = models.utcnow()
             tokens = [new_token(CART_PREFIX) for _ in range(add_carts + checkout_carts)]
             rows = [
                 {"token_hash": token_hash(t), "status": CartStatus.ACTIVE, "version": 1,
                  "created_at": now, "updated_at": now}
                 for t in tokens
             ]  # fmt: skip
-            returning = insert(Cart).returning(Cart.id, sort_by_parameter_order=True)
+            returning = insert(models.Cart).returning(models.Cart.id, sort_by_parameter_order=True)
             ids = (await session.execute(returning, rows)).scalars().all()
             carts = list(zip(ids, tokens, strict=True))
             checkout, lines = [], []
@@ -189,9 +176,9 @@ async def seed(url: str, products: int, *, add_carts: int, checkout_carts: int) 
                 ]
                 checkout.append((cart_id, token, 1, wanted))
             if lines:
-                await session.execute(insert(CartLine), lines)
+                await session.execute(insert(models.CartLine), lines)
         shop = Shop(encode_id("Store", store.id), location.id, checkout)
-        return Seeded(product_ids, shop, carts[:add_carts])
+        return Seeded(shop, carts[:add_carts])
     finally:
         await db.dispose()
 
