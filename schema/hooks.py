@@ -3,11 +3,11 @@
 Strawberry's runner looks every hook of every extension up again on each request, checks
 what kind of function it is and wraps it in a ``contextlib`` manager inside an exit stack:
 four stages times five extensions, some 13 % of a trivial request's CPU. ``HookRunner``
-looks each extension class's hooks up once and steps their generators itself, with the
-semantics of the exit stack it replaces: hooks enter in order and leave in reverse, an
-exception raised inside a stage is thrown into each hook at its ``yield`` (a hook may
-swallow it, or raise another one that the hooks left to leave see instead), and a hook that
-yields twice is an error.
+looks each extension class's hooks up once and steps their generators itself, as
+Strawberry's exit stack steps them: hooks enter in order and leave in reverse, an exception
+raised inside a stage is thrown into each hook at its ``yield`` (a hook may swallow it from
+the hooks left to leave, though it still goes on, or raise another one that goes on
+instead), and a hook that yields twice is an error.
 """
 
 from __future__ import annotations
@@ -136,12 +136,14 @@ class StageHooks:
 
 
 def _outcome(received: BaseException | None, pending: BaseException | None) -> bool:
-    """End a stage as an exit stack does: swallow, let the exception go on, or raise anew."""
-    if pending is None:
-        return received is not None
-    if pending is received:
-        return False
-    raise pending
+    """End a stage as Strawberry's does: raise an exception a hook raised anew, else go on.
+
+    Strawberry drops what its exit stack returns, so a hook that swallows the stage's own
+    exception only keeps it from the hooks left to leave: the exception still goes on.
+    """
+    if pending is not None and pending is not received:
+        raise pending
+    return False
 
 
 def _leave(generator: Generator[None, None, None], exc: BaseException | None) -> bool:
