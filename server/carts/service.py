@@ -14,6 +14,13 @@ from sqlalchemy import Insert, Table, Update, bindparam, delete, insert, select,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import catalog
+from server.carts.adding import (
+    AddLine,
+    parse_codes,
+    past_limit,
+    products_of,
+    units_per_product,
+)
 from server.carts.versioning import (
     Guard,
     Locked,
@@ -28,8 +35,7 @@ from server.carts.versioning import (
 )
 from server.carts.views import CartChange, CartView, LineView, active_cart_of, reach_shape
 from server.db import per_dialect, upsert
-from server.errors import AppError, InvalidGtin, InvalidInput, InvalidQuantity, NotFound
-from server.gtin import Gtin, parse_gtin
+from server.errors import InvalidInput, InvalidQuantity, NotFound
 from server.models import Cart, CartLine, Customer
 from server.states import CartStatus
 from server.tokens import CART_PREFIX, new_token, token_hash
@@ -94,15 +100,6 @@ def _bump_for_add(session: AsyncSession, shape: tuple[bool, bool, bool], expecte
     """Return an add's version bump, returning the cart's lines and the request's products."""
     returning = [cart_lines_json(session), catalog.cart_products_json(session)]
     return bump_statement(shape, expected, returning=returning)
-
-
-@dataclass(frozen=True, slots=True)
-class AddLine:
-    """Units of a product to add, named by barcode (any printed form) or by product id."""
-
-    quantity: int
-    gtin: str | None = None
-    product_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,15 +266,15 @@ async def add_lines(
     _check_count(lines, "lines")
     for i, line in enumerate(lines):
         check_quantity(line.quantity, max_quantity, f"lines[{i}].quantity")
-    gtins = _parse_codes(lines)
+    gtins = parse_codes(lines)
     ids = [line.product_id for line in lines if line.product_id is not None]
     request = [[line.gtin, line.product_id, line.quantity] for line in lines]
 
     async def apply(before: tuple[LineView, ...], found: Any) -> tuple[LineView, ...]:
-        wanted = _units_per_product(_products_of(lines, gtins, found), lines)
+        wanted = units_per_product(products_of(lines, gtins, found), lines)
         for entries in wanted.values():
             # Repeated lines of one product add up: refused before the line is written.
-            if (error := _past_limit(entries, 0, max_quantity)) is not None:
+            if (error := past_limit(entries, 0, max_quantity)) is not None:
                 raise error
         # One upsert for all products (``_add_units``): RETURNING names the lines that grew.
         rows = [
@@ -298,7 +295,7 @@ async def add_lines(
         for pid, entries in wanted.items():
             if pid not in landed:
                 had = held[pid]
-                raise _past_limit(entries, had, max_quantity) or InvalidQuantity(
+                raise past_limit(entries, had, max_quantity) or InvalidQuantity(
                     f"At most {max_quantity} of one product fit in a cart; it holds {had}.",
                     field=f"lines[{entries[0][0]}].quantity",
                 )
@@ -362,84 +359,6 @@ async def remove_lines(
     request = sorted(line_ids)
     g = options.guard(viewer, cart_id, now, "cartLinesRemove", request)
     return await run_versioned(session, CartWrite(g, apply))
-
-
-def _parse_codes(lines: Sequence[AddLine]) -> dict[int, Gtin]:
-    """Return each barcode line's parsed code by line index; refuse a malformed one."""
-    gtins: dict[int, Gtin] = {}
-    for i, line in enumerate(lines):
-        if (line.gtin is None) == (line.product_id is None):
-            raise InvalidInput("Give either gtin or productId for a line.", field=f"lines[{i}]")
-        if line.gtin is not None:
-            try:
-                gtins[i] = parse_gtin(line.gtin)
-            except AppError as error:
-                # The same refusal, naming the line's field (the parser knows no fields).
-                field = f"lines[{i}].gtin"
-                raise type(error)(error.message, field=field, details=error.details) from None
-    return gtins
-
-
-def _products_of(lines: Sequence[AddLine], gtins: dict[int, Gtin], found: Any) -> list[int]:
-    """Return the product id of each line from the bump's lookup, or raise for an unknown one.
-
-    No template is tried: a price or weight label would need its weight or price on the
-    line, which cart lines do not carry yet, so it is refused rather than added as one unit.
-    """
-    try:
-        by_gtin, for_sale = catalog.cart_products_from_json(found, list(gtins.values()))
-    except InvalidGtin as error:
-        raw = error.details["raw"]
-        index = next(i for i, g in gtins.items() if g.display == raw)
-        raise InvalidGtin(
-            f"The barcode {raw} is one of the chain's own codes that no product carries, or a "
-            "price or weight label, which a cart cannot hold yet; add the product itself.",
-            field=f"lines[{index}].gtin",
-            details=error.details,
-        ) from None
-    result: list[int] = []
-    for i, line in enumerate(lines):
-        if i in gtins:
-            product_id = by_gtin.get(gtins[i].digits)
-            field = f"lines[{i}].gtin"
-        else:
-            product_id = line.product_id if line.product_id in for_sale else None
-            field = f"lines[{i}].productId"
-        if product_id is None:
-            raise NotFound("No product for sale has this barcode or id.", field=field)
-        result.append(product_id)
-    return result
-
-
-def _units_per_product(
-    product_ids: Sequence[int], lines: Sequence[AddLine]
-) -> dict[int, list[tuple[int, int]]]:
-    """Group the request's lines by product, in order: product id -> [(line index, units)]."""
-    wanted: dict[int, list[tuple[int, int]]] = {}
-    for i, (pid, line) in enumerate(zip(product_ids, lines, strict=True)):
-        wanted.setdefault(pid, []).append((i, line.quantity))
-    return wanted
-
-
-def _past_limit(
-    entries: Sequence[tuple[int, int]], had: int, max_quantity: int
-) -> InvalidQuantity | None:
-    """Return the error naming the first line that takes a product past the limit, if any.
-
-    ``entries`` are one product's (line index, units) in request order; ``had`` is what the
-    cart holds of it already.
-    """
-    total = had
-    for index, units in entries:
-        total += units
-        if total > max_quantity:
-            holds = f"it holds {had}, and " if had else ""
-            return InvalidQuantity(
-                f"At most {max_quantity} of one product fit in a cart; {holds}with this line "
-                f"it would hold {total}.",
-                field=f"lines[{index}].quantity",
-            )
-    return None
 
 
 def _check_count(items: Sequence[object], field: str) -> None:
