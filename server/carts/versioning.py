@@ -235,7 +235,14 @@ def bump_values(g: Guard) -> dict[str, Any]:
 
 async def run_bump(session: AsyncSession, g: Guard, stmt: Update) -> Locked | None:
     """Run a ``bump_statement`` for this guard; None when the UPDATE matched nothing."""
-    row = (await session.execute(stmt, bump_values(g))).one_or_none()
+    return await run_bump_with(session, g, stmt, {})
+
+
+async def run_bump_with(
+    session: AsyncSession, g: Guard, stmt: Update, more: Mapping[str, Any]
+) -> Locked | None:
+    """``run_bump`` binding ``more`` besides the guard's values (the statement's own binds)."""
+    row = (await session.execute(stmt, bump_values(g) | dict(more))).one_or_none()
     if row is None:
         return None
     return Locked(row[0], row[1], row[2], tuple(row[3:]))
