@@ -29,7 +29,6 @@ from server.models import (
 )
 from server.orders import stock
 from server.orders.access import shopper_placed
-from server.orders.placed import ORDER_PLACED
 from server.orders.plan import (
     Goods,
     decode_plan,
@@ -59,7 +58,6 @@ from server.orders.views import (
     request_hash_of,
 )
 from server.orders.writing import PlacedRows, write_order
-from server.outbox import record_product_changes
 from server.states import (
     CartStatus,
     FulfilmentMethod,
@@ -193,7 +191,12 @@ async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -
     # The customer's language preference wins over the request's Accept-Language.
     values = _order_values(write, plan, locked, shopper.language or write.request.language)
     row = {**values, "idempotency_key": g.key, "request_hash": g.request_hash}
-    placed = PlacedRows(row, actor_of(g.viewer), plan.rows, plan.location_id, g.now)
+    # With the order, its outbox rows: the products' stock (search follows it; their pages
+    # stay usable) and the order, whose basket counts and "placed" messages are written
+    # after commit by ``server.orders.placed.follow_placed_orders``, not in this request.
+    placed = PlacedRows(
+        row, actor_of(g.viewer), plan.rows, plan.location_id, g.now, plan.product_ids
+    )
     order_id, line_ids = await write_order(session, placed)
     cart, changed = await _after(session, write, locked, plan, g.now)
     await points.hold_for_order(
@@ -203,12 +206,6 @@ async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -
         order_id=order_id,
         order_total=plan.totals.total,
         now=g.now,
-    )
-    # One outbox INSERT: the products' stock (search follows it; their pages stay usable)
-    # and the order, whose basket counts and "placed" messages are written after commit by
-    # ``server.orders.placed.follow_placed_orders``, not in this request.
-    await record_product_changes(
-        session, plan.product_ids, stock_only=True, also=[(ORDER_PLACED, order_id)]
     )
     # Last the hottest rows, stock: other checkouts of these products wait only until commit.
     shortfalls = await stock.reserve(session, plan.location_id, plan.wanted, g.now)
