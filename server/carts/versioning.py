@@ -238,7 +238,8 @@ async def run_bump(
 ) -> Locked | None:
     """Run a ``bump_statement`` for this guard; None when the UPDATE matched nothing.
 
-    ``more``: the values of bind parameters its ``returning`` expressions name.
+    ``more``: the values of the statement's own bind parameters (its ``returning``
+    expressions', a checkout's pickup store).
     """
     values = bump_values(g)
     if more:
