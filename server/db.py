@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from server.config import Settings
 from server.errors import ServiceUnavailable
 from server.outages import is_database_busy
+from server.sqlite_driver import sqlite_dbapi
 from server.writer_line import WriterLine, let_go
 
 # Execution option naming the kind of BEGIN a SQLite write transaction needs.
@@ -203,6 +204,8 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": min(busy_timeout_ms, _BUSY_SLICE_MS) / 1000}
+            # One trip to the driver's thread per statement (server.sqlite_driver).
+            kwargs["module"] = sqlite_dbapi()
         else:
             overflow = pool_size * 2 if max_overflow is None else max_overflow
             kwargs.update(pool_size=pool_size, max_overflow=overflow, pool_pre_ping=True)
