@@ -11,8 +11,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -250,13 +251,21 @@ class Drive:
 
 
 def wrk_writes(
-    name: str, server: Server, requests: Path, *, mode: str, ok: str, drive: Drive
+    name: str,
+    server: Server,
+    requests: Path,
+    *,
+    mode: str,
+    ok: str,
+    drive: Drive,
+    pause_ms: float = 0,
 ) -> Measured:
     """Run wrk with bench/writes.lua over the prepared ``requests`` against ``server``.
 
     ``mode`` "once" sends every request once (the run lasts until all are answered, at most
-    ``drive.seconds``); "cycle" repeats them for ``drive.seconds``. Counts as errors the
-    answers that are not a 200 holding ``ok`` and no error, and socket errors.
+    ``drive.seconds``); "cycle" repeats them for ``drive.seconds``, each connection waiting
+    ``pause_ms`` before each request. Counts as errors the answers that are not a 200
+    holding ``ok`` and no error, and socket errors.
     """
     lines = len(requests.read_text().splitlines())
     threads = min(2, len(drive.cpus.split(",")) if drive.cpus else 2, lines, drive.connections)
@@ -264,6 +273,7 @@ def wrk_writes(
         "wrk", "--threads", str(threads), "--connections", str(drive.connections),
         "--duration", f"{max(1, round(drive.seconds))}s", "--timeout", "30s",
         "--script", str(WRITES_LUA), server.base, "--", mode, str(requests), ok, str(threads),
+        f"{pause_ms:g}",
     ]  # fmt: skip
     if drive.cpus is not None:
         command = ["taskset", "--cpu-list", drive.cpus, *command]
@@ -299,6 +309,44 @@ def _run_wrk(command: list[str], finishing_threads: int) -> str:
     if process.returncode != 0:
         raise RuntimeError(f"wrk failed ({process.returncode}): {err}")
     return out
+
+
+@dataclass(frozen=True)
+class Load:
+    """One of several wrk processes run at once: its name, prepared requests, mode ("once" or
+    "cycle"), what an answer must hold, its connections and their pause (as ``wrk_writes``)."""
+
+    name: str
+    requests: Path
+    mode: str
+    ok: str
+    connections: int
+    pause_ms: float = 0
+
+
+def wrk_together(
+    server: Server, loads: Sequence[Load], *, seconds: float, cpus: str | None = None
+) -> tuple[list[Measured], float]:
+    """Run one wrk process per load against ``server`` at the same time, for ``seconds``.
+
+    Each process is ``wrk_writes``' and prints its own figures, so latencies stay apart per
+    load. Returns each load's figures, with NaN for their own ``cpu_seconds`` (the processes
+    overlap, so the server's CPU cannot be told apart per load), and the server's CPU
+    seconds over them all.
+    """
+
+    def one(load: Load) -> Measured:
+        drive = Drive(load.connections, seconds, cpus)
+        return wrk_writes(
+            load.name, server, load.requests, mode=load.mode, ok=load.ok, drive=drive,
+            pause_ms=load.pause_ms,
+        )  # fmt: skip
+
+    before = cpu_seconds(server.pid)
+    with ThreadPoolExecutor(len(loads)) as pool:
+        measured = list(pool.map(one, loads))
+    used = cpu_seconds(server.pid) - before
+    return [replace(m, cpu_seconds=float("nan")) for m in measured], used
 
 
 def print_measured(title: str, rows: Sequence[tuple[str, int, Measured, Measured]]) -> None:

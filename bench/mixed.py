@@ -1,24 +1,36 @@
 """A Saturday mix: 50 clients looking up, searching, changing carts and checking out at once.
 
 A real uvicorn server (``omnicart.app:app_from_env``, with each ``--workers`` count, as
-``omnicart serve --workers N`` runs it) over a fresh database (SQLite in a temporary
-directory; then PostgreSQL: a temporary database with ``--pg-url``, or the given, empty,
-database with ``--database-url``) seeded with ``--products`` products in plenty at one
-store, indexed (search index and read-model pages) before the load starts. The load
-runs in a process of its own (this file with ``--drive``), closed loop: each of
-``--clients`` clients picks, per request, a product lookup (``product(gtin:)``, 50 %), a
-search (20 %), a cart change (``cartLinesAdd`` on its own cart, 25 %) or a checkout of its
-cart (5 %; click and collect, after which it starts a fresh cart), for ``--seconds``
-(default 60).
+``omnicart serve --workers N`` runs it; pinned with taskset to other CPUs than wrk when there
+are enough, unless ``--no-pin``) over a fresh database (SQLite in a temporary directory; then
+PostgreSQL: a temporary database with ``--pg-url``, or the given, empty, database with
+``--database-url``) seeded with ``--products`` products in plenty at one store, indexed
+(search index and read-model pages) before the load starts.
+
+The load comes from wrk (``bench/writes.lua``), one process per kind running at the same
+time, so each kind's latencies stay its own; ``--clients`` connections in all, split by the
+kinds' shares: product lookups (``product(gtin:)``, 50 %) and searches (20 %) going round
+prepared documents, cart changes (``cartLinesAdd``, 25 %) going round prepared guest carts
+(two lines each, so two writes in flight seldom share a cart) and checkouts (5 %; click and
+collect) of prepared carts of 1–5 lines, each cart checked out once. All of them run for
+``--seconds`` (default 60), after an unmeasured second of lookups, searches and cart changes.
 
 The baseline, measured in the same run on the same server first: the writers alone (the
-same clients doing only the cart changes and checkouts, no lookups or searches), for
-``--baseline-seconds``. The table shows, per kind, requests, req/s, p50/p99 and errors,
-for the mix and the baseline, and the write p50/p99 and errors of the mix next to the
-baseline's (the target for the 50-client mix: write p99 < 500 ms, 0 errors).
+mix's cart-change and checkout connections, no lookups or searches), for
+``--baseline-seconds``. In the mix, the writers go as fast as they are answered; each reader
+connection pauses before each request as long as a writer connection took per write alone
+(``--reader-pause-ms`` sets it), so a reader connection asks at most as often as a writer
+one did and the requests keep roughly the mix's shares. Unpaced (``--reader-pause-ms 0``),
+a saturated server answers the quick reads so often that the writes all but starve.
+
+The table shows, per run and kind, connections, requests, req/s, p50/p99 and errors, and per
+run the server's CPU milliseconds per request (from /proc; the kinds share the server, so it
+is not told apart per kind). A line per set-up gives the mix's write p50/p99 per kind next
+to the writers alone, and checks the target for the 50-client mix: write p99 < 500 ms (the
+larger of the two kinds' p99, which bounds the p99 of all writes), 0 errors.
 
     .venv/bin/python bench/mixed.py [--seconds 60] [--clients 50] [--baseline-seconds 10]
-        [--workers 1 --workers 2] [--no-sqlite]
+        [--workers 1 --workers 2] [--no-sqlite] [--no-pin] [--reader-pause-ms MS]
         [--pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
          | --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench_mixed]
 """
@@ -27,54 +39,60 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import math
 import random
-import statistics
-import subprocess
+import shutil
 import sys
 import tempfile
-import time
 import uuid
-from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 from rich.table import Table
+from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import console, percentile, served  # noqa: E402
+from bench.checkout import Shop, checkout_requests, index_pages  # noqa: E402
+from bench.loadgen import (  # noqa: E402
+    Load,
+    Measured,
+    Prepared,
+    Server,
+    console,
+    pinning,
+    served,
+    write_requests,
+    wrk_together,
+)
+from server import models  # noqa: E402
 from server.db import Database  # noqa: E402
 from server.migrations import upgrade_to_head  # noqa: E402
-from server.models import (  # noqa: E402
-    Price,
-    Product,
-    ProductBarcode,
-    StockLevel,
-    StockLocation,
-    Store,
-)
+from server.states import CartStatus  # noqa: E402
+from server.tokens import CART_PREFIX, new_token, token_hash  # noqa: E402
 
 LOOKUP = "query P($gtin: String!) { product(gtin: $gtin) { name } }"
 SEARCH = "query S($q: String!) { search(query: $q, first: 10) { edges { node { name } } } }"
-CREATE = "mutation { cartCreate { cart { id version } cartToken errors { code } } }"
 ADD = """
 mutation Add($input: CartLinesAddInput!) {
   cartLinesAdd(input: $input) { cart { version } errors { code } }
 }
 """
-CHECKOUT = """
-mutation Checkout($input: CheckoutInput!) {
-  checkout(input: $input) { order { number } errors { code } }
-}
-"""
 WORDS = ("kaffe", "brød", "melk", "ost", "te", "juice", "smør", "egg")
 MIX = (("lookup", 50), ("search", 20), ("cart", 25), ("checkout", 5))
 WRITES = ("cart", "checkout")
+READS = ("lookup", "search")
+# What every answer of a kind holds (wrk's script also fails a non-200 or an error object).
+OK = {"lookup": '"product":{"name":', "search": '"edges":[{', "cart": '"errors":[]',
+      "checkout": '"errors":[]'}  # fmt: skip
+# Carts prepared per checkout connection and second: a checkout took over 10 ms on this
+# machine even alone, so a run does not run out (it says so if it does).
+CHECKOUTS_PER_SECOND = 100
+ADD_CARTS = 256
 
 
 def gtin_of(i: int) -> str:
@@ -84,168 +102,160 @@ def gtin_of(i: int) -> str:
     return f"0{body}{(10 - total % 10) % 10}"
 
 
-async def seed(url: str, products: int) -> str:
-    """Migrate and create one store with ``products`` products in plenty; return its global id."""
+def connections_of(clients: int) -> dict[str, int]:
+    """Split ``clients`` connections over the kinds by their shares (largest remainder), at
+    least one each: 50 make 25 lookups, 10 searches, 13 cart changes and 2 checkouts."""
+    if clients < len(MIX):
+        raise SystemExit(f"--clients must be at least {len(MIX)}, one per kind")
+    total = sum(share for _, share in MIX)
+    exact = {kind: clients * share / total for kind, share in MIX}
+    split = {kind: max(1, math.floor(value)) for kind, value in exact.items()}
+    for kind in sorted(exact, key=lambda k: exact[k] - math.floor(exact[k]), reverse=True):
+        if sum(split.values()) >= clients:
+            break
+        split[kind] += 1
+    while sum(split.values()) > clients:  # the "at least one" went over: the largest gives
+        split[max(split, key=lambda k: split[k])] -= 1
+    return split
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What was seeded: the checkout shop (its carts) and the carts to change."""
+
+    shop: Shop
+    add_carts: list[tuple[int, str]]
+
+
+async def seed(url: str, products: int, *, add_carts: int, checkout_carts: int) -> Seeded:
+    """Migrate and create one store with ``products`` products in plenty, ``add_carts`` empty
+    guest carts and ``checkout_carts`` guest carts of 1–5 lines."""
     from schema.ids import encode_id
 
+    rng = random.Random(7)
     db = Database(url)
     try:
         await upgrade_to_head(db)
         async with db.transaction() as session:
-            store = Store(code="MIX", name="Mix store")
+            store = models.Store(code="MIX", name="Mix store")
             session.add(store)
             await session.flush()
-            location = StockLocation(code="LOC-MIX", store_id=store.id, online=False)
+            location = models.StockLocation(code="LOC-MIX", store_id=store.id, online=False)
             session.add(location)
             await session.flush()
+            product_ids = []
             for i in range(products):
                 name = f"{WORDS[i % len(WORDS)].capitalize()} nr {i}"
-                product = Product(sku=f"MIX-{i}", name=name, categories=[], attributes={})
+                product = models.Product(sku=f"MIX-{i}", name=name, categories=[], attributes={})
                 session.add(product)
                 await session.flush()
-                session.add(ProductBarcode(product_id=product.id, gtin=gtin_of(i)))
-                session.add(Price(product_id=product.id, currency="NOK", amount=1000 + i))
+                session.add(models.ProductBarcode(product_id=product.id, gtin=gtin_of(i)))
+                session.add(models.Price(product_id=product.id, currency="NOK", amount=1000 + i))
                 session.add(
-                    StockLevel(location_id=location.id, product_id=product.id, on_hand=10**6)
+                    models.StockLevel(location_id=location.id, product_id=product.id, on_hand=10**6)
                 )
-        return encode_id("Store", store.id)
+                product_ids.append(product.id)
+            await session.flush()
+            now = models.utcnow()
+            tokens = [new_token(CART_PREFIX) for _ in range(add_carts + checkout_carts)]
+            rows = [
+                {"token_hash": token_hash(t), "status": CartStatus.ACTIVE, "version": 1,
+                 "created_at": now, "updated_at": now}
+                for t in tokens
+            ]  # fmt: skip
+            returning = insert(models.Cart).returning(models.Cart.id, sort_by_parameter_order=True)
+            ids = (await session.execute(returning, rows)).scalars().all()
+            carts = list(zip(ids, tokens, strict=True))
+            checkout, lines = [], []
+            for cart_id, token in carts[add_carts:]:
+                chosen = sorted(rng.sample(product_ids, rng.randint(1, 5)))
+                wanted = [(pid, rng.randint(1, 3)) for pid in chosen]
+                lines += [
+                    {"cart_id": cart_id, "product_id": pid, "quantity": q, "created_at": now}
+                    for pid, q in wanted
+                ]
+                checkout.append((cart_id, token, 1, wanted))
+            if lines:
+                await session.execute(insert(models.CartLine), lines)
+        shop = Shop(encode_id("Store", store.id), location.id, checkout)
+        return Seeded(shop, carts[:add_carts])
     finally:
         await db.dispose()
 
 
-# --- the load process ----------------------------------------------------------------------
+def read_requests(products: int) -> dict[str, list[Prepared]]:
+    """The lookup of every product's barcode (shuffled) and a search for every word."""
+    order = list(range(products))
+    random.Random(3).shuffle(order)
+    return {
+        "lookup": [Prepared("/graphql", {"query": LOOKUP, "variables": {"gtin": gtin_of(i)}})
+                   for i in order],
+        "search": [Prepared("/graphql", {"query": SEARCH, "variables": {"q": word}})
+                   for word in WORDS],
+    }  # fmt: skip
 
 
-class Client:
-    """One shopper: a cart of their own, requests of the mix in a closed loop."""
+def add_requests(seeded: Seeded, products: int) -> list[Prepared]:
+    """Two adds per add cart, of two products: every cart once, then every cart again."""
+    from schema.ids import encode_id
 
-    def __init__(self, http: httpx.AsyncClient, rng: random.Random, args: argparse.Namespace):
-        self.http, self.rng, self.args = http, rng, args
-        self.cart: tuple[str, int, dict[str, str]] | None = None
-        self.lines = 0
-
-    async def post(self, query: str, variables: dict[str, Any], headers: Any = None) -> Any:
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=headers
+    rng = random.Random(5)
+    chosen = [rng.sample(range(products), 2) for _ in seeded.add_carts]
+    return [
+        Prepared(
+            "/graphql",
+            {
+                "query": ADD,
+                "variables": {
+                    "input": {
+                        "cartId": encode_id("Cart", cart_id),
+                        "lines": [{"gtin": gtin_of(pair[round_]), "quantity": 1}],
+                    }
+                },
+            },
+            token,
         )
-        body = response.json()
-        if response.status_code >= 400 or body.get("errors"):
-            raise RuntimeError(str(body)[:200])
-        return body["data"]
-
-    async def fresh_cart(self) -> None:
-        payload = (await self.post(CREATE, {}))["cartCreate"]
-        cart = payload["cart"]
-        self.cart = (cart["id"], cart["version"], {"X-Cart-Token": payload["cartToken"]})
-        self.lines = 0
-
-    async def run(self, kind: str) -> None:
-        gtin = gtin_of(self.rng.randrange(self.args.products))
-        if kind == "lookup":
-            await self.post(LOOKUP, {"gtin": gtin})
-        elif kind == "search":
-            await self.post(SEARCH, {"q": self.rng.choice(WORDS)})
-        elif kind == "cart" or self.lines == 0:
-            await self.add(gtin)
-        else:
-            await self.checkout()
-
-    async def add(self, gtin: str) -> None:
-        if self.cart is None:
-            await self.fresh_cart()
-        assert self.cart is not None
-        cart_id, _version, reach = self.cart
-        variables = {"input": {"cartId": cart_id, "lines": [{"gtin": gtin, "quantity": 1}]}}
-        payload = (await self.post(ADD, variables, reach))["cartLinesAdd"]
-        if payload["errors"]:
-            raise RuntimeError(payload["errors"])
-        self.cart = (cart_id, payload["cart"]["version"], reach)
-        self.lines += 1
-
-    async def checkout(self) -> None:
-        assert self.cart is not None
-        cart_id, version, reach = self.cart
-        request = {
-            "cartId": cart_id,
-            "expectedVersion": version,
-            "fulfilment": {"clickAndCollect": {"storeId": self.args.store}},
-        }
-        payload = (await self.post(CHECKOUT, {"input": request}, reach))["checkout"]
-        if payload["errors"]:
-            raise RuntimeError(payload["errors"])
-        self.cart = None
-        self.lines = 0
+        for round_ in (0, 1)
+        for (cart_id, token), pair in zip(seeded.add_carts, chosen, strict=True)
+    ]
 
 
-async def drive(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the closed loop; return latencies (ms) and errors per kind, and the seconds."""
-    kinds = [k for k, _ in MIX if not args.writes_only or k in WRITES]
-    weights = [w for k, w in MIX if k in kinds]
-    latencies: dict[str, list[float]] = defaultdict(list)
-    errors: dict[str, int] = defaultdict(int)
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
-    async with httpx.AsyncClient(base_url=args.drive, limits=limits, timeout=60) as http:
-        clients = [Client(http, random.Random(i), args) for i in range(args.clients)]
-        stop = time.perf_counter() + args.seconds
+@dataclass(frozen=True)
+class Run:
+    """One measured run: its name, each kind's connections and figures, the server's CPU."""
 
-        async def loop(client: Client) -> None:
-            while time.perf_counter() < stop:
-                kind = client.rng.choices(kinds, weights)[0]
-                started = time.perf_counter()
-                try:
-                    await client.run(kind)
-                except Exception:  # a refused or failed request: counted, the loop goes on
-                    errors[kind] += 1
-                    client.cart = None
-                latencies[kind].append((time.perf_counter() - started) * 1000)
+    name: str
+    connections: dict[str, int]
+    kinds: dict[str, Measured]
+    cpu_seconds: float
 
-        started = time.perf_counter()
-        await asyncio.gather(*(loop(c) for c in clients))
-        took = time.perf_counter() - started
-    return {"seconds": took, "latencies": latencies, "errors": errors}
+    @property
+    def ms_per_request(self) -> float:
+        """Milliseconds per request and connection: a writer connection's write alone."""
+        requests = sum(m.requests for m in self.kinds.values())
+        connections = sum(self.connections.values())
+        seconds = max(m.seconds for m in self.kinds.values())
+        return 1000 * seconds * connections / requests if requests else 1000 * seconds
 
 
-# --- the bench -----------------------------------------------------------------------------
-
-
-def load_from_own_process(url: str, args: argparse.Namespace, *, seconds: float, writes_only: bool):
-    """Run this file with ``--drive`` in a subprocess; return its JSON figures."""
-    command = [
-        sys.executable, str(Path(__file__).resolve()), "--drive", url, "--store", args.store,
-        "--clients", str(args.clients), "--seconds", str(seconds),
-        "--products", str(args.products),
-    ] + (["--writes-only"] if writes_only else [])  # fmt: skip
-    done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
-    return json.loads(done.stdout)
-
-
-def rows_of(name: str, figures: dict[str, Any]) -> list[list[str]]:
-    rows = []
-    seconds = figures["seconds"]
-    every = dict(figures["latencies"]) | {
-        "writes": [v for k in WRITES for v in figures["latencies"].get(k, [])]
-    }
-    for kind in [k for k, _ in MIX] + ["writes"]:
-        values = every.get(kind, [])
-        if not values:
-            continue
-        errors = (
-            sum(figures["errors"].get(k, 0) for k in WRITES)
-            if kind == "writes"
-            else figures["errors"].get(kind, 0)
-        )
-        rows.append(
-            [
-                name,
-                kind,
-                str(len(values)),
-                f"{len(values) / seconds:,.1f}",
-                f"{statistics.median(values):.1f}",
-                f"{percentile(values, 99):.1f}",
-                str(errors),
-            ]
-        )
-    return rows
+def run_kinds(
+    name: str,
+    server: Server,
+    files: dict[str, Path],
+    connections: dict[str, int],
+    seconds: float,
+    cpus: str | None,
+    reader_pause_ms: float = 0,
+) -> Run:
+    """Run one wrk process per kind in ``connections`` at once over its file, for ``seconds``;
+    the readers' connections pause ``reader_pause_ms`` before each request."""
+    loads = [
+        Load(kind, files[kind], "once" if kind == "checkout" else "cycle", OK[kind], n,
+             reader_pause_ms if kind in READS else 0)
+        for kind, n in connections.items()
+    ]  # fmt: skip
+    measured, used = wrk_together(server, loads, seconds=seconds, cpus=cpus)
+    return Run(name, connections, {m.name: m for m in measured}, used)
 
 
 async def wait_indexed(url: str) -> None:
@@ -261,12 +271,25 @@ async def wait_indexed(url: str) -> None:
     raise RuntimeError("the catalog was not indexed within 2 minutes")
 
 
-def bench(label: str, url: str, workdir: Path, args: argparse.Namespace) -> None:
-    """Seed and index one database, then run baseline and mix with each worker count."""
-    from bench.checkout import index_pages
-
+def bench(label: str, url: str, workdir: Path, args: argparse.Namespace) -> list[Run]:
+    """Seed and index one database, run baseline and mix with each worker count and print
+    them; return the runs (baseline, mix, per worker count)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    args.store = asyncio.run(seed(url, args.products))
+    split = connections_of(args.clients)
+    writers = {kind: split[kind] for kind in WRITES}
+    worker_counts = args.workers or [1]
+    per_run = [
+        math.ceil(split["checkout"] * s * CHECKOUTS_PER_SECOND)
+        for s in (args.baseline_seconds, args.seconds)
+    ]
+    console.print(
+        f"[bold]{label}[/bold]: seeding {args.products} products, {ADD_CARTS} carts to change "
+        f"and {sum(per_run) * len(worker_counts)} to check out, building the index and pages…"
+    )
+    seeded = asyncio.run(
+        seed(url, args.products, add_carts=ADD_CARTS,
+             checkout_carts=sum(per_run) * len(worker_counts))
+    )  # fmt: skip
     asyncio.run(index_pages(url, workdir))
     env = {
         "OMNICART_DATABASE_URL": url,
@@ -275,36 +298,82 @@ def bench(label: str, url: str, workdir: Path, args: argparse.Namespace) -> None
         "OMNICART_MAX_LINE_QUANTITY": "1000000",
         "OMNICART_LOG_LEVEL": "WARNING",
     }
-    for workers in args.workers or [1]:
-        with served("omnicart.app:app_from_env", env, workers=workers) as server:
+    files = {
+        kind: write_requests(workdir / f"{kind}.txt", requests)
+        for kind, requests in read_requests(args.products).items()
+    }
+    files["cart"] = write_requests(workdir / "cart.txt", add_requests(seeded, args.products))
+    carts = iter(seeded.shop.carts)
+    runs: list[Run] = []
+    for workers in worker_counts:
+        server_cpus, load_cpus, pinned = pinning(workers, pin=args.pin)
+        alone, mixed = ([next(carts) for _ in range(n)] for n in per_run)
+        files["checkout"] = write_requests(
+            workdir / f"checkout-{workers}-alone.txt", checkout_requests(seeded.shop, alone)
+        )
+        mix_checkouts = write_requests(
+            workdir / f"checkout-{workers}-mix.txt", checkout_requests(seeded.shop, mixed)
+        )
+        name = f"{label}, {workers} worker(s)"
+        with served("omnicart.app:app_from_env", env, workers=workers, cpus=server_cpus) as server:
             asyncio.run(wait_indexed(server.base))
-            baseline = load_from_own_process(
-                server.base, args, seconds=args.baseline_seconds, writes_only=True
+            warm = {kind: n for kind, n in split.items() if kind != "checkout"}
+            run_kinds("warm-up", server, files, warm, 1, load_cpus)
+            baseline = run_kinds(
+                "writers alone", server, files, writers, args.baseline_seconds, load_cpus
             )
-            mixed = load_from_own_process(
-                server.base, args, seconds=args.seconds, writes_only=False
-            )
-        report(f"{label}, {workers} worker(s)", args, baseline, mixed)
+            files["checkout"] = mix_checkouts
+            pause = args.reader_pause_ms
+            if pause is None:
+                pause = baseline.ms_per_request
+            mix = run_kinds("mix", server, files, split, args.seconds, load_cpus, pause)
+        report(f"{name} ({pinned}, readers pause {pause:.0f} ms)", args, baseline, mix)
+        runs += [baseline, mix]
+    return runs
 
 
-def report(label: str, args: argparse.Namespace, baseline: Any, mixed: Any) -> None:
-    """Print the table of both runs and the line on the mix's writes."""
-    table = Table(title=f"{label}: {args.clients} clients, mix {args.seconds:g} s")
-    for column in ("run", "kind", "requests", "req/s", "p50 ms", "p99 ms", "errors"):
+def report(label: str, args: argparse.Namespace, baseline: Run, mix: Run) -> None:
+    """Print the table of both runs and the line on the mix's writes against the target."""
+    table = Table(title=f"{label}: {args.clients} connections, mix {args.seconds:g} s (wrk)")
+    columns = ("run", "kind", "connections", "requests", "req/s", "p50 ms", "p99 ms", "errors",
+               "CPU ms each")  # fmt: skip
+    for column in columns:
         table.add_column(column, justify="left" if column in ("run", "kind") else "right")
-    for row in rows_of("writers alone (baseline)", baseline) + rows_of("mix", mixed):
-        table.add_row(*row)
+    for run in (baseline, mix):
+        for kind, m in run.kinds.items():
+            table.add_row(
+                run.name, kind, str(run.connections[kind]), str(m.requests), f"{m.rps:,.1f}",
+                f"{m.p50_ms:.1f}", f"{m.p99_ms:.1f}", str(m.errors), "—",
+            )  # fmt: skip
+        requests = sum(m.requests for m in run.kinds.values())
+        seconds = max(m.seconds for m in run.kinds.values())
+        table.add_row(
+            run.name, "all kinds", str(sum(run.connections.values())), str(requests),
+            f"{requests / seconds:,.1f}", "—", "—", str(sum(m.errors for m in run.kinds.values())),
+            f"{1000 * run.cpu_seconds / requests:.2f}" if requests else "—",
+        )  # fmt: skip
     console.print(table)
-    writes = [v for k in WRITES for v in mixed["latencies"].get(k, [])]
-    alone = [v for k in WRITES for v in baseline["latencies"].get(k, [])]
-    write_errors = sum(mixed["errors"].get(k, 0) for k in WRITES)
-    console.print(
-        f"{label}: writes in the mix: p50 {statistics.median(writes):.0f} ms, "
-        f"p99 {percentile(writes, 99):.0f} ms, errors {write_errors} "
-        f"(all kinds: {sum(mixed['errors'].values())}); writers alone: "
-        f"p50 {statistics.median(alone):.0f} ms, p99 {percentile(alone, 99):.0f} ms; "
-        f"mix p99 / alone p99 = {percentile(writes, 99) / percentile(alone, 99):.2f}"
+    writes = [mix.kinds[kind] for kind in WRITES]
+    worst = max(m.p99_ms for m in writes)
+    write_errors = sum(m.errors for m in writes)
+    each = "; ".join(
+        f"{kind}: p50 {mix.kinds[kind].p50_ms:.0f} ms, p99 {mix.kinds[kind].p99_ms:.0f} ms "
+        f"(alone {baseline.kinds[kind].p50_ms:.0f} / {baseline.kinds[kind].p99_ms:.0f} ms, "
+        f"mix p99 ÷ alone p99 {mix.kinds[kind].p99_ms / baseline.kinds[kind].p99_ms:.2f})"
+        for kind in WRITES
     )
+    met = worst < 500 and sum(m.errors for m in mix.kinds.values()) == 0
+    console.print(
+        f"{label}: writes in the mix: {each}. Write p99 at most {worst:.0f} ms, write errors "
+        f"{write_errors} (all kinds {sum(m.errors for m in mix.kinds.values())}): target "
+        f"(p99 < 500 ms, 0 errors) {'met' if met else 'MISSED'}."
+    )
+    for run, seconds in ((baseline, args.baseline_seconds), (mix, args.seconds)):
+        if run.kinds["checkout"].seconds < seconds - 1:
+            console.print(
+                f"[yellow]{run.name}: the checkouts ran out of prepared carts after "
+                f"{run.kinds['checkout'].seconds:.1f} s[/yellow]"
+            )
 
 
 async def _pg_admin(url: str, sql: str) -> None:
@@ -320,19 +389,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--baseline-seconds", type=float, default=10.0)
-    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=50, help="wrk connections in all")
     parser.add_argument("--products", type=int, default=200)
     parser.add_argument("--workers", type=int, action="append", help="worker counts (default 1)")
     parser.add_argument("--pg-url", default="", help="Also on a temporary PostgreSQL database.")
     parser.add_argument("--database-url", default="", help="Also on this (empty) database.")
     parser.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--drive", help=argparse.SUPPRESS)
-    parser.add_argument("--store", help=argparse.SUPPRESS)
-    parser.add_argument("--writes-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--reader-pause-ms",
+        type=float,
+        help="readers' pause before each request (default: a writer's time per write alone)",
+    )
     args = parser.parse_args()
-    if args.drive:
-        print(json.dumps(asyncio.run(drive(args))))
-        return
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/mixed.py needs wrk: apt-get install wrk")
+    connections_of(args.clients)  # refuses too few before anything is seeded
     with tempfile.TemporaryDirectory() as tmp:
         if args.sqlite:
             sqlite_url = f"sqlite+aiosqlite:///{Path(tmp) / 'mixed.db'}"

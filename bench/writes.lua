@@ -1,12 +1,15 @@
--- wrk script of bench/checkout.py and bench/cart.py: prepared writes, each with its own cart.
--- `wrk ... --script bench/writes.lua URL -- MODE FILE OK THREADS`. FILE holds one request a
--- line, "PATH<TAB>CART TOKEN (or empty)<TAB>JSON BODY"; thread k of THREADS takes lines k,
--- k + THREADS, ... MODE "once" sends each of its lines once, then stops the thread when all
--- are answered (checkouts: a cart is checked out once); "cycle" goes round them until wrk's
--- duration ends (cart changes). A response counts as failed unless it is a 200 whose body
--- holds OK and no error object. The figures go to standard output as one "BENCH {json}" line.
+-- wrk script of bench/checkout.py, bench/cart.py and bench/mixed.py: prepared requests (writes
+-- each with its own cart). `wrk ... --script bench/writes.lua URL -- MODE FILE OK THREADS
+-- [PAUSE]`. FILE holds one request a line, "PATH<TAB>CART TOKEN (or empty)<TAB>JSON BODY";
+-- thread k of THREADS takes lines k, k + THREADS, ... MODE "once" sends each of its lines
+-- once, then stops the thread when all are answered (checkouts: a cart is checked out once);
+-- "cycle" goes round them until wrk's duration ends (cart changes). A response counts as
+-- failed unless it is a 200 whose body holds OK and no error object. An optional PAUSE
+-- (milliseconds, after THREADS) makes each connection wait that long before each request, as a
+-- shopper pauses (bench/mixed.py's readers); wrk's latencies leave the pause out. The figures
+-- go to standard output as one "BENCH {json}" line.
 
-local mode, ok, mine, taken, sent, answered
+local mode, ok, mine, taken, sent, answered, pause
 local threads = {}
 failed = 0 -- global, so done() reads it through thread:get
 
@@ -19,6 +22,7 @@ end
 
 function init(args)
   mode, ok = args[1], args[3]
+  pause = tonumber(args[5] or "0") or 0
   local total = tonumber(args[4])
   mine, taken, sent, answered = {}, 0, 0, 0
   local i = 0
@@ -41,7 +45,7 @@ function delay()
   -- A connection with nothing left to send waits (its thread stops before this ends).
   if mode == "once" and taken >= #mine then return 3600000 end
   taken = taken + 1
-  return 0
+  return pause
 end
 
 function request()

@@ -125,7 +125,8 @@ async def _apply(
         if effect.unknown_units or effect.reserved_units:
             result.shortfalls.append(_shortfall(ready, effect))
     changed = await ledger.write_ledger(session, levels, rows, now)
-    await record_product_changes(session, changed)
+    # Only stock moved: the products' pages stay usable (``server.outbox.STOCK_TOPIC``).
+    await record_product_changes(session, changed, stock_only=True)
     await follow.run(session, now)
     result.applied = len(rows)
     result.changed_products = changed

@@ -128,5 +128,5 @@ async def repair(session: AsyncSession, drifts: list[Drift], now: datetime) -> i
                 },
             )
         )  # fmt: skip
-    await record_product_changes(session, {d.product_id for d in drifts})
+    await record_product_changes(session, {d.product_id for d in drifts}, stock_only=True)
     return len(drifts)

@@ -3,7 +3,9 @@ each prepared request once, and the server's CPU counts its worker processes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -23,7 +25,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bench.loadgen import Drive, Prepared, Server, cpu_seconds, write_requests, wrk_writes
+from bench.loadgen import (
+    Drive,
+    Load,
+    Prepared,
+    Server,
+    cpu_seconds,
+    write_requests,
+    wrk_together,
+    wrk_writes,
+)
 from bench.plain_writes import plain_app
 from server.db import Database
 from server.models import Cart, CartLine, StockLevel, utcnow
@@ -83,11 +94,20 @@ async def test_plain_add_bumps_the_version_and_adds_a_unit(db: Database) -> None
 @contextmanager
 def recording_server(received: list[dict[str, object]]) -> Iterator[str]:
     """A server on a thread that records each JSON body and its token; bodies with "bad"
-    are answered with an error object, the rest with {"errors": []}."""
+    are answered with an error object, the rest with {"errors": []}. A body with "waits" is
+    answered once a body with "opens" arrived (an error after 20 s)."""
+    opened = asyncio.Event()
 
     async def take(request: Request) -> JSONResponse:
         body = await request.json()
         received.append({"body": body, "token": request.headers.get("x-cart-token", "")})
+        if body.get("opens"):
+            opened.set()
+        if body.get("waits"):
+            try:
+                await asyncio.wait_for(opened.wait(), 20)
+            except TimeoutError:
+                return JSONResponse({"errors": [{"code": "NEVER_OPENED"}]})
         return JSONResponse({"errors": [{"code": "BAD"}] if body.get("bad") else []})
 
     app = Starlette(routes=[Route("/w", take, methods=["POST"])])
@@ -125,6 +145,50 @@ def test_wrk_sends_every_prepared_request_once_and_counts_the_failed(tmp_path: P
     assert sent == [(r.body["n"], r.token) for r in requests]  # type: ignore[index]
     assert (measured.requests, measured.errors) == (50, 5)
     assert measured.seconds < 60  # it ended when all were answered, not at wrk's duration
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk (apt-get install wrk)")
+def test_wrk_together_runs_the_loads_at_once_and_keeps_their_figures_apart(
+    tmp_path: Path,
+) -> None:
+    # Every request of the first load waits for one of the second: run one after the
+    # other, the first would fail them all.
+    first = [Prepared("/w", {"n": n, "waits": True}) for n in range(1, 21)]
+    second = [Prepared("/w", {"n": n, "opens": True, "bad": n > 27}, "t") for n in range(21, 31)]
+    received: list[dict[str, object]] = []
+    with recording_server(received) as base:
+        measured, used = wrk_together(
+            Server(base, os.getpid()),
+            [
+                Load("first", write_requests(tmp_path / "1", first), "once", '"errors":[]', 4),
+                Load("second", write_requests(tmp_path / "2", second), "once", '"errors":[]', 2),
+            ],
+            seconds=60,
+        )
+    assert sorted(r["body"]["n"] for r in received) == list(range(1, 31))  # type: ignore[index]
+    assert [(m.name, m.requests, m.errors) for m in measured] == [
+        ("first", 20, 0),
+        ("second", 10, 3),
+    ]
+    # The server's CPU is one figure for all loads (here: this process and its wrk children).
+    assert all(math.isnan(m.cpu_seconds) for m in measured) and used > 0
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk (apt-get install wrk)")
+def test_a_paused_connection_waits_before_each_request(tmp_path: Path) -> None:
+    received: list[dict[str, object]] = []
+    with recording_server(received) as base:
+        measured = wrk_writes(
+            "paused",
+            Server(base, os.getpid()),
+            write_requests(tmp_path / "requests.txt", [Prepared("/w", {"n": 1})]),
+            mode="cycle",
+            ok='"errors":[]',
+            drive=Drive(connections=1, seconds=2),
+            pause_ms=400,
+        )
+    # 2 s of 400 ms pauses leave room for 5 requests at most (unpaused: thousands).
+    assert 1 <= measured.requests <= 5 and measured.errors == 0
 
 
 def test_prepared_requests_are_one_line_each(tmp_path: Path) -> None:

@@ -35,7 +35,15 @@ from server.page_reads import PostgresPageReads, page_reads_for
 from server.product_pages import build_pages, decode_page, encode_page, write_pages
 from server.runtime import Runtime
 from tests.clients import client_of, collect_at, graphql, place_order, runtime_for, sign_up
-from tests.rows import add_campaign, add_online_warehouse, add_product, add_store, fresh_ean13
+from tests.rows import (
+    add_campaign,
+    add_device,
+    add_online_warehouse,
+    add_product,
+    add_store,
+    fresh_ean13,
+)
+from tests.stock_helpers import movement, record
 
 PAGE = """
 query Page($gtin: String!, $storeId: ID) {
@@ -179,6 +187,26 @@ async def test_a_checkout_shows_on_the_next_page_read(db: Database, tmp_path: Pa
         after = await page_of(client, code, store)
     assert after["availability"]["here"] == {"available": 3, "status": "LOW_STOCK"}
     assert after["availability"]["stores"] == [{"available": 3, "store": {"name": "Oslo City"}}]
+    await runtime.pages.close()
+
+
+async def test_a_till_sale_not_yet_drained_leaves_the_page_usable_and_shows_at_once(
+    db: Database, tmp_path: Path
+) -> None:
+    code, store_id, _, store = await shop(db)
+    till = await add_device(db, "OSL", "pos")
+    runtime, statements = counted_runtime(db, tmp_path, page_cache_seconds=0)
+    await drain(runtime)
+    async with client_of(runtime) as client:
+        sale = movement(code, store_id, "SALE", 2)
+        assert (await record(client, till, [sale]))["applied"] == 1
+        with statements.on_engines(runtime):
+            after = await page_of(client, code, store)
+            sent = statements.take()
+    # Only its stock changed: the page (which bakes in no stock) is read, not the catalog.
+    assert len(sent) == 1, sent
+    assert "FROM product_barcodes b JOIN product_pages p" in sent[0]
+    assert after["availability"]["here"] == {"available": 3, "status": "LOW_STOCK"}
     await runtime.pages.close()
 
 
