@@ -271,6 +271,8 @@ class Publisher:
     REMEMBERED = 10_000
     # Notices handed to the broker at once, at most.
     BATCH = 500
+    # Seconds ``close`` waits for the queued notices to go out (a broker that hangs).
+    CLOSE_WAIT = 5.0
 
     def __init__(self, broker: Broker) -> None:
         self._broker = broker
@@ -354,7 +356,9 @@ class Publisher:
             self._task = None
             return
         try:
-            await self.flush()
+            await asyncio.wait_for(self.flush(), self.CLOSE_WAIT)
+        except TimeoutError:
+            log.warning("stopping with notices unpublished: the broker did not answer")
         finally:
             self._task = None
             task.cancel()
