@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import strawberry
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from schema.accounts import AccountMutation, AccountQuery
 from schema.analytics import AnalyticsQuery
@@ -22,6 +24,7 @@ from schema.context import OperationTransaction
 from schema.cost import KnownCosts, QueryCostLimit
 from schema.errors import CodedErrors, QuietSchema
 from schema.front import FrontQuery
+from schema.hooks import HookRunner
 from schema.node import NodeQuery
 from schema.notifications import NotificationMutation, NotificationQuery
 from schema.orders.actions import OrderActionMutation
@@ -82,6 +85,15 @@ Subscription = merge_types(
 )
 
 
+class OmnicartSchema(QuietSchema):
+    """The schema's Strawberry class: quiet errors, and extension hooks looked up once."""
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> HookRunner:
+        return HookRunner(execution_context=execution_context, extensions=extensions)
+
+
 def build_schema(
     settings: Settings, persisted: PersistedDocuments | None = None
 ) -> strawberry.Schema:
@@ -104,7 +116,7 @@ def build_schema(
     documents = pwa_registry(settings.max_persisted_queries) if persisted is None else persisted
     prepared = PreparedDocuments(PARSE_CACHE_SIZE, settings.max_query_tokens, limits)
     costs = KnownCosts(PARSE_CACHE_SIZE)
-    return QuietSchema(
+    return OmnicartSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

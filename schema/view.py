@@ -17,7 +17,7 @@ that is not its text's) answers a GraphQL error with the status rules above.
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types import ExecutionResult
 
 from schema import page_path
@@ -67,6 +68,12 @@ def response_status(data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], media
     if media_type == GRAPHQL_RESPONSE and request_failed:
         return 500 if "INTERNAL" in codes else 400
     return 200
+
+
+@lru_cache(maxsize=64)
+def media_type_of(content_type: str) -> str:
+    """Return the media type of a Content-Type header (parsed through ``email``: kept)."""
+    return parse_content_type(content_type)[0]
 
 
 GRAPHIQL_PAGE = Path(__file__).with_name("graphiql.html")
@@ -130,7 +137,9 @@ class OmnicartGraphQL(GraphQL):
             sub_response=sub_response,
             context=context,
             root_value=root_value,
-            request_data=replace(request_data, query=query),
+            request_data=request_data
+            if query is request_data.query
+            else replace(request_data, query=query),
         )
 
     async def _page_answer(
@@ -166,6 +175,8 @@ class OmnicartGraphQL(GraphQL):
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """Show GraphiQL for a browser's GET without a document: neither text nor hash."""
+        if request.method != "GET":
+            return False  # as Strawberry answers, without parsing the query string first
         has_hash = request.query_params.get("extensions") is not None
         return not has_hash and super().should_render_graphql_ide(request)
 
@@ -175,6 +186,38 @@ class OmnicartGraphQL(GraphQL):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         return Context(self.runtime, request, response)
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Read a JSON POST's operation here, anything else (or anything refused) as Strawberry.
+
+        Strawberry parses the Content-Type header through ``email`` on every request; the
+        shop's clients send the same one or two.
+        """
+        if (
+            request.method != "POST"
+            or "application/json" not in media_type_of(request.content_type or "")
+            or self._get_stream_transport_from_headers(request.headers) is not None
+        ):
+            return await super().parse_http_body(request)
+        data = self.parse_json(await request.get_body())
+        query = data.get("query") if isinstance(data, dict) else None
+        variables = data.get("variables") if isinstance(data, dict) else None
+        extensions = data.get("extensions") if isinstance(data, dict) else None
+        if (
+            not isinstance(data, dict)
+            or not isinstance(query, str | None)
+            or not isinstance(variables, dict | None)
+            or not isinstance(extensions, dict | None)
+        ):
+            # A batch, or a refusal worded by Strawberry (the body is read once, and kept).
+            return await super().parse_http_body(request)
+        return GraphQLRequestData(
+            query=query,
+            variables=variables,
+            operation_name=data.get("operationName"),
+            extensions=extensions,
+            protocol="http",
+        )
 
     def parse_json(self, data: str | bytes) -> Any:
         """Decode a JSON body (or query parameter), refusing anything but an object or a list."""
@@ -205,8 +248,12 @@ class OmnicartGraphQL(GraphQL):
         if status == 400 and isinstance(response_data, dict):
             # The request never executed: the spec wants no "data" entry at all.
             response_data = {k: v for k, v in response_data.items() if k != "data"}  # type: ignore[assignment]
-        response = super().create_response(response_data, sub_response)
-        response.headers["content-type"] = media_type
-        if not sub_response.status_code:
-            response.status_code = status
+        response = Response(
+            self.encode_json(response_data),
+            status_code=sub_response.status_code or status,
+            media_type=media_type,
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
         return response

@@ -21,15 +21,17 @@ stock movements alike:
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, exists, or_, select
+from sqlalchemy import String, Table, and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from server.db import decode_json_rows, json_rows
 from server.gtin import (
     DEFAULT_TEMPLATES,
     Gtin,
@@ -105,17 +107,6 @@ def _valid_in(store_id: int | None) -> ColumnElement[bool]:
     return and_(active, or_(~exists(limits), exists(here)))
 
 
-# Chain-wide (no store), only the ids: the cart's lookup, built once.
-_PRODUCT_IDS_BY_GTIN = (
-    select(_BARCODES.c.gtin, _BARCODES.c.product_id)
-    .join(_PRODUCTS, _PRODUCTS.c.id == _BARCODES.c.product_id)
-    .where(_BARCODES.c.gtin.in_(bindparam("gtins", expanding=True)), _valid_in(None))
-)
-_ACTIVE_PRODUCT_IDS = select(_PRODUCTS.c.id).where(
-    _PRODUCTS.c.id.in_(bindparam("ids", expanding=True)), _PRODUCTS.c.active.is_(True)
-)
-
-
 async def product_by_gtin(
     session: AsyncSession, gtin: Gtin, store_id: int | None = None
 ) -> Product | None:
@@ -180,19 +171,60 @@ async def products_for_codes(
     return matches
 
 
-async def product_ids_for_codes(session: AsyncSession, gtins: Sequence[Gtin]) -> dict[str, int]:
-    """Return the id of the active product each code is chain-wide, keyed by GTIN digits.
+def cart_products_json(session: AsyncSession) -> Any:
+    """Return a cart add's products as a scalar subquery for the version bump's RETURNING.
 
-    ``products_for_codes`` without a store and without templates, reading ids only (a
-    cart line needs nothing else): a code no product carries is missing from the answer,
-    and a restricted one is ``InvalidGtin`` (``restricted``), the first in order.
+    ``products_for_codes`` without a store and without templates, reading ids only (a cart
+    line needs nothing else), for the codes and the product ids a request names at once
+    (binds: ``cart_products_values``): one JSON array of ``[gtin, product_id]`` per active
+    product found, ``gtin`` null for one named by id. ``cart_products_from_json`` reads it.
+    The codes and ids travel as JSON text, so the statement is built once for any number.
     """
-    found: dict[str, int] = {}
-    if gtins:
-        rows = await session.execute(_PRODUCT_IDS_BY_GTIN, {"gtins": [g.digits for g in gtins]})
-        found = {gtin: product_id for gtin, product_id in rows}
-    _labels_among(gtins, found, ())
-    return found
+    if session.get_bind().dialect.name == "postgresql":
+        listed = "SELECT json_array_elements_text(CAST(:{} AS json))"
+        ids = "SELECT CAST(json_array_elements_text(CAST(:{} AS json)) AS integer)"
+    else:
+        listed = ids = "SELECT value FROM json_each(:{})"
+    found = (
+        "FROM (SELECT b.gtin AS gtin, b.product_id AS id FROM product_barcodes b"
+        " JOIN products p ON p.id = b.product_id"
+        f" WHERE p.active AND b.gtin IN ({listed.format('cart_codes')})"
+        " UNION ALL SELECT NULL AS gtin, p.id AS id FROM products p"
+        f" WHERE p.active AND p.id IN ({ids.format('cart_product_ids')})) f"
+    )
+    return json_rows(session, "f.gtin, f.id", found, binds=_CART_PRODUCT_BINDS)
+
+
+_CART_PRODUCT_BINDS = (
+    bindparam("cart_codes", type_=String()),
+    bindparam("cart_product_ids", type_=String()),
+)
+
+
+def cart_products_values(gtins: Iterable[Gtin], product_ids: Iterable[int]) -> dict[str, str]:
+    """Return the values of ``cart_products_json``'s bind parameters for these codes and ids."""
+    return {
+        "cart_codes": json.dumps([g.digits for g in gtins]),
+        "cart_product_ids": json.dumps(sorted(set(product_ids))),
+    }
+
+
+def cart_products_from_json(value: Any, gtins: Sequence[Gtin]) -> tuple[dict[str, int], set[int]]:
+    """Return (product id by GTIN digits, active product ids) from ``cart_products_json``.
+
+    A code no product carries is missing from the first, and a restricted one is
+    ``InvalidGtin`` (``restricted``), the first in order; an id is in the second when
+    its product is for sale.
+    """
+    by_gtin: dict[str, int] = {}
+    for_sale: set[int] = set()
+    for gtin, product_id in decode_json_rows(value):
+        if gtin is None:
+            for_sale.add(int(product_id))
+        else:
+            by_gtin[gtin] = int(product_id)
+    _labels_among(gtins, by_gtin, ())
+    return by_gtin, for_sale
 
 
 def _labels_among(
@@ -247,14 +279,6 @@ async def products_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int
         return {}
     rows = await session.execute(select(Product).where(Product.id.in_(wanted)))
     return {p.id: p for p in rows.scalars()}
-
-
-async def active_product_ids(session: AsyncSession, ids: Iterable[int]) -> set[int]:
-    """Return those of these product ids that are of active products (for sale)."""
-    wanted = list(set(ids))
-    if not wanted:
-        return set()
-    return set((await session.execute(_ACTIVE_PRODUCT_IDS, {"ids": wanted})).scalars())
 
 
 async def barcodes_by_product(session: AsyncSession, ids: Iterable[int]) -> dict[int, list[str]]:

@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import json
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeVar
 
-from sqlalchemy import event, literal_column
+from sqlalchemy import BindParameter, column, event, literal_column, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -116,7 +116,9 @@ def upsert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Inse
     return sqlite.insert(table)
 
 
-def json_rows(session: AsyncSession, columns: str, rest: str) -> Any:
+def json_rows(
+    session: AsyncSession, columns: str, rest: str, *, binds: Sequence[BindParameter[Any]] = ()
+) -> Any:
     """Return ``(SELECT <columns as one JSON array per row> <rest>)`` for a RETURNING clause.
 
     It hands a statement's ``RETURNING`` the rows of another table as one JSON array of
@@ -124,11 +126,15 @@ def json_rows(session: AsyncSession, columns: str, rest: str) -> Any:
     afterwards. Written as SQL text, every column qualified: SQLAlchemy renders RETURNING
     columns without their table, which inside a correlated subquery would name the wrong
     one. Rows come in no promised order; ``decode_json_rows`` returns them as lists.
+    ``binds`` are the bind parameters ``rest`` names (``:name``), when it names any.
     """
     if session.get_bind().dialect.name == "postgresql":
         aggregate = f"COALESCE(json_agg(json_build_array({columns})), '[]'::json)"
     else:
         aggregate = f"json_group_array(json_array({columns}))"
+    if binds:
+        selected = text(f"SELECT {aggregate} {rest}").bindparams(*binds)
+        return selected.columns(column("rows")).scalar_subquery()
     return literal_column(f"(SELECT {aggregate} {rest})")
 
 

@@ -38,6 +38,7 @@ _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _HANDOFF_PATH = re.compile(r"(/handoff/)[^/?#\s\"]+")
 _TOKEN = re.compile(r"\b(cs|dv|ct|ss)_[A-Za-z0-9_-]{8,}")
 # Fields a formatter writes besides the message when a record carries them.
+_ACCESS_FORMAT = "%s %s %s%s %s %.1fms"
 _FIELDS = ("method", "path", "status", "duration_ms", "operation", "outcome", "errors")
 
 
@@ -206,13 +207,10 @@ def _write_access_line(scope: Scope, record: RequestRecord, status: int, seconds
         "errors": record.error_codes or None,
     }
     operation = f" {record.operation}" if record.operation else ""
-    access_log.info(
-        "%s %s %s%s %s %.1fms",
-        method,
-        path,
-        status,
-        operation,
-        outcome,
-        fields["duration_ms"],
-        extra=fields,
+    args = (method, path, status, operation, outcome, fields["duration_ms"])
+    # Built and handed on as ``Logger.info`` would, without its walk up the stack to find the
+    # caller (no format of ours names the caller's file or line): a fifth of the line's cost.
+    line = access_log.makeRecord(
+        access_log.name, logging.INFO, __file__, 0, _ACCESS_FORMAT, args, None, extra=fields
     )
+    access_log.handle(line)

@@ -48,11 +48,9 @@ async def record_product_changes(
     pages usable. ``also`` adds rows of other topics, ``(topic, entity id)``, to the same
     INSERT (a placed order for ``server.orders.placed``).
     """
-    ids = sorted(set(product_ids))
+    ids = note_changed_products(session, product_ids)
     if not ids and not also:
         return
-    if ids:
-        session.info.setdefault(_CHANGED, set()).update(ids)
     now = utcnow()
     topic = STOCK_TOPIC if stock_only else PRODUCT_TOPIC
     rows = [(topic, pid) for pid in ids] + list(also)
@@ -61,6 +59,18 @@ async def record_product_changes(
         for topic, entity_id in rows
     ]
     await session.execute(_INSERT, params)
+
+
+def note_changed_products(session: AsyncSession, product_ids: Iterable[int]) -> list[int]:
+    """Note the products for the after-commit notice, without their outbox rows; return them.
+
+    For a caller that writes the rows in a statement of its own (a checkout on PostgreSQL
+    inserts them with its order); ``record_product_changes`` does both.
+    """
+    ids = sorted(set(product_ids))
+    if ids:
+        session.info.setdefault(_CHANGED, set()).update(ids)
+    return ids
 
 
 def take_changed_products(session: AsyncSession) -> set[int]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.base import get_object_definition
 
 from schema.carts.types import Cart, LineQuantity
 from schema.context import Context, context_of
@@ -62,6 +63,29 @@ class CartLinesAddInput:
     lines: list[CartLineInput] = strawberry.field(description="1 to 100 lines.")
     expected_version: int | None = strawberry.field(default=None, description=EXPECTED_VERSION)
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
+
+
+def _line_from_input(cls: type[CartLineInput], value: Mapping[str, Any], _: object) -> Any:
+    return cls(
+        gtin=value.get("gtin"), product_id=value.get("productId"), quantity=value["quantity"]
+    )
+
+
+def _add_from_input(cls: type[CartLinesAddInput], value: Mapping[str, Any], _: object) -> Any:
+    return cls(
+        cart_id=value["cartId"],
+        lines=[_line_from_input(CartLineInput, line, None) for line in value["lines"]],
+        expected_version=value.get("expectedVersion"),
+        idempotency_key=value.get("idempotencyKey"),
+    )
+
+
+# The add is the hottest write: its input is built straight from the values graphql-core
+# has already coerced (scalars parsed, required fields checked) through Strawberry's hook
+# for types that build their own value, instead of its generic field-by-field conversion,
+# which looks every field's name and type up again on every request.
+get_object_definition(CartLineInput, strict=True).from_input = _line_from_input
+get_object_definition(CartLinesAddInput, strict=True).from_input = _add_from_input
 
 
 @strawberry.input(description="The new quantity of one line.")

@@ -61,6 +61,7 @@ its earlier ones.
 
 from __future__ import annotations
 
+from server.carts.adding import AddLine
 from server.carts.handoff import (
     HandoffCode,
     HandoffStatus,
@@ -72,7 +73,6 @@ from server.carts.handoff import (
 )
 from server.carts.merge import Attached, attach_guest_cart
 from server.carts.service import (
-    AddLine,
     NewCart,
     SetLine,
     WriteOptions,

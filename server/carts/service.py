@@ -10,23 +10,32 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Insert, Table, Update, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import catalog
+from server.carts.adding import (
+    AddLine,
+    parse_codes,
+    past_limit,
+    products_of,
+    units_per_product,
+)
 from server.carts.versioning import (
     Guard,
     Locked,
+    bump_statement,
     bump_with_lines,
+    cart_lines_json,
     keep_outcome,
     kept_outcome,
     lines_from_json,
+    run_bump,
     run_versioned,
 )
-from server.carts.views import CartChange, CartView, LineView, active_cart_of
+from server.carts.views import CartChange, CartView, LineView, active_cart_of, reach_shape
 from server.db import per_dialect, upsert
-from server.errors import AppError, InvalidGtin, InvalidInput, InvalidQuantity, NotFound
-from server.gtin import Gtin, parse_gtin
+from server.errors import InvalidInput, InvalidQuantity, NotFound
 from server.models import Cart, CartLine, Customer
 from server.states import CartStatus
 from server.tokens import CART_PREFIX, new_token, token_hash
@@ -86,13 +95,11 @@ def _add_units(session: AsyncSession) -> Insert:
     ).returning(_LINES.c.id, _LINES.c.product_id, _LINES.c.quantity)
 
 
-@dataclass(frozen=True, slots=True)
-class AddLine:
-    """Units of a product to add, named by barcode (any printed form) or by product id."""
-
-    quantity: int
-    gtin: str | None = None
-    product_id: int | None = None
+@per_dialect
+def _bump_for_add(session: AsyncSession, shape: tuple[bool, bool, bool], expected: bool) -> Update:
+    """Return an add's version bump, returning the cart's lines and the request's products."""
+    returning = [cart_lines_json(session), catalog.cart_products_json(session)]
+    return bump_statement(shape, expected, returning=returning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,17 +145,24 @@ class CartWrite:
     """One cart mutation as ``run_versioned`` takes it: the guard and the change to make.
 
     ``change`` runs while the cart is locked at its new version: it gets the lines as the
-    version bump's RETURNING found them and returns them as its own statements' RETURNING
-    leaves them, so the outcome (the cart after it, kept under the idempotency key when
-    there is one; the payload and the live event) needs no read of the cart afterwards.
+    version bump's RETURNING found them (and, for an add, the products it names: the bump
+    looks them up with ``products``, the values of ``catalog.cart_products_values``) and
+    returns them as its own statements' RETURNING leaves them, so the outcome (the cart
+    after it, kept under the idempotency key when there is one; the payload and the live
+    event) needs no read of the cart afterwards.
     """
 
     guard: Guard
-    change: Callable[[tuple[LineView, ...]], Awaitable[tuple[LineView, ...]]]
+    change: Callable[[tuple[LineView, ...], Any], Awaitable[tuple[LineView, ...]]]
+    products: dict[str, str] | None = None
 
     async def lock(self, session: AsyncSession) -> Locked | None:
         """Bump the cart's version (the first statement of every cart change), with its lines."""
-        return await bump_with_lines(session, self.guard)
+        g = self.guard
+        if self.products is None:
+            return await bump_with_lines(session, g)
+        stmt = _bump_for_add(session, reach_shape(g.viewer), g.expected_version is not None)
+        return await run_bump(session, g, stmt, self.products)
 
     async def kept(self, session: AsyncSession) -> CartChange | None:
         """Return the cart the key already answered with, marked replayed."""
@@ -161,7 +175,8 @@ class CartWrite:
 
     async def apply(self, session: AsyncSession, locked: Locked) -> CartChange:
         """Make the change and answer the cart as it now stands."""
-        lines = await self.change(lines_from_json(locked.extra[0]))
+        found = locked.extra[1] if self.products is not None else None
+        lines = await self.change(lines_from_json(locked.extra[0]), found)
         g = self.guard
         cart = CartView(g.cart_id, locked.version, locked.customer_id, g.now, lines)
         if g.key is not None:
@@ -243,18 +258,24 @@ async def add_lines(
     """Add units of products; a product already in the cart gets its quantity raised.
 
     Each resulting line must stay within ``max_quantity`` (InvalidQuantity otherwise).
+    The products are looked up by the version bump itself, so a cart the caller does not
+    reach (NOT_FOUND ``cartId``) or a stale ``expectedVersion`` (VERSION_CONFLICT) is the
+    answer even when a barcode or product id is unknown too; a malformed barcode, a line
+    naming both or neither, or a bad quantity is refused before any statement.
     """
     _check_count(lines, "lines")
     for i, line in enumerate(lines):
         check_quantity(line.quantity, max_quantity, f"lines[{i}].quantity")
-    wanted = _units_per_product(await _resolve_products(session, lines), lines)
-    for entries in wanted.values():
-        # Repeated lines of one product add up: refused before anything is written.
-        if (error := _past_limit(entries, 0, max_quantity)) is not None:
-            raise error
+    gtins = parse_codes(lines)
+    ids = [line.product_id for line in lines if line.product_id is not None]
     request = [[line.gtin, line.product_id, line.quantity] for line in lines]
 
-    async def apply(before: tuple[LineView, ...]) -> tuple[LineView, ...]:
+    async def apply(before: tuple[LineView, ...], found: Any) -> tuple[LineView, ...]:
+        wanted = units_per_product(products_of(lines, gtins, found), lines)
+        for entries in wanted.values():
+            # Repeated lines of one product add up: refused before the line is written.
+            if (error := past_limit(entries, 0, max_quantity)) is not None:
+                raise error
         # One upsert for all products (``_add_units``): RETURNING names the lines that grew.
         rows = [
             {
@@ -274,7 +295,7 @@ async def add_lines(
         for pid, entries in wanted.items():
             if pid not in landed:
                 had = held[pid]
-                raise _past_limit(entries, had, max_quantity) or InvalidQuantity(
+                raise past_limit(entries, had, max_quantity) or InvalidQuantity(
                     f"At most {max_quantity} of one product fit in a cart; it holds {had}.",
                     field=f"lines[{entries[0][0]}].quantity",
                 )
@@ -282,7 +303,8 @@ async def add_lines(
         return tuple(sorted([*kept, *landed.values()], key=lambda line: line.id))
 
     g = options.guard(viewer, cart_id, now, "cartLinesAdd", request)
-    return await run_versioned(session, CartWrite(g, apply))
+    products = catalog.cart_products_values(gtins.values(), ids)
+    return await run_versioned(session, CartWrite(g, apply, products))
 
 
 async def update_lines(
@@ -302,7 +324,7 @@ async def update_lines(
     _check_unique([line.line_id for line in lines], "lines", "lineId")
     request = [[line.line_id, line.quantity] for line in lines]
 
-    async def apply(before: tuple[LineView, ...]) -> tuple[LineView, ...]:
+    async def apply(before: tuple[LineView, ...], _found: Any) -> tuple[LineView, ...]:
         # The bump's RETURNING listed the locked cart's lines: no read to check the ids.
         ids = [line.line_id for line in lines]
         _require_lines(ids, {line.id for line in before}, "lines[{i}].lineId")
@@ -328,7 +350,7 @@ async def remove_lines(
     _check_count(line_ids, "lineIds")
     _check_unique(line_ids, "lineIds", None)
 
-    async def apply(before: tuple[LineView, ...]) -> tuple[LineView, ...]:
+    async def apply(before: tuple[LineView, ...], _found: Any) -> tuple[LineView, ...]:
         values = {"cart": cart_id, "lines": list(line_ids)}
         removed = set((await session.execute(_REMOVE_LINES, values)).scalars())
         _require_lines(line_ids, removed, "lineIds[{i}]")
@@ -337,87 +359,6 @@ async def remove_lines(
     request = sorted(line_ids)
     g = options.guard(viewer, cart_id, now, "cartLinesRemove", request)
     return await run_versioned(session, CartWrite(g, apply))
-
-
-async def _products_by_codes(session: AsyncSession, gtins: dict[int, Gtin]) -> dict[str, int]:
-    """Look the lines' codes up chain-wide; a chain's own code no product carries is refused.
-
-    No template is tried: a price or weight label would need its weight or price on the
-    line, which cart lines do not carry yet, so it is refused rather than added as one unit.
-    """
-    try:
-        return await catalog.product_ids_for_codes(session, list(gtins.values()))
-    except InvalidGtin as error:
-        raw = error.details["raw"]
-        index = next(i for i, g in gtins.items() if g.display == raw)
-        raise InvalidGtin(
-            f"The barcode {raw} is one of the chain's own codes that no product carries, or a "
-            "price or weight label, which a cart cannot hold yet; add the product itself.",
-            field=f"lines[{index}].gtin",
-            details=error.details,
-        ) from None
-
-
-async def _resolve_products(session: AsyncSession, lines: Sequence[AddLine]) -> list[int]:
-    """Return the product id of each line, or raise for a bad or unknown barcode or id."""
-    gtins: dict[int, Gtin] = {}
-    for i, line in enumerate(lines):
-        if (line.gtin is None) == (line.product_id is None):
-            raise InvalidInput("Give either gtin or productId for a line.", field=f"lines[{i}]")
-        if line.gtin is not None:
-            try:
-                gtins[i] = parse_gtin(line.gtin)
-            except AppError as error:
-                # The same refusal, naming the line's field (the parser knows no fields).
-                field = f"lines[{i}].gtin"
-                raise type(error)(error.message, field=field, details=error.details) from None
-    by_gtin = await _products_by_codes(session, gtins)
-    for_sale = await catalog.active_product_ids(
-        session, [line.product_id for line in lines if line.product_id is not None]
-    )
-    result: list[int] = []
-    for i, line in enumerate(lines):
-        if i in gtins:
-            product_id = by_gtin.get(gtins[i].digits)
-            field = f"lines[{i}].gtin"
-        else:
-            product_id = line.product_id if line.product_id in for_sale else None
-            field = f"lines[{i}].productId"
-        if product_id is None:
-            raise NotFound("No product for sale has this barcode or id.", field=field)
-        result.append(product_id)
-    return result
-
-
-def _units_per_product(
-    product_ids: Sequence[int], lines: Sequence[AddLine]
-) -> dict[int, list[tuple[int, int]]]:
-    """Group the request's lines by product, in order: product id -> [(line index, units)]."""
-    wanted: dict[int, list[tuple[int, int]]] = {}
-    for i, (pid, line) in enumerate(zip(product_ids, lines, strict=True)):
-        wanted.setdefault(pid, []).append((i, line.quantity))
-    return wanted
-
-
-def _past_limit(
-    entries: Sequence[tuple[int, int]], had: int, max_quantity: int
-) -> InvalidQuantity | None:
-    """Return the error naming the first line that takes a product past the limit, if any.
-
-    ``entries`` are one product's (line index, units) in request order; ``had`` is what the
-    cart holds of it already.
-    """
-    total = had
-    for index, units in entries:
-        total += units
-        if total > max_quantity:
-            holds = f"it holds {had}, and " if had else ""
-            return InvalidQuantity(
-                f"At most {max_quantity} of one product fit in a cart; {holds}with this line "
-                f"it would hold {total}.",
-                field=f"lines[{index}].quantity",
-            )
-    return None
 
 
 def _check_count(items: Sequence[object], field: str) -> None:

@@ -233,9 +233,18 @@ def bump_values(g: Guard) -> dict[str, Any]:
     return values
 
 
-async def run_bump(session: AsyncSession, g: Guard, stmt: Update) -> Locked | None:
-    """Run a ``bump_statement`` for this guard; None when the UPDATE matched nothing."""
-    row = (await session.execute(stmt, bump_values(g))).one_or_none()
+async def run_bump(
+    session: AsyncSession, g: Guard, stmt: Update, more: Mapping[str, Any] | None = None
+) -> Locked | None:
+    """Run a ``bump_statement`` for this guard; None when the UPDATE matched nothing.
+
+    ``more``: the values of the statement's own bind parameters (its ``returning``
+    expressions', a checkout's pickup store).
+    """
+    values = bump_values(g)
+    if more:
+        values.update(more)
+    row = (await session.execute(stmt, values)).one_or_none()
     if row is None:
         return None
     return Locked(row[0], row[1], row[2], tuple(row[3:]))

@@ -12,9 +12,9 @@ import base64
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import catalog
@@ -36,6 +36,11 @@ class Recipients:
     email: str | None = None
     phone: str | None = None
     push_subscription_ids: tuple[int, ...] = ()
+
+    @property
+    def anywhere(self) -> bool:
+        """Say whether the shopper can be reached at all."""
+        return bool(self.email or self.phone or self.push_subscription_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,16 +125,31 @@ async def enqueue(
     message to some channels (a back-in-stock request names its one).
     """
     allowed = set(channels) & (set(consented) if purpose == "marketing" else set(channels))
-    base = {
+    message = {
         "kind": kind,
         "purpose": purpose,
         "language": checked_language(language),
         "payload": payload,
         "order_id": order_id,
+    }
+    return await _insert(session, _rows_of(key, message, recipients, allowed, now))
+
+
+def _rows_of(
+    key: str,
+    message: dict[str, Any],
+    recipients: Recipients,
+    allowed: Collection[Channel],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Return a message's notification rows, one per channel it goes over."""
+    base = message | {
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,
+        "recipient": "",
+        "push_subscription_id": None,
     }
     rows: list[dict[str, Any]] = []
     if "email" in allowed and recipients.email:
@@ -143,13 +163,20 @@ async def enqueue(
             base | {"key": f"{key}:push:{sid}", "channel": "push", "push_subscription_id": sid}
             for sid in recipients.push_subscription_ids
         )
+    return rows
+
+
+async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Insert notification rows whose key is new, in one statement; return how many."""
     if not rows:
         return 0
-    rows = [{"recipient": "", "push_subscription_id": None} | row for row in rows]
+    # A Core INSERT: the ORM's bulk path would split rows of different channels into
+    # statements of their own.
+    table = cast(Table, Notification.__table__)
     inserted = await session.execute(
-        upsert(session, Notification)
-        .on_conflict_do_nothing(index_elements=[Notification.key])
-        .returning(Notification.id),
+        upsert(session, table)
+        .on_conflict_do_nothing(index_elements=[table.c.key])
+        .returning(table.c.id),
         rows,
     )
     return len(inserted.all())
@@ -163,41 +190,103 @@ async def notify_order(
     ``event`` tells apart events of one kind that may happen more than once (each return);
     the key is ``order:<id>:<kind>[:<event>]``.
     """
+    return await notify_orders(session, [order], kind, now, event=event)
+
+
+async def notify_orders(
+    session: AsyncSession,
+    orders: Sequence[OrderFacts],
+    kind: str,
+    now: datetime,
+    *,
+    event: str = "",
+) -> int:
+    """``notify_order`` for several orders at once: a few statements whatever their number.
+
+    Their accounts and push subscriptions are read in one query each, their stores in one,
+    and every row is written by one INSERT; orders nobody can be told about cost nothing
+    more than those reads.
+    """
     assert kind in ORDER_KINDS, kind
-    recipients = await recipients_of(
-        session,
-        customer_id=order.customer_id,
-        cart_token_hash=order.cart_token_hash,
-        email=order.contact_email,
-        phone=order.contact_phone,
-    )
-    if not (recipients.email or recipients.phone or recipients.push_subscription_ids):
+    reach = await _recipients_of_orders(session, orders)
+    told = [order for order in orders if reach[order.id].anywhere]
+    if not told:
         return 0
-    payload = await _order_payload(session, order, kind)
-    return await enqueue(
-        session,
-        key=f"order:{order.id}:{kind}" + (f":{event}" if event else ""),
-        kind=kind,
-        recipients=recipients,
-        language=order.language,
-        payload=payload,
-        now=now,
-        order_id=order.id,
+    stores = await catalog.stores_by_ids(
+        session, {o.pickup_store_id for o in told if o.pickup_store_id is not None}
     )
+    rows: list[dict[str, Any]] = []
+    for order in told:
+        store = stores.get(order.pickup_store_id) if order.pickup_store_id is not None else None
+        message = {
+            "kind": kind,
+            "purpose": "transactional",
+            "language": checked_language(order.language),
+            "payload": await _order_payload(session, order, kind, store.name if store else ""),
+            "order_id": order.id,
+        }
+        key = f"order:{order.id}:{kind}" + (f":{event}" if event else "")
+        rows += _rows_of(key, message, reach[order.id], ("email", "sms", "push"), now)
+    return await _insert(session, rows)
 
 
-async def _order_payload(session: AsyncSession, order: OrderFacts, kind: str) -> dict[str, Any]:
-    """Return what the templates of an order message fill in, as it is now."""
-    store = None
-    if order.pickup_store_id is not None:
-        store = (await catalog.stores_by_ids(session, [order.pickup_store_id])).get(
-            order.pickup_store_id
+async def _recipients_of_orders(
+    session: AsyncSession, orders: Sequence[OrderFacts]
+) -> dict[int, Recipients]:
+    """Return ``recipients_of`` each order's shopper, reading accounts and subscriptions once."""
+    customers = {
+        o.customer_id
+        for o in orders
+        if o.customer_id is not None and (o.contact_email is None or o.contact_phone is None)
+    }
+    accounts: dict[int, tuple[str | None, str | None]] = {}
+    if customers:
+        found = await session.execute(
+            select(Customer.id, Customer.email, Customer.phone).where(Customer.id.in_(customers))
         )
+        accounts = {row.id: (row.email, row.phone) for row in found}
+    owners = []
+    with_customer = {o.customer_id for o in orders if o.customer_id is not None}
+    with_token = {o.cart_token_hash for o in orders if o.cart_token_hash is not None}
+    if with_customer:
+        owners.append(PushSubscription.customer_id.in_(with_customer))
+    if with_token:
+        owners.append(PushSubscription.cart_token_hash.in_(with_token))
+    subscriptions: list[tuple[int, int | None, str | None]] = []
+    if owners:
+        found = await session.execute(
+            select(
+                PushSubscription.id, PushSubscription.customer_id, PushSubscription.cart_token_hash
+            )
+            .where(or_(*owners))
+            .order_by(PushSubscription.id)
+        )
+        subscriptions = [(row.id, row.customer_id, row.cart_token_hash) for row in found]
+    reach: dict[int, Recipients] = {}
+    for o in orders:
+        email, phone = o.contact_email, o.contact_phone
+        if o.customer_id in accounts:
+            account_email, account_phone = accounts[o.customer_id]
+            email, phone = email or account_email, phone or account_phone
+        push_ids = tuple(
+            sid
+            for sid, customer_id, token_hash in subscriptions
+            if (o.customer_id is not None and customer_id == o.customer_id)
+            or (o.cart_token_hash is not None and token_hash == o.cart_token_hash)
+        )
+        reach[o.id] = Recipients(email or None, phone or None, push_ids)
+    return reach
+
+
+async def _order_payload(
+    session: AsyncSession, order: OrderFacts, kind: str, store: str
+) -> dict[str, Any]:
+    """Return what the templates of an order message fill in, as it is now (``store``: its name)."""
     payload: dict[str, Any] = {
         "number": order.number,
         "total": order.total,
         "currency": order.currency,
-        "store": store.name if store else "",
+        "store": store,
         "deadline": order.pickup_deadline.isoformat() if order.pickup_deadline else None,
         "url": order_path(order.id),
     } | order.extra

@@ -11,25 +11,31 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Update, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import pricing
 from server.carts import CartView, LineView, active_cart_of, cart_for_viewer
 from server.carts.closing import close_cart, start_fresh_cart, take_lines
 from server.carts.service import lock_customer
-from server.carts.versioning import Guard, Locked, bump_version, run_versioned
-from server.carts.views import reachable_by
+from server.carts.versioning import Guard, Locked, bump_statement, run_bump, run_versioned
+from server.carts.views import reach_shape, reachable_by
 from server.club import points
 from server.club.membership import decode_shopper, shopper_returning
+from server.db import per_dialect
 from server.errors import IdempotencyKeyReused, NotFound
 from server.models import (
     Cart,
 )
 from server.orders import stock
 from server.orders.access import shopper_placed
-from server.orders.placed import ORDER_PLACED
-from server.orders.plan import Goods, decode_plan, goods_from_catalog, plan_returning
+from server.orders.plan import (
+    Goods,
+    decode_plan,
+    goods_from_catalog,
+    plan_returning,
+    plan_values,
+)
 from server.orders.requests import (
     CartLineSnapshot,
     CheckoutRequest,
@@ -52,7 +58,6 @@ from server.orders.views import (
     request_hash_of,
 )
 from server.orders.writing import PlacedRows, write_order
-from server.outbox import record_product_changes
 from server.states import (
     CartStatus,
     FulfilmentMethod,
@@ -109,9 +114,7 @@ class _CheckoutWrite:
 
         Ordering the whole cart closes it in the same statement (a refusal rolls it back).
         """
-        values = {"status": CartStatus.CLOSED} if self.request.line_ids is None else {}
-        returning = [*plan_returning(session, self.fulfilment), shopper_returning(session)]
-        return await _lock_cart(session, self.guard, values=values, returning=returning)
+        return await _lock_cart(session, self)
 
     async def kept(self, session: AsyncSession) -> CheckoutResult | None:
         """Return the order this cart's checkout already placed under the key, replayed."""
@@ -188,7 +191,12 @@ async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -
     # The customer's language preference wins over the request's Accept-Language.
     values = _order_values(write, plan, locked, shopper.language or write.request.language)
     row = {**values, "idempotency_key": g.key, "request_hash": g.request_hash}
-    placed = PlacedRows(row, actor_of(g.viewer), plan.rows, plan.location_id, g.now)
+    # With the order, its outbox rows: the products' stock (search follows it; their pages
+    # stay usable) and the order, whose basket counts and "placed" messages are written
+    # after commit by ``server.orders.placed.follow_placed_orders``, not in this request.
+    placed = PlacedRows(
+        row, actor_of(g.viewer), plan.rows, plan.location_id, g.now, plan.product_ids
+    )
     order_id, line_ids = await write_order(session, placed)
     cart, changed = await _after(session, write, locked, plan, g.now)
     await points.hold_for_order(
@@ -198,12 +206,6 @@ async def _place(session: AsyncSession, write: _CheckoutWrite, locked: Locked) -
         order_id=order_id,
         order_total=plan.totals.total,
         now=g.now,
-    )
-    # One outbox INSERT: the products' stock (search follows it; their pages stay usable)
-    # and the order, whose basket counts and "placed" messages are written after commit by
-    # ``server.orders.placed.follow_placed_orders``, not in this request.
-    await record_product_changes(
-        session, plan.product_ids, stock_only=True, also=[(ORDER_PLACED, order_id)]
     )
     # Last the hottest rows, stock: other checkouts of these products wait only until commit.
     shortfalls = await stock.reserve(session, plan.location_id, plan.wanted, g.now)
@@ -353,33 +355,66 @@ async def _after(
     return fresh, (closed, fresh)
 
 
-async def _lock_cart(
-    session: AsyncSession, g: Guard, *, values: dict[str, Any], returning: list[Any]
-) -> Locked | None:
+async def _lock_cart(session: AsyncSession, write: _CheckoutWrite) -> Locked | None:
     """Bump the cart's version if the caller reaches it at ``expectedVersion``, locking it.
 
     A customer's row is locked before their cart (the order sign-in and cart creation use
     too), so a checkout never waits on a cart another transaction holds the other way round.
     A kiosk does not know whose cart it holds until it looks.
     """
+    g = write.guard
     viewer = g.viewer
+    binds = plan_values(write.fulfilment)
+    owner: bool | None = None
     if viewer.device is None:
         if viewer.customer_id is not None:
             await lock_customer(session, viewer.customer_id)
-        return await bump_version(session, g, values=values, returning=returning)
-    owner = (
-        await session.execute(
-            select(Cart.customer_id).where(Cart.id == g.cart_id, reachable_by(viewer, g.now))
-        )
-    ).one_or_none()
-    if owner is None:
-        return None
-    if owner.customer_id is None:
-        condition: ColumnElement[bool] = Cart.customer_id.is_(None)
     else:
-        await lock_customer(session, owner.customer_id)
-        condition = Cart.customer_id == owner.customer_id
-    return await bump_version(session, g, condition, values=values, returning=returning)
+        found = (
+            await session.execute(
+                select(Cart.customer_id).where(Cart.id == g.cart_id, reachable_by(viewer, g.now))
+            )
+        ).one_or_none()
+        if found is None:
+            return None
+        owner = found.customer_id is not None
+        if found.customer_id is not None:
+            await lock_customer(session, found.customer_id)
+            binds["bump_owner"] = found.customer_id
+    stmt = _bump(
+        session,
+        reach_shape(viewer),
+        g.expected_version is not None,
+        write.request.line_ids is None,
+        isinstance(write.fulfilment, ClickAndCollect),
+        owner,
+    )
+    return await run_bump(session, g, stmt, binds)
+
+
+@per_dialect
+def _bump(
+    session: AsyncSession,
+    shape: tuple[bool, bool, bool],
+    expected: bool,
+    closes: bool,
+    collect: bool,
+    owner: bool | None,
+) -> Update:
+    """Return a checkout's version bump, built once per dialect and shape of checkout.
+
+    ``closes``: the whole cart is ordered, so the bump closes it. ``owner``: a kiosk's
+    bump holds the cart to the owner it looked up (None: not a kiosk; False: a guest's
+    cart; True: the customer bound as ``bump_owner``).
+    """
+    conditions: list[ColumnElement[bool]] = []
+    if owner is not None:
+        conditions.append(
+            Cart.customer_id == bindparam("bump_owner") if owner else Cart.customer_id.is_(None)
+        )
+    returning = [*plan_returning(session, collect), shopper_returning(session)]
+    values = {"status": CartStatus.CLOSED} if closes else {}
+    return bump_statement(shape, expected, *conditions, values=values, returning=returning)
 
 
 async def _replay(

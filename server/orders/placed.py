@@ -5,7 +5,7 @@ the products' rows, in the same INSERT) and nothing else for these, so the shopp
 request holds no co-purchase rows and reads no push subscriptions.
 ``follow_placed_orders`` takes a batch of those rows, counts the baskets
 (``server.notifications.complements.record_baskets``) and writes the notifications
-(``notify_order``, keyed, so a re-run adds nothing) in the transaction that deletes the
+(``notify_orders``, keyed, so a re-run adds nothing) in the transaction that deletes the
 rows: each order is followed exactly once, even with several processes (the DELETE claims
 its rows; a second one finds them gone). Every process runs it in the background
 (``PlacedOrders.run_forever``), woken after each checkout it commits, and
@@ -23,7 +23,7 @@ from sqlalchemy import delete, select
 from server.db import Database
 from server.models import OutboxEvent, utcnow
 from server.notifications.complements import record_baskets
-from server.notifications.writer import notify_order
+from server.notifications.writer import notify_orders
 from server.orders.views import lines_by_order, order_facts, orders_by_ids
 
 ORDER_PLACED = "order_placed"
@@ -52,10 +52,8 @@ async def follow_placed_orders(db: Database, *, batch: int = BATCH) -> int:
         orders = await orders_by_ids(session, order_ids)
         lines = await lines_by_order(session, order_ids)
         await record_baskets(session, [[ln.product_id for ln in lines[oid]] for oid in orders])
-        now = utcnow()
-        for oid in order_ids:
-            if oid in orders:
-                await notify_order(session, order_facts(orders[oid]), "order_placed", now)
+        facts = [order_facts(orders[oid]) for oid in order_ids if oid in orders]
+        await notify_orders(session, facts, "order_placed", utcnow())
         return len(order_ids)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Integer, bindparam, column, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import catalog, pricing
@@ -49,8 +50,12 @@ class ReadPlan:
     goods: dict[int, Goods]
 
 
-def plan_returning(session: AsyncSession, fulfilment: Fulfilment) -> list[Any]:
-    """Return the two RETURNING expressions of a checkout's version bump (see the module)."""
+def plan_returning(session: AsyncSession, collect: bool) -> list[Any]:
+    """Return the two RETURNING expressions of a checkout's version bump (see the module).
+
+    ``collect``: click and collect, whose store is bound at execution as ``plan_store``
+    (``plan_values``), so the statement is built once per dialect and fulfilment kind.
+    """
     pg = session.get_bind().dialect.name == "postgresql"
     no, yes = ("false", "true") if pg else ("0", "1")
     lines = json_rows(
@@ -59,17 +64,24 @@ def plan_returning(session: AsyncSession, fulfilment: Fulfilment) -> list[Any]:
         "FROM cart_lines l LEFT JOIN product_pages p ON p.product_id = l.product_id "
         "WHERE l.cart_id = carts.id",
     )
-    if isinstance(fulfilment, ClickAndCollect):
-        # An int: the store id decoded from its global id.
-        where = f"sl.store_id = {int(fulfilment.store_id)} AND sl.online = {no}"
-    else:
-        where = f"sl.online = {yes}"
-    location = json_rows(
+    where = f"sl.store_id = :plan_store AND sl.online = {no}" if collect else f"sl.online = {yes}"
+    # Text with a bind parameter (``json_rows`` takes none): SQL of the same aggregate.
+    found = json_rows(
         session,
         "sl.id, s.name",
         f"FROM stock_locations sl LEFT JOIN stores s ON s.id = sl.store_id WHERE {where}",
-    )
-    return [lines, location]
+    ).name
+    select_location = text(found[1:-1])
+    if collect:
+        select_location = select_location.bindparams(bindparam("plan_store", type_=Integer))
+    return [lines, select_location.columns(column("location")).scalar_subquery()]
+
+
+def plan_values(fulfilment: Fulfilment) -> dict[str, Any]:
+    """Return the values of ``plan_returning``'s bind parameters for this fulfilment."""
+    if isinstance(fulfilment, ClickAndCollect):
+        return {"plan_store": fulfilment.store_id}
+    return {}
 
 
 def decode_plan(

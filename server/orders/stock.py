@@ -27,6 +27,7 @@ from server.db import upsert
 from server.models import StockLevel, StockReservation
 from server.models.base import UtcDateTime
 from server.notifications.back_in_stock import check_available
+from server.orders.reservation_queue import reservation_turn
 from server.outbox import record_product_changes
 from server.states import MovementSource, ReservationStatus, StockMovementKind
 from server.stock.ledger import note_changes
@@ -135,7 +136,9 @@ async def _reserve_locked(
         "location": location_id,
         "now": now,
     }
-    rows = (await session.execute(_RESERVE_POSTGRES, params)).all()
+    # This worker's reservations at the location take turns (``reservation_queue``).
+    async with reservation_turn(location_id):
+        rows = (await session.execute(_RESERVE_POSTGRES, params)).all()
     if rows and rows[0].done == len(order):
         return None
     return {int(row.product_id): int(row.free) for row in rows}

@@ -1,12 +1,12 @@
-"""Writing a placed order's rows: the order, its first history step, its lines, their holds.
+"""Writing a placed order's rows: the order, its first step, its lines, their holds, its outbox.
 
 The statements are built once, at import, and executed as Core statements (no ORM bulk
-path, nothing compiled per checkout). On SQLite they are four: the order (``RETURNING`` its
-id), the history step, the lines (one batched INSERT ``RETURNING`` their ids) and the held
-reservations (executemany). On PostgreSQL they are one statement: data-modifying CTEs
-insert the order, then from its id the step and the lines (bound as arrays, ``unnest``),
-then from the lines' ids the reservations, so the locked cart waits on one round trip, not
-four.
+path, nothing compiled per checkout). On SQLite they are five: the order (``RETURNING`` its
+id), the history step, the lines (one batched INSERT ``RETURNING`` their ids), the held
+reservations (executemany) and the outbox rows. On PostgreSQL they are one statement:
+data-modifying CTEs insert the order, then from its id the step and the lines (bound as
+arrays, ``unnest``), then from the lines' ids the reservations, and the outbox rows (the
+products' stock, the order), so the locked cart waits on one round trip, not five.
 """
 
 from __future__ import annotations
@@ -20,13 +20,16 @@ from sqlalchemy import Table, bindparam, insert, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.models import Order, OrderLine, OrderStatusChange, StockReservation
+from server.models import Order, OrderLine, OrderStatusChange, OutboxEvent, StockReservation
+from server.orders.placed import ORDER_PLACED
+from server.outbox import STOCK_TOPIC, note_changed_products, record_product_changes
 from server.states import OrderStatus, ReservationStatus
 
 _ORDERS = cast(Table, Order.__table__)
 _LINES = cast(Table, OrderLine.__table__)
 _HISTORY = cast(Table, OrderStatusChange.__table__)
 _RESERVATIONS = cast(Table, StockReservation.__table__)
+_OUTBOX = cast(Table, OutboxEvent.__table__)
 
 _INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
 _INSERT_HISTORY = insert(_HISTORY)
@@ -55,12 +58,18 @@ _PLACE_POSTGRES = text(
     " r AS (INSERT INTO stock_reservations"
     " (order_id, order_line_id, location_id, product_id, quantity, status, created_at)"
     " SELECT o.id, l.id, CAST(:location AS integer), l.product_id, l.quantity,"
-    " CAST(:held AS varchar), CAST(:now AS timestamptz) FROM o, l)"
+    " CAST(:held AS varchar), CAST(:now AS timestamptz) FROM o, l),"
+    " e AS (INSERT INTO outbox_events (topic, entity_id, payload, created_at)"
+    " SELECT CAST(:e_stock AS varchar), x.id, CAST('{{}}' AS {payload}), CAST(:now AS timestamptz)"
+    " FROM unnest(CAST(:e_products AS integer[])) AS x (id)"
+    " UNION ALL SELECT CAST(:e_placed AS varchar), o.id, CAST('{{}}' AS {payload}),"
+    " CAST(:now AS timestamptz) FROM o)"
     " SELECT o.id AS order_id, l.position, l.id AS line_id FROM o LEFT JOIN l ON true".format(
         columns=", ".join(_ORDER_COLUMNS),
         values=", ".join(f":o_{name}" for name in _ORDER_COLUMNS),
         line_columns=", ".join(_LINE_COLUMNS),
         arrays=", ".join(f"CAST(:l_{name} AS {_array_of(_LINES, name)})" for name in _LINE_COLUMNS),
+        payload=_OUTBOX.c.payload.type.compile(dialect=postgresql.dialect()),
     )
 ).bindparams(
     *(bindparam(f"o_{name}", type_=_ORDERS.c[name].type) for name in _ORDER_COLUMNS),
@@ -79,16 +88,29 @@ class PlacedRows:
     lines: Sequence[dict[str, Any]]
     location_id: int
     now: datetime
+    # The products whose stock the order takes: their outbox rows go with the order's.
+    product_ids: Sequence[int] = ()
 
 
 async def write_order(session: AsyncSession, rows: PlacedRows) -> tuple[int, list[int]]:
-    """Insert the order, its "placed" step, its lines and a held reservation per line.
+    """Insert the order, its "placed" step, its lines, a held reservation per line, and
+    the outbox rows: the products' stock (search follows it; their pages stay usable) and
+    the order (``server.orders.placed`` follows it after commit).
 
     Return the order's id and its lines' ids in the order of ``rows.lines`` (matched by
     position, which RETURNING names; its row order is not promised).
     """
     if session.get_bind().dialect.name == "postgresql":
         return await _write_in_one(session, rows)
+    order_id, line_ids = await _write_apart(session, rows)
+    await record_product_changes(
+        session, rows.product_ids, stock_only=True, also=[(ORDER_PLACED, order_id)]
+    )
+    return order_id, line_ids
+
+
+async def _write_apart(session: AsyncSession, rows: PlacedRows) -> tuple[int, list[int]]:
+    """SQLite: the order, its step, its lines and their holds, a statement each."""
     order_id = (await session.execute(_INSERT_ORDER, rows.order)).scalar_one()
     kind, actor_id = rows.actor
     step = {
@@ -127,6 +149,9 @@ async def _write_in_one(session: AsyncSession, rows: PlacedRows) -> tuple[int, l
     params: dict[str, Any] = {f"o_{name}": rows.order[name] for name in _ORDER_COLUMNS}
     params.update({f"l_{name}": [row[name] for row in rows.lines] for name in _LINE_COLUMNS})
     params.update(
+        e_products=note_changed_products(session, rows.product_ids),
+        e_stock=STOCK_TOPIC,
+        e_placed=ORDER_PLACED,
         h_to=str(OrderStatus.PLACED),
         h_kind=kind,
         h_actor=actor_id,

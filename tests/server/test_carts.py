@@ -233,6 +233,30 @@ async def test_a_stale_version_conflicts_and_carries_the_current_cart(db: Databa
     assert await current(db, holder, cart.id) == moved.cart
 
 
+async def test_a_stale_version_or_a_stranger_answers_before_an_unknown_product(
+    db: Database,
+) -> None:
+    # The version bump looks the products up itself: when it is refused, that is the answer.
+    product, retired = await add_product(db), await add_product(db, active=False)
+    holder, cart = await guest_cart(db)
+    moved = await add(db, holder, cart.id, AddLine(1, product_id=product))
+    refusals = []
+    for line in (AddLine(1, gtin=fresh_ean13()), AddLine(1, product_id=retired)):
+        for who, version in ((holder, 1), (Viewer(), None), (holder, moved.cart.version)):
+            with pytest.raises(AppError) as raised:
+                await add(db, who, cart.id, line, expected_version=version)
+            refusals.append(refusal(raised.value))
+    assert refusals == [
+        ("VERSION_CONFLICT", "expectedVersion"),
+        ("NOT_FOUND", "cartId"),
+        ("NOT_FOUND", "lines[0].gtin"),
+        ("VERSION_CONFLICT", "expectedVersion"),
+        ("NOT_FOUND", "cartId"),
+        ("NOT_FOUND", "lines[0].productId"),
+    ]
+    assert await current(db, holder, cart.id) == moved.cart
+
+
 async def attach(db: Database, customer_id: int, holder: Viewer, cart_id: int):  # type: ignore[no-untyped-def]
     async with db.transaction() as session:
         return await attach_guest_cart(

@@ -33,9 +33,10 @@ from server.models import BackInStockRequest, Notification
 from server.notifications.channels import SIGNATURE_HEADER, sign
 from server.notifications.complements import record_basket
 from server.notifications.sender import Sender, sender_from_settings
-from server.orders.placed import follow_all
-from tests.clients import client_for, collect_at, graphql, sign_up, staff_sign_in
+from server.orders.placed import follow_all, follow_placed_orders
+from tests.clients import client_for, collect_at, graphql, place_order, sign_up, staff_sign_in
 from tests.rows import add_device, add_product, add_staff, add_store, store_with_product
+from tests.server.test_write_statements import statements_of
 from tests.stock_helpers import movement, record
 
 SECRET = "test secret key for signing sms"
@@ -322,6 +323,54 @@ async def test_the_ready_mail_lists_five_complements_in_stock_at_the_pickup_stor
     assert "Goes well with" not in placed.get_payload(decode=True).decode()
     text = ready.get_payload(decode=True).decode().replace("\r\n", "\n")
     assert "Goes well with:\n- Salsa\n- Lomper\n- Mais\n- Ost\n- Guacamole\n\n" in text
+
+
+async def test_one_follow_up_writes_the_placed_messages_of_a_batch_of_orders(
+    db: Database, tmp_path: Path, smtp: SmtpServer, gateway: tuple[Gateway, str]
+) -> None:
+    _, base = gateway
+    store_id, _, gtin, _ = await store_with_product(db, "BGO", on_hand=9, name="Brunost")
+    browser = Browser(ec.generate_private_key(ec.SECP256R1()), os.urandom(16))
+    async with client_for(db, tmp_path, **settings_with(db, tmp_path, smtp, base)) as client:
+        mailed, _ = await guest_order(client, gtin, store_id, contact={"phone": "+47 912 34 567"})
+        pushed, _ = await guest_order(
+            client, gtin, store_id, contact={}, browser=browser, endpoint=f"{base}/push/b"
+        )
+        silent, _ = await guest_order(client, gtin, store_id, contact={})
+        customer = await sign_up(client, "ola@example.com")
+        theirs, _ = await place_order(client, [(gtin, 1)], collect_at(store_id), customer)
+        with statements_of(db) as sent:
+            assert await follow_placed_orders(db) == 4
+    async with db.transaction(write=False) as session:
+        rows = await session.execute(
+            select(
+                Notification.order_id,
+                Notification.key,
+                Notification.channel,
+                Notification.recipient,
+                Notification.payload["store"].as_string(),
+            ).order_by(Notification.id)
+        )
+        written = {tuple(row) for row in rows}
+    mailed_pk, pushed_pk, silent_pk, theirs_pk = (
+        decode_id(o["id"], "Order", field="id") for o in (mailed, pushed, silent, theirs)
+    )
+    assert silent_pk not in {row[0] for row in written}
+    assert written == {
+        (mailed_pk, f"order:{mailed_pk}:order_placed:sms", "sms", "+4791234567", "Store BGO"),
+        (pushed_pk, f"order:{pushed_pk}:order_placed:push:1", "push", "", "Store BGO"),
+        (
+            theirs_pk,
+            f"order:{theirs_pk}:order_placed:email",
+            "email",
+            "ola@example.com",
+            "Store BGO",
+        ),
+    }
+    # The batch's statements do not grow with its orders: (SQLite's BEGIN,) the outbox rows
+    # taken, the orders, their lines (one product each: no pairs to count); then the
+    # accounts, the push subscriptions, the stores and one INSERT of every message.
+    assert len(sent) == {"sqlite": 8, "postgresql": 7}[db.engine.dialect.name], "\n".join(sent)
 
 
 async def test_mail_waits_for_a_stopped_smtp_server_and_arrives_once(
