@@ -29,7 +29,6 @@ from schema.loaders import Loaders
 from schema.writes import UNKNOWN_SHAPE, OperationShape, shape_of, writes_in_query
 from server.accounts import resolve_viewer
 from server.db import Session
-from server.events import announce_product_changes
 from server.messages import error_language
 from server.models import utcnow
 from server.notifications.language import Language
@@ -276,8 +275,6 @@ class Context:
         attempts, self._operation_attempts = self._operation_attempts, None
         callbacks, self._after_commit = self._after_commit, []
         changed = take_changed_products(session) if session is not None else set()
-        if changed:
-            callbacks.append(lambda: announce_product_changes(self.runtime.events, changed))
         try:
             if session is not None:
                 try:
@@ -295,6 +292,9 @@ class Context:
         if commit and changed:
             # This process's next page read shows the change, before any notice arrives.
             self.runtime.pages.forget(changed)
+        if (commit or self.committed) and changed:
+            # Published from the background, coalesced with other operations' changes.
+            self.runtime.publisher.announce_products(changed)
         if commit or self.committed:
             # After ``commit_write`` only reads are left to end: its hooks run regardless.
             await self._run_hooks(callbacks)

@@ -2,14 +2,18 @@
 
 ``omnicart serve --workers N`` on the embedded default has no Redis, yet a cart changed through
 worker 1 must reach a ``cartUpdated`` subscriber on worker 2. The workers already share one
-thing: the database. Publishing inserts a small row into ``event_notices``; each worker runs
-one poller (from its first subscription on) that reads the rows after the last id it handled every
-``interval`` seconds and fans them out to its local subscribers; rows older than ``keep`` are
-pruned.
+thing: the database. Publishing inserts small rows into ``event_notices`` (a batch in one
+transaction, ``publish_many``); each worker runs one poller (from its first subscription on)
+that reads the rows after the last id it handled and fans them out to its local subscribers;
+rows older than ``keep`` are pruned.
 
-Why a table and not PostgreSQL's LISTEN/NOTIFY: SQLite, the default this broker exists for, has
-no notification channel, and one mechanism on both databases means one tested path. At a
-chain's scale, Redis (``OMNICART_BROKER_URL=redis://…``) is the broker to set.
+When a poller polls: a worker's own publish wakes its own poller at once. On PostgreSQL the
+insert also sends ``NOTIFY omnicart_events`` (delivered at its commit) and each poller LISTENs
+on a connection of its own, so every worker polls right after any notice committed, and every
+``idle`` seconds otherwise. Without that channel (SQLite, or a lost listening connection) a
+poller polls every ``interval`` seconds while notices flow and every ``idle`` seconds once
+none came for a second. Polls are never closer than ``interval``: a burst costs one read.
+The table stays the record on both databases: a wake-up only says "poll now".
 
 Ids are not commit order on PostgreSQL: a notice may get id 10, commit after id 11 and be
 invisible at the poll that saw 11. So on PostgreSQL each poll re-reads the notices first seen
@@ -21,13 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+import asyncpg
+from sqlalchemy import String, cast, delete, func, insert, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from server.db import Database
@@ -36,7 +44,16 @@ from server.models import EventNotice, utcnow
 
 log = logging.getLogger("omnicart.events")
 
-POLL_INTERVAL = 0.05  # seconds between polls: the most a notice waits for a worker to see it
+POLL_INTERVAL = 0.01  # least seconds between polls; the most a notice waits while they flow
+IDLE_INTERVAL = 0.05  # seconds between polls once no notice came for FLOWING seconds
+FLOWING = 1.0
+RELISTEN_EVERY = 5.0  # seconds between attempts to LISTEN again after the connection was lost
+CHANNEL = "omnicart_events"
+_ASYNCPG_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError)
+_AFTER_SQLITE = "SELECT id, topic, message FROM event_notices WHERE id > ? ORDER BY id LIMIT ?"
+_AFTER_POSTGRES = (
+    "SELECT id, topic, message::text FROM event_notices WHERE id > $1 ORDER BY id LIMIT $2"
+)
 PRUNE_EVERY = 30.0  # seconds between deletions of old notices, per worker
 BATCH = 1000
 
@@ -49,11 +66,13 @@ class DatabaseBroker:
         db: Database,
         *,
         interval: float = POLL_INTERVAL,
+        idle: float | None = None,
         keep: timedelta = timedelta(seconds=60),
         grace: float | None = None,
     ) -> None:
         self._db = db
         self._interval = interval
+        self._idle = idle
         self._keep = keep
         self._grace = (0.0 if db.is_sqlite else 2.0) if grace is None else grace
         self._fan_out = FanOut()
@@ -62,13 +81,35 @@ class DatabaseBroker:
         self._handled_up_to = 0
         self._recent: dict[int, float] = {}  # id -> when first seen, for ids above the mark
         self._pruned_at = 0.0
+        self._news_at = 0.0  # when a poll last found a notice it had not seen
+        self._woken: asyncio.Event | None = None
+        self._listener: Any = None  # the asyncpg connection that LISTENs (PostgreSQL)
+        self._listen_tried_at = 0.0
+        self._reader: sqlite3.Connection | None = None  # the poller's own (SQLite)
+        self._poll_lock = asyncio.Lock()
 
     async def publish(self, topic: str, message: Message) -> None:
         """Write the notice in a transaction of its own; every worker's poller picks it up."""
+        await self.publish_many([(topic, message)])
+
+    async def publish_many(self, notices: list[tuple[str, Message]]) -> None:
+        """Write the notices in one transaction and one statement; every poller picks them up.
+
+        On PostgreSQL the statement also notifies the pollers that LISTEN (at its commit).
+        """
+        if not notices:
+            return
+        now = utcnow()
+        rows = [{"topic": t, "message": m, "created_at": now} for t, m in notices]
         async with self._db.transaction() as session:
-            await session.execute(
-                insert(EventNotice).values(topic=topic, message=message, created_at=utcnow())
-            )
+            if self._db.is_sqlite:
+                await session.execute(insert(EventNotice), rows)
+            else:
+                added = insert(EventNotice).values(rows).returning(EventNotice.id).cte("added")
+                notify = func.pg_notify(CHANNEL, cast(func.count(), String))
+                await session.execute(select(notify).select_from(added))
+        if self._woken is not None:
+            self._woken.set()
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[Message]]:
@@ -90,18 +131,25 @@ class DatabaseBroker:
         return "ok"
 
     async def close(self) -> None:
-        """Stop polling and drop the local subscribers."""
+        """Stop polling, stop listening and drop the local subscribers."""
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
             self._poller = None
+        await self._stop_listening()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         self._fan_out.queues.clear()
 
     async def _ensure_poller(self) -> None:
         async with self._start_lock:
             if self._poller is not None and not self._poller.done():
                 return
+            self._woken = asyncio.Event()
+            # Listening first: a notice committed from here on wakes the poller.
+            await self._listen()
             # The mark starts at the newest notice: what was published before is history
             # (on PostgreSQL, minus the last ``grace`` seconds, which may still be arriving).
             newest_stmt = select(func.max(EventNotice.id))
@@ -116,36 +164,108 @@ class DatabaseBroker:
 
     async def _poll_forever(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
+            await self._wait_for_news()
+            polled_at = time.monotonic()
             try:
                 await self.poll_once()
-                if time.monotonic() - self._pruned_at > PRUNE_EVERY:
+                if polled_at - self._pruned_at > PRUNE_EVERY:
                     await self.prune()
-            except (SQLAlchemyError, OSError) as exc:
+            except (SQLAlchemyError, OSError, sqlite3.Error, *_ASYNCPG_ERRORS) as exc:
                 log.warning("reading events from the database failed: %s; retrying", exc)
                 await asyncio.sleep(max(self._interval, 0.5))
+            if self._listener is None and polled_at - self._listen_tried_at > RELISTEN_EVERY:
+                await self._listen()
+            # Wake-ups during the poll and the rest of this pause are served by one next poll.
+            await asyncio.sleep(max(0.0, self._interval - (time.monotonic() - polled_at)))
+
+    async def _wait_for_news(self) -> None:
+        """Return when woken, or when the period of the poller's state has passed."""
+        woken = self._woken
+        assert woken is not None
+        if self._idle is not None:
+            period = self._idle
+        elif self._listener is None and time.monotonic() - self._news_at < FLOWING:
+            period = self._interval
+        else:
+            # Listening, polls are only the fallback (a pooler that drops NOTIFY, say).
+            period = max(self._interval, IDLE_INTERVAL)
+        if not woken.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), period)
+        woken.clear()
+
+    async def _listen(self) -> None:
+        """On PostgreSQL, LISTEN on a connection of the poller's own; polling goes on without."""
+        if self._db.is_sqlite or self._listener is not None:
+            return
+        self._listen_tried_at = time.monotonic()
+        url = make_url(self._db.url).set(drivername="postgresql")
+        try:
+            connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+            await connection.add_listener(CHANNEL, self._on_notify)
+        except (OSError, *_ASYNCPG_ERRORS) as exc:
+            log.warning("listening for events failed: %s; polling instead", exc)
+            return
+        connection.add_termination_listener(self._on_lost)
+        self._listener = connection
+
+    def _on_notify(self, *_args: object) -> None:
+        if self._woken is not None:
+            self._woken.set()
+
+    def _on_lost(self, *_args: object) -> None:
+        log.warning("the connection listening for events was lost; polling instead")
+        self._listener = None
+
+    async def _stop_listening(self) -> None:
+        connection, self._listener = self._listener, None
+        if connection is not None:
+            connection.remove_termination_listener(self._on_lost)
+            with contextlib.suppress(OSError, TimeoutError, *_ASYNCPG_ERRORS):
+                await connection.close(timeout=2)
 
     async def poll_once(self) -> int:
         """Deliver the notices not yet seen; return how many were delivered."""
-        async with self._db.transaction(write=False) as session:
-            rows = (
-                await session.execute(
-                    select(EventNotice.id, EventNotice.topic, EventNotice.message)
-                    .where(EventNotice.id > self._handled_up_to)
-                    .order_by(EventNotice.id)
-                    .limit(BATCH)
-                )
-            ).all()
+        async with self._poll_lock:
+            rows = await self._read_after(self._handled_up_to)
         now = time.monotonic()
         delivered = 0
-        for row in rows:
-            if row.id in self._recent:
+        for notice_id, topic, message in rows:
+            if notice_id in self._recent:
                 continue
-            self._recent[row.id] = now
-            self._fan_out.deliver(row.topic, row.message)
+            self._recent[notice_id] = now
+            self._fan_out.deliver(topic, message)
             delivered += 1
+        if delivered:
+            self._news_at = now
         self._advance_mark(now)
         return delivered
+
+    async def _read_after(self, mark: int) -> list[tuple[int, str, Message]]:
+        """Return the notices after ``mark``, in id order, the cheapest way there is.
+
+        A poll runs up to a hundred times a second, so it skips the ORM and its pool: on
+        SQLite it is one indexed read on a connection of the poller's own, in the loop (WAL:
+        a reader never waits for the writer); on PostgreSQL it runs on the listening
+        connection; only without one does it take a pooled session.
+        """
+        if self._db.is_sqlite:
+            if self._reader is None:
+                path = make_url(self._db.url).database or ""
+                self._reader = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+            found = self._reader.execute(_AFTER_SQLITE, (mark, BATCH)).fetchall()
+            return [(i, topic, json.loads(message)) for i, topic, message in found]
+        if self._listener is not None:
+            records = await self._listener.fetch(_AFTER_POSTGRES, mark, BATCH)
+            return [(r["id"], r["topic"], json.loads(r["message"])) for r in records]
+        async with self._db.transaction(write=False) as session:
+            result = await session.execute(
+                select(EventNotice.id, EventNotice.topic, EventNotice.message)
+                .where(EventNotice.id > mark)
+                .order_by(EventNotice.id)
+                .limit(BATCH)
+            )
+            return [(row.id, row.topic, row.message) for row in result]
 
     def _advance_mark(self, now: float) -> None:
         # Past every notice seen more than ``grace`` ago: a notice with a lower id has had

@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
@@ -50,10 +50,19 @@ def order_topic(order_id: int) -> str:
 PRODUCTS_TOPIC = "products"
 
 
+def products_notice(product_ids: Iterable[int]) -> Message:
+    """Return the notice that says these products changed."""
+    return {"productIds": sorted(product_ids)}
+
+
 async def announce_product_changes(broker: Broker, product_ids: set[int]) -> None:
-    """Tell every process that these products changed; call after the change committed."""
+    """Tell every process that these products changed; call after the change committed.
+
+    Awaited, for a loop that has nothing else to do meanwhile (the indexer); a request posts
+    to its ``Publisher`` instead (``announce_products``).
+    """
     if product_ids:
-        await broker.publish(PRODUCTS_TOPIC, {"productIds": sorted(product_ids)})
+        await broker.publish(PRODUCTS_TOPIC, products_notice(product_ids))
 
 
 class Broker(Protocol):
@@ -61,6 +70,9 @@ class Broker(Protocol):
 
     async def publish(self, topic: str, message: Message) -> None:
         """Announce ``message`` to every subscriber of ``topic``, in every process."""
+
+    async def publish_many(self, notices: list[tuple[str, Message]]) -> None:
+        """Announce each ``(topic, message)`` at once: one round trip or transaction for all."""
 
     def subscribe(self, topic: str) -> AbstractAsyncContextManager[AsyncIterator[Message]]:
         """Listen to ``topic`` for as long as the context is open."""
@@ -118,6 +130,10 @@ class InProcessBroker:
     async def publish(self, topic: str, message: Message) -> None:
         self._fan_out.deliver(topic, message)
 
+    async def publish_many(self, notices: list[tuple[str, Message]]) -> None:
+        for topic, message in notices:
+            self._fan_out.deliver(topic, message)
+
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[Message]]:
         queue = self._fan_out.add(topic)
@@ -153,6 +169,12 @@ class RedisBroker:
 
     async def publish(self, topic: str, message: Message) -> None:
         await self._redis.publish(self._channel(topic), json.dumps(message))
+
+    async def publish_many(self, notices: list[tuple[str, Message]]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for topic, message in notices:
+                pipe.publish(self._channel(topic), json.dumps(message))
+            await pipe.execute()
 
     async def _ensure_reader(self) -> Any:
         if self._pubsub is None:
@@ -233,21 +255,29 @@ def _newer(message: Message, than: Message | None) -> bool:
 
 
 class Publisher:
-    """Publishes versioned notices from a background task of this process, coalesced per topic.
+    """Publishes notices from a background task of this process, coalesced and in batches.
 
-    ``post`` only queues (it never waits on the broker), so a request answers as soon as it
-    committed. Notices of one topic posted before the task takes them coalesce: the one of
-    the newest version wins, and a notice older than one already published on its topic is
-    dropped, so subscribers never see a version go back. The task starts on the first post in
-    an event loop; a failed publish is logged and the next notices still go out.
+    ``post`` and ``announce_products`` only queue (they never wait on the broker), so a request
+    answers as soon as it committed. Notices of one topic posted before the task takes them
+    coalesce: the one of the newest version wins, and a notice older than one already
+    published on its topic is dropped, so subscribers never see a version go back; product
+    ids announced meanwhile are unioned into one ``{"productIds": [...]}`` notice. What the
+    task takes goes to the broker in one ``publish_many`` (one transaction on the database
+    broker, one pipeline on Redis). The task starts on the first post in an event loop; a
+    failed publish is logged and the next notices still go out.
     """
 
     # Topics whose last published version is remembered (oldest forgotten first).
     REMEMBERED = 10_000
+    # Notices handed to the broker at once, at most.
+    BATCH = 500
+    # Seconds ``close`` waits for the queued notices to go out (a broker that hangs).
+    CLOSE_WAIT = 5.0
 
     def __init__(self, broker: Broker) -> None:
         self._broker = broker
         self._pending: dict[str, Message] = {}
+        self._products: set[int] = set()
         self._published: dict[str, Message] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
@@ -261,39 +291,58 @@ class Publisher:
         ):
             self._pending[topic] = message
         self._start()
-        self._idle.clear()
-        self._wake.set()
+
+    def announce_products(self, product_ids: Iterable[int]) -> None:
+        """Queue a notice that these products changed; call after the change committed."""
+        before = len(self._products)
+        self._products.update(product_ids)
+        if len(self._products) > before:
+            self._start()
 
     def _start(self) -> None:
         loop = asyncio.get_running_loop()
-        if self._task is not None and not self._task.done() and self._loop is loop:
-            return
-        self._loop, self._wake, self._idle = loop, asyncio.Event(), asyncio.Event()
-        self._task = loop.create_task(self._run(), name="omnicart-publisher")
+        if self._task is None or self._task.done() or self._loop is not loop:
+            self._loop, self._wake, self._idle = loop, asyncio.Event(), asyncio.Event()
+            self._task = loop.create_task(self._run(), name="omnicart-publisher")
+        self._idle.clear()
+        self._wake.set()
 
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._pending:
-                batch, self._pending = self._pending, {}
-                for topic, message in batch.items():
-                    await self._publish(topic, message)
+            while self._pending or self._products:
+                batch = self._take()
+                for start in range(0, len(batch), self.BATCH):
+                    await self._publish(batch[start : start + self.BATCH])
             self._idle.set()
 
-    async def _publish(self, topic: str, message: Message) -> None:
-        if not _newer(message, self._published.get(topic)):
-            return
-        self._published.pop(topic, None)
-        self._published[topic] = message
-        if len(self._published) > self.REMEMBERED:
+    def _take(self) -> list[tuple[str, Message]]:
+        """Return what is queued and not older than what went out; remember it as published."""
+        pending, self._pending = self._pending, {}
+        batch = []
+        for topic, message in pending.items():
+            if not _newer(message, self._published.get(topic)):
+                continue
+            self._published.pop(topic, None)
+            self._published[topic] = message
+            batch.append((topic, message))
+        while len(self._published) > self.REMEMBERED:
             del self._published[next(iter(self._published))]
+        if self._products:
+            batch.append((PRODUCTS_TOPIC, products_notice(self._products)))
+            self._products = set()
+        return batch
+
+    async def _publish(self, batch: list[tuple[str, Message]]) -> None:
+        if not batch:
+            return
         try:
-            await self._broker.publish(topic, message)
+            await self._broker.publish_many(batch)
         except (OSError, RedisError) as exc:
-            log.warning("publishing on %s failed: %s", topic, exc)
+            log.warning("publishing on %s failed: %s", _topics_of(batch), exc)
         except Exception:  # a lost notice must not stop the notices after it
-            log.exception("publishing on %s failed", topic)
+            log.exception("publishing on %s failed", _topics_of(batch))
 
     async def flush(self) -> None:
         """Wait until every notice posted so far was published (or failed to be)."""
@@ -302,10 +351,22 @@ class Publisher:
 
     async def close(self) -> None:
         """Publish what is queued, then stop the task (one of another loop is only dropped)."""
-        task, self._task = self._task, None
+        task = self._task
         if task is None or task.done() or self._loop is not asyncio.get_running_loop():
+            self._task = None
             return
-        await self.flush()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        try:
+            await asyncio.wait_for(self.flush(), self.CLOSE_WAIT)
+        except TimeoutError:
+            log.warning("stopping with notices unpublished: the broker did not answer")
+        finally:
+            self._task = None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _topics_of(batch: list[tuple[str, Message]]) -> str:
+    topics = [topic for topic, _ in batch]
+    shown = ", ".join(topics[:3])
+    return shown if len(topics) <= 3 else f"{shown} and {len(topics) - 3} more"

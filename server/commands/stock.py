@@ -20,7 +20,7 @@ from server.commands.console import (
     run_with_db,
 )
 from server.db import Database
-from server.events import announce_product_changes
+from server.events import Publisher
 from server.models import utcnow
 from server.runtime import create_broker
 from server.stock.feed import FeedReport, run_feed
@@ -53,6 +53,7 @@ def import_movements(
 
     async def work(db: Database) -> FeedReport:
         broker = create_broker(settings.broker_url, db=db)
+        publisher = Publisher(broker)
         try:
             with progress_bar() as progress:
                 task = progress.add_task(f"Applying {file.name}", total=file.stat().st_size)
@@ -61,13 +62,15 @@ def import_movements(
                     progress.update(task, completed=done)
 
                 async def announce(ids: set[int]) -> None:
-                    await announce_product_changes(broker, ids)
+                    publisher.announce_products(ids)
 
                 lines = _file_lines(file, advance)
                 return await run_feed(
                     db, Recorder.command_line(TillClub.of(settings)), lines, announce
                 )
         finally:
+            # The servers hear of every batch before the command exits.
+            await publisher.close()
             await broker.close()
 
     report = run_with_db(settings, work)

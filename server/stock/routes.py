@@ -9,21 +9,16 @@ with their reasons and the sales that fell short. Its size limit is
 
 from __future__ import annotations
 
-import logging
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.accounts import resolve_viewer
-from server.events import announce_product_changes
 from server.models import utcnow
-from server.outages import is_lost_connection
 from server.runtime import Runtime
 from server.stock.feed import lines_of, run_feed
 from server.stock.inputs import Recorder, TillClub
 
-log = logging.getLogger("omnicart.stock")
 FEED_PATH = "/stock/movements"
 
 
@@ -45,12 +40,10 @@ def stock_routes() -> list[Route]:
         recorder = Recorder.of_viewer(viewer, club=TillClub.of(runtime.settings))
 
         async def announce(ids: set[int]) -> None:
-            try:
-                await announce_product_changes(runtime.events, ids)
-            except Exception as exc:  # a lost notice must not fail committed movements
-                if not is_lost_connection(exc):
-                    raise
-                log.warning("stock feed: event broker unreachable: %s", exc)
+            # This process's next page read shows the batch; the others hear of it from the
+            # publisher's background task (a lost notice never fails committed movements).
+            runtime.pages.forget(ids)
+            runtime.publisher.announce_products(ids)
 
         report = await run_feed(runtime.db, recorder, lines_of(request.stream()), announce)
         return JSONResponse(report.as_json())

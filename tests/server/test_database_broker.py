@@ -13,9 +13,10 @@ from sqlalchemy import func, insert, select
 from server.config import Settings
 from server.database_broker import DatabaseBroker
 from server.db import Database
-from server.events import DATABASE_BROKER, cart_topic
+from server.events import DATABASE_BROKER, PRODUCTS_TOPIC, Publisher, cart_topic, order_topic
 from server.models import EventNotice, utcnow
 from server.runtime import create_broker
+from tests.server.test_write_statements import statements_of
 
 Stream = AsyncIterator[dict[str, object]]
 
@@ -76,6 +77,59 @@ async def test_notices_arrive_in_publishing_order(
         for version in range(1, 6):
             await publisher.publish("t", {"version": version})
         assert [(await next_message(stream))["version"] for _ in range(5)] == [1, 2, 3, 4, 5]
+
+
+async def test_a_publishers_batch_is_coalesced_and_written_in_one_statement(db: Database) -> None:
+    broker = DatabaseBroker(db)
+    publisher = Publisher(broker)
+    with statements_of(db) as sent:
+        # Queued before the publisher's task runs, so they go out as one batch.
+        publisher.post(cart_topic(1), {"id": 1, "version": 3})
+        publisher.post(cart_topic(1), {"id": 1, "version": 2})
+        publisher.announce_products({7, 3})
+        publisher.post(order_topic(5), {"id": 5, "version": 1})
+        publisher.announce_products({5, 3})
+        await publisher.flush()
+    await publisher.close()
+    await broker.close()
+    # SQLite: BEGIN IMMEDIATE and one executemany; PostgreSQL: one INSERT … pg_notify.
+    assert len(sent) == (2 if db.is_sqlite else 1), sent
+    async with db.transaction(write=False) as session:
+        rows = (await session.execute(select(EventNotice.topic, EventNotice.message))).all()
+    assert sorted((topic, message) for topic, message in rows) == [
+        (cart_topic(1), {"id": 1, "version": 3}),
+        (order_topic(5), {"id": 5, "version": 1}),
+        (PRODUCTS_TOPIC, {"productIds": [3, 5, 7]}),
+    ]
+
+
+async def test_a_workers_own_publish_wakes_its_poller(db: Database) -> None:
+    # Without the wake-up this poller would next look in an hour.
+    broker = DatabaseBroker(db, idle=3600)
+    try:
+        async with broker.subscribe("t") as stream:
+            await broker.publish("t", {"version": 1})
+            assert await next_message(stream) == {"version": 1}
+    finally:
+        await broker.close()
+
+
+async def test_on_postgresql_a_notice_committed_elsewhere_wakes_the_poller(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("SQLite has no notification channel: pollers poll")
+    # The publisher's insert notifies on its own connection; the listener, which would next
+    # poll in an hour, hears it on the connection it LISTENs on.
+    listener, publisher = DatabaseBroker(db, idle=3600), DatabaseBroker(db)
+    try:
+        async with listener.subscribe("t") as stream:
+            await publisher.publish_many([("t", {"version": 1}), ("t", {"version": 2})])
+            assert [await next_message(stream), await next_message(stream)] == [
+                {"version": 1},
+                {"version": 2},
+            ]
+    finally:
+        await publisher.close()
+        await listener.close()
 
 
 async def test_notices_older_than_the_grace_are_history_to_a_new_subscriber(db: Database) -> None:

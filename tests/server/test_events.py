@@ -67,6 +67,19 @@ async def test_redis_delivers_across_brokers(redis_pair: tuple[Broker, Broker]) 
         assert await next_message(two) == {"id": 7, "version": 3}
 
 
+async def test_redis_delivers_every_notice_of_a_batch(redis_pair: tuple[Broker, Broker]) -> None:
+    publisher, subscriber_side = redis_pair
+    async with (
+        subscriber_side.subscribe(cart_topic(1)) as one,
+        subscriber_side.subscribe(cart_topic(2)) as two,
+    ):
+        await publisher.publish_many(
+            [(cart_topic(1), {"id": 1, "version": 4}), (cart_topic(2), {"id": 2, "version": 9})]
+        )
+        assert await next_message(one) == {"id": 1, "version": 4}
+        assert await next_message(two) == {"id": 2, "version": 9}
+
+
 async def test_redis_keeps_topics_apart(redis_pair: tuple[Broker, Broker]) -> None:
     publisher, subscriber_side = redis_pair
     async with subscriber_side.subscribe(cart_topic(1)) as wanted:

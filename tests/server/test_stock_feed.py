@@ -11,7 +11,9 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from server.cli import app
+from server.database_broker import DatabaseBroker
 from server.db import Database
+from server.events import DATABASE_BROKER, PRODUCTS_TOPIC
 from server.models import StaffAuditEntry, StockLevel, StockMovement
 from tests.clients import client_for
 from tests.rows import add_device, fresh_ean13, store_with_product
@@ -25,9 +27,13 @@ def ndjson(rows: list[Any]) -> bytes:
     )
 
 
-async def omnicart(db: Database, tmp_path: Path, *args: str) -> tuple[int, str, str]:
+async def omnicart(
+    db: Database, tmp_path: Path, *args: str, broker_url: str = ""
+) -> tuple[int, str, str]:
     """Run the command line in a thread (it runs its own event loop) against ``db``."""
     env = {"OMNICART_DATABASE_URL": db.url, "OMNICART_DATA_DIR": str(tmp_path)}
+    if broker_url:
+        env["OMNICART_BROKER_URL"] = broker_url
     result = await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
     return result.exit_code, result.stdout, result.stderr
 
@@ -233,3 +239,21 @@ async def test_a_till_added_on_the_command_line_feeds_stock_with_its_token(
         )
     assert (response.status_code, response.json()["applied"]) == (200, 1)
     assert await level(sqlite_db, location, product_id) == (6, 0)
+
+
+async def test_stock_import_announces_its_products_to_the_servers_before_it_exits(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    store_id, _, code, product_id = await store_with_product(sqlite_db, "OSL", on_hand=10)
+    path = tmp_path / "receipt.ndjson"
+    path.write_bytes(ndjson([movement(code, store_id, "RECEIPT", 4)]))
+    server = DatabaseBroker(sqlite_db)
+    try:
+        async with server.subscribe(PRODUCTS_TOPIC) as notices:
+            exit_code, _, _ = await omnicart(
+                sqlite_db, tmp_path, "stock", "import", str(path), broker_url=DATABASE_BROKER
+            )
+            heard = await asyncio.wait_for(anext(notices), 10)
+    finally:
+        await server.close()
+    assert (exit_code, heard) == (0, {"productIds": [product_id]})
