@@ -24,16 +24,16 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 
 from schema.ids import decode_id, encode_id
 from server.config import Settings
 from server.db import Database
-from server.models import BackInStockRequest, Notification
+from server.models import BackInStockRequest, Notification, OutboxEvent, utcnow
 from server.notifications.channels import SIGNATURE_HEADER, sign
 from server.notifications.complements import record_basket
 from server.notifications.sender import Sender, sender_from_settings
-from server.orders.placed import follow_all, follow_placed_orders
+from server.orders.placed import ORDER_PLACED, follow_all, follow_placed_orders
 from tests.clients import client_for, collect_at, graphql, place_order, sign_up, staff_sign_in
 from tests.rows import add_device, add_product, add_staff, add_store, store_with_product
 from tests.server.test_write_statements import statements_of
@@ -454,3 +454,35 @@ async def test_back_in_stock_request_fires_once_when_stock_comes_in(
     assert in_stock["data"]["backInStockRequest"]["errors"] == [
         {"code": "CONFLICT", "field": "gtin"}
     ]
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+async def test_a_follower_takes_the_next_orders_while_another_worker_holds_the_oldest(
+    db: Database,
+) -> None:
+    now = utcnow()
+    async with db.transaction() as session:
+        await session.execute(
+            insert(OutboxEvent),
+            [
+                {"topic": ORDER_PLACED, "entity_id": n, "payload": {}, "created_at": now}
+                for n in (1, 2)
+            ],
+        )
+    async with db.transaction() as held:  # another worker's follower, mid-transaction
+        first = (
+            await held.execute(
+                select(OutboxEvent.id)
+                .where(OutboxEvent.topic == ORDER_PLACED)
+                .order_by(OutboxEvent.id)
+                .limit(1)
+                .with_for_update()
+            )
+        ).scalar_one()
+        # Without SKIP LOCKED this one would wait for the other to end (the time-out says so).
+        assert await asyncio.wait_for(follow_placed_orders(db, batch=1), 10) == 1
+    async with db.transaction(write=False) as session:
+        left = await session.scalar(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.id == first)
+        )
+    assert left == 1  # the held one is still there for its own follower
