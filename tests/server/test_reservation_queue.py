@@ -101,10 +101,11 @@ async def test_reservations_of_a_worker_take_turns_in_line_two_waiting_on_the_ro
         assert await waiting_on_locks(db) == AT_THE_ROWS == 2
         assert done == []
     await asyncio.gather(*tasks)
-    # In line order, but for the two at the rows at a time, whom PostgreSQL may swap.
+    # A reservation reaches the rows only after all but one of those before it in line have
+    # reserved, so none overtakes more than one: the two at the rows are PostgreSQL's to
+    # order, and it may pass over the same waiter more than once (a CI run saw 2 finish 5th).
     assert sorted(done) == [1, 2, 3, 4, 5, 6, 7, 8]
-    assert done[:2] == [1, 2]
-    assert max(abs(place + 1 - n) for place, n in enumerate(done)) <= AT_THE_ROWS - 1
+    assert max(n - (place + 1) for place, n in enumerate(done)) <= AT_THE_ROWS - 1
     assert await level(db, location, product_id) == (100, 36)
 
 
