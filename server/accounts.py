@@ -38,8 +38,8 @@ from server.models import Customer, CustomerSession, Device, Store
 from server.ratelimit import AttemptCounter
 from server.signin import (
     check_password_rules,
-    hash_password,
     normalise_email,
+    password_hashing,
     rehash_if_outdated,
     start_session,
     start_sign_in,
@@ -142,7 +142,7 @@ async def sign_up(
     taken = Conflict("An account with this email exists; sign in instead.", field="email")
     if await _customer_by_email(session, address) is not None:
         raise taken
-    password_hash = await hash_password(password)
+    password_hash = await password_hashing(settings.password_hash_profile).hash(password)
     customer = Customer(
         email=address, password_hash=password_hash, name=name, phone=phone, created_at=now
     )
@@ -175,12 +175,13 @@ async def sign_in(
     email or password counted whatever becomes of the caller's transaction.
     """
     address = normalise_email(email)
+    hashing = password_hashing(settings.password_hash_profile)
     async with start_sign_in(
-        attempts, "signin", email=address, client_address=client_address, now=now
+        attempts, "signin", email=address, client_address=client_address, hashing=hashing, now=now
     ) as attempt:
         customer = await attempt.check(await _customer_by_email(session, address), password)
     async with session.begin_nested():
-        await rehash_if_outdated(customer, password)
+        await rehash_if_outdated(customer, password, hashing)
         return await _start(session, viewer, customer, guest_cart_id, settings, now)
 
 

@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["text", "json"]
+# argon2-cffi profiles (server.signin): RFC 9106's two, and its cheapest, for test suites.
+PasswordHashProfile = Literal["rfc9106-low-memory", "rfc9106-high-memory", "cheapest-for-tests"]
 
 
 class Settings(BaseSettings):
@@ -147,6 +149,12 @@ class Settings(BaseSettings):
     )
     claim_minutes: int = Field(
         default=30, ge=1, le=24 * 60, description="How long a kiosk may work on a claimed cart."
+    )
+    password_hash_profile: PasswordHashProfile = Field(
+        default="rfc9106-low-memory",
+        description="The argon2-cffi profile new passwords are hashed with: rfc9106-low-memory "
+        "(64 MiB, argon2-cffi's default), rfc9106-high-memory (2 GiB), or cheapest-for-tests "
+        "(never in production). Stored passwords stay valid and move at their next sign-in.",
     )
     auth_failure_limit: int = Field(
         default=10, ge=1, description="Failed codes or passwords allowed per window and bucket."

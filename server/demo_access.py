@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.config import Settings
 from server.db import Database
 from server.models import Device, StaffUser, Store, utcnow
-from server.signin import normalise_email
+from server.signin import PasswordHashing, normalise_email, password_hashing
 from server.staff.accounts import add_staff
 from server.tokens import DEVICE_PREFIX, token_hash
 
@@ -79,7 +79,8 @@ async def ensure_demo_access(db: Database, settings: Settings) -> DemoAccess:
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ACCESS_LOCK_KEY}
             )
         now = utcnow()
-        created = [DEMO_STAFF_EMAIL] if await _ensure_staff(session, now) else []
+        hashing = password_hashing(settings.password_hash_profile)
+        created = [DEMO_STAFF_EMAIL] if await _ensure_staff(session, hashing, now) else []
         tokens: dict[str, str] = {}
         for store in (await session.execute(select(Store).order_by(Store.code))).scalars():
             token = demo_kiosk_token(secret_key, store.code)
@@ -91,14 +92,14 @@ async def ensure_demo_access(db: Database, settings: Settings) -> DemoAccess:
     return DemoAccess(DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD, tokens, tuple(created))
 
 
-async def _ensure_staff(session: AsyncSession, now: datetime) -> bool:
+async def _ensure_staff(session: AsyncSession, hashing: PasswordHashing, now: datetime) -> bool:
     """Create the demo admin unless an account has its email; return whether it was created."""
     email = normalise_email(DEMO_STAFF_EMAIL)
     found = await session.execute(select(StaffUser.id).where(StaffUser.email == email))
     if found.first() is not None:
         return False
     await add_staff(session, email=email, name=DEMO_STAFF_NAME, role="admin", store_code=None,
-                    password=DEMO_STAFF_PASSWORD, now=now)  # fmt: skip
+                    password=DEMO_STAFF_PASSWORD, hashing=hashing, now=now)  # fmt: skip
     return True
 
 

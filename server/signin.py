@@ -1,14 +1,15 @@
 """Signing in with email and password, the same way for customers and staff.
 
-Passwords have 8 to 256 characters and are hashed with Argon2id (argon2-cffi's
-``PasswordHasher`` defaults) in a worker thread, and rehashed on sign-in when the parameters
-change. A failed sign-in answers one ``UNAUTHORIZED`` ("the email or password is wrong")
-whatever was wrong, takes the same time whether or not the account exists, and counts
-against the email and the client address (``server.ratelimit``): each sign-in is admitted
-there before its password is verified, in a count that commits whatever becomes of the
-operation, and a right password is uncounted again. A sign-in stores only the
-SHA-256 of its session token. Who may sign in and what a session reaches stay with each
-domain (``server.accounts``, ``server.staff``).
+Passwords have 8 to 256 characters and are hashed with Argon2id in a worker thread, with the
+argon2-cffi profile ``OMNICART_PASSWORD_HASH_PROFILE`` names (RFC 9106's low-memory one,
+argon2-cffi's default, unless set), and rehashed on sign-in when the profile changes. A
+failed sign-in answers one ``UNAUTHORIZED`` ("the email or password is wrong") whatever was
+wrong, takes the same time whether or not the account exists, and counts against the email
+and the client address (``server.ratelimit``): each sign-in is admitted there before its
+password is verified, in a count that commits whatever becomes of the operation, and a right
+password is uncounted again. A sign-in stores only the SHA-256 of its session token. Who may
+sign in and what a session reaches stay with each domain (``server.accounts``,
+``server.staff``).
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Protocol, TypeVar
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from server.config import PasswordHashProfile
 from server.errors import InvalidInput, PermissionDenied
 from server.models import CustomerSession, StaffSession
 from server.ratelimit import Attempt, AttemptCounter
@@ -38,7 +40,6 @@ from server.tokens import new_token, token_hash
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 _WRONG_CREDENTIALS = "The email or password is wrong."
-_hasher = PasswordHasher()
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
@@ -67,9 +68,42 @@ def check_password_rules(password: str) -> None:
         )
 
 
-async def hash_password(password: str) -> str:
-    """Return the stored form of a new password (Argon2id, computed in a worker thread)."""
-    return await asyncio.to_thread(_hasher.hash, password)
+_PROFILES = {
+    "rfc9106-low-memory": profiles.RFC_9106_LOW_MEMORY,  # argon2-cffi's default: 64 MiB, 3 passes
+    "rfc9106-high-memory": profiles.RFC_9106_HIGH_MEMORY,  # 2 GiB, 1 pass
+    "cheapest-for-tests": profiles.CHEAPEST,  # 8 KiB, 1 pass: for test suites only
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordHashing:
+    """How new passwords are hashed, and the hash an unknown account is checked against.
+
+    Verifying reads the parameters stored in each hash, so a change of profile keeps every
+    stored password valid; each is hashed anew at its next sign-in.
+    """
+
+    hasher: PasswordHasher
+    dummy: str
+
+    async def hash(self, password: str) -> str:
+        """Return the stored form of a new password (computed in a worker thread)."""
+        return await asyncio.to_thread(self.hasher.hash, password)
+
+    def verify(self, stored: str, password: str) -> bool:
+        """Say whether ``password`` is the one ``stored`` was made from."""
+        try:
+            return self.hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+@lru_cache(maxsize=4)
+def password_hashing(profile: PasswordHashProfile) -> PasswordHashing:
+    """Return the hashing of the named argon2-cffi profile (one per process and profile)."""
+    hasher = PasswordHasher.from_parameters(_PROFILES[profile])
+    # A hash of a random password: an unknown email costs one verification, like a known one.
+    return PasswordHashing(hasher, hasher.hash(secrets.token_urlsafe(16)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +111,7 @@ class SignInAttempt:
     """One sign-in, admitted by the rate limit and counted as a failure until it checks out."""
 
     attempt: Attempt
+    hashing: PasswordHashing
 
     async def check(self, account: A | None, password: str, *, usable: bool = True) -> A:
         """Return ``account`` when ``password`` is its password and it is ``usable``.
@@ -84,8 +119,8 @@ class SignInAttempt:
         Otherwise raise PermissionDenied, and the attempt stays counted. An unknown account
         costs one verification too, so the answer takes as long either way.
         """
-        stored = account.password_hash if account is not None else _dummy_hash()
-        verified = await asyncio.to_thread(_verify, stored, password)
+        stored = account.password_hash if account is not None else self.hashing.dummy
+        verified = await asyncio.to_thread(self.hashing.verify, stored, password)
         if not verified or account is None or not usable:
             raise PermissionDenied(_WRONG_CREDENTIALS)
         self.attempt.succeeded()
@@ -94,7 +129,13 @@ class SignInAttempt:
 
 @asynccontextmanager
 async def start_sign_in(
-    attempts: AttemptCounter, kind: str, *, email: str, client_address: str, now: datetime
+    attempts: AttemptCounter,
+    kind: str,
+    *,
+    email: str,
+    client_address: str,
+    hashing: PasswordHashing,
+    now: datetime,
 ) -> AsyncIterator[SignInAttempt]:
     """Admit a sign-in of ``kind`` (the buckets' prefix), or raise RateLimited.
 
@@ -104,13 +145,13 @@ async def start_sign_in(
     email_key = hashlib.sha256(email.encode()).hexdigest()[:32]
     buckets = (f"{kind}:addr:{client_address}", f"{kind}:email:{email_key}")
     async with attempts.attempt(buckets, now) as attempt:
-        yield SignInAttempt(attempt)
+        yield SignInAttempt(attempt, hashing)
 
 
-async def rehash_if_outdated(account: Account, password: str) -> None:
-    """Hash a just-verified password again when the hasher's parameters have changed."""
-    if _hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = await hash_password(password)
+async def rehash_if_outdated(account: Account, password: str, hashing: PasswordHashing) -> None:
+    """Hash a just-verified password again when it was hashed with other parameters."""
+    if hashing.hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = await hashing.hash(password)
 
 
 async def start_session(
@@ -141,16 +182,3 @@ async def start_session(
         )
     )
     return token, expires_at
-
-
-def _verify(stored: str, password: str) -> bool:
-    try:
-        return _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    """A hash of a random password: an unknown email costs one verification, like a known one."""
-    return _hasher.hash(secrets.token_urlsafe(16))

@@ -28,10 +28,15 @@ from tests.documents import (
 )
 from tests.rows import STAFF_PASSWORD
 
+# Test passwords are hashed with argon2-cffi's cheapest profile: the default one costs about
+# a quarter of a second of CPU per hash, and the suite signs up and in hundreds of times.
+TEST_PASSWORD_HASHING = {"password_hash_profile": "cheapest-for-tests"}
+
 
 def settings_for(db: Database, tmp_path: Path, **overrides: object) -> Settings:
     """Return settings pointing at a test database and a temporary data dir."""
-    return Settings(data_dir=tmp_path, database_url=db.url, **overrides)  # type: ignore[arg-type]
+    options = {**TEST_PASSWORD_HASHING, **overrides}
+    return Settings(data_dir=tmp_path, database_url=db.url, **options)  # type: ignore[arg-type]
 
 
 def runtime_for(db: Database, tmp_path: Path, **overrides: object) -> Runtime:

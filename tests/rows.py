@@ -212,6 +212,7 @@ async def add_staff(
 ) -> int:
     """Create a staff account (``staff`` of a store, or ``admin``); return its id."""
     from server.models import utcnow
+    from server.signin import password_hashing
     from server.staff import add_staff as create
 
     async with db.transaction() as session:
@@ -222,6 +223,7 @@ async def add_staff(
             role=role,
             store_code=store_code,
             password=password,
+            hashing=password_hashing("cheapest-for-tests"),  # as tests.clients' settings
             now=utcnow(),
         )
     return record.id

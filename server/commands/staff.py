@@ -12,6 +12,7 @@ from rich.table import Table
 
 from server.commands.console import console, in_transaction, load_settings
 from server.models import utcnow
+from server.signin import password_hashing
 from server.staff import add_staff, list_staff
 
 staff_app = typer.Typer(help="Staff accounts for the store tablets.", no_args_is_help=True)
@@ -41,8 +42,9 @@ def staff_add(
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = load_settings()
     record = in_transaction(
-        load_settings(),
+        settings,
         lambda session: add_staff(
             session,
             email=email,
@@ -50,6 +52,7 @@ def staff_add(
             role=role.value,
             store_code=store,
             password=password,
+            hashing=password_hashing(settings.password_hash_profile),
             now=utcnow(),
         ),
     )

@@ -24,9 +24,10 @@ from server.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from server.models import StaffSession, StaffUser, Store
 from server.ratelimit import AttemptCounter
 from server.signin import (
+    PasswordHashing,
     check_password_rules,
-    hash_password,
     normalise_email,
+    password_hashing,
     rehash_if_outdated,
     start_session,
     start_sign_in,
@@ -68,9 +69,13 @@ async def add_staff(
     role: str,
     store_code: str | None,
     password: str,
+    hashing: PasswordHashing,
     now: datetime,
 ) -> StaffRecord:
-    """Create a staff account: ``staff`` needs a store, ``admin`` works for every store."""
+    """Create a staff account: ``staff`` needs a store, ``admin`` works for every store.
+
+    ``hashing`` is ``server.signin.password_hashing`` of the settings' profile.
+    """
     address = normalise_email(email)
     if role not in ROLES:
         raise InvalidInput("A staff role is staff or admin.", field="role")
@@ -84,7 +89,7 @@ async def add_staff(
             raise NotFound(f"No store has the code {store_code!r}.", field="store")
     elif role == "staff":
         raise InvalidInput("Staff work in one store: give its code.", field="store")
-    password_hash = await hash_password(password)
+    password_hash = await hashing.hash(password)
     try:
         async with session.begin_nested():
             staff_id = (
@@ -153,8 +158,14 @@ async def sign_in(
     counted whatever becomes of the caller's transaction.
     """
     address = normalise_email(email)
+    hashing = password_hashing(settings.password_hash_profile)
     async with start_sign_in(
-        attempts, "staff-signin", email=address, client_address=client_address, now=now
+        attempts,
+        "staff-signin",
+        email=address,
+        client_address=client_address,
+        hashing=hashing,
+        now=now,
     ) as attempt:
         found, code = (
             await session.execute(
@@ -168,7 +179,7 @@ async def sign_in(
             found, password, usable=found is None or found.disabled_at is None
         )
     async with session.begin_nested():
-        await rehash_if_outdated(user, password)
+        await rehash_if_outdated(user, password, hashing)
         token, expires_at = await start_session(
             session,
             StaffSession,

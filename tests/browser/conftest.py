@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from tests.clients import TEST_PASSWORD_HASHING
 from tests.conftest import require_service
 
 CHROMIUM = os.environ.get("OMNICART_CHROMIUM", "/usr/bin/chromium")
@@ -45,6 +46,10 @@ PHONE = {"width": 390, "height": 844}
 NARROW_PHONE = {"width": 360, "height": 740}
 KIOSK = {"width": 1080, "height": 1920}
 TABLET = {"width": 1024, "height": 768}
+# The server hashes the passwords of the shoppers the tests sign up as tests.clients' do.
+SERVER_PASSWORD_HASHING = {
+    "OMNICART_PASSWORD_HASH_PROFILE": TEST_PASSWORD_HASHING["password_hash_profile"]
+}
 # Expect-style waits: generous for a loaded CI machine, far below the test timeout.
 WAIT_MS = 10_000
 
@@ -78,7 +83,11 @@ async def _seed_shop(data_dir: Path) -> tuple[str, str, str, str]:
     from tests.rows import add_device
 
     url = f"sqlite+aiosqlite:///{data_dir / 'omnicart.db'}"
-    settings = Settings(data_dir=data_dir, database_url=url)  # type: ignore[arg-type]
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=url,  # type: ignore[arg-type]
+        password_hash_profile=TEST_PASSWORD_HASHING["password_hash_profile"],
+    )
     db = Database(url)
     try:
         await upgrade_to_head(db)
@@ -99,6 +108,7 @@ async def _seed_shop(data_dir: Path) -> tuple[str, str, str, str]:
         staff = await add_device(db, STORE_CODE, "staff")
         pos = await add_device(db, STORE_CODE, "pos")
         from server.models import utcnow
+        from server.signin import password_hashing
         from server.staff.accounts import add_staff
 
         async with db.transaction() as session:
@@ -109,6 +119,7 @@ async def _seed_shop(data_dir: Path) -> tuple[str, str, str, str]:
                 role="staff",
                 store_code=STORE_CODE,
                 password=STAFF_PASSWORD,
+                hashing=password_hashing(settings.password_hash_profile),
                 now=utcnow(),
             )
     finally:
@@ -161,6 +172,7 @@ def running_shop(tmp_path_factory: pytest.TempPathFactory, **extra_env: str) -> 
         "OMNICART_DATA_DIR": str(data_dir),
         "OMNICART_DATABASE_URL": url,
         "OMNICART_LOG_LEVEL": "WARNING",
+        **SERVER_PASSWORD_HASHING,
         **extra_env,
     }
     with serve_in_process(env) as base_url:

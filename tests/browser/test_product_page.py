@@ -40,6 +40,7 @@ import pytest
 
 from tests.browser.conftest import (
     PHONE,
+    SERVER_PASSWORD_HASHING,
     STORE_CODE,
     WAIT_MS,
     Shop,
@@ -202,6 +203,7 @@ def product_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductSh
         "OMNICART_DATA_DIR": str(data_dir),
         "OMNICART_DATABASE_URL": url,
         "OMNICART_LOG_LEVEL": "WARNING",
+        **SERVER_PASSWORD_HASHING,
     }
     try:
         with serve_in_process(env) as base_url:

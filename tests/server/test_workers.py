@@ -18,7 +18,7 @@ import pytest
 from filelock import FileLock, Timeout
 
 from server.db import Database
-from tests.clients import graphql
+from tests.clients import TEST_PASSWORD_HASHING, graphql
 from tests.live import WAIT, serve_in_process
 from tests.rows import add_product, fresh_ean13
 from tests.server.test_live_carts import share_cart_events
@@ -35,6 +35,7 @@ def worker_env(db: Database, tmp_path: Path) -> dict[str, str]:
         "OMNICART_BROKER_URL": "database",
         "OMNICART_SECRET_KEY": uuid.uuid4().hex,
         "OMNICART_DATA_DIR": str(tmp_path / "data"),
+        "OMNICART_PASSWORD_HASH_PROFILE": TEST_PASSWORD_HASHING["password_hash_profile"],
     }
 
 
