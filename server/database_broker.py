@@ -35,7 +35,7 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
-from sqlalchemy import String, cast, delete, func, insert, make_url, select
+from sqlalchemy import delete, func, insert, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from server.db import Database
@@ -53,6 +53,13 @@ _ASYNCPG_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError)
 _AFTER_SQLITE = "SELECT id, topic, message FROM event_notices WHERE id > ? ORDER BY id LIMIT ?"
 _AFTER_POSTGRES = (
     "SELECT id, topic, message::text FROM event_notices WHERE id > $1 ORDER BY id LIMIT $2"
+)
+# One text for every batch size (arrays, not a VALUES row per notice): prepared once per
+# connection instead of compiled and prepared again for each new batch size.
+_PUBLISH_POSTGRES = (
+    "WITH added AS (INSERT INTO event_notices (topic, message, created_at)"
+    " SELECT topic, message::jsonb, $3 FROM unnest($1::text[], $2::text[]) AS n (topic, message)"
+    f" RETURNING id) SELECT pg_notify('{CHANNEL}', count(*)::text) FROM added"
 )
 PRUNE_EVERY = 30.0  # seconds between deletions of old notices, per worker
 BATCH = 1000
@@ -87,6 +94,8 @@ class DatabaseBroker:
         self._listen_tried_at = 0.0
         self._reader: sqlite3.Connection | None = None  # the poller's own (SQLite)
         self._poll_lock = asyncio.Lock()
+        self._publishing: Any = None  # the asyncpg connection that publishes (PostgreSQL)
+        self._publish_lock = asyncio.Lock()
 
     async def publish(self, topic: str, message: Message) -> None:
         """Write the notice in a transaction of its own; every worker's poller picks it up."""
@@ -95,21 +104,51 @@ class DatabaseBroker:
     async def publish_many(self, notices: list[tuple[str, Message]]) -> None:
         """Write the notices in one transaction and one statement; every poller picks them up.
 
-        On PostgreSQL the statement also notifies the pollers that LISTEN (at its commit).
+        On PostgreSQL the statement runs on a connection of the broker's own (autocommit: the
+        statement is its transaction) and also notifies the pollers that LISTEN (at its
+        commit); publishing after each checkout then costs one round trip, not a pooled
+        session's ping, BEGIN, INSERT and COMMIT.
         """
         if not notices:
             return
-        now = utcnow()
-        rows = [{"topic": t, "message": m, "created_at": now} for t, m in notices]
-        async with self._db.transaction() as session:
-            if self._db.is_sqlite:
+        if self._db.is_sqlite:
+            now = utcnow()
+            rows = [{"topic": t, "message": m, "created_at": now} for t, m in notices]
+            async with self._db.transaction() as session:
                 await session.execute(insert(EventNotice), rows)
-            else:
-                added = insert(EventNotice).values(rows).returning(EventNotice.id).cte("added")
-                notify = func.pg_notify(CHANNEL, cast(func.count(), String))
-                await session.execute(select(notify).select_from(added))
+        else:
+            await self._publish_postgres(notices)
         if self._woken is not None:
             self._woken.set()
+
+    async def _publish_postgres(self, notices: list[tuple[str, Message]]) -> None:
+        topics = [topic for topic, _ in notices]
+        messages = [json.dumps(message) for _, message in notices]
+        async with self._publish_lock:
+            for attempt in range(2):
+                if self._publishing is None or self._publishing.is_closed():
+                    self._publishing = await asyncpg.connect(self._dsn())
+                try:
+                    await self._publishing.execute(_PUBLISH_POSTGRES, topics, messages, utcnow())
+                    return
+                except (OSError, asyncpg.InterfaceError) as exc:
+                    # The connection died (a restarted server, say): once more on a new one.
+                    # Should the lost one have committed, a notice arrives twice: harmless,
+                    # each only says "read again".
+                    await self._stop_publishing()
+                    if attempt:
+                        raise
+                    log.info("publishing events failed: %s; reconnecting", exc)
+
+    async def _stop_publishing(self) -> None:
+        connection, self._publishing = self._publishing, None
+        if connection is not None:
+            with contextlib.suppress(OSError, TimeoutError, *_ASYNCPG_ERRORS):
+                await connection.close(timeout=2)
+
+    def _dsn(self) -> str:
+        url = make_url(self._db.url).set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[Message]]:
@@ -138,6 +177,7 @@ class DatabaseBroker:
                 await self._poller
             self._poller = None
         await self._stop_listening()
+        await self._stop_publishing()
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -199,9 +239,8 @@ class DatabaseBroker:
         if self._db.is_sqlite or self._listener is not None:
             return
         self._listen_tried_at = time.monotonic()
-        url = make_url(self._db.url).set(drivername="postgresql")
         try:
-            connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+            connection = await asyncpg.connect(self._dsn())
             await connection.add_listener(CHANNEL, self._on_notify)
         except (OSError, *_ASYNCPG_ERRORS) as exc:
             log.warning("listening for events failed: %s; polling instead", exc)

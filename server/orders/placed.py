@@ -60,12 +60,19 @@ async def follow_placed_orders(db: Database, *, batch: int = BATCH) -> int:
         return len(order_ids)
 
 
-async def follow_all(db: Database) -> int:
-    """Follow placed orders until none are left; return how many."""
+async def follow_all(db: Database, *, batch: int = BATCH) -> int:
+    """Follow placed orders until a batch comes back short; return how many.
+
+    A short batch took every order there was (but those another process holds on
+    PostgreSQL, which that one follows), so no empty follow-up transaction is run to see
+    none left; an order committed meanwhile wakes its process's follower again.
+    """
     total = 0
-    while taken := await follow_placed_orders(db):
+    while True:
+        taken = await follow_placed_orders(db, batch=batch)
         total += taken
-    return total
+        if taken < batch:
+            return total
 
 
 class PlacedOrders:

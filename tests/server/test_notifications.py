@@ -325,6 +325,21 @@ async def test_the_ready_mail_lists_five_complements_in_stock_at_the_pickup_stor
     assert "Goes well with:\n- Salsa\n- Lomper\n- Mais\n- Ost\n- Guacamole\n\n" in text
 
 
+async def test_following_all_stops_at_a_short_batch_without_an_empty_round(
+    db: Database, tmp_path: Path, smtp: SmtpServer, gateway: tuple[Gateway, str]
+) -> None:
+    _, base = gateway
+    store_id, _, gtin, _ = await store_with_product(db, "TRD", on_hand=9, name="Brunost")
+    async with client_for(db, tmp_path, **settings_with(db, tmp_path, smtp, base)) as client:
+        for _ in range(3):
+            await guest_order(client, gtin, store_id, contact={})
+        with statements_of(db) as sent:
+            # A full batch of two, then a short one of one: two rounds, no third to find none.
+            assert await follow_all(db, batch=2) == 3
+    taking = [s for s in sent if s.startswith("DELETE FROM outbox_events")]
+    assert len(taking) == 2, "\n".join(sent)
+
+
 async def test_one_follow_up_writes_the_placed_messages_of_a_batch_of_orders(
     db: Database, tmp_path: Path, smtp: SmtpServer, gateway: tuple[Gateway, str]
 ) -> None:
