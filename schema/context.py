@@ -27,7 +27,7 @@ from strawberry.types.graphql import OperationType
 
 from schema.loaders import Loaders
 from schema.writes import UNKNOWN_SHAPE, OperationShape, shape_of, writes_in_query
-from server.accounts import resolve_viewer
+from server.accounts import guest_viewer, resolve_viewer
 from server.db import Session
 from server.messages import error_language
 from server.models import utcnow
@@ -199,6 +199,9 @@ class Context:
     async def _resolve_viewer(
         self, bearer: str | None, cart_token: str | None, *, ahead: bool
     ) -> Viewer:
+        guest = guest_viewer(bearer, cart_token)
+        if guest is not None:
+            return guest  # no session: a guest's viewer reads nothing
         if not ahead:
             session = await self.session()
             return await resolve_viewer(session, bearer=bearer, cart_token=cart_token, now=utcnow())

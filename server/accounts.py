@@ -80,13 +80,26 @@ class DeviceRecord:
     revoked_at: datetime | None
 
 
+def guest_viewer(bearer: str | None, cart_token: str | None) -> Viewer | None:
+    """Return the viewer of credentials that name no account (no bearer token), else None.
+
+    Such a viewer reaches at most a guest cart, and finding it reads nothing: a guest's
+    request opens no session for it (``resolve_viewer`` answers the same).
+    """
+    if bearer is None or not _plausible(bearer):
+        return Viewer(cart_token_hash=token_hash(cart_token) if _plausible(cart_token) else None)
+    return None
+
+
 async def resolve_viewer(
     session: AsyncSession, *, bearer: str | None, cart_token: str | None, now: datetime
 ) -> Viewer:
     """Return who the credentials stand for; unknown or expired tokens stand for nobody."""
+    guest = guest_viewer(bearer, cart_token)
+    if guest is not None:
+        return guest
     cart_hash = token_hash(cart_token) if _plausible(cart_token) else None
-    if bearer is None or not _plausible(bearer):
-        return Viewer(cart_token_hash=cart_hash)
+    assert bearer is not None
     if bearer.startswith(CUSTOMER_SESSION_PREFIX):
         row = (
             await session.execute(
