@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -69,7 +70,7 @@ def chromium_available() -> None:
         require_service("browser", "OMNICART_CHROMIUM (or install Debian's chromium)")
 
 
-async def _prepare_database(data_dir: Path) -> tuple[str, str, str, str]:
+async def _seed_shop(data_dir: Path) -> tuple[str, str, str, str]:
     """Migrate and seed the demo shop, with a kiosk, a till and staff in the test store."""
     from server.config import Settings
     from server.db import Database
@@ -113,6 +114,28 @@ async def _prepare_database(data_dir: Path) -> tuple[str, str, str, str]:
     finally:
         await db.dispose()
     return url, kiosk, staff, pos
+
+
+# One seeded shop per test process, copied for each module: seeding and indexing the demo
+# catalog costs seconds of CPU, a copy of its files a few milliseconds.
+_seeded: tuple[Path, tuple[str, str, str]] | None = None
+
+
+async def _prepare_database(data_dir: Path) -> tuple[str, str, str, str]:
+    """Give ``data_dir`` a freshly seeded demo shop of its own (a copy of this process's seed).
+
+    Return its database URL and the kiosk, staff and till device tokens (the same in every
+    copy, each copy a shop of its own).
+    """
+    global _seeded
+    if _seeded is None:
+        seed_dir = data_dir.parent / f"{data_dir.name}-seed"
+        seed_dir.mkdir()
+        _, *tokens = await _seed_shop(seed_dir)
+        _seeded = (seed_dir, (tokens[0], tokens[1], tokens[2]))
+    seed_dir, (kiosk, staff, pos) = _seeded
+    shutil.copytree(seed_dir, data_dir, dirs_exist_ok=True)
+    return f"sqlite+aiosqlite:///{data_dir / 'omnicart.db'}", kiosk, staff, pos
 
 
 @pytest.fixture(scope="module")
