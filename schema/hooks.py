@@ -85,19 +85,7 @@ class StageHooks:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        pending = exc
-        while self._entered:
-            kind, generator = self._entered.pop()
-            try:
-                if kind == _SYNC_GENERATOR:
-                    swallowed = _leave(generator, pending)  # type: ignore[arg-type]
-                else:
-                    swallowed = await _aleave(generator, pending)  # type: ignore[arg-type]
-            except BaseException as raised:  # noqa: B036 - handed on, as the exit stack does
-                pending = raised
-            else:
-                pending = None if swallowed else pending
-        return _outcome(exc, pending)
+        return await self._unwind(exc)
 
     def __enter__(self) -> None:
         for extension in self._extensions:
@@ -123,11 +111,31 @@ class StageHooks:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
+        # __enter__ let in no async hook, so the unwinding never awaits anything that
+        # suspends: one step of its coroutine runs it to the end, as ExitStack would.
+        unwinding = self._unwind(exc)
+        try:
+            unwinding.send(None)
+        except StopIteration as done:
+            return bool(done.value)
+        unwinding.close()
+        raise RuntimeError(f"SchemaExtension hooks {self._stage} suspended a synchronous stage")
+
+    async def _unwind(self, exc: BaseException | None) -> bool:
+        """Leave the entered hooks in reverse, throwing in what is pending, as an exit stack does.
+
+        The stage's exception is thrown into the last hook entered; an exception a hook
+        raises while leaving replaces it for the hooks before, and one that swallows it
+        leaves them nothing to see.
+        """
         pending = exc
         while self._entered:
-            _, generator = self._entered.pop()
+            kind, generator = self._entered.pop()
             try:
-                swallowed = _leave(generator, pending)  # type: ignore[arg-type]
+                if kind == _SYNC_GENERATOR:
+                    swallowed = _leave(generator, pending)  # type: ignore[arg-type]
+                else:
+                    swallowed = await _aleave(generator, pending)  # type: ignore[arg-type]
             except BaseException as raised:  # noqa: B036 - handed on, as the exit stack does
                 pending = raised
             else:

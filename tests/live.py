@@ -102,10 +102,10 @@ def serve_in_process(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
     process = subprocess.Popen(command, cwd=ROOT, env=full_env, pass_fds=(fd,))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
-        _wait_until_healthy(process, url)
+        wait_until_healthy(process, url)
         yield url
     finally:
-        _stop(process)
+        stop(process)
         sock.close()
 
 
@@ -123,14 +123,17 @@ def serve_command_in_process(env: dict[str, str]) -> Iterator[str]:
     process = subprocess.Popen(command, cwd=ROOT, env=full_env)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_healthy(process, url)
+        wait_until_healthy(process, url)
         yield url
     finally:
-        _stop(process)
+        stop(process)
 
 
-def _wait_until_healthy(process: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 3 * WAIT
+def wait_until_healthy(
+    process: subprocess.Popen[bytes], url: str, *, within: float = 3 * WAIT
+) -> None:
+    """Wait until the server process answers ``url``'s /healthz; raise if it exits first."""
+    deadline = time.monotonic() + within
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited with {process.returncode}")
@@ -144,7 +147,8 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], url: str) -> None:
         time.sleep(0.05)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Ask a server process to stop (SIGTERM); kill it when it has not within ``WAIT``."""
     process.terminate()
     try:
         process.wait(WAIT)

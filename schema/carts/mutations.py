@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.schema.name_converter import NameConverter
 from strawberry.types import Info
 from strawberry.types.base import get_object_definition
 
@@ -65,19 +66,29 @@ class CartLinesAddInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
+def _python_names(input_type: type) -> dict[str, str]:
+    """Map an input type's GraphQL field names to its Python ones.
+
+    The schema names fields as Strawberry does by default (schema/build.py's config sets
+    only a scalar map), so its name converter gives the names graphql-core's values carry.
+    """
+    converter = NameConverter()
+    definition = get_object_definition(input_type, strict=True)
+    return {converter.from_field(field): field.python_name for field in definition.fields}
+
+
+_LINE_NAMES = _python_names(CartLineInput)
+_ADD_NAMES = _python_names(CartLinesAddInput)
+
+
 def _line_from_input(cls: type[CartLineInput], value: Mapping[str, Any], _: object) -> Any:
-    return cls(
-        gtin=value.get("gtin"), product_id=value.get("productId"), quantity=value["quantity"]
-    )
+    return cls(**{_LINE_NAMES[name]: field for name, field in value.items()})
 
 
 def _add_from_input(cls: type[CartLinesAddInput], value: Mapping[str, Any], _: object) -> Any:
-    return cls(
-        cart_id=value["cartId"],
-        lines=[_line_from_input(CartLineInput, line, None) for line in value["lines"]],
-        expected_version=value.get("expectedVersion"),
-        idempotency_key=value.get("idempotencyKey"),
-    )
+    fields = {_ADD_NAMES[name]: field for name, field in value.items()}
+    fields["lines"] = [_line_from_input(CartLineInput, line, None) for line in value["lines"]]
+    return cls(**fields)
 
 
 # The add is the hottest write: its input is built straight from the values graphql-core

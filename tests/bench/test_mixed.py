@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.mixed import bench, connections_of
+from bench.mixed import bench
+from bench.mixed_load import connections_of
 
 
 def test_the_connections_follow_the_mix_with_one_each_at_least() -> None:

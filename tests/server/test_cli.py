@@ -26,6 +26,7 @@ import httpx
 from server.migrations import head_revision
 from server.models import Base
 from tests.documents import INTROSPECTION, STORES
+from tests.live import stop, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = [sys.executable, "-m", "omnicart.cli"]
@@ -133,26 +134,13 @@ def serving(data_dir: Path, *args: str, **settings: str) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + WAIT
-            while not _healthy(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"serve did not come up:\n{log.read_text()}")
-                time.sleep(0.1)
+            try:
+                wait_until_healthy(process, url, within=WAIT)
+            except RuntimeError as exc:
+                raise AssertionError(f"serve did not come up ({exc}):\n{log.read_text()}") from exc
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
+            stop(process)
 
 
 def graphql(url: str, query: str) -> dict[str, Any]:

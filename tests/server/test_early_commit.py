@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,6 +197,31 @@ LONE = {
 }
 
 
+Watch = Callable[[Runtime, str], AbstractContextManager[list[str]]]
+
+
+async def send_lone(
+    db: Database, tmp_path: Path, lone: Lone, watch: Watch
+) -> tuple[dict[str, Any], list[str]]:
+    """Ready a lone mutation on a runtime of its own and send it while ``watch`` records.
+
+    ``watch`` is given the runtime and the rows' lock; return the answer and what it saw.
+    """
+    runtime = runtime_for(db, tmp_path, index_on_start=False)
+    try:
+        async with client_of(runtime) as client:
+            variables, reach, lock = await lone.ready(client, db)
+            with watch(runtime, lock) as seen:
+                body = await graphql(client, lone.document, variables, reach)
+    finally:
+        await runtime.close()
+    return body, seen
+
+
+def _wire(runtime: Runtime, _lock: str) -> AbstractContextManager[list[str]]:
+    return wire_log(runtime)
+
+
 def _payload_of(body: dict[str, Any]) -> dict[str, Any]:
     (payload,) = body["data"].values()
     assert payload["errors"] == [], body
@@ -208,12 +233,7 @@ async def test_a_lone_mutation_commits_before_its_payload_reads(
     db: Database, tmp_path: Path, name: str
 ) -> None:
     lone = LONE[name]
-    runtime = runtime_for(db, tmp_path, index_on_start=False)
-    async with client_of(runtime) as client:
-        variables, reach, _lock = await lone.ready(client, db)
-        with wire_log(runtime) as sent:
-            body = await graphql(client, lone.document, variables, reach)
-    await runtime.close()
+    body, sent = await send_lone(db, tmp_path, lone, _wire)
     _payload_of(body)
     commit = sent.index("COMMIT")
     (read,) = [i for i, sql in enumerate(sent) if lone.payload_read in sql]
@@ -227,12 +247,11 @@ async def test_the_write_locks_are_free_while_a_lone_mutations_payload_reads(
     db: Database, tmp_path: Path, name: str
 ) -> None:
     lone = LONE[name]
-    runtime = runtime_for(db, tmp_path, index_on_start=False)
-    async with client_of(runtime) as client:
-        variables, reach, lock = await lone.ready(client, db)
-        with probe_when(db, lone.payload_read, lock) as outcomes:
-            body = await graphql(client, lone.document, variables, reach)
-    await runtime.close()
+
+    def probe(runtime: Runtime, lock: str) -> AbstractContextManager[list[str]]:
+        return probe_when(runtime.db, lone.payload_read, lock)
+
+    body, outcomes = await send_lone(db, tmp_path, lone, probe)
     _payload_of(body)
     assert outcomes == ["free"]
 
@@ -255,12 +274,8 @@ async def test_a_signed_in_viewer_is_read_before_the_write_begins(
 
 
 async def test_a_guest_viewer_reads_nothing(db: Database, tmp_path: Path) -> None:
-    runtime = runtime_for(db, tmp_path, index_on_start=False)
-    async with client_of(runtime) as client:
-        variables, reach, _lock = await cart_add_ready(client, db)
-        with wire_log(runtime) as sent:
-            await graphql(client, CART_ADD, variables, reach)
-    await runtime.close()
+    body, sent = await send_lone(db, tmp_path, LONE["cartLinesAdd"], _wire)
+    _payload_of(body)
     # The write's BEGIN is the first thing sent: no read came before it.
     assert sent[0] == write_begin(db), "\n".join(sent)
 
