@@ -14,6 +14,8 @@ from server.commands.demo import prepare_demo, print_demo_access
 from server.events import DATABASE_BROKER
 from server.logs import logging_config
 
+WORKER_HEALTHCHECK_SECONDS = 30  # how long a worker may take to answer uvicorn's ping
+
 app = typer.Typer(help="omnicart: one shopping journey across every channel.", no_args_is_help=True)
 app.add_typer(domain_commands)
 
@@ -61,6 +63,10 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # uvicorn replaces a worker that does not answer its supervisor's ping in time; a
+        # worker still starting on a busy machine (spawned, importing the app) can take
+        # longer than uvicorn's 5 s, and was killed and restarted over and over.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         reload=reload,
         log_level=settings.log_level.lower(),
         log_config=logging_config(settings),

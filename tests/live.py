@@ -28,6 +28,7 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
+from omnicart.cli import WORKER_HEALTHCHECK_SECONDS
 from server.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,6 +98,7 @@ def serve_in_process(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
         sys.executable, "-m", "uvicorn", "omnicart.app:app_from_env", "--factory",
         "--fd", str(fd), "--ws", "websockets-sansio", "--log-level", "warning",
         "--workers", str(workers), "--timeout-keep-alive", str(KEEP_ALIVE_S),
+        "--timeout-worker-healthcheck", str(WORKER_HEALTHCHECK_SECONDS),
     ]  # fmt: skip
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     process = subprocess.Popen(command, cwd=ROOT, env=full_env, pass_fds=(fd,))
