@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import catalog
-from server.db import upsert
+from server.db import per_dialect, upsert
 from server.errors import InvalidInput
 from server.models import CoPurchase, OrderLine, Product, StockLevel
 
@@ -30,10 +31,27 @@ async def record_basket(session: AsyncSession, product_ids: Iterable[int]) -> in
     return await record_baskets(session, [product_ids])
 
 
+@per_dialect
+def _count_pair(session: AsyncSession) -> Any:
+    columns = CoPurchase.__table__.c
+    stmt = upsert(session, CoPurchase).values(
+        {name: bindparam(name, type_=columns[name].type) for name in _PAIR_COLUMNS}
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[columns.product_id, columns.other_id],
+        set_={"count": columns.count + stmt.excluded.count},
+    )
+
+
+_PAIR_COLUMNS = ("product_id", "other_id", "count")
+
+
 async def record_baskets(session: AsyncSession, baskets: Iterable[Iterable[int]]) -> int:
     """Count the pairs of several baskets in one upsert (rows in key order); return pairs.
 
-    A pair in more than one of them counts once per basket.
+    A pair in more than one of them counts once per basket. The upsert is one statement,
+    built once, with a parameter set per pair: not a VALUES row per pair, which would be a new
+    statement to compile (and, on PostgreSQL, to prepare) for every number of pairs.
     """
     pairs: Counter[tuple[int, int]] = Counter()
     for product_ids in baskets:
@@ -42,13 +60,7 @@ async def record_baskets(session: AsyncSession, baskets: Iterable[Iterable[int]]
     rows = [{"product_id": a, "other_id": b, "count": n} for (a, b), n in sorted(pairs.items())]
     if not rows:
         return 0
-    stmt = upsert(session, CoPurchase).values(rows)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[CoPurchase.product_id, CoPurchase.other_id],
-            set_={"count": CoPurchase.count + stmt.excluded.count},
-        )
-    )
+    await session.execute(_count_pair(session), rows)
     return len(rows)
 
 
