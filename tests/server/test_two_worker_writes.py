@@ -134,39 +134,6 @@ async def test_100_checkouts_in_two_workers_for_10_units_reserve_exactly_10(
     await reservations_add_up(db)
 
 
-async def burst(
-    sqlite_db: Database, tmp_path: Path, **settings: str
-) -> tuple[list[int], list[dict[str, Any]], dict[str, Any]]:
-    """200 adds to one cart at once, 100 through each worker; return versions, refusals, cart."""
-    code = fresh_ean13()
-    await add_product(sqlite_db, gtins=[code])
-    with two_workers(sqlite_db, tmp_path, **settings) as (first, second):
-        async with first, second:
-            cart_id, reach = await cart_when_writable(first)
-            bodies = await asyncio.gather(
-                *(add_one(c, cart_id, reach, code) for c in [first, second] * 100)
-            )
-            final = await graphql(second, CART, {"id": cart_id}, reach)
-    versions = [version_of(b) for b in bodies if "errors" not in b]
-    refused = [b for b in bodies if "errors" in b]
-    return versions, refused, final["data"]["cart"]  # type: ignore[index]
-
-
-async def cart_when_writable(client: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
-    """Create a cart, trying again while the answer is SERVICE_UNAVAILABLE (as clients do).
-
-    With a tiny busy timeout even this can meet the other worker's start-up writes.
-    """
-    for _ in range(200):
-        body = await post(client, CREATE_CART)
-        if "errors" not in body:
-            payload = body["data"]["cartCreate"]  # type: ignore[index]
-            return payload["cart"]["id"], {"X-Cart-Token": payload["cartToken"]}
-        assert_unavailable([body])
-        await asyncio.sleep(0.05)
-    raise AssertionError("no cart could be created")
-
-
 def assert_unavailable(refused: list[dict[str, Any]]) -> None:
     """Every refusal is SERVICE_UNAVAILABLE, retryable, saying to try again."""
     for body in refused:
@@ -174,26 +141,3 @@ def assert_unavailable(refused: list[dict[str, Any]]) -> None:
         assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE", body
         assert error["extensions"]["retryable"] is True, body
         assert "try again" in error["message"], body
-
-
-async def test_a_write_burst_over_two_sqlite_workers_waits_its_turn(
-    sqlite_db: Database, tmp_path: Path
-) -> None:
-    versions, refused, cart = await burst(sqlite_db, tmp_path)
-    assert_unavailable(refused)
-    # Whatever landed, landed once, at consecutive versions.
-    assert sorted(versions) == list(range(2, 2 + len(versions)))
-    assert cart["version"] == 1 + len(versions)
-    assert cart["lines"] == [{"quantity": len(versions)}]
-
-
-async def test_past_the_busy_timeout_a_sqlite_writer_answers_service_unavailable(
-    sqlite_db: Database, tmp_path: Path
-) -> None:
-    versions, refused, cart = await burst(sqlite_db, tmp_path, sqlite_busy_timeout_ms="1")
-    # A millisecond is too short to wait out the other worker's writers: some give up.
-    assert refused, "no writer met the other worker's lock"
-    assert_unavailable(refused)
-    assert sorted(versions) == list(range(2, 2 + len(versions)))
-    assert cart["version"] == 1 + len(versions)
-    assert cart["lines"] == ([{"quantity": len(versions)}] if versions else [])
