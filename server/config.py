@@ -101,7 +101,8 @@ class Settings(BaseSettings):
         le=500,
         description=(
             "PostgreSQL: connections each worker process keeps open. Size it so that workers "
-            "× (pool size + max overflow) stays below the server's max_connections."
+            "× (4 × pool size + max overflow + 4) stays below the server's max_connections "
+            "(docs/operations.md)."
         ),
     )
     db_max_overflow: int = Field(

@@ -36,6 +36,12 @@ def worker_env(db: Database, tmp_path: Path) -> dict[str, str]:
         "OMNICART_SECRET_KEY": uuid.uuid4().hex,
         "OMNICART_DATA_DIR": str(tmp_path / "data"),
         "OMNICART_PASSWORD_HASH_PROFILE": TEST_PASSWORD_HASHING["password_hash_profile"],
+        # Pools sized as docs/operations.md asks (workers × connections < max_connections):
+        # a worker's write, side and read pools under a 50-request burst stay near 25
+        # connections, so two workers and the other test processes fit in PostgreSQL's
+        # default 100. At the defaults (10 + 20 overflow each) one burst test took them all.
+        "OMNICART_DB_POOL_SIZE": "4",
+        "OMNICART_DB_MAX_OVERFLOW": "6",
     }
 
 
