@@ -75,23 +75,35 @@ _PROFILES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
 class PasswordHashing:
     """How new passwords are hashed, and the hash an unknown account is checked against.
 
     Verifying reads the parameters stored in each hash, so a change of profile keeps every
-    stored password valid; each is hashed anew at its next sign-in.
+    stored password valid; each is hashed anew at its next sign-in. Every hash and check runs
+    in a worker thread, the unknown account's hash too (made at its first use).
     """
 
-    hasher: PasswordHasher
-    dummy: str
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self.hasher = hasher
+        self._dummy: str | None = None
 
     async def hash(self, password: str) -> str:
         """Return the stored form of a new password (computed in a worker thread)."""
         return await asyncio.to_thread(self.hasher.hash, password)
 
-    def verify(self, stored: str, password: str) -> bool:
-        """Say whether ``password`` is the one ``stored`` was made from."""
+    async def verify(self, stored: str | None, password: str) -> bool:
+        """Say whether ``password`` is the one ``stored`` was made from (None: no account).
+
+        No account costs one verification too, against a hash of a random password, so the
+        answer takes as long either way.
+        """
+        return await asyncio.to_thread(self._verify, stored, password)
+
+    def _verify(self, stored: str | None, password: str) -> bool:
+        if stored is None:
+            if self._dummy is None:  # two threads may both make one: either will do
+                self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
+            stored = self._dummy
         try:
             return self.hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
@@ -101,9 +113,7 @@ class PasswordHashing:
 @lru_cache(maxsize=4)
 def password_hashing(profile: PasswordHashProfile) -> PasswordHashing:
     """Return the hashing of the named argon2-cffi profile (one per process and profile)."""
-    hasher = PasswordHasher.from_parameters(_PROFILES[profile])
-    # A hash of a random password: an unknown email costs one verification, like a known one.
-    return PasswordHashing(hasher, hasher.hash(secrets.token_urlsafe(16)))
+    return PasswordHashing(PasswordHasher.from_parameters(_PROFILES[profile]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +129,8 @@ class SignInAttempt:
         Otherwise raise PermissionDenied, and the attempt stays counted. An unknown account
         costs one verification too, so the answer takes as long either way.
         """
-        stored = account.password_hash if account is not None else self.hashing.dummy
-        verified = await asyncio.to_thread(self.hashing.verify, stored, password)
+        stored = account.password_hash if account is not None else None
+        verified = await self.hashing.verify(stored, password)
         if not verified or account is None or not usable:
             raise PermissionDenied(_WRONG_CREDENTIALS)
         self.attempt.succeeded()

@@ -31,6 +31,9 @@ async def record_basket(session: AsyncSession, product_ids: Iterable[int]) -> in
     return await record_baskets(session, [product_ids])
 
 
+_PAIR_COLUMNS = ("product_id", "other_id", "count")
+
+
 @per_dialect
 def _count_pair(session: AsyncSession) -> Any:
     columns = CoPurchase.__table__.c
@@ -41,9 +44,6 @@ def _count_pair(session: AsyncSession) -> Any:
         index_elements=[columns.product_id, columns.other_id],
         set_={"count": columns.count + stmt.excluded.count},
     )
-
-
-_PAIR_COLUMNS = ("product_id", "other_id", "count")
 
 
 async def record_baskets(session: AsyncSession, baskets: Iterable[Iterable[int]]) -> int:
