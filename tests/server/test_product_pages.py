@@ -3,13 +3,13 @@
 Pages are written by the indexer (here ``Indexer.drain``, as the server runs it) and read by
 ``product(gtin)`` through ``runtime.pages``. Every test reads through the real app over real
 SQLite and PostgreSQL; statements are counted with SQLAlchemy's ``before_cursor_execute`` on
-every engine and, for the stdlib SQLite reader, ``sqlite3.Connection.set_trace_callback``.
+the runtime's engines and, for the page reader, the drivers' own tracing (SQLite's trace
+callback, asyncpg's query logger).
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +31,7 @@ from server.indexing import Indexer, reindex_all
 from server.models import Customer, Price, Product, ProductPage, utcnow
 from server.outbox import record_product_changes
 from server.page_cache import ProductPages
-from server.page_reads import PostgresPageReads, page_reads_for
+from server.page_reads import page_reads_for
 from server.product_pages import build_pages, decode_page, encode_page, write_pages
 from server.runtime import Runtime
 from tests.clients import client_of, collect_at, graphql, place_order, runtime_for, sign_up
@@ -58,13 +58,10 @@ query Page($gtin: String!, $storeId: ID) {
 
 
 class Statements:
-    """Counts the SQL statements sent by every engine of a runtime and its SQLite page reader."""
+    """Counts the SQL statements sent by a runtime's engine and its page reader."""
 
     def __init__(self) -> None:
         self.sent: list[str] = []
-
-    def on_sqlite(self, conn: sqlite3.Connection) -> None:
-        conn.set_trace_callback(self.record)
 
     def record(self, statement: str) -> None:
         self.sent.append(statement)
@@ -72,8 +69,8 @@ class Statements:
     @contextmanager
     def on_engines(self, runtime: Runtime) -> Iterator[None]:
         engines = [runtime.db.engine.sync_engine]
-        if isinstance(runtime.pages.reads, PostgresPageReads):
-            engines.append(runtime.pages.reads.engine.sync_engine)
+        if not runtime.db.is_sqlite:  # where read-only operations run
+            engines.append(runtime.db.autocommit_reads().sync_engine)
 
         def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
             self.record(statement)
@@ -94,7 +91,7 @@ class Statements:
 def counted_runtime(
     db: Database, tmp_path: Path, **overrides: object
 ) -> tuple[Runtime, Statements]:
-    """A runtime whose page reader reports its SQLite statements to the returned counter."""
+    """A runtime whose page reader reports its statements to the returned counter."""
     statements = Statements()
     runtime = runtime_for(db, tmp_path, **overrides)
     runtime.pages = ProductPages(
@@ -102,7 +99,7 @@ def counted_runtime(
         runtime.events,
         runtime.settings.currency,
         cache_seconds=runtime.settings.page_cache_seconds,
-        reads=page_reads_for(db, on_connect=statements.on_sqlite),
+        reads=page_reads_for(db, trace=statements.record),
     )
     return runtime, statements
 
