@@ -13,6 +13,7 @@ import uvicorn
 from server.cli import app as domain_commands
 from server.commands.console import console, load_settings, run_with_db
 from server.commands.demo import prepare_demo, print_demo_access
+from server.config import Settings
 from server.connection_budget import over_budget
 from server.db import Database
 from server.demo_access import DemoAccess
@@ -47,20 +48,11 @@ def serve(
     if workers > 1 and not settings.broker_url:
         # The workers share the database, so live events between them go through it.
         os.environ["OMNICART_BROKER_URL"] = DATABASE_BROKER
-
-    async def prepare(db: Database) -> tuple[DemoAccess | None, str | None]:
-        access = (await prepare_demo(db, settings))[1] if demo else None
-        return access, await over_budget(db, settings, workers)
-
-    access, connection_warning = run_with_db(settings, prepare)
+    access = _prepare(settings, demo=demo, workers=workers)
     if demo:
         # Workers must not seed again in parallel; the data is in place now.
         os.environ["OMNICART_DEBUG"] = os.environ.get("OMNICART_DEBUG", "true")
     os.environ.pop("OMNICART_DEMO", None)
-    log_config = logging_config(settings)
-    if connection_warning is not None:
-        logging.config.dictConfig(log_config)  # as uvicorn's workers will log
-        log.warning(connection_warning)
     if demo:
         console.print(
             "[bold yellow]THIS IS THE DEMO[/bold yellow]: demo stores and catalog, GraphiQL and "
@@ -82,7 +74,7 @@ def serve(
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         reload=reload,
         log_level=settings.log_level.lower(),
-        log_config=log_config,
+        log_config=logging_config(settings),
         # server.logs.RequestLog writes the access line: redacted, with the request id.
         access_log=False,
         ws="websockets-sansio",
@@ -91,6 +83,23 @@ def serve(
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies,
     )
+
+
+def _prepare(settings: Settings, *, demo: bool, workers: int) -> DemoAccess | None:
+    """Migrate, seed the demo when asked, and warn when the workers' pools outgrow PostgreSQL.
+
+    Return the demo's sign-in, when seeded.
+    """
+
+    async def prepare(db: Database) -> tuple[DemoAccess | None, str | None]:
+        access = (await prepare_demo(db, settings))[1] if demo else None
+        return access, await over_budget(db, settings, workers)
+
+    access, connection_warning = run_with_db(settings, prepare)
+    if connection_warning is not None:
+        logging.config.dictConfig(logging_config(settings))  # as uvicorn's workers will log
+        log.warning(connection_warning)
+    return access
 
 
 def main() -> None:

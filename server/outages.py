@@ -38,6 +38,17 @@ _LOST_CONNECTION: tuple[type[BaseException], ...] = (
 )
 
 
+# The kinds an outage reaches a plain route as (``server.http.outage_handler`` registers for
+# them); ``as_unavailable`` tells an outage among them from a bug.
+OUTAGE_KINDS: tuple[type[Exception], ...] = (
+    sa.SQLAlchemyError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    redis.exceptions.RedisError,
+)
+
+
 _NETWORK_ERRNOS = {
     errno.ECONNREFUSED,
     errno.ETIMEDOUT,
