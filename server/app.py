@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -173,6 +174,10 @@ def _lifespan(
             ),
             name="housekeeping",
         )
+        # What start-up made (modules, the schema, pools, the demo's rows) lives as long as
+        # the app: out of the collector's sight, full collections under load no longer walk
+        # it. A checkout burst's p99 fell from ~470 to ~310 ms (bench/checkout.py).
+        gc.freeze()
         try:
             yield
         finally:
@@ -183,6 +188,7 @@ def _lifespan(
                         await task
             if owns_runtime:
                 await runtime.close()
+            gc.unfreeze()  # a process running app after app (tests) collects the old ones
 
     return lifespan
 

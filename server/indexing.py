@@ -6,9 +6,16 @@ the products' current state from the database, sends the documents to the engine
 then writes the products' pages (the scan path's read model, ``server.product_pages``), the
 alternatives lists they touch (``server.alternatives``) and deletes the rows, in one
 transaction. A crash between the two re-sends the same (current)
-documents on the next run, so nothing is lost and nothing goes stale. On PostgreSQL the rows
-being indexed stay locked (``FOR UPDATE SKIP LOCKED``), so several indexer processes share the
-work.
+documents on the next run, so nothing is lost and nothing goes stale.
+
+A change of a product's stock alone (a checkout, a delivery) leaves its page as it is: the
+page bakes in no stock. Only the document's stock filters (in stock at which stores,
+online) can change, and the page notes those the engine last got (``search_stock``), so a
+round sends the engine only the documents whose filters flipped and writes no page: at a
+Saturday's checkout rate, a product in stock stays in stock and costs one read.
+
+On PostgreSQL the rows being indexed stay locked (``FOR UPDATE SKIP LOCKED``), so several
+indexer processes share the work.
 
 The embedded (tantivy) index takes one writer: ``lead_indexing`` elects it with an OS file
 lock next to the index, so of several server workers (and ``omnicart indexer``) exactly one
@@ -20,14 +27,16 @@ the writing process committed within about a second.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 from filelock import FileLock, Timeout
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from search import ProductDocument, SearchEngine, SearchError
@@ -37,9 +46,9 @@ from server.alternatives import rebuild_alternatives, refresh_alternatives, stor
 from server.db import Database
 from server.events import Broker, announce_product_changes
 from server.gtin import Gtin
-from server.models import OutboxEvent, Product, utcnow
-from server.outbox import INDEXED_TOPICS
-from server.product_pages import PageData, build_pages, write_pages
+from server.models import OutboxEvent, Product, ProductPage, utcnow
+from server.outbox import INDEXED_TOPICS, PRODUCT_TOPIC
+from server.product_pages import PageData, build_pages, decode_page, write_pages
 
 log = logging.getLogger("omnicart.indexing")
 
@@ -105,6 +114,11 @@ def page_document(page: PageData, stock: Sequence[catalog.StockFigure]) -> Produ
     )
 
 
+def search_stock(doc: ProductDocument) -> str:
+    """Return a document's stock filters as its page stores them (``ProductPage.search_stock``)."""
+    return json.dumps([doc.in_stock_at, doc.in_stock_online])
+
+
 @dataclass(frozen=True)
 class IndexBatch:
     """What one batch of changed products becomes: search documents, pages, ids to drop."""
@@ -113,6 +127,14 @@ class IndexBatch:
     pages: list[PageData]
     gone: list[int]
     read_at: datetime  # taken before the state was read
+
+    @property
+    def search_stock(self) -> dict[int, str]:
+        """Return the stock filters each document sends, by product id."""
+        return {doc.id: search_stock(doc) for doc in self.docs}
+
+
+EMPTY_BATCH = IndexBatch([], [], [], datetime.min)
 
 
 async def index_batch(
@@ -125,6 +147,47 @@ async def index_batch(
     ordered = [pages[i] for i in sorted(pages)]
     docs = [page_document(p, stock.get(p.product_id, [])) for p in ordered]
     return IndexBatch(docs, ordered, gone, read_at)
+
+
+@dataclass(frozen=True)
+class StockMoves:
+    """Products whose stock alone changed: the documents whose stock filters flipped.
+
+    Their pages stay as they are (a page bakes in no stock); only those documents go to the
+    engine, and their pages note the filters sent.
+    """
+
+    docs: list[ProductDocument]
+
+    @property
+    def search_stock(self) -> dict[int, str]:
+        """Return the stock filters each document sends, by product id."""
+        return {doc.id: search_stock(doc) for doc in self.docs}
+
+
+async def stock_moves(session: AsyncSession, product_ids: set[int]) -> tuple[StockMoves, set[int]]:
+    """Return, of products whose stock alone changed, the documents whose stock filters
+    flipped since the engine last got them, and the ids without a page (indexed in full).
+
+    At a checkout rate most changes flip nothing (a product in stock stays in stock), so
+    most rounds send the engine nothing and write no page.
+    """
+    if not product_ids:
+        return StockMoves([]), set()
+    stored = (
+        await session.execute(
+            select(ProductPage.product_id, ProductPage.document, ProductPage.search_stock).where(
+                ProductPage.product_id.in_(product_ids)
+            )
+        )
+    ).all()
+    stock = await catalog.stock_by_product(session, [row.product_id for row in stored])
+    docs = []
+    for product_id, document, sent in sorted(stored):
+        doc = page_document(decode_page(document), stock.get(product_id, []))
+        if search_stock(doc) != sent:
+            docs.append(doc)
+    return StockMoves(docs), product_ids - {row.product_id for row in stored}
 
 
 async def documents_for(
@@ -142,12 +205,35 @@ async def _send(engine: SearchEngine, docs: list[ProductDocument], gone: list[in
         await engine.delete(gone)
 
 
-async def _consume(session: AsyncSession, batch: IndexBatch, outbox_ids: list[int]) -> None:
-    """Write the batch's pages and the alternatives they touch, delete the outbox rows they
-    cover, in one transaction."""
-    before = await stored_pages(session, [p.product_id for p in batch.pages] + batch.gone)
-    await write_pages(session, batch.pages, batch.gone, read_at=batch.read_at)
-    await refresh_alternatives(session, before, batch.pages, batch.gone)
+# Built once: the stock filters sent, one parameter set per page (executemany).
+_PAGES = cast(Table, ProductPage.__table__)
+_NOTE_SEARCH_STOCK = (
+    update(_PAGES)
+    .where(_PAGES.c.product_id == bindparam("page_id"))
+    .values(search_stock=bindparam("sent"))
+)
+
+
+async def _consume(
+    session: AsyncSession, batch: IndexBatch, moves: StockMoves, outbox_ids: list[int]
+) -> None:
+    """Write the batch's pages and the alternatives they touch, note the stock filters sent,
+    delete the outbox rows they cover, in one transaction."""
+    if batch.pages or batch.gone:
+        before = await stored_pages(session, [p.product_id for p in batch.pages] + batch.gone)
+        await write_pages(
+            session,
+            batch.pages,
+            batch.gone,
+            read_at=batch.read_at,
+            search_stock=batch.search_stock,
+        )
+        await refresh_alternatives(session, before, batch.pages, batch.gone)
+    if moves.docs:
+        await session.execute(
+            _NOTE_SEARCH_STOCK,
+            [{"page_id": pid, "sent": sent} for pid, sent in moves.search_stock.items()],
+        )
     await session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(outbox_ids)))
 
 
@@ -178,7 +264,7 @@ class Indexer:
         """Index one batch of pending changes; return how many outbox rows it consumed."""
         async with self.db.transaction(write=not self.db.is_sqlite) as session:
             stmt = (
-                select(OutboxEvent.id, OutboxEvent.entity_id)
+                select(OutboxEvent.id, OutboxEvent.entity_id, OutboxEvent.topic)
                 .where(OutboxEvent.topic.in_(INDEXED_TOPICS))
                 .order_by(OutboxEvent.id)
                 .limit(self.batch)
@@ -189,15 +275,18 @@ class Indexer:
             if not rows:
                 return 0
             changed = {r.entity_id for r in rows}
-            batch = await index_batch(session, changed, self.currency)
+            data = {r.entity_id for r in rows if r.topic == PRODUCT_TOPIC}
+            moves, without_page = await stock_moves(session, changed - data)
+            full = data | without_page
+            batch = await index_batch(session, full, self.currency) if full else EMPTY_BATCH
             if not self.db.is_sqlite:
-                await _send(self.engine, batch.docs, batch.gone)
-                await _consume(session, batch, [r.id for r in rows])
+                await _send(self.engine, batch.docs + moves.docs, batch.gone)
+                await _consume(session, batch, moves, [r.id for r in rows])
         if self.db.is_sqlite:
             # One writer at a time: index outside the write lock, then write pages, delete rows.
-            await _send(self.engine, batch.docs, batch.gone)
+            await _send(self.engine, batch.docs + moves.docs, batch.gone)
             async with self.db.transaction() as session:
-                await _consume(session, batch, [r.id for r in rows])
+                await _consume(session, batch, moves, [r.id for r in rows])
         await self._announce(changed)
         return len(rows)
 
@@ -273,7 +362,13 @@ async def reindex_all(
             built = await index_batch(session, ids, currency)
         await engine.index(built.docs)
         async with db.transaction() as session:
-            await write_pages(session, built.pages, built.gone, read_at=built.read_at)
+            await write_pages(
+                session,
+                built.pages,
+                built.gone,
+                read_at=built.read_at,
+                search_stock=built.search_stock,
+            )
         last_id = ids[-1]
         done += len(ids)
         indexed += len(built.docs)

@@ -231,20 +231,38 @@ def _page_of(
 
 
 async def write_pages(
-    session: AsyncSession, pages: Iterable[PageData], gone: Iterable[int], *, read_at: datetime
+    session: AsyncSession,
+    pages: Iterable[PageData],
+    gone: Iterable[int],
+    *,
+    read_at: datetime,
+    search_stock: Mapping[int, str] | None = None,
 ) -> None:
     """Store these pages and drop those of ``gone``, built from state read at ``read_at``.
 
-    A stored page built from a later read is kept. Flushes only.
+    ``search_stock`` holds the stock filters the search engine got with each page's
+    document (``server.indexing``); a page without is stored as not known. A stored page
+    built from a later read is kept. Flushes only.
     """
+    sent = search_stock or {}
     values = [
-        {"product_id": p.product_id, "document": encode_page(p), "read_at": read_at} for p in pages
+        {
+            "product_id": p.product_id,
+            "document": encode_page(p),
+            "read_at": read_at,
+            "search_stock": sent.get(p.product_id),
+        }
+        for p in pages
     ]
     if values:
         stmt = upsert(session, ProductPage.__table__).values(values)
         stmt = stmt.on_conflict_do_update(
             index_elements=["product_id"],
-            set_={"document": stmt.excluded.document, "read_at": stmt.excluded.read_at},
+            set_={
+                "document": stmt.excluded.document,
+                "read_at": stmt.excluded.read_at,
+                "search_stock": stmt.excluded.search_stock,
+            },
             where=ProductPage.__table__.c.read_at <= stmt.excluded.read_at,
         )
         await session.execute(stmt)

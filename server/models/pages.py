@@ -26,6 +26,9 @@ class ProductPage(Base):
     document: Mapped[str] = mapped_column(Text)
     # When the state it was built from was read: a build from an older read never replaces it.
     read_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The stock filters the search engine last got for the product (``server.indexing``), as
+    # JSON; a stock change that flips none of them sends nothing. None: not known, send.
+    search_stock: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class ProductAlternative(Base):

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from search import SearchEngineUnavailable, SearchRequest
 from search.embedded import EmbeddedEngine
 from server.db import Database
 from server.importer import import_catalog
 from server.indexing import Indexer, reindex_all
-from server.models import OutboxEvent, Product, StockLevel
+from server.models import OutboxEvent, Product, ProductPage, StockLevel
 from server.outbox import record_product_changes
 from tests.rows import add_online_warehouse, add_product, add_store, fresh_ean13
 
@@ -53,6 +53,97 @@ async def test_a_stock_change_reaches_the_in_stock_filter(db: Database, tmp_path
         await record_product_changes(session, [pid])
     await indexer.drain()
     assert await hits(engine, "jarlsberg", in_stock_at=store_id) == [pid]
+    await engine.close()
+
+
+async def set_stock(db: Database, product_id: int, on_hand: int) -> None:
+    """Change a product's stock as a checkout or delivery does: a stock-only outbox row."""
+    async with db.transaction() as session:
+        await session.execute(
+            update(StockLevel).where(StockLevel.product_id == product_id).values(on_hand=on_hand)
+        )
+        await record_product_changes(session, [product_id], stock_only=True)
+
+
+async def stored_page(db: Database, product_id: int) -> tuple[object, str | None] | None:
+    """Return the page's (read_at, search_stock) as stored, or None without a page."""
+    async with db.transaction(write=False) as session:
+        row = (
+            await session.execute(
+                select(ProductPage.read_at, ProductPage.search_stock).where(
+                    ProductPage.product_id == product_id
+                )
+            )
+        ).one_or_none()
+    return None if row is None else (row.read_at, row.search_stock)
+
+
+async def test_a_stock_change_that_flips_no_filter_sends_the_engine_nothing(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, location = await add_store(db, "TRD")
+    pid = await add_product(db, name="Grandiosa", stock={location: (9, 0)})
+    engine = EmbeddedEngine(tmp_path / "index")
+    await Indexer(db, engine, "NOK").drain()
+    page = await stored_page(db, pid)
+    assert page is not None and page[1] == json.dumps([[store_id], False])
+    await engine.close()
+    # Still in stock at the store: a closed engine refuses every call, so draining through
+    # one shows nothing was sent; the page is not written again either.
+    await set_stock(db, pid, 3)
+    await Indexer(db, engine, "NOK").drain()
+    assert await pending(db) == 0
+    assert await stored_page(db, pid) == page
+    reopened = EmbeddedEngine(tmp_path / "index")
+    assert await hits(reopened, "grandiosa", in_stock_at=store_id) == [pid]
+    await reopened.close()
+
+
+async def test_a_stock_change_that_flips_a_filter_reaches_the_engine_and_keeps_the_page(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, location = await add_store(db, "BGO")
+    pid = await add_product(db, name="Nugatti", stock={location: (2, 0)})
+    engine = EmbeddedEngine(tmp_path / "index")
+    indexer = Indexer(db, engine, "NOK")
+    await indexer.drain()
+    before = await stored_page(db, pid)
+    assert before is not None
+    await set_stock(db, pid, 0)
+    assert await indexer.drain() == 1
+    assert await hits(engine, "nugatti", in_stock_at=store_id) == []
+    assert await stored_page(db, pid) == (before[0], json.dumps([[], False]))
+    await engine.close()
+    # Back in stock while the engine is down: the change waits in the outbox.
+    await set_stock(db, pid, 5)
+    try:
+        await Indexer(db, engine, "NOK").drain()
+    except SearchEngineUnavailable:
+        pass
+    else:
+        raise AssertionError("a flipped filter should have been sent to the closed engine")
+    assert await pending(db) == 1
+    reopened = EmbeddedEngine(tmp_path / "index")
+    assert await Indexer(db, reopened, "NOK").drain() == 1
+    assert await hits(reopened, "nugatti", in_stock_at=store_id) == [pid]
+    await reopened.close()
+
+
+async def test_a_stock_change_of_a_product_without_a_page_builds_it(
+    db: Database, tmp_path: Path
+) -> None:
+    store_id, location = await add_store(db, "SVG")
+    pid = await add_product(db, name="Kaviar", stock={location: (1, 0)})
+    engine = EmbeddedEngine(tmp_path / "index")
+    indexer = Indexer(db, engine, "NOK")
+    await indexer.drain()
+    async with db.transaction() as session:
+        await session.execute(delete(ProductPage).where(ProductPage.product_id == pid))
+    await set_stock(db, pid, 4)
+    await indexer.drain()
+    page = await stored_page(db, pid)
+    assert page is not None and page[1] == json.dumps([[store_id], False])
+    assert await hits(engine, "kaviar", in_stock_at=store_id) == [pid]
     await engine.close()
 
 
