@@ -8,6 +8,8 @@ from a real server, through a role whose connection limit is used up.
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 import pytest
 from sqlalchemy import text
@@ -15,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from server.database_broker import DatabaseBroker
 from server.errors import ErrorCode
+from server.events import Publisher
 from server.outages import as_unavailable, is_lost_connection
 from tests.conftest import LimitedPostgres
 
@@ -77,6 +80,26 @@ async def test_the_database_broker_out_of_slots_raises_an_outage_and_then_recove
     assert is_lost_connection(publishing.value)
     assert is_lost_connection(subscribing.value)
     assert delivered == {"version": 2}
+
+
+async def test_notices_refused_a_connection_are_a_warning_not_a_traced_error(
+    limited_postgres: LimitedPostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = Publisher(DatabaseBroker(limited_postgres.db))
+    held = await limited_postgres.take_every_slot()
+    try:
+        publisher.post("carts:1", {"version": 1})
+        await publisher.flush()
+    finally:
+        await _release(held)
+        await publisher.close()
+    records = [r for r in caplog.records if r.name == "omnicart.events"]
+    assert [(r.levelno, r.exc_info) for r in records] == [(logging.WARNING, None)]
+    assert (
+        records[0]
+        .getMessage()
+        .startswith("publishing on carts:1 failed: too many connections for role")
+    )
 
 
 @pytest.mark.parametrize(
