@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import logging.config
 import os
 from typing import Annotated
 
@@ -9,12 +11,17 @@ import typer
 import uvicorn
 
 from server.cli import app as domain_commands
-from server.commands.console import console, load_settings, migrate_only, run_with_db
+from server.commands.console import console, load_settings, run_with_db
 from server.commands.demo import prepare_demo, print_demo_access
+from server.config import Settings
+from server.connection_budget import over_budget
+from server.db import Database
+from server.demo_access import DemoAccess
 from server.events import DATABASE_BROKER
 from server.logs import logging_config
 
 WORKER_HEALTHCHECK_SECONDS = 30  # how long a worker may take to answer uvicorn's ping
+log = logging.getLogger("omnicart")
 
 app = typer.Typer(help="omnicart: one shopping journey across every channel.", no_args_is_help=True)
 app.add_typer(domain_commands)
@@ -34,19 +41,17 @@ def serve(
 
     With ``--workers`` above 1 the workers share everything through the database and the data
     dir: one of them writes the embedded search index (the others read it), and live events
-    go through the database unless OMNICART_BROKER_URL names Redis.
+    go through the database unless OMNICART_BROKER_URL names Redis. On PostgreSQL it warns
+    when the workers' pools may open more connections than the server admits.
     """
     settings = load_settings()
     if workers > 1 and not settings.broker_url:
         # The workers share the database, so live events between them go through it.
         os.environ["OMNICART_BROKER_URL"] = DATABASE_BROKER
-    access = None
+    access = _prepare(settings, demo=demo, workers=workers)
     if demo:
-        _, access = run_with_db(settings, lambda db: prepare_demo(db, settings))
         # Workers must not seed again in parallel; the data is in place now.
         os.environ["OMNICART_DEBUG"] = os.environ.get("OMNICART_DEBUG", "true")
-    else:
-        run_with_db(settings, migrate_only)
     os.environ.pop("OMNICART_DEMO", None)
     if demo:
         console.print(
@@ -78,6 +83,23 @@ def serve(
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies,
     )
+
+
+def _prepare(settings: Settings, *, demo: bool, workers: int) -> DemoAccess | None:
+    """Migrate, seed the demo when asked, and warn when the workers' pools outgrow PostgreSQL.
+
+    Return the demo's sign-in, when seeded.
+    """
+
+    async def prepare(db: Database) -> tuple[DemoAccess | None, str | None]:
+        access = (await prepare_demo(db, settings))[1] if demo else None
+        return access, await over_budget(db, settings, workers)
+
+    access, connection_warning = run_with_db(settings, prepare)
+    if connection_warning is not None:
+        logging.config.dictConfig(logging_config(settings))  # as uvicorn's workers will log
+        log.warning(connection_warning)
+    return access
 
 
 def main() -> None:

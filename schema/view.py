@@ -37,6 +37,7 @@ from schema.context import Context
 from schema.persisted import PersistedQueryRefused, pwa_registry, resolve_persisted
 from server.http import error_response
 from server.logs import record_of
+from server.outages import as_unavailable
 from server.pwa_documents import product_page_document
 from server.runtime import Runtime
 
@@ -160,12 +161,19 @@ class OmnicartGraphQL(GraphQL):
             or not isinstance(context, Context)
         ):
             return None
-        data = await page_path.answer(
-            context.runtime.pages,
-            request_data.variables,
-            bearer=context.credentials()[0],
-            threshold=context.settings.low_stock_threshold,
-        )
+        try:
+            data = await page_path.answer(
+                context.runtime.pages,
+                request_data.variables,
+                bearer=context.credentials()[0],
+                threshold=context.settings.low_stock_threshold,
+            )
+        except Exception as exc:
+            if as_unavailable(exc) is None:
+                raise
+            # A lost or refused database connection: the general path tries once more and,
+            # should that fail too, answers SERVICE_UNAVAILABLE (CodedErrors logs it).
+            return None
         if data is None:
             return None
         record = record_of(request.scope)

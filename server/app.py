@@ -33,11 +33,18 @@ from server.config import Settings
 from server.demo_access import ensure_demo_access
 from server.errors import AppError, InvalidInput
 from server.gtin import parse_gtin
-from server.http import BodySizeLimit, app_error_handler, error_response, not_found_handler
+from server.http import (
+    BodySizeLimit,
+    app_error_handler,
+    error_response,
+    not_found_handler,
+    outage_handler,
+)
 from server.indexing import lead_indexing
 from server.logs import RequestLog
 from server.migrations import upgrade_to_head
 from server.notifications.sender import lead_sending
+from server.outages import OUTAGE_KINDS
 from server.pwa import APP_PAGES, PwaStaticFiles, page_route, service_worker_route
 from server.ratelimit import AttemptLimit
 from server.runtime import Runtime
@@ -124,6 +131,7 @@ def create_app(
             AppError: app_error_handler,
             404: not_found_handler,
             HTTPException: _http_error,
+            **dict.fromkeys(OUTAGE_KINDS, outage_handler),
         },
     )
     app.state.runtime = runtime

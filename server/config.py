@@ -96,20 +96,26 @@ class Settings(BaseSettings):
         ),
     )
     db_pool_size: int = Field(
-        default=10,
+        default=5,
         ge=1,
         le=500,
         description=(
-            "PostgreSQL: connections each worker process keeps open. Size it so that workers "
-            "× (4 × pool size + max overflow + 4) stays below the server's max_connections "
-            "(docs/operations.md)."
+            "PostgreSQL: connections each worker process keeps open. A worker opens up to "
+            "4 × pool size + max overflow + 4 connections (its write, side and read pools and "
+            "the event broker's two); workers × that must stay below what the server admits "
+            "(max_connections less superuser_reserved_connections: 97 of a default 100). The "
+            "defaults (5, 5: 29 a worker) fit 3 workers; `omnicart serve` warns when they do "
+            "not (docs/operations.md)."
         ),
     )
     db_max_overflow: int = Field(
-        default=20,
+        default=5,
         ge=0,
         le=1000,
-        description="PostgreSQL: connections a worker may open beyond the pool under a burst.",
+        description=(
+            "PostgreSQL: connections a worker's write pool may open beyond the pool under a "
+            "burst (counted once in the rule of OMNICART_DB_POOL_SIZE)."
+        ),
     )
     sqlite_busy_timeout_ms: int = Field(
         default=30_000,
@@ -309,6 +315,16 @@ class Settings(BaseSettings):
     def trusted_proxies(self) -> list[str]:
         """Return the proxy addresses and networks uvicorn may take client addresses from."""
         return self.forwarded_allow_ips.split(",") if self.forwarded_allow_ips else []
+
+    @property
+    def db_connections_per_worker(self) -> int:
+        """Return the most PostgreSQL connections one worker process may open at once.
+
+        The write pool (pool size + max overflow), the side transactions' (2 + pool size as
+        overflow), the page reads' (pool size, as many again under a burst) and the database
+        event broker's two (listening, publishing): see ``server.db.Database``.
+        """
+        return 4 * self.db_pool_size + self.db_max_overflow + 4
 
     @property
     def is_sqlite(self) -> bool:

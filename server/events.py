@@ -24,6 +24,8 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from server.outages import is_lost_connection
+
 log = logging.getLogger("omnicart.events")
 # OMNICART_BROKER_URL naming the database broker (server.database_broker).
 DATABASE_BROKER = "database"
@@ -339,10 +341,12 @@ class Publisher:
             return
         try:
             await self._broker.publish_many(batch)
-        except (OSError, RedisError) as exc:
-            log.warning("publishing on %s failed: %s", _topics_of(batch), exc)
-        except Exception:  # a lost notice must not stop the notices after it
-            log.exception("publishing on %s failed", _topics_of(batch))
+        except Exception as exc:  # a lost notice must not stop the notices after it
+            if isinstance(exc, OSError | RedisError) or is_lost_connection(exc):
+                # The broker away (or PostgreSQL out of connection slots): no bug to trace.
+                log.warning("publishing on %s failed: %s", _topics_of(batch), exc)
+            else:
+                log.exception("publishing on %s failed", _topics_of(batch))
 
     async def flush(self) -> None:
         """Wait until every notice posted so far was published (or failed to be)."""

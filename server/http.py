@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from starlette.requests import Request
@@ -11,6 +12,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.errors import AppError
 from server.logs import record_of
 from server.messages import error_language, translate
+from server.outages import as_unavailable
+
+log = logging.getLogger("omnicart")
 
 
 def error_response(code: str, message: str, status: int, field: str | None = None) -> JSONResponse:
@@ -26,6 +30,18 @@ async def app_error_handler(request: Request, exc: Exception) -> Response:
         record.outcome = exc.code
     language = error_language(request.headers.get("accept-language"))
     return error_response(exc.code, translate(exc.message, language), exc.http_status, exc.field)
+
+
+async def outage_handler(request: Request, exc: Exception) -> Response:
+    """Answer a lost or refused service connection in a plain route with 503 in the shared shape.
+
+    Anything else of the same kinds is a bug: raised again, it is logged and answers 500.
+    """
+    unavailable = as_unavailable(exc)
+    if unavailable is None or request.scope["type"] != "http":
+        raise exc
+    log.warning("SERVICE_UNAVAILABLE at %s: %s: %s", request.url.path, type(exc).__name__, exc)
+    return await app_error_handler(request, unavailable)
 
 
 async def not_found_handler(request: Request, exc: Exception) -> Response:

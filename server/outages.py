@@ -1,9 +1,10 @@
 """Which failures mean a backing service (database, broker) is down, not that the code is wrong.
 
 A PostgreSQL backend killed under a request, a database or Redis that refuses connections,
-a pool that cannot hand out a connection in time: the request was fine and may succeed if
-sent again, so it answers ``SERVICE_UNAVAILABLE`` (retryable) instead of a masked
-``INTERNAL``. Everything else unexpected stays a bug to log with its traceback.
+a PostgreSQL server (or role, or database) out of connection slots, a pool that cannot hand
+out a connection in time: the request was fine and may succeed if sent again, so it answers
+``SERVICE_UNAVAILABLE`` (retryable) instead of a masked ``INTERNAL``. Everything else
+unexpected stays a bug to log with its traceback.
 """
 
 from __future__ import annotations
@@ -24,12 +25,27 @@ _LOST_CONNECTION: tuple[type[BaseException], ...] = (
     socket.gaierror,  # the host name does not resolve
     TimeoutError,
     asyncpg.PostgresConnectionError,  # connection does not exist / failure / rejected
-    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now (57P03)
+    # SQLSTATE class 53: the server lacks resources, connection slots above all (53300: "sorry,
+    # too many clients already", "remaining connection slots are reserved", a role's or a
+    # database's CONNECTION LIMIT reached), memory or disk. Its 53400 is not here.
+    asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     sa.DisconnectionError,
     sa.TimeoutError,  # the connection pool had none to give in time
+)
+
+
+# The kinds an outage reaches a plain route as (``server.http.outage_handler`` registers for
+# them); ``as_unavailable`` tells an outage among them from a bug.
+OUTAGE_KINDS: tuple[type[Exception], ...] = (
+    sa.SQLAlchemyError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    redis.exceptions.RedisError,
 )
 
 
@@ -61,11 +77,24 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return chain
 
 
+# A configured limit that one request went past (locks per transaction, say): sending the
+# same request again fails the same way, so it stays a bug to log.
+_NOT_AN_OUTAGE: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ConfigurationLimitExceededError,
+)
+
+
 def is_lost_connection(exc: BaseException) -> bool:
-    """Tell whether ``exc`` (or what caused it) is a lost or refused service connection."""
+    """Tell whether ``exc`` (or what caused it) is a lost or refused service connection.
+
+    SQLAlchemy wraps a driver's error (``DBAPIError`` around its adapter's error around
+    asyncpg's), so the whole chain is looked at: the wrapped and the raw form answer alike.
+    """
     for cause in _causes(exc):
         if isinstance(cause, sa.DBAPIError) and cause.connection_invalidated:
             return True
+        if isinstance(cause, _NOT_AN_OUTAGE):
+            return False
         if isinstance(cause, _LOST_CONNECTION) or _is_network_oserror(cause):
             return True
     return False

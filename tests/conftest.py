@@ -14,6 +14,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -137,3 +138,53 @@ async def shared_postgres(
     finally:
         await database.dispose()
         await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass(frozen=True)
+class LimitedPostgres:
+    """A PostgreSQL database reached as a role that may hold only ``limit`` connections."""
+
+    db: Database
+    dsn: str  # the role's plain asyncpg DSN, to take its connections with
+    limit: int
+
+    async def take_every_slot(self) -> list[asyncpg.Connection]:
+        """Open the role's every connection, so PostgreSQL refuses the next (SQLSTATE 53300)."""
+        return [await asyncpg.connect(self.dsn) for _ in range(self.limit)]
+
+
+@pytest.fixture
+async def limited_postgres(
+    request: pytest.FixtureRequest, pg_template: str | None
+) -> AsyncIterator[LimitedPostgres]:
+    """A migrated PostgreSQL database reached as a role of its own limited to 2 connections.
+
+    Superusers are exempt from connection limits, so the role is not one. Two, because a
+    request may use two engines (a page read, then the catalog); parametrise the fixture
+    (``indirect=True``) for another limit. The role and the database are dropped afterwards.
+    """
+    if pg_template is None:
+        require_service("PostgreSQL", "OMNICART_TEST_DATABASE_URL")
+    name = f"omnicart_lim_{uuid.uuid4().hex[:12]}"
+    limit = int(getattr(request, "param", 2))
+    await _pg_admin(f'CREATE ROLE "{name}" LOGIN NOSUPERUSER CONNECTION LIMIT {limit}')
+    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}" OWNER "{name}"')
+    owner = make_url(_pg_admin_dsn()).set(database=name).render_as_string(hide_password=False)
+    conn = await asyncpg.connect(owner)
+    try:
+        # The template's tables are the superuser's: the role gets every right on them.
+        await conn.execute(
+            f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{name}";'
+            f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{name}"'
+        )
+    finally:
+        await conn.close()
+    url = make_url(_pg_url_for(name)).set(username=name, password=None)
+    database = Database(url.render_as_string(hide_password=False))
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        yield LimitedPostgres(database, dsn, limit)
+    finally:
+        await database.dispose()
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _pg_admin(f'DROP ROLE IF EXISTS "{name}"')

@@ -10,8 +10,12 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from server.db import Database
-from tests.clients import client_for
+from server.indexing import Indexer
+from server.pwa_documents import product_page_document
+from tests.clients import client_for, client_of, runtime_for
+from tests.conftest import LimitedPostgres
 from tests.documents import CART_CREATE, INTROSPECTION, STORES
+from tests.rows import add_product, fresh_ean13
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 UNAVAILABLE = {
@@ -153,6 +157,90 @@ async def test_a_postgres_backend_killed_mid_request_is_service_unavailable(
     # The pool replaces the dead connection: the next request is served.
     assert after.status_code == 200
     assert after.json() == {"data": {"stores": []}}
+
+
+async def _release(connections: list[asyncpg.Connection]) -> None:
+    for connection in connections:
+        await connection.close()
+
+
+async def _count(dsn: str, table: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "data"),
+    [(STORES, "stores", {"stores": []}), (CART_CREATE, "cartCreate", None)],
+)
+async def test_postgres_out_of_connection_slots_is_service_unavailable_until_one_frees(
+    limited_postgres: LimitedPostgres,
+    tmp_path: Path,
+    query: str,
+    field: str,
+    data: dict[str, object] | None,
+) -> None:
+    db = limited_postgres.db
+    # The role's connections are all taken: PostgreSQL refuses the app's with SQLSTATE 53300.
+    held = await limited_postgres.take_every_slot()
+    try:
+        async with client_for(db, tmp_path) as client:
+            refused = await client.post("/graphql", json={"query": query})
+            await _release(held)
+            served = await client.post("/graphql", json={"query": query})
+    finally:
+        await _release(held)
+        await db.dispose()  # frees a slot to count with
+    assert refused.status_code == 503
+    body = refused.json()
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert (error["message"], error["path"], error["extensions"]) == (
+        UNAVAILABLE["message"],
+        [field],
+        {"code": "SERVICE_UNAVAILABLE", "field": None, "retryable": True},
+    )
+    assert served.status_code == 200
+    body = served.json()
+    assert "errors" not in body
+    if data is not None:
+        assert body["data"] == data
+    else:
+        assert body["data"][field]["errors"] == []
+    # The refused mutation wrote nothing: the one cart is the served request's.
+    assert await _count(limited_postgres.dsn, "carts") == (1 if field == "cartCreate" else 0)
+
+
+async def test_the_product_screen_out_of_connection_slots_is_service_unavailable(
+    limited_postgres: LimitedPostgres, tmp_path: Path
+) -> None:
+    # The product screen's document is answered by its own executor (schema/page_path.py)
+    # from the page reads' own engine (server/page_reads.py), once the page is built.
+    db = limited_postgres.db
+    code = fresh_ean13()
+    await add_product(db, gtins=[code], name="Lettmelk")
+    runtime = runtime_for(db, tmp_path)
+    await Indexer(db, runtime.search, runtime.settings.currency).drain()
+    await db.dispose()
+    request = {"query": product_page_document(), "variables": {"gtin": code}}
+    held = await limited_postgres.take_every_slot()
+    try:
+        async with client_of(runtime) as client:
+            refused = await client.post("/graphql", json=request)
+            await _release(held)
+            served = await client.post("/graphql", json=request)
+    finally:
+        await _release(held)
+    assert refused.status_code == 503
+    body = refused.json()
+    assert body["data"] == {"product": None}
+    (error,) = body["errors"]
+    assert (error["path"], error["extensions"]) == (["product"], UNAVAILABLE["extensions"])
+    assert served.status_code == 200
+    assert served.json()["data"]["product"]["name"] == "Lettmelk"
 
 
 async def test_introspection_is_off_by_default(sqlite_db: Database, tmp_path: Path) -> None:

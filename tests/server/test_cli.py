@@ -1,5 +1,7 @@
 """The ``omnicart`` command end to end: real processes, each test on a fresh SQLite data dir.
 
+(One serves a PostgreSQL database instead, to show the warning about its connection limit.)
+
 The command runs as ``python -m omnicart.cli``, which is what the ``omnicart`` console script
 calls (``[project.scripts]``, pinned below), so the tests need no installed script.
 """
@@ -22,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from server.migrations import head_revision
 from server.models import Base
+from tests.conftest import LimitedPostgres
 from tests.documents import INTROSPECTION, STORES
 from tests.live import stop, wait_until_healthy
 
@@ -373,6 +377,21 @@ def test_serve_demo_prints_a_working_sign_in_and_prepares_the_data_once(tmp_path
     assert query_sqlite(tmp_path, "SELECT kind, count(*) FROM devices GROUP BY kind") == [
         ("kiosk", 4)
     ]
+
+
+@pytest.mark.parametrize("limited_postgres", [20], indirect=True)
+def test_serve_on_postgres_warns_when_the_pools_may_open_more_than_the_role_is_admitted(
+    limited_postgres: LimitedPostgres, tmp_path: Path
+) -> None:
+    with serving(tmp_path, OMNICART_DATABASE_URL=limited_postgres.db.url) as url:
+        stores = graphql(url, STORES)
+    output = one_line((tmp_path / "serve.log").read_text())
+    assert stores == {"data": {"stores": []}}
+    assert (
+        " WARNING omnicart [-] 1 worker may open up to 1 × 29 = 29 PostgreSQL connections "
+        "(4 × OMNICART_DB_POOL_SIZE 5 + OMNICART_DB_MAX_OVERFLOW 5 + 4 each), but the server "
+        "admits 20 (the role's CONNECTION LIMIT 20): under a burst"
+    ) in output
 
 
 def test_serve_without_demo_says_nothing_of_demo_data(tmp_path: Path) -> None:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
 from server.db import Database
 from tests.clients import client_for
+from tests.conftest import LimitedPostgres
 
 
 async def test_ean13_barcode_svg_is_cached_with_an_etag(
@@ -85,3 +90,40 @@ async def test_readiness_fails_when_the_database_is_gone(tmp_path: Path) -> None
         "status": "unavailable",
         "checks": {"database": "unavailable", "search": "ok"},
     }
+
+
+async def test_a_plain_route_out_of_database_connections_is_503_in_the_shared_shape(
+    limited_postgres: LimitedPostgres, tmp_path: Path
+) -> None:
+    held = await limited_postgres.take_every_slot()
+    try:
+        async with client_for(limited_postgres.db, tmp_path) as client:
+            refused = await client.get("/handoff/K7QM3XPA.svg")
+            for connection in held:
+                await connection.close()
+            served = await client.get("/handoff/K7QM3XPA.svg")
+    finally:
+        for connection in held:
+            await connection.close()
+    assert refused.status_code == 503
+    assert refused.json() == {
+        "error": {
+            "code": "SERVICE_UNAVAILABLE",
+            "message": "A service omnicart depends on cannot be reached right now; "
+            "try again shortly.",
+            "field": None,
+        }
+    }
+    assert served.status_code == 404
+    assert served.json()["error"]["code"] == "NOT_FOUND"
+
+
+async def test_a_plain_route_bug_of_a_database_kind_stays_a_500(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    # A driver error that is no outage (here the image route's table gone) is not disguised.
+    async with sqlite_db.transaction() as session:
+        await session.execute(text("DROP TABLE cart_handoffs"))
+    async with client_for(sqlite_db, tmp_path) as client:
+        with pytest.raises(OperationalError, match="no such table"):
+            await client.get("/handoff/K7QM3XPA.svg")

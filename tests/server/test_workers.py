@@ -39,7 +39,7 @@ def worker_env(db: Database, tmp_path: Path) -> dict[str, str]:
         # Pools sized as docs/operations.md asks (workers × connections < max_connections):
         # a worker's write, side and read pools under a 50-request burst stay near 25
         # connections, so two workers and the other test processes fit in PostgreSQL's
-        # default 100. At the defaults (10 + 20 overflow each) one burst test took them all.
+        # default 100. At the old defaults (10 + 20 overflow each) one burst test took them all.
         "OMNICART_DB_POOL_SIZE": "4",
         "OMNICART_DB_MAX_OVERFLOW": "6",
     }
