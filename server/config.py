@@ -10,6 +10,11 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Connections a worker's page reader keeps to PostgreSQL (``server.page_reads``), beside its
+# pools: a read holds one for a round trip well under a millisecond, so three serve thousands
+# a second.
+PAGE_READ_CONNECTIONS = 3
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["text", "json"]
 # argon2-cffi profiles (server.signin): RFC 9106's two, and its cheapest, for test suites.
@@ -101,10 +106,11 @@ class Settings(BaseSettings):
         le=500,
         description=(
             "PostgreSQL: connections each worker process keeps open. A worker opens up to "
-            "4 × pool size + max overflow + 4 connections (its write, side and read pools and "
+            "4 × pool size + max overflow + 7 connections (its write, side and read pools, "
+            "the page reader's 3 and "
             "the event broker's two); workers × that must stay below what the server admits "
             "(max_connections less superuser_reserved_connections: 97 of a default 100). The "
-            "defaults (5, 5: 29 a worker) fit 3 workers; `omnicart serve` warns when they do "
+            "defaults (5, 5: 32 a worker) fit 3 workers; `omnicart serve` warns when they do "
             "not (docs/operations.md)."
         ),
     )
@@ -321,10 +327,11 @@ class Settings(BaseSettings):
         """Return the most PostgreSQL connections one worker process may open at once.
 
         The write pool (pool size + max overflow), the side transactions' (2 + pool size as
-        overflow), the page reads' (pool size, as many again under a burst) and the database
+        overflow), the read-only operations' (pool size, as many again under a burst), the
+        page reader's (``PAGE_READ_CONNECTIONS``, ``server.page_reads``) and the database
         event broker's two (listening, publishing): see ``server.db.Database``.
         """
-        return 4 * self.db_pool_size + self.db_max_overflow + 4
+        return 4 * self.db_pool_size + self.db_max_overflow + 2 + PAGE_READ_CONNECTIONS + 2
 
     @property
     def is_sqlite(self) -> bool:

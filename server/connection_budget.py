@@ -1,7 +1,7 @@
 """Whether the PostgreSQL server admits every connection the workers may open.
 
 Each worker process may open ``Settings.db_connections_per_worker`` connections (4 × pool
-size + max overflow + 4). PostgreSQL refuses the one past its limit ("sorry, too many
+size + max overflow + 7). PostgreSQL refuses the one past its limit ("sorry, too many
 clients already", SQLSTATE 53300), and the request that wanted it answers
 ``SERVICE_UNAVAILABLE``. ``omnicart serve`` knows how many workers it starts: it asks the
 server what it admits (``admitted_connections``) and warns (``budget_warning``) when the
@@ -73,7 +73,7 @@ def budget_warning(allowance: ConnectionAllowance, settings: Settings, workers: 
     return (
         f"{workers} worker{'s' if workers > 1 else ''} may open up to {workers} × {each} = "
         f"{workers * each} PostgreSQL connections (4 × OMNICART_DB_POOL_SIZE "
-        f"{settings.db_pool_size} + OMNICART_DB_MAX_OVERFLOW {settings.db_max_overflow} + 4 "
+        f"{settings.db_pool_size} + OMNICART_DB_MAX_OVERFLOW {settings.db_max_overflow} + 7 "
         f"each), but the server admits {allowance.limit} ({allowance.reason}): under a burst "
         "requests will answer SERVICE_UNAVAILABLE. Lower OMNICART_DB_POOL_SIZE or "
         "OMNICART_DB_MAX_OVERFLOW (or --workers), or raise the limit; see docs/operations.md."

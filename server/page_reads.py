@@ -34,6 +34,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import make_url
 
+from server.config import PAGE_READ_CONNECTIONS
 from server.db import Database
 from server.outbox import pending_change
 from server.product_pages import PageRead, StoreView, decode_page
@@ -242,9 +243,6 @@ class SqlitePageReads:
             self._connections.clear()
 
 
-# Connections a worker's page reads keep to PostgreSQL (on top of its engines' pools): a read
-# holds one for a round trip of well under a millisecond, so a few serve thousands a second.
-PAGE_READ_CONNECTIONS = 4
 # Errors of a connection that died while pooled (a server restart, a terminated backend:
 # asyncpg then finds its protocol in the middle of the notice it got while idle).
 _DEAD_CONNECTION = (

@@ -388,8 +388,8 @@ def test_serve_on_postgres_warns_when_the_pools_may_open_more_than_the_role_is_a
     output = one_line((tmp_path / "serve.log").read_text())
     assert stores == {"data": {"stores": []}}
     assert (
-        " WARNING omnicart [-] 1 worker may open up to 1 × 29 = 29 PostgreSQL connections "
-        "(4 × OMNICART_DB_POOL_SIZE 5 + OMNICART_DB_MAX_OVERFLOW 5 + 4 each), but the server "
+        " WARNING omnicart [-] 1 worker may open up to 1 × 32 = 32 PostgreSQL connections "
+        "(4 × OMNICART_DB_POOL_SIZE 5 + OMNICART_DB_MAX_OVERFLOW 5 + 7 each), but the server "
         "admits 20 (the role's CONNECTION LIMIT 20): under a burst"
     ) in output
 

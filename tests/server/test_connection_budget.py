@@ -37,7 +37,7 @@ def test_the_default_pools_let_two_workers_and_more_fit_a_default_server() -> No
         db_max_overflow=fields["db_max_overflow"].default,
     )
     assert (settings.db_pool_size, settings.db_max_overflow) == (5, 5)
-    assert settings.db_connections_per_worker == 29
+    assert settings.db_connections_per_worker == 32
     assert 3 * settings.db_connections_per_worker <= DEFAULT_SERVER_ADMITS
 
 
@@ -47,8 +47,8 @@ async def test_a_role_limit_below_the_workers_pools_is_a_warning_naming_the_sett
     settings = settings_for(limited_postgres.db, tmp_path)
     warning = await over_budget(limited_postgres.db, settings, workers=2)
     assert warning == (
-        "2 workers may open up to 2 × 29 = 58 PostgreSQL connections (4 × OMNICART_DB_POOL_SIZE "
-        "5 + OMNICART_DB_MAX_OVERFLOW 5 + 4 each), but the server admits 2 (the role's "
+        "2 workers may open up to 2 × 32 = 64 PostgreSQL connections (4 × OMNICART_DB_POOL_SIZE "
+        "5 + OMNICART_DB_MAX_OVERFLOW 5 + 7 each), but the server admits 2 (the role's "
         "CONNECTION LIMIT 2): under a burst requests will answer SERVICE_UNAVAILABLE. Lower "
         "OMNICART_DB_POOL_SIZE or OMNICART_DB_MAX_OVERFLOW (or --workers), or raise the "
         "limit; see docs/operations.md."
@@ -66,7 +66,7 @@ async def test_without_a_role_limit_the_server_admits_max_connections_less_reser
         max_connections - reserved,
         f"max_connections {max_connections} less {reserved} reserved for superusers",
     )
-    fitting = (max_connections - reserved) // 29
+    fitting = (max_connections - reserved) // 32
     settings = settings_for(db, tmp_path)
     assert await over_budget(db, settings, workers=fitting) is None
     assert await over_budget(db, settings, workers=fitting + 1) is not None
