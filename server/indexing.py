@@ -114,9 +114,10 @@ def page_document(page: PageData, stock: Sequence[catalog.StockFigure]) -> Produ
     )
 
 
-def search_stock(doc: ProductDocument) -> str:
-    """Return a document's stock filters as its page stores them (``ProductPage.search_stock``)."""
-    return json.dumps([doc.in_stock_at, doc.in_stock_online])
+def search_stock(docs: Iterable[ProductDocument]) -> dict[int, str]:
+    """Return each document's stock filters as its page stores them, by product id
+    (``ProductPage.search_stock``)."""
+    return {doc.id: json.dumps([doc.in_stock_at, doc.in_stock_online]) for doc in docs}
 
 
 @dataclass(frozen=True)
@@ -127,11 +128,6 @@ class IndexBatch:
     pages: list[PageData]
     gone: list[int]
     read_at: datetime  # taken before the state was read
-
-    @property
-    def search_stock(self) -> dict[int, str]:
-        """Return the stock filters each document sends, by product id."""
-        return {doc.id: search_stock(doc) for doc in self.docs}
 
 
 EMPTY_BATCH = IndexBatch([], [], [], datetime.min)
@@ -159,11 +155,6 @@ class StockMoves:
 
     docs: list[ProductDocument]
 
-    @property
-    def search_stock(self) -> dict[int, str]:
-        """Return the stock filters each document sends, by product id."""
-        return {doc.id: search_stock(doc) for doc in self.docs}
-
 
 async def stock_moves(session: AsyncSession, product_ids: set[int]) -> tuple[StockMoves, set[int]]:
     """Return, of products whose stock alone changed, the documents whose stock filters
@@ -185,7 +176,7 @@ async def stock_moves(session: AsyncSession, product_ids: set[int]) -> tuple[Sto
     docs = []
     for product_id, document, sent in sorted(stored):
         doc = page_document(decode_page(document), stock.get(product_id, []))
-        if search_stock(doc) != sent:
+        if search_stock([doc])[product_id] != sent:
             docs.append(doc)
     return StockMoves(docs), product_ids - {row.product_id for row in stored}
 
@@ -214,6 +205,17 @@ _NOTE_SEARCH_STOCK = (
 )
 
 
+async def _store_pages(session: AsyncSession, batch: IndexBatch) -> None:
+    """Write the batch's pages with the stock filters their documents send, drop the gone."""
+    await write_pages(
+        session,
+        batch.pages,
+        batch.gone,
+        read_at=batch.read_at,
+        search_stock=search_stock(batch.docs),
+    )
+
+
 async def _consume(
     session: AsyncSession, batch: IndexBatch, moves: StockMoves, outbox_ids: list[int]
 ) -> None:
@@ -221,18 +223,12 @@ async def _consume(
     delete the outbox rows they cover, in one transaction."""
     if batch.pages or batch.gone:
         before = await stored_pages(session, [p.product_id for p in batch.pages] + batch.gone)
-        await write_pages(
-            session,
-            batch.pages,
-            batch.gone,
-            read_at=batch.read_at,
-            search_stock=batch.search_stock,
-        )
+        await _store_pages(session, batch)
         await refresh_alternatives(session, before, batch.pages, batch.gone)
     if moves.docs:
         await session.execute(
             _NOTE_SEARCH_STOCK,
-            [{"page_id": pid, "sent": sent} for pid, sent in moves.search_stock.items()],
+            [{"page_id": pid, "sent": sent} for pid, sent in search_stock(moves.docs).items()],
         )
     await session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(outbox_ids)))
 
@@ -362,13 +358,7 @@ async def reindex_all(
             built = await index_batch(session, ids, currency)
         await engine.index(built.docs)
         async with db.transaction() as session:
-            await write_pages(
-                session,
-                built.pages,
-                built.gone,
-                read_at=built.read_at,
-                search_stock=built.search_stock,
-            )
+            await _store_pages(session, built)
         last_id = ids[-1]
         done += len(ids)
         indexed += len(built.docs)
