@@ -386,14 +386,19 @@ class Database:
             yield session
 
     def autocommit_reads(self) -> AsyncEngine:
-        """Return the PostgreSQL engine for hot single-statement reads, made on first use.
+        """Return the PostgreSQL engine of read-only operations, made on first use.
 
-        Autocommit (no BEGIN/COMMIT) and no pre-ping: a read of one statement needs no
-        transaction, and its caller retries once on a connection that died in the pool. It
-        belongs to this database, so ``dispose`` closes it with the others.
+        Autocommit (no BEGIN/COMMIT) and no pre-ping: each statement is its own snapshot,
+        and a connection that died in the pool fails one operation (see
+        ``operation_session``). Product pages are read beside it, straight on asyncpg
+        (``server.page_reads``). It belongs to this database, so ``dispose`` closes it with
+        the others.
         """
         if self.is_sqlite:
-            raise RuntimeError("SQLite reads go through the stdlib driver (server.page_reads)")
+            raise RuntimeError(
+                "SQLite has no autocommit read engine: operations read in sessions, product "
+                "pages through the stdlib driver (server.page_reads)"
+            )
         if self._read_engine is None:
             self._read_engine = create_async_engine(
                 self.url,
