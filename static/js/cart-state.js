@@ -120,8 +120,10 @@ function followLines(next) {
 /** Read the cart again (its lines' prices and stock may have changed) and show it. */
 export async function refresh() {
   if (!cart) return null;
-  const data = await gql(CART_QUERY(), { id: cart.id, ...vars() });
-  if (data.cart) accept(data.cart);
+  const asked = cart.id;
+  const data = await gql(CART_QUERY(), { id: asked, ...vars() });
+  // This device moved to another cart meanwhile (a checkout closed this one): the answer is stale.
+  if (data.cart && cart?.id === asked) accept(data.cart);
   return cart;
 }
 
@@ -196,6 +198,9 @@ export async function load() {
   const saved = session.get("cart");
   if (!saved?.id) return null;
   const data = await gql(CART_QUERY(), { id: saved.id, ...vars() });
+  // This device moved to another cart meanwhile (its checkout answered, a new cart began):
+  // the answer is about one it left, so it neither replaces nor forgets the current one.
+  if (session.get("cart")?.id !== saved.id) return cart;
   if (!data.cart) {
     // Gone (checked out, or out of reach): start afresh next time.
     session.set({ cart: null });

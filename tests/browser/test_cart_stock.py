@@ -181,6 +181,53 @@ def test_after_checkout_on_the_phone_the_desktop_shows_the_fresh_cart(new_contex
     phone.locator(f'[data-testid=cart-lines] li[data-gtin="{COCA_COLA}"]').wait_for()
 
 
+def test_a_late_answer_about_the_ordered_cart_leaves_the_next_cart_alone(new_context: Any) -> None:
+    """The ordered cart's "closed" event comes before the checkout's answer, so the device
+    reads that cart again; that read answers only after the shopper began a new cart. The
+    late "no such cart" must not make the device forget the new one (it did, now and then:
+    the next checkout then found "no such cart")."""
+    page = new_context().new_page()
+    ordered: dict[str, str] = {}
+    late = {"asked": 0, "answered": 0}
+
+    def delay(route: Any) -> None:
+        body = route.request.post_data_json or {}
+        operation, variables = body.get("operationName"), body.get("variables") or {}
+        if operation == "Checkout" and not ordered:
+            ordered["cart"] = variables["input"]["cartId"]
+            answer = route.fetch()
+            page.wait_for_timeout(800)  # the closed cart's event reaches the device first
+            route.fulfill(response=answer)
+        elif operation == "Cart" and variables.get("id") == ordered.get("cart"):
+            late["asked"] += 1
+            page.wait_for_timeout(1_500)  # answered once the next cart exists
+            route.fulfill(response=route.fetch())
+            late["answered"] += 1
+        else:
+            route.continue_()
+
+    choose_store(page)
+    add(page, NUTELLA, 1)
+    page.context.route("**/graphql", delay)  # the context's route sees the service worker's
+    page.goto("/#/checkout")
+    page.get_by_test_id("place-order").click()
+    page.get_by_test_id("order-status").wait_for()
+    add(page, COCA_COLA, 1)
+    for _ in range(2):  # every late answer in, and then whatever it made the device ask
+        waited = 0
+        while late["asked"] == 0 or late["answered"] < late["asked"]:
+            assert waited < 3 * WAIT_MS, late
+            page.wait_for_timeout(100)
+            waited += 100
+        page.wait_for_timeout(300)
+
+    page.goto("/#/cart")
+    page.locator(f'[data-testid=cart-lines] li[data-gtin="{COCA_COLA}"]').wait_for()
+    assert page.get_by_test_id("cart-count").inner_text() == "1"
+    page.reload()  # the device still remembers the new cart
+    page.locator(f'[data-testid=cart-lines] li[data-gtin="{COCA_COLA}"]').wait_for()
+
+
 def test_active_filters_stay_visible_at_no_hits_and_clearing_them_finds_the_product(
     new_context: Any,
 ) -> None:
