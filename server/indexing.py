@@ -145,26 +145,19 @@ async def index_batch(
     return IndexBatch(docs, ordered, gone, read_at)
 
 
-@dataclass(frozen=True)
-class StockMoves:
-    """Products whose stock alone changed: the documents whose stock filters flipped.
-
-    Their pages stay as they are (a page bakes in no stock); only those documents go to the
-    engine, and their pages note the filters sent.
-    """
-
-    docs: list[ProductDocument]
-
-
-async def stock_moves(session: AsyncSession, product_ids: set[int]) -> tuple[StockMoves, set[int]]:
+async def stock_moves(
+    session: AsyncSession, product_ids: set[int]
+) -> tuple[list[ProductDocument], set[int]]:
     """Return, of products whose stock alone changed, the documents whose stock filters
     flipped since the engine last got them, and the ids without a page (indexed in full).
 
-    At a checkout rate most changes flip nothing (a product in stock stays in stock), so
-    most rounds send the engine nothing and write no page.
+    Their pages stay as they are (a page bakes in no stock); only those documents go to the
+    engine, and their pages note the filters sent. At a checkout rate most changes flip
+    nothing (a product in stock stays in stock), so most rounds send the engine nothing and
+    write no page.
     """
     if not product_ids:
-        return StockMoves([]), set()
+        return [], set()
     stored = (
         await session.execute(
             select(ProductPage.product_id, ProductPage.document, ProductPage.search_stock).where(
@@ -178,7 +171,7 @@ async def stock_moves(session: AsyncSession, product_ids: set[int]) -> tuple[Sto
         doc = page_document(decode_page(document), stock.get(product_id, []))
         if search_stock([doc])[product_id] != sent:
             docs.append(doc)
-    return StockMoves(docs), product_ids - {row.product_id for row in stored}
+    return docs, product_ids - {row.product_id for row in stored}
 
 
 async def documents_for(
@@ -217,7 +210,7 @@ async def _store_pages(session: AsyncSession, batch: IndexBatch) -> None:
 
 
 async def _consume(
-    session: AsyncSession, batch: IndexBatch, moves: StockMoves, outbox_ids: list[int]
+    session: AsyncSession, batch: IndexBatch, moved: list[ProductDocument], outbox_ids: list[int]
 ) -> None:
     """Write the batch's pages and the alternatives they touch, note the stock filters sent,
     delete the outbox rows they cover, in one transaction."""
@@ -225,10 +218,10 @@ async def _consume(
         before = await stored_pages(session, [p.product_id for p in batch.pages] + batch.gone)
         await _store_pages(session, batch)
         await refresh_alternatives(session, before, batch.pages, batch.gone)
-    if moves.docs:
+    if moved:
         await session.execute(
             _NOTE_SEARCH_STOCK,
-            [{"page_id": pid, "sent": sent} for pid, sent in search_stock(moves.docs).items()],
+            [{"page_id": pid, "sent": sent} for pid, sent in search_stock(moved).items()],
         )
     await session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(outbox_ids)))
 
@@ -272,17 +265,17 @@ class Indexer:
                 return 0
             changed = {r.entity_id for r in rows}
             data = {r.entity_id for r in rows if r.topic == PRODUCT_TOPIC}
-            moves, without_page = await stock_moves(session, changed - data)
+            moved, without_page = await stock_moves(session, changed - data)
             full = data | without_page
             batch = await index_batch(session, full, self.currency) if full else EMPTY_BATCH
             if not self.db.is_sqlite:
-                await _send(self.engine, batch.docs + moves.docs, batch.gone)
-                await _consume(session, batch, moves, [r.id for r in rows])
+                await _send(self.engine, batch.docs + moved, batch.gone)
+                await _consume(session, batch, moved, [r.id for r in rows])
         if self.db.is_sqlite:
             # One writer at a time: index outside the write lock, then write pages, delete rows.
-            await _send(self.engine, batch.docs + moves.docs, batch.gone)
+            await _send(self.engine, batch.docs + moved, batch.gone)
             async with self.db.transaction() as session:
-                await _consume(session, batch, moves, [r.id for r in rows])
+                await _consume(session, batch, moved, [r.id for r in rows])
         await self._announce(changed)
         return len(rows)
 
