@@ -10,6 +10,8 @@ one operation as an outage and the pool starts afresh.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
@@ -22,6 +24,16 @@ from server.outages import as_unavailable
 pytestmark = pytest.mark.postgres
 
 
+@asynccontextmanager
+async def _one_connection(url: str, ping_after_idle_s: float) -> AsyncIterator[Database]:
+    """A database on ``url`` whose write pool holds one connection, so each use reuses it."""
+    db = Database(url, pool_size=1, max_overflow=0, ping_after_idle_s=ping_after_idle_s)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
 async def _backend_of(db: Database) -> int:
     """Run a write transaction; return the PostgreSQL backend that served it."""
     async with db.transaction() as session:
@@ -32,10 +44,8 @@ async def _terminate(db: Database, pid: int) -> None:
     url = make_url(db.url).set(drivername="postgresql")
     admin = await asyncpg.connect(url.render_as_string(hide_password=False))
     try:
-        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid) is True
-        # pg_terminate_backend only signals: wait until the backend is gone.
-        while await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
-            await asyncio.sleep(0.01)
+        # With a timeout (ms) it returns once the backend is gone, not when signalled.
+        assert await admin.fetchval("SELECT pg_terminate_backend($1, 5000)", pid) is True
     finally:
         await admin.close()
 
@@ -43,8 +53,7 @@ async def _terminate(db: Database, pid: int) -> None:
 async def test_a_connection_idle_past_the_ping_time_is_checked_and_a_dead_one_replaced(
     shared_postgres: Database,
 ) -> None:
-    db = Database(shared_postgres.url, pool_size=1, max_overflow=0, ping_after_idle_s=0.05)
-    try:
+    async with _one_connection(shared_postgres.url, 0.05) as db:
         first = await _backend_of(db)
         await asyncio.sleep(0.1)
         assert await _backend_of(db) == first  # alive: the ping passed, the same connection
@@ -52,16 +61,13 @@ async def test_a_connection_idle_past_the_ping_time_is_checked_and_a_dead_one_re
         await _terminate(db, first)
         await asyncio.sleep(0.1)
         replaced = await _backend_of(db)  # no error: the ping found it dead first
-    finally:
-        await db.dispose()
     assert replaced != first
 
 
 async def test_a_connection_back_within_the_ping_time_is_used_unpinged(
     shared_postgres: Database,
 ) -> None:
-    db = Database(shared_postgres.url, pool_size=1, max_overflow=0, ping_after_idle_s=60)
-    try:
+    async with _one_connection(shared_postgres.url, 60) as db:
         first = await _backend_of(db)
         await _terminate(db, first)
         # Not pinged: the dead connection fails this one operation, as an outage …
@@ -70,6 +76,4 @@ async def test_a_connection_back_within_the_ping_time_is_used_unpinged(
         assert as_unavailable(failed.value) is not None, failed.value
         # … and the pool starts afresh for the next.
         replaced = await _backend_of(db)
-    finally:
-        await db.dispose()
     assert replaced != first
