@@ -258,7 +258,7 @@ class Database:
             # pool's connections may wait for one of these, never the other way round, so a
             # burst that fills the main pool cannot deadlock on its own bookkeeping.
             self._side_engine = create_async_engine(
-                url, echo=echo, pool_size=2, max_overflow=pool_size
+                url, echo=echo, pool_size=2, max_overflow=pool_size, hide_parameters=True
             )
             for engine in (self.engine, self._side_engine):
                 _ping_when_idle(engine, ping_after_idle_s)

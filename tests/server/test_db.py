@@ -68,3 +68,19 @@ async def test_a_side_transaction_commits_while_the_main_pool_is_held(db: Databa
     finally:
         await small.dispose()
     assert codes == ["SIDE"]
+
+
+async def test_no_statement_parameter_reaches_an_error_message(db: Database) -> None:
+    # Parameters are emails, token hashes, codes: an error (logged, perhaps reported) names
+    # the statement but never what was bound, on every engine the database hands out.
+    secret = "shopper-secret@example.test"
+    failing = text("INSERT INTO no_such_table (email) VALUES (:email)")
+    openers = [db.transaction, db.side_transaction]
+    if not db.is_sqlite:
+        openers.append(lambda: db.operation_session(write=False))
+    for open_one in openers:
+        with pytest.raises(Exception) as failed:
+            async with open_one() as session:
+                await session.execute(failing, {"email": secret})
+        assert "no_such_table" in str(failed.value)
+        assert secret not in str(failed.value), open_one
