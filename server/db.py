@@ -26,7 +26,7 @@ from sqlalchemy.util import await_only
 from server.config import Settings
 from server.errors import ServiceUnavailable
 from server.outages import is_database_busy
-from server.sqlite_driver import sqlite_dbapi
+from server.sqlite_driver import begin_on_the_loop, sqlite_dbapi
 from server.writer_line import WriterLine, let_go
 
 # Execution option naming the kind of BEGIN a SQLite write transaction needs.
@@ -35,12 +35,13 @@ from server.writer_line import WriterLine, let_go
 Session: TypeAlias = AsyncSession
 
 _SQLITE_BEGIN = "omnicart_sqlite_begin"
+# Execution option: the writer holds the line between omnicart processes, so its BEGIN
+# IMMEDIATE finds the lock free and its transaction runs on the event loop's thread.
+_SQLITE_LINE_HELD = "omnicart_sqlite_line_held"
 # SQLite's busy handler waits this long per try (1, 2, 5, 10 ms sleeps), then we sleep a
 # little ourselves and try again, until the busy timeout is spent.
 _BUSY_SLICE_MS = 20
 _BUSY_PAUSE_S = 0.002
-# How many writes in a row a process may make while another process's writer waits.
-_WRITES_PER_TURN = 16
 _BUSY_MESSAGE = "The database is busy with other writers right now; try again in a moment."
 # A pooled PostgreSQL connection idle this long or longer is pinged before it is used again
 # (``_ping_when_idle``); one handed back sooner is used as it is.
@@ -56,32 +57,21 @@ class _WriterTurns:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     owner: asyncio.Task[Any] | None = None
     deadline: float = 0.0
-    waiting: int = 0  # writers queued behind the owner
-    held: int | None = None  # the line's lock, while this process has it
-    kept: int = 0  # writes in a row it was kept for
+    held: int | None = None  # the line's lock, while this process's writer has it
 
-    def pass_on(self) -> None:
-        """Keep the line's lock for this process's next writer, or hand it to another process.
+    def let_go(self) -> None:
+        """Hand the line's lock to the writer waiting at its front, of whichever process.
 
-        Every cross-process handover wakes the other process (a context switch or two, and
-        on a busy machine a wait for a core), while the next writer queued here is one
-        step of this event loop away. So a process with writers queued keeps the lock for
-        up to ``_WRITES_PER_TURN`` writes in a row, then hands it on: another worker's
-        writer waits at most that many of this worker's writes, never a whole queue.
+        It is never kept for this process's next writer: that writer runs only when the
+        event loop comes to it, after whatever else is ready, and the lock would sit idle
+        meanwhile. Handed on at once, the writer already waiting in line (in its own
+        thread, ``server.writer_line``) takes it; a write transaction holds it for its
+        statements alone, which run on the event loop's thread without a pause
+        (``server.sqlite_driver``).
         """
-        if self.held is None:
-            return
-        if self.waiting and self.kept < _WRITES_PER_TURN - 1:
-            self.kept += 1
-            return
-        let_go(self.held)
-        self.held, self.kept = None, 0
-
-    def let_go_when_idle(self) -> None:
-        """Hand the kept lock on when the writer it was kept for gave up and nobody else queues."""
-        if self.held is not None and not self.waiting and not self.lock.locked():
+        if self.held is not None:
             let_go(self.held)
-            self.held, self.kept = None, 0
+            self.held = None
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
@@ -101,15 +91,18 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         # SQLite's own wait for another process's write lock is one short slice (its
         # sleeps grow to 100 ms, too coarse to catch the gaps between another process's
-        # writers); ``Database.lock_for_writing`` retries it up to the whole timeout.
+        # writers); ``Database.lock_for_writing`` retries it up to the whole timeout. The
+        # slice is also the longest a BEGIN IMMEDIATE on the event loop can block it.
         cursor.execute(f"PRAGMA busy_timeout={min(int(busy_timeout_ms), _BUSY_SLICE_MS)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        options = conn.get_execution_options()
+        if options.get(_SQLITE_LINE_HELD):
+            begin_on_the_loop(conn.connection.dbapi_connection)
+        conn.exec_driver_sql(f"BEGIN {options.get(_SQLITE_BEGIN, 'DEFERRED')}")
 
 
 def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
@@ -239,7 +232,12 @@ class Database:
         # Statement parameters (emails, hashes, codes) never reach error messages or logs.
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": min(busy_timeout_ms, _BUSY_SLICE_MS) / 1000}
+            kwargs["connect_args"] = {
+                "timeout": min(busy_timeout_ms, _BUSY_SLICE_MS) / 1000,
+                # A write transaction's statements run on the event loop's thread
+                # (server.sqlite_driver); one connection is still used by one at a time.
+                "check_same_thread": False,
+            }
             # One trip to the driver's thread per statement (server.sqlite_driver).
             kwargs["module"] = sqlite_dbapi()
         else:
@@ -330,23 +328,15 @@ class Database:
         task = asyncio.current_task()
         if turns.owner is task:
             raise RuntimeError("a write transaction was opened inside another one in the same task")
-        turns.waiting += 1
-        try:
-            await turns.lock.acquire()
-        except BaseException:
-            turns.waiting -= 1
-            turns.let_go_when_idle()
-            raise
-        turns.waiting -= 1
+        await turns.lock.acquire()
         try:
             turns.owner = task
             turns.deadline = loop.time() + self._busy_timeout_s
-            if turns.held is None:
-                turns.held, turns.kept = await self._wait_in_line(turns), 0
+            turns.held = await self._wait_in_line(turns)
             try:
                 yield
             finally:
-                turns.pass_on()
+                turns.let_go()
         finally:
             turns.owner = None
             turns.lock.release()
@@ -364,24 +354,29 @@ class Database:
         """SQLite: begin the write session's transaction now, waiting for the write lock.
 
         Inside ``writer_turn`` this process's turn and the line between omnicart processes
-        are already taken, so BEGIN IMMEDIATE gets the lock at once. Only a writer outside
-        that line (the ``sqlite3`` tool, a process without ``fcntl``) can still hold it:
-        then BEGIN IMMEDIATE is tried again every few milliseconds until what is left of
-        ``OMNICART_SQLITE_BUSY_TIMEOUT_MS`` is spent, and the request answers
-        ``ServiceUnavailable`` (try again), never a raw "database is locked".
+        are already taken, so BEGIN IMMEDIATE gets the lock at once, and it runs on the event
+        loop's thread with the rest of the transaction (``server.sqlite_driver``). Only a
+        writer outside that line (the ``sqlite3`` tool, a process without ``fcntl``) can
+        still hold it: then BEGIN IMMEDIATE is tried again, on the driver's thread, every
+        few milliseconds until what is left of ``OMNICART_SQLITE_BUSY_TIMEOUT_MS`` is spent,
+        and the request answers ``ServiceUnavailable`` (try again), never a raw "database
+        is locked".
         PostgreSQL: nothing to do (it locks rows).
         """
         if not self.is_sqlite:
             return
         loop = asyncio.get_running_loop()
         turns = self._writer_turns.get(loop)
+        options: dict[str, Any] = {}
         if turns is not None and turns.owner is asyncio.current_task():
             deadline = turns.deadline
+            if turns.held is not None:
+                options[_SQLITE_LINE_HELD] = True
         else:
             deadline = loop.time() + self._busy_timeout_s
         while True:
             try:
-                await session.connection()
+                await session.connection(execution_options=options)
                 return
             except OperationalError as exc:
                 if not is_database_busy(exc):
@@ -389,6 +384,8 @@ class Database:
                 await session.rollback()
                 if loop.time() >= deadline:
                     raise ServiceUnavailable(_BUSY_MESSAGE) from exc
+                # A writer outside the line holds the lock: wait for it off the loop.
+                options = {}
                 await asyncio.sleep(_BUSY_PAUSE_S)
 
     @asynccontextmanager
