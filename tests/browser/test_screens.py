@@ -246,9 +246,11 @@ def test_reloading_offline_shows_the_saved_cart(new_context: Any) -> None:
     page = context.new_page()
     choose_store(page)
     add_to_cart(page, LOW_STOCK)
+    # The cart's answer is saved on the device by the service worker, so the cart is read
+    # once the worker controls the page (on a busy machine it may take over only later).
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
     page.goto("/#/cart")
     page.locator("[data-testid=cart-lines] li").first.wait_for()
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
 
     context.set_offline(True)
     page.reload()
