@@ -65,9 +65,9 @@ class _WriterTurns:
         It is never kept for this process's next writer: that writer runs only when the
         event loop comes to it, after whatever else is ready, and the lock would sit idle
         meanwhile. Handed on at once, the writer already waiting in line (in its own
-        thread, ``server.writer_line``) takes it; a write transaction holds it for its
-        statements alone, which run on the event loop's thread without a pause
-        (``server.sqlite_driver``).
+        thread, ``server.writer_line``) takes it. A write transaction holds it from its
+        BEGIN to its COMMIT, and its statements run on the event loop's thread, so no other
+        request's work runs in between (``server.sqlite_driver``).
         """
         if self.held is not None:
             let_go(self.held)
@@ -238,7 +238,8 @@ class Database:
                 # (server.sqlite_driver); one connection is still used by one at a time.
                 "check_same_thread": False,
             }
-            # One trip to the driver's thread per statement (server.sqlite_driver).
+            # Reads: one trip to the driver's thread per statement; write transactions: on
+            # the event loop's thread (server.sqlite_driver).
             kwargs["module"] = sqlite_dbapi()
         else:
             overflow = pool_size * 2 if max_overflow is None else max_overflow
