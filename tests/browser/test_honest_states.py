@@ -2,18 +2,22 @@
 
 A camera that fails leaves no dead viewfinder; the scan screen's example is a real product
 and counts in no report; offline, nothing claims to be live and checkout says why it is
-off; the kiosk's setup checks its token with the server and takes the store from it.
+off; the kiosk's setup checks its token with the server and takes the store from it; the
+staff's looked-up order is not drawn over by an older refresh of the whole list.
 """
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from tests.browser.conftest import KIOSK, STORE_CODE, Shop
+from tests.browser.conftest import KIOSK, STORE_CODE, TABLET, Shop
 from tests.browser.test_screens import NUTELLA, OUT_HERE, add_to_cart, choose_store
+from tests.clients import place_order
 
 # A device without a camera: getUserMedia rejects as Chromium does when none is found.
 NO_CAMERA = """
@@ -148,3 +152,64 @@ def test_kiosk_setup_refuses_a_bad_token_and_takes_the_store_from_a_good_one(
     kiosk.get_by_role("button", name="Start the order station").click()
     kiosk.get_by_test_id("kiosk-code").wait_for()
     assert kiosk.locator("#kiosk-store").inner_text() == "Oslo Storo"
+
+
+def store_id_of(shop: Shop, code: str) -> str:
+    with httpx.Client(base_url=shop.url, timeout=10) as client:
+        stores = client.post("/graphql", json={"query": "{ stores { id code } }"}).json()
+    return next(s["id"] for s in stores["data"]["stores"] if s["code"] == code)  # type: ignore[no-any-return]
+
+
+def test_a_looked_up_order_stays_alone_when_an_older_list_refresh_answers_late(
+    new_context: Any, shop: Shop
+) -> None:
+    """The orders screen refreshes on a timer; a lookup made while a refresh of the whole
+    list is under way must not be drawn over by that refresh's late answer."""
+    collect = {"clickAndCollect": {"storeId": store_id_of(shop, STORE_CODE)}}
+
+    async def two_orders() -> list[str]:
+        async with httpx.AsyncClient(base_url=shop.url, timeout=10) as client:
+            return [(await place_order(client, [(NUTELLA, 1)], collect))[0]["number"] for _ in "ab"]
+
+    # Playwright's sync API may hold this thread's event loop: place the orders on another.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first, _second = pool.submit(lambda: asyncio.run(two_orders())).result()
+
+    # Requests a service worker answers never reach page.route: keep it out of this one.
+    page = new_context(TABLET, service_workers="block").new_page()
+    page.clock.install()
+    page.goto("/staff")
+    page.locator("#staff-email").fill(shop.staff_email)
+    page.locator("#staff-password").fill(shop.staff_password)
+    page.locator("form:has(#staff-email) [type=submit]").click()
+    cards = page.locator("[data-testid=staff-orders] li.order-card")
+    cards.nth(1).wait_for()  # the whole list: more than one order
+
+    held: list[Any] = []
+
+    def hold_list_refreshes(route: Any) -> None:
+        if '"StoreOrders"' in (route.request.post_data or ""):
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/graphql", hold_list_refreshes)
+    for _ in range(20):  # the screen's refresh timer asks for the whole list
+        page.clock.fast_forward(10_000)
+        page.wait_for_timeout(50)
+        if held:
+            break
+    assert held, "the orders screen did not refresh its list on its timer"
+
+    page.locator("#order-number").fill(first)
+    page.locator("#order-number").press("Enter")
+    page.locator(f'li.order-card[data-order-number="{first}"]').wait_for()
+    page.get_by_role("button", name="Show all orders").wait_for()
+    assert cards.count() == 1
+
+    with page.expect_response(lambda r: '"StoreOrders"' in (r.request.post_data or "")):
+        for route in held:
+            route.continue_()
+    page.evaluate("() => new Promise((done) => setTimeout(done, 300))")
+    assert cards.count() == 1, "the late list answer replaced the looked-up order"
+    assert page.get_by_role("button", name="Show all orders").is_visible()

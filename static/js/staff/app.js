@@ -178,20 +178,27 @@ async function ordersScreen(_params, query) {
   // A looked-up order is shown instead of the list (one card per order on screen), until
   // "Show all orders"; both refresh while the screen is open.
   let lookedUp = null;
+  // The timer's refresh and the staff's own lookups overlap: only the newest one draws, so an
+  // answer that was asked for before a lookup cannot put the whole list back over it.
+  let asked = 0;
   async function refresh() {
+    const mine = ++asked;
     try {
-      if (lookedUp) return await showLookedUp();
+      if (lookedUp) return await showLookedUp(mine);
       const { storeOrders } = await gql(STORE_ORDERS, { storeId: storeId(), status: group.status, first: 50 });
+      if (mine !== asked) return;
       const orders = storeOrders.edges.map((e) => e.node);
       filter.hidden = false;
       replace(list, orders.length ? orders.map((o) => orderCard(o, refresh)) : h("li", notice("info", t(group.empty))));
       replace(feedback);
     } catch (error) {
+      if (mine !== asked) return;
       replace(feedback, notice("error", isUnsupported(error) ? t("staff.ordersUnsupported") : error.message));
     }
   }
-  async function showLookedUp() {
+  async function showLookedUp(mine) {
     const { orderByNumber } = await gql(ORDER_BY_NUMBER, { number: lookedUp });
+    if (mine !== asked) return;
     const all = h("button.button.button-small", { type: "button", onclick: () => showAll() }, t("staff.showAll"));
     filter.hidden = true;
     replace(feedback, orderByNumber ? h("p", t("staff.found", { number: orderByNumber.number }), " ", all) : h("div", notice("info", t("staff.notFound", { number: lookedUp })), all));
