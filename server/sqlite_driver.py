@@ -19,10 +19,12 @@ BEGIN IMMEDIATE runs there too when the writer holds the line between omnicart p
 (``begin_on_the_loop``, set by ``Database.lock_for_writing``), so it finds the lock free;
 otherwise, and whenever SQLite answered busy, BEGIN waits on aiosqlite's thread. A COMMIT or
 ROLLBACK with no transaction open (the pool's reset of a connection handed back) makes no
-trip. Everything else (errors, isolation levels, the connection's thread for reads) is
-SQLAlchemy's and aiosqlite's own, and server-side cursors, which this project does not use,
-stay theirs. Connections are opened with ``check_same_thread=False``; SQLAlchemy still uses
-each from one coroutine at a time.
+trip. Neither ever overtakes a statement still queued on the thread for the same connection
+(one whose caller was cancelled): then they queue behind it. Everything else (errors,
+isolation levels, the connection's thread for reads) is SQLAlchemy's and aiosqlite's own,
+and server-side cursors, which this project does not use, stay theirs. Connections are
+opened with ``check_same_thread=False``; SQLAlchemy still uses each from one coroutine at a
+time.
 
 ``Database`` passes ``sqlite_dbapi()`` as the engine's DBAPI module (``create_async_engine
 (..., module=...)``), so URLs stay ``sqlite+aiosqlite://``.
@@ -46,7 +48,7 @@ _Answer = tuple[Any, list[Any] | None, int, int | None]
 
 
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Answer:
-    """On the driver's thread: execute and bring back everything the adapter asks of it."""
+    """Execute and bring back everything the adapter asks of it."""
     cursor = conn.cursor()
     try:
         if many:
@@ -60,6 +62,16 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) 
         return description, rows, cursor.rowcount, cursor.lastrowid
     finally:
         cursor.close()
+
+
+def _run_on_thread(
+    adapted: _Connection, conn: sqlite3.Connection, operation: str, parameters: Any, many: bool
+) -> _Answer:
+    """On the driver's thread: ``_run``, then count the trip as done (see ``_Connection``)."""
+    try:
+        return _run(conn, operation, parameters, many)
+    finally:
+        adapted._trips_done += 1
 
 
 class _OneTripCursor:
@@ -95,20 +107,24 @@ class _OneTripCursor:
 
     async def _send(self, operation: str, parameters: Any, *, many: bool) -> _OneTripCursor:
         adapted = self._adapted
-        if adapted._in_loop:
-            try:
-                answer = _run(self._connection._conn, operation, parameters, many)
-            except BaseException:
-                if not self._connection._conn.in_transaction:  # BEGIN failed (busy)
-                    adapted._in_loop = False
-                raise
-        else:
-            # ``_execute`` is aiosqlite's own way onto its thread (its cursors use it too).
-            answer = await self._connection._execute(
-                _run, self._connection._conn, operation, parameters, many
-            )
-            if operation == WRITE_BEGIN:
-                adapted._in_loop = True
+        connection = self._connection
+        try:
+            if adapted._in_loop and adapted._thread_idle():
+                answer = _run(connection._conn, operation, parameters, many)
+            else:
+                # ``_execute`` is aiosqlite's own way onto its thread (its cursors use it
+                # too); it refuses a connection that is closing.
+                adapted._trips_sent += 1
+                answer = await connection._execute(
+                    _run_on_thread, adapted, connection._conn, operation, parameters, many
+                )
+                if operation == WRITE_BEGIN:
+                    adapted._in_loop = True
+        except BaseException:
+            raw = connection._connection
+            if adapted._thread_idle() and (raw is None or not raw.in_transaction):
+                adapted._in_loop = False  # BEGIN failed (busy), or the connection is gone
+            raise
         self.description, rows, self.rowcount, self.lastrowid = answer
         self._rows = rows or []
         return self
@@ -129,13 +145,30 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_in_loop",)
+    """The adapted connection: where each statement runs, and the ends of transactions.
+
+    Work on the loop must never overtake work still queued on the driver's thread for the
+    same connection: a statement whose caller was cancelled still runs there, and a BEGIN
+    that has not run yet would otherwise open a transaction nobody ends, behind a COMMIT
+    that found none. So the loop runs a statement, or decides that there is nothing to end,
+    only when every trip sent to the thread is done (``_trips_sent`` is counted on the
+    loop, ``_trips_done`` on the thread, each by one thread alone); otherwise it queues
+    behind them. aiosqlite's own trips (its COMMIT, ROLLBACK and close) are awaited to the
+    end, or SQLAlchemy drops the connection when they are cancelled.
+    """
+
+    __slots__ = ("_in_loop", "_trips_sent", "_trips_done")
 
     _cursor_cls = _Cursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._in_loop = False  # a write transaction is open: statements run on the loop
+        self._trips_sent = 0
+        self._trips_done = 0
+
+    def _thread_idle(self) -> bool:
+        return self._trips_done == self._trips_sent
 
     def commit(self) -> None:
         self._end(commit=True)
@@ -144,10 +177,25 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
         self._end(commit=False)
 
     def _end(self, *, commit: bool) -> None:
-        raw: sqlite3.Connection | None = self._connection._connection
-        if raw is None or not raw.in_transaction:
-            # Nothing to end (the pool's reset after a commit, a read that never began, a
-            # closed connection): no trip to the driver's thread for it.
+        aio = self._connection
+        raw: sqlite3.Connection | None = aio._connection
+        if raw is None:
+            self._in_loop = False  # closed: nothing to end, as aiosqlite's adapter does
+            return
+        if not (aio._running and self._thread_idle()):
+            # Behind work still queued (or a connection that is closing): aiosqlite's own
+            # trip, which runs after that work, or refuses a closing connection.
+            self._in_loop = False
+            super().commit() if commit else super().rollback()
+            return
+        try:
+            open_transaction = raw.in_transaction
+        except sqlite3.ProgrammingError as error:  # closed on the thread, while aiosqlite closes it
+            self._in_loop = False
+            self._handle_exception(error)
+        if not open_transaction:
+            # Nothing to end (the pool's reset after a commit, a read that never began): no
+            # trip to the driver's thread for it.
             self._in_loop = False
             return
         if not self._in_loop:

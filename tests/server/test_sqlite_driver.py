@@ -10,17 +10,20 @@ and a writer outside the line (a plain ``sqlite3`` connection here) is waited fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.util import await_only
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from server.db import Database
+from server.sqlite_driver import begin_on_the_loop
 
 
 @contextmanager
@@ -104,3 +107,56 @@ async def test_a_writer_outside_the_line_is_waited_for_off_the_loop(tmp_path: Pa
         ("COMMIT", loop_thread),
     ]
     assert bodies == ["after"]
+
+
+async def test_the_loop_never_overtakes_a_statement_still_queued_on_the_thread(
+    tmp_path: Path,
+) -> None:
+    """A statement whose caller was cancelled still runs on the driver's thread; a write
+    transaction that begins on the same connection meanwhile waits behind it there."""
+    with traced(tmp_path) as (db, runs):
+        try:
+            await make_table(db)
+            loop_thread = threading.get_ident()
+            started = threading.Event()
+
+            def slow() -> int:
+                started.set()
+                time.sleep(0.3)
+                return 1
+
+            async with db.engine.connect() as connection:
+                adapted = (await connection.get_raw_connection()).dbapi_connection
+                assert adapted is not None
+                await greenlet_spawn(adapted.create_function, "slow", 0, slow)
+                runs.clear()
+
+                def run(statement: str) -> None:
+                    cursor = adapted.cursor()
+                    cursor.execute(statement)
+                    cursor.close()
+
+                abandoned = asyncio.create_task(greenlet_spawn(run, "SELECT slow()"))
+                await asyncio.to_thread(started.wait, 5)
+                abandoned.cancel()  # its statement goes on running on the thread
+                with contextlib.suppress(asyncio.CancelledError):
+                    await abandoned
+
+                begin_on_the_loop(adapted)
+                for statement in ("BEGIN IMMEDIATE", "INSERT INTO notes (body) VALUES ('x')"):
+                    await greenlet_spawn(run, statement)
+                await greenlet_spawn(adapted.commit)
+                written = list(runs)
+        finally:
+            await db.dispose()
+    assert [statement for statement, _ in written] == [
+        "SELECT slow()",
+        "BEGIN IMMEDIATE",
+        "INSERT INTO notes (body) VALUES ('x')",
+        "COMMIT",
+    ]
+    threads = [thread for _, thread in written]
+    # The BEGIN queued behind the abandoned statement on the driver's thread; once it was
+    # done the transaction's other statements ran on the loop.
+    assert threads[0] != loop_thread and threads[1] == threads[0]
+    assert threads[2:] == [loop_thread, loop_thread]
