@@ -127,15 +127,34 @@ export async function refresh() {
   return cart;
 }
 
+// A subscription the server could not serve just then (SERVICE_UNAVAILABLE, an internal
+// error, too many requests) is asked for again, soon at first, then up to every 15 s, for as
+// long as this device holds that cart; the others (NOT_FOUND, UNAUTHORIZED …) are final.
+const PASSING = new Set(["SERVICE_UNAVAILABLE", "INTERNAL", "RATE_LIMITED", "ERROR"]);
+let retryTimer = null;
+let retries = 0;
+
+function followAgain(cartId) {
+  clearTimeout(retryTimer);
+  const wait = Math.min(1000 * 2 ** retries, 15_000) * (0.5 + Math.random() / 2);
+  retries += 1;
+  retryTimer = setTimeout(() => {
+    retryTimer = null;
+    if (cart?.id === cartId && liveCartId === null) follow(cartId);
+  }, wait);
+}
+
 function follow(cartId) {
   if (liveCartId === cartId) return;
   unsubscribe?.();
+  clearTimeout(retryTimer);
   liveCartId = cartId;
   paused = false;
   subscribed = false;
   unsubscribe = subscribe(UPDATED(), { cartId, ...vars() }, {
     onData: (data) => {
       if (data.cartUpdated.id !== liveCartId) return;
+      retries = 0;
       paused = data.cartUpdated.liveUpdates === false;
       subscribed = true;
       live = connected && !paused;
@@ -149,6 +168,7 @@ function follow(cartId) {
         live = false;
         emit();
         if (followClose && error.code === "NOT_FOUND" && cart?.id === cartId) moveOn(cartId);
+        else if (PASSING.has(error.code ?? "ERROR")) followAgain(cartId);
       }
     },
   });
@@ -169,6 +189,8 @@ async function moveOn(previousId) {
 
 function stopFollowing() {
   unsubscribe?.();
+  clearTimeout(retryTimer);
+  retryTimer = null;
   unsubscribe = null;
   liveCartId = null;
   live = false;

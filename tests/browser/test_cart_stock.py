@@ -7,6 +7,7 @@ store), 3 in Bergen Lagunen and Trondheim Solsiden, 1 in Stavanger Kvadrat, 3 on
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any
@@ -148,6 +149,39 @@ def test_collect_the_rest_elsewhere_orders_exactly_what_each_store_had(
     assert page.locator(".screen-checkout a[href^='#/orders/']").count() == 2
 
 
+def refuse_the_next_cart_followed(page: Any) -> list[str]:
+    """Pass the page's GraphQL socket through, but answer the first ``cartUpdated`` subscribe
+    for another cart than the first one followed SERVICE_UNAVAILABLE, as the server does when
+    the database fails it. Return the ids of the carts refused (filled as it happens)."""
+    followed: list[str] = []
+    refused: list[str] = []
+
+    def through(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            data = json.loads(message)
+            payload = data.get("payload") or {}
+            cart_id = (payload.get("variables") or {}).get("cartId")
+            if data.get("type") == "subscribe" and cart_id and "cartUpdated" in str(payload):
+                followed.append(cart_id)
+                if cart_id != followed[0] and not refused:
+                    refused.append(cart_id)
+                    error = {
+                        "message": "The service is busy; try again in a moment.",
+                        "extensions": {"code": "SERVICE_UNAVAILABLE"},
+                    }
+                    ws.send(json.dumps({"id": data["id"], "type": "error", "payload": [error]}))
+                    return
+            server.send(message)
+
+        ws.on_message(from_page)
+        server.on_message(ws.send)
+
+    page.route_web_socket(re.compile(r"/graphql$"), through)
+    return refused
+
+
 def test_after_checkout_on_the_phone_the_desktop_shows_the_fresh_cart(new_context: Any) -> None:
     email = f"two-devices-{uuid.uuid4().hex[:8]}@example.test"
     phone = new_context().new_page()
@@ -155,6 +189,8 @@ def test_after_checkout_on_the_phone_the_desktop_shows_the_fresh_cart(new_contex
     add(phone, NUTELLA, 2)
     sign_up(phone, email)
     desktop = new_context(TABLET).new_page()
+    # The desktop's first try to follow the fresh cart fails: it tries again, by itself.
+    refused = refuse_the_next_cart_followed(desktop)
     choose_store(desktop)
     sign_in(desktop, email)
     desktop.locator(f'[data-testid=cart-lines] li[data-gtin="{NUTELLA}"]').wait_for()
@@ -173,6 +209,7 @@ def test_after_checkout_on_the_phone_the_desktop_shows_the_fresh_cart(new_contex
     assert desktop.locator("section.screen-cart .notice-info").inner_text() == "Your cart is empty."
     assert desktop.get_by_test_id("cart-count").inner_text() == "0"
     wait_for_text(desktop, "[data-testid=live-status]", "Live:")
+    assert len(refused) == 1
     assert phone.get_by_test_id("cart-moved").count() == 0  # the phone ordered it itself
 
     # The desktop goes on with the fresh cart: what it adds, the phone sees.
