@@ -168,7 +168,7 @@ async def event_delays(
 
 async def prepare(url: str, carts: int) -> tuple[list[tuple[int, str]], int]:
     """Migrate, add the benchmark product and ``carts`` guest carts; return (id, token)s."""
-    from sqlalchemy import insert
+    from sqlalchemy import insert, select
 
     from server.migrations import upgrade_to_head
     from server.models import Cart, Price, Product, ProductBarcode, utcnow
@@ -186,15 +186,21 @@ async def prepare(url: str, carts: int) -> tuple[list[tuple[int, str]], int]:
     try:
         await upgrade_to_head(db)
         async with db.transaction() as session:
-            product = Product(sku=f"BENCH-{uuid.uuid4().hex[:8]}", name="Bench", categories=[],
-                              attributes={})  # fmt: skip
-            session.add(product)
-            await session.flush()
-            session.add(ProductBarcode(product_id=product.id, gtin="0" + GTIN, is_primary=True))
-            session.add(Price(product_id=product.id, currency="NOK", amount=1990))
+            # A database an earlier run used has the product already: carts are new each run.
+            product_id = await session.scalar(
+                select(ProductBarcode.product_id).where(ProductBarcode.gtin == "0" + GTIN)
+            )
+            if product_id is None:
+                product = Product(sku=f"BENCH-{uuid.uuid4().hex[:8]}", name="Bench",
+                                  categories=[], attributes={})  # fmt: skip
+                session.add(product)
+                await session.flush()
+                product_id = product.id
+                session.add(ProductBarcode(product_id=product_id, gtin="0" + GTIN, is_primary=True))
+                session.add(Price(product_id=product_id, currency="NOK", amount=1990))
             returning = insert(Cart).returning(Cart.id, sort_by_parameter_order=True)
             ids = (await session.execute(returning, rows)).scalars().all()
-            return list(zip(ids, tokens, strict=True)), product.id
+            return list(zip(ids, tokens, strict=True)), product_id
     finally:
         await db.dispose()
 

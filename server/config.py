@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         le=1000,
         description=(
             "PostgreSQL: connections a worker's write pool may open beyond the pool under a "
-            "burst (counted once in the rule of OMNICART_DB_POOL_SIZE)."
+            "burst, kept open once opened (counted once in the rule of OMNICART_DB_POOL_SIZE)."
         ),
     )
     sqlite_busy_timeout_ms: int = Field(

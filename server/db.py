@@ -212,6 +212,21 @@ class SerializedSession(AsyncSession):
             await super().refresh(*args, **kwargs)
 
 
+def _kept_pool(size: int, burst: int) -> dict[str, int]:
+    """Return the QueuePool arguments of a pool of ``size`` connections, ``burst`` more under
+    a burst, that keeps the connections it opened.
+
+    SQLAlchemy closes an overflow connection the moment it comes back to a pool that holds
+    ``pool_size`` idle ones, and opens another at the next burst: on PostgreSQL a new backend
+    process and asyncpg's set-up each time. Under a steady load a little above the pool's
+    size that churned about 40 connections a second (``bench/cart.py``, 8 clients on one
+    worker). A pool of size + burst without overflow opens connections as they are first
+    needed, up to the same ceiling, and keeps them, so the connection budget
+    (``Settings.db_connections_per_worker``) is unchanged.
+    """
+    return {"pool_size": size + burst, "max_overflow": 0}
+
+
 class Database:
     """Owns the engine and hands out sessions: deferred ones for reads, locking ones for writes."""
 
@@ -243,7 +258,7 @@ class Database:
             kwargs["module"] = sqlite_dbapi()
         else:
             overflow = pool_size * 2 if max_overflow is None else max_overflow
-            kwargs.update(pool_size=pool_size, max_overflow=overflow)
+            kwargs.update(_kept_pool(pool_size, overflow))
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._side_engine: AsyncEngine | None = None
         self._side_sessions: async_sessionmaker[AsyncSession] | None = None
@@ -257,7 +272,7 @@ class Database:
             # pool's connections may wait for one of these, never the other way round, so a
             # burst that fills the main pool cannot deadlock on its own bookkeeping.
             self._side_engine = create_async_engine(
-                url, echo=echo, pool_size=2, max_overflow=pool_size, hide_parameters=True
+                url, echo=echo, hide_parameters=True, **_kept_pool(2, pool_size)
             )
             for engine in (self.engine, self._side_engine):
                 _ping_when_idle(engine, ping_after_idle_s)
@@ -438,8 +453,7 @@ class Database:
         if self._read_engine is None:
             self._read_engine = create_async_engine(
                 self.url,
-                pool_size=self._pool_size,
-                max_overflow=self._pool_size,
+                **_kept_pool(self._pool_size, self._pool_size),
                 pool_pre_ping=False,
                 isolation_level="AUTOCOMMIT",
                 hide_parameters=True,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 
 from server.config import Settings
 from server.connection_budget import admitted_connections, over_budget
@@ -94,3 +96,32 @@ async def test_a_superuser_is_held_to_max_connections_alone(db: Database) -> Non
 
 async def test_sqlite_has_no_connection_budget(sqlite_db: Database, tmp_path: Path) -> None:
     assert await over_budget(sqlite_db, settings_for(sqlite_db, tmp_path), workers=64) is None
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+async def test_a_burst_above_the_pool_keeps_its_connections_and_stays_under_the_ceiling(
+    db: Database,
+) -> None:
+    """Connections a burst opened beyond the pool size stay for the next burst (no new
+    PostgreSQL backend each time), and pool size + max overflow is still the most at once."""
+    pooled = Database(db.url, pool_size=2, max_overflow=2)
+    backends: set[int] = set()
+    at_once = most = 0
+
+    async def hold(seconds: float) -> None:
+        nonlocal at_once, most
+        async with pooled.transaction() as session:
+            backends.add((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+            at_once += 1
+            most = max(most, at_once)
+            await asyncio.sleep(seconds)
+            at_once -= 1
+
+    try:
+        for _ in range(8):
+            await asyncio.gather(*(hold(0.02) for _ in range(6)))  # a burst beyond the ceiling
+            await hold(0)  # then one request alone
+    finally:
+        await pooled.dispose()
+    assert most == 4
+    assert len(backends) == 4
