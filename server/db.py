@@ -219,7 +219,7 @@ def _kept_pool(size: int, burst: int) -> dict[str, int]:
     SQLAlchemy closes an overflow connection the moment it comes back to a pool that holds
     ``pool_size`` idle ones, and opens another at the next burst: on PostgreSQL a new backend
     process and asyncpg's set-up each time. Under a steady load a little above the pool's
-    size that churned about 40 connections a second (``bench/cart.py``, 8 clients on one
+    size that churned 25 to 40 connections a second (``bench/cart.py``, 8 clients on one
     worker). A pool of size + burst without overflow opens connections as they are first
     needed, up to the same ceiling, and keeps them, so the connection budget
     (``Settings.db_connections_per_worker``) is unchanged.
