@@ -34,7 +34,7 @@ from server.carts.versioning import (
     run_versioned,
 )
 from server.carts.views import CartChange, CartView, LineView, active_cart_of, reach_shape
-from server.db import per_dialect, upsert
+from server.db import per_dialect, rows_of, upsert
 from server.errors import InvalidInput, InvalidQuantity, NotFound
 from server.models import Cart, CartLine, Customer
 from server.states import CartStatus
@@ -287,10 +287,12 @@ async def add_lines(
             }
             for pid, entries in wanted.items()
         ]
-        landed = {
-            pid: LineView(i, pid, q)
-            for i, pid, q in await session.execute(_add_units(session), rows)
-        }
+        upsert = _add_units(session)
+        # One product (the usual add) runs straight on the driver on PostgreSQL (rows_of).
+        grown = await (
+            rows_of(session, upsert, rows[0]) if len(rows) == 1 else session.execute(upsert, rows)
+        )
+        landed = {pid: LineView(i, pid, q) for i, pid, q in grown}
         held = {line.product_id: line.quantity for line in before}
         for pid, entries in wanted.items():
             if pid not in landed:

@@ -44,7 +44,7 @@ from server.carts.views import (
     reach_shape,
     reach_values,
 )
-from server.db import decode_json_rows, json_rows, per_dialect, upsert
+from server.db import decode_json_rows, json_rows, per_dialect, rows_of, upsert
 from server.errors import IdempotencyKeyReused, InvalidInput, NotFound, VersionConflict
 from server.models import Cart, IdempotencyKey
 from server.viewer import Viewer
@@ -244,9 +244,10 @@ async def run_bump(
     values = bump_values(g)
     if more:
         values.update(more)
-    row = (await session.execute(stmt, values)).one_or_none()
-    if row is None:
+    rows = await rows_of(session, stmt, values)  # the cart's row, by its id: one or none
+    if not rows:
         return None
+    row = rows[0]
     return Locked(row[0], row[1], row[2], tuple(row[3:]))
 
 

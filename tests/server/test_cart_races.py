@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 from pathlib import Path
 
 import httpx
 from sqlalchemy import event
 
 from omnicart.app import create_app
+from server.carts import AddLine, WriteOptions, add_lines, cart_for_viewer
 from server.db import Database
+from server.models import utcnow
 from server.runtime import Runtime
 from tests.clients import graphql, new_cart, settings_for
 from tests.documents import ADD_LINES
 from tests.live import serve_in_thread
 from tests.rows import add_product, fresh_ean13
+from tests.server.test_carts import guest_cart
 
 CART = "query Cart($id: ID!) { cart(id: $id) { version lines { quantity } } }"
 
@@ -152,3 +157,39 @@ async def test_a_race_through_a_real_server_on_several_connections(
                 await client.aclose()
     assert sorted(v for per_client in versions for v in per_client) == list(range(2, 242))
     assert final["data"]["cart"] == {"version": 241, "lines": [{"quantity": 240}]}
+
+
+async def test_cart_writes_cancelled_at_any_moment_leave_no_connection_holding_the_cart(
+    db: Database,
+) -> None:
+    """Clients that hang up mid-write cancel their tasks wherever they are (at BEGIN, inside
+    a statement, at COMMIT); a connection left inside a transaction nobody knows of would hold
+    the cart's row lock for good and stall every later write of that cart."""
+    product = await add_product(db)
+    holder, cart = await guest_cart(db)
+    chance = random.Random(20261203)
+
+    async def add() -> None:
+        async with db.transaction() as session:
+            await add_lines(
+                session, holder, cart.id, [AddLine(1, product_id=product)], WriteOptions(),
+                utcnow(), max_quantity=10_000,
+            )  # fmt: skip
+
+    async def maybe_cancelled() -> None:
+        task = asyncio.create_task(add())
+        await asyncio.sleep(chance.random() * 0.004)
+        if chance.random() < 0.5:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    for _ in range(40):
+        await asyncio.wait_for(asyncio.gather(*(maybe_cancelled() for _ in range(6))), 10)
+    for _ in range(3):
+        await asyncio.wait_for(add(), 10)
+    async with db.transaction(write=False) as session:
+        current = await cart_for_viewer(session, holder, cart.id, utcnow())
+    assert current is not None
+    # Every change that committed added one version and one unit, cancelled or not.
+    assert [line.quantity for line in current.lines] == [current.version - 1]

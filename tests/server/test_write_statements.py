@@ -18,7 +18,7 @@ from schema.ids import encode_id
 from server.db import Database
 from server.indexing import Indexer
 from tests.clients import client_for, client_of, filled_cart, graphql, runtime_for, sign_up
-from tests.documents import ADD_LINES
+from tests.documents import ADD_LINES, CART
 from tests.rows import add_product, add_store, fresh_ean13
 
 # Statements per request, by database dialect. A cart add: (SQLite's BEGIN IMMEDIATE,)
@@ -101,6 +101,37 @@ async def test_a_cart_change_sends_its_pinned_statements(db: Database, tmp_path:
     assert payload["cart"]["version"] == cart["version"] + 1
     assert [line["quantity"] for line in payload["cart"]["lines"]] == [1, 2]
     assert len(sent) == CART_CHANGE[db.engine.dialect.name], "\n".join(sent)
+
+
+async def test_on_postgresql_a_cart_add_runs_its_two_writes_straight_on_the_driver(
+    db: Database, tmp_path: Path
+) -> None:
+    """The bump and the upsert skip SQLAlchemy's execution (``server.db.rows_of``): they reach
+    ``before_cursor_execute`` without a cursor, and still write what they wrote before."""
+    _store_id, codes = await five_products(db)
+    seen: list[tuple[str, bool]] = []
+
+    def note(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((statement.split()[0], cursor is None))
+
+    async with client_for(db, tmp_path, index_on_start=False) as client:
+        cart, reach = await filled_cart(client, [(codes[0], 1)])
+        variables = {"input": {"cartId": cart["id"], "lines": [{"gtin": codes[0], "quantity": 2}]}}
+        event.listen(db.engine.sync_engine, "before_cursor_execute", note)
+        try:
+            body = await graphql(client, ADD_LINES, variables, reach)
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", note)
+        again = await graphql(client, CART, {"id": cart["id"]}, reach)
+    payload = body["data"]["cartLinesAdd"]  # type: ignore[index]
+    assert payload["errors"] == []
+    assert payload["cart"]["version"] == cart["version"] + 1
+    direct = not db.is_sqlite
+    writes = [(verb, no_cursor) for verb, no_cursor in seen if verb in ("UPDATE", "INSERT")]
+    assert writes == [("UPDATE", direct), ("INSERT", direct)]
+    read = again["data"]["cart"]  # type: ignore[index]
+    assert read["version"] == cart["version"] + 1
+    assert [line["quantity"] for line in read["lines"]] == [3]
 
 
 async def test_setting_and_removing_lines_send_their_pinned_statements(
