@@ -5,7 +5,7 @@ The lock, the version check and the idempotency replay are ``server.carts.versio
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
@@ -93,6 +93,17 @@ def _add_units(session: AsyncSession) -> Insert:
         set_={"quantity": grown},
         where=grown <= bindparam("most"),
     ).returning(_LINES.c.id, _LINES.c.product_id, _LINES.c.quantity)
+
+
+async def _grow(session: AsyncSession, rows: list[dict[str, Any]]) -> Iterable[Any]:
+    """Run ``_add_units`` for ``rows``; return (line id, product id, quantity) of those grown.
+
+    One product, the usual add, runs straight on the driver on PostgreSQL (``rows_of``);
+    several go through the session, as one multi-row statement.
+    """
+    if len(rows) == 1:
+        return await rows_of(session, _add_units(session), rows[0])
+    return await session.execute(_add_units(session), rows)  # type: ignore[no-any-return]
 
 
 @per_dialect
@@ -287,12 +298,7 @@ async def add_lines(
             }
             for pid, entries in wanted.items()
         ]
-        upsert = _add_units(session)
-        # One product (the usual add) runs straight on the driver on PostgreSQL (rows_of).
-        grown = await (
-            rows_of(session, upsert, rows[0]) if len(rows) == 1 else session.execute(upsert, rows)
-        )
-        landed = {pid: LineView(i, pid, q) for i, pid, q in grown}
+        landed = {pid: LineView(i, pid, q) for i, pid, q in await _grow(session, rows)}
         held = {line.product_id: line.quantity for line in before}
         for pid, entries in wanted.items():
             if pid not in landed:
