@@ -300,12 +300,22 @@ def _run_wrk(command: list[str], finishing_threads: int) -> str:
     )
     assert process.stderr is not None
     done = 0
+    interrupted = False
     for line in process.stderr if finishing_threads else ():
         done += line.startswith("DONE")
         if done == finishing_threads:
             process.send_signal(signal.SIGINT)
+            interrupted = True
             break
-    out, err = process.communicate()
+    while True:
+        try:
+            out, err = process.communicate(timeout=0.2 if interrupted else None)
+            break
+        except subprocess.TimeoutExpired:
+            # Threads that finish before wrk's main thread starts sleeping out the duration
+            # (a short run) meet a SIGINT that only sets its stop flag; the sleep after it
+            # then lasts the whole duration. Another SIGINT cuts that sleep short.
+            process.send_signal(signal.SIGINT)
     if process.returncode != 0:
         raise RuntimeError(f"wrk failed ({process.returncode}): {err}")
     return out
