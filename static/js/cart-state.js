@@ -132,10 +132,13 @@ export async function refresh() {
 // long as this device holds that cart; the others (NOT_FOUND, UNAUTHORIZED …) are final.
 const PASSING = new Set(["SERVICE_UNAVAILABLE", "INTERNAL", "RATE_LIMITED", "ERROR"]);
 let retryTimer = null;
-let retries = 0;
+let retries = 0; // of retryCartId: another cart starts again at the shortest wait
+let retryCartId = null;
 
 function followAgain(cartId) {
   clearTimeout(retryTimer);
+  if (retryCartId !== cartId) retries = 0;
+  retryCartId = cartId;
   const wait = Math.min(1000 * 2 ** retries, 15_000) * (0.5 + Math.random() / 2);
   retries += 1;
   retryTimer = setTimeout(() => {
