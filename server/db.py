@@ -14,8 +14,9 @@ from typing import Any, TypeAlias, TypeVar
 
 from sqlalchemy import BindParameter, column, event, literal_column, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -26,7 +27,12 @@ from sqlalchemy.util import await_only, greenlet_spawn
 from server.config import Settings
 from server.errors import ServiceUnavailable
 from server.outages import is_database_busy, is_lost_connection
-from server.sqlite_driver import begin_on_the_loop, sqlite_dbapi
+from server.sqlite_driver import (
+    begin_on_the_loop,
+    run_on_the_loop,
+    sqlite_dbapi,
+    writes_on_the_loop,
+)
 from server.writer_line import WriterLine, let_go
 
 # Execution option naming the kind of BEGIN a SQLite write transaction needs.
@@ -496,27 +502,29 @@ def per_dialect(build: Callable[..., _Built]) -> Callable[..., _Built]:
 
 @dataclass(frozen=True, slots=True)
 class _OnTheDriver:
-    """A statement built once, compiled by the engine's own asyncpg dialect for asyncpg."""
+    """A statement built once, compiled by the engine's own dialect for its driver."""
 
     statement: Any
     compiled: Any
-    names: tuple[str, ...]  # its bind parameters, in the order of $1, $2 …
+    names: tuple[str, ...]  # its bind parameters, in the order of $1, $2 … (or ?, ? …)
     processors: Mapping[str, Callable[[Any], Any]]  # their types' bind processors, if any
+    sqlite: bool
 
 
-# Statements ``per_dialect`` built for PostgreSQL that ``rows_of`` runs straight on asyncpg,
-# by identity (they live as long as the process, as ``per_dialect`` keeps them).
+# Statements ``per_dialect`` built that ``rows_of`` runs straight on the driver, by identity
+# (they live as long as the process, as ``per_dialect`` keeps them).
 _ON_THE_DRIVER: dict[int, _OnTheDriver] = {}
+_DRIVERS = ("asyncpg", "aiosqlite")
 
 
 def _prepare_for_the_driver(statement: Any, dialect: Any) -> None:
-    """Compile a statement ``per_dialect`` built for asyncpg, when ``rows_of`` can run it so.
+    """Compile a statement ``per_dialect`` built, when ``rows_of`` can run it on the driver.
 
     Only what runs exactly as through SQLAlchemy is kept: no parameter expanded at execution
     (``IN`` lists), no bind names SQLAlchemy escapes, and no returned column whose type
     converts its values (an Enum, say), since its rows are handed over as asyncpg gives them.
     """
-    if dialect.driver != "asyncpg" or not hasattr(statement, "compile"):
+    if dialect.driver not in _DRIVERS or not hasattr(statement, "compile"):
         return
     columns = getattr(statement, "exported_columns", None)
     if columns is None:
@@ -533,45 +541,95 @@ def _prepare_for_the_driver(statement: Any, dialect: Any) -> None:
         if processor is not None:
             processors[name] = processor
     names = tuple(compiled.positiontup or ())
-    _ON_THE_DRIVER[id(statement)] = _OnTheDriver(statement, compiled, names, processors)
+    sqlite = dialect.name == "sqlite"
+    _ON_THE_DRIVER[id(statement)] = _OnTheDriver(statement, compiled, names, processors, sqlite)
+
+
+@dataclass(frozen=True, slots=True)
+class _Begun:
+    """The connection of a session's transaction, as ``rows_of`` uses it, kept for the next."""
+
+    transaction: Any  # the session's SessionTransaction they belong to
+    connection: AsyncConnection
+    sync: Any  # its sync Connection
+    adapted: Any  # SQLAlchemy's adapter of the driver's connection
+    driver: Any  # the asyncpg or aiosqlite connection
+
+
+_BEGUN = "omnicart_begun"
+
+
+async def _begun(session: AsyncSession) -> _Begun:
+    """Return the connection of the session's transaction, beginning it when it has none.
+
+    Kept in the session's ``info`` for the transaction's later statements while it stays
+    active on a valid connection: asking the session again costs a greenlet switch.
+    """
+    kept: _Begun | None = session.info.get(_BEGUN)
+    transaction = session.sync_session.get_transaction()
+    if (
+        kept is not None
+        and transaction is not None
+        and kept.transaction is transaction
+        and transaction.is_active
+        and not kept.sync.invalidated
+    ):
+        return kept
+    connection = await session.connection()
+    sync = connection.sync_connection
+    assert sync is not None, "a session's connection has its sync connection"
+    fairy = sync.connection  # begun: the pooled connection, without any I/O
+    begun = _Begun(
+        session.sync_session.get_transaction(),
+        connection,
+        sync,
+        fairy.dbapi_connection,
+        fairy.driver_connection,
+    )
+    session.info[_BEGUN] = begun
+    return begun
 
 
 async def rows_of(session: AsyncSession, statement: Any, values: Mapping[str, Any]) -> list[Any]:
     """Run a statement in the session's transaction; return its rows (indexable tuples).
 
-    On PostgreSQL a statement ``per_dialect`` built (the hot writes: a cart's version bump,
-    its line upsert) runs straight on the asyncpg connection of the session's transaction,
-    with the SQL SQLAlchemy's asyncpg dialect compiled for it once and its values bound as
-    SQLAlchemy binds them. SQLAlchemy's execution around an already compiled statement
-    (execution context, parameter and result processing, a greenlet switch) cost some
-    120-170 µs of CPU a statement (``bench/cart.py``'s cart change spends two). asyncpg's
-    own prepared-statement cache still prepares it once per connection. It runs as
-    SQLAlchemy's asyncpg adapter runs a statement: under the adapter's ``_execute_mutex``,
-    after the BEGIN the adapter sends lazily before a transaction's first statement
-    (``_transaction``, ``_start_transaction``). Those are SQLAlchemy internals; the tests of
-    refused cart changes, which must leave the version as it was, fail should they change.
-    Listeners of the engine's ``before_cursor_execute`` and ``after_cursor_execute`` still
-    hear it (with no cursor and no context), in a greenlet, as from SQLAlchemy. Anything
-    else, and SQLite, runs through the session. A ``SerializedSession`` runs it in its turn.
+    A statement ``per_dialect`` built (the hot writes: a cart's version bump, its line
+    upsert) runs straight on the driver's connection of the session's transaction, with the
+    SQL SQLAlchemy's own dialect compiled for it once and its values bound as SQLAlchemy
+    binds them. SQLAlchemy's execution around an already compiled statement (execution
+    context, parameter and result processing, greenlet switches) cost some 120-170 µs of CPU
+    a statement on PostgreSQL (``bench/cart.py``'s cart change spends two).
+
+    * PostgreSQL: on asyncpg, whose own prepared-statement cache still prepares it once per
+      connection, as SQLAlchemy's asyncpg adapter runs a statement: under the adapter's
+      ``_execute_mutex``, after the BEGIN the adapter sends lazily before a transaction's
+      first statement (``_transaction``, ``_start_transaction``).
+    * SQLite: only inside a write transaction whose statements run on the event loop's
+      thread (``server.sqlite_driver``), on the stdlib connection, as the driver runs them
+      there; anywhere else it runs through the session. Its errors are wrapped as
+      SQLAlchemy wraps them (``IntegrityError`` and the rest).
+
+    Those are SQLAlchemy internals; the tests of refused cart changes, which must leave the
+    version as it was, fail should they change. Listeners of the engine's
+    ``before_cursor_execute`` and ``after_cursor_execute`` still hear it (with no cursor
+    and no context), in a greenlet, as from SQLAlchemy. Anything else runs through the
+    session. A ``SerializedSession`` runs it in its turn.
     """
     direct = _ON_THE_DRIVER.get(id(statement))
     if direct is None or direct.statement is not statement:
         return list(await session.execute(statement, values))
     lock = getattr(session, "_statement_lock", None)
-    if lock is None:
-        return await _run_on_the_driver(session, direct, values)
-    async with lock:
-        return await _run_on_the_driver(session, direct, values)
+    async with lock if lock is not None else contextlib.nullcontext():
+        begun = await _begun(session)
+        if direct.sqlite and not writes_on_the_loop(begun.adapted):
+            # Not the session's override: this statement holds its turn already.
+            return list(await AsyncSession.execute(session, statement, values))
+        return await _run_on_the_driver(begun, direct, values)
 
 
 async def _run_on_the_driver(
-    session: AsyncSession, direct: _OnTheDriver, values: Mapping[str, Any]
+    begun: _Begun, direct: _OnTheDriver, values: Mapping[str, Any]
 ) -> list[Any]:
-    connection = await session.connection()
-    fairy = await connection.get_raw_connection()
-    adapted, driver = fairy.dbapi_connection, fairy.driver_connection
-    sync = connection.sync_connection
-    assert adapted is not None and driver is not None and sync is not None, "begun"
     bound = direct.compiled.construct_params(values)
     processors = direct.processors
     args = [
@@ -579,24 +637,64 @@ async def _run_on_the_driver(
         for name in direct.names
     ]
     sql = direct.compiled.string
+    sync = begun.sync
     dispatch = sync.dispatch
     heard = bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
     if heard:
         await greenlet_spawn(dispatch.before_cursor_execute, sync, None, sql, args, None, False)
+    try:
+        if direct.sqlite:
+            rows = run_on_the_loop(begun.adapted, sql, args)
+        else:
+            rows = await _fetch_on_asyncpg(begun, sql, args)
+    except Exception as error:
+        raised = _as_sqlalchemy_raises(begun, sql, args, error)
+        if raised is error:
+            raise
+        raise raised from error
+    if heard:
+        await greenlet_spawn(dispatch.after_cursor_execute, sync, None, sql, args, None, False)
+    return rows
+
+
+def _as_sqlalchemy_raises(begun: _Begun, sql: str, args: list[Any], error: Exception) -> Exception:
+    """Return the error SQLAlchemy raises for this driver error of a statement of its own.
+
+    The adapter translates it into its DBAPI error (and, on asyncpg, forgets a transaction
+    of a closed connection), then SQLAlchemy wraps that (``IntegrityError``, …), parameters
+    hidden, noting a connection ``rows_of`` dropped.
+    """
+    dialect = begun.sync.dialect
+    try:
+        begun.adapted._handle_exception(error)
+    except Exception as translated:
+        error = translated
+    if not isinstance(error, dialect.loaded_dbapi.Error):
+        return error
+    return DBAPIError.instance(  # type: ignore[no-any-return]
+        sql,
+        args,
+        error,
+        dialect.loaded_dbapi.Error,
+        hide_parameters=True,
+        connection_invalidated=begun.sync.invalidated,
+        dialect=dialect,
+    )
+
+
+async def _fetch_on_asyncpg(begun: _Begun, sql: str, args: list[Any]) -> list[Any]:
+    adapted = begun.adapted
     # As SQLAlchemy's asyncpg adapter runs a statement: one at a time on its connection, and
     # the transaction it began lazily is sent (BEGIN) before the first one.
     try:
         async with adapted._execute_mutex:
             if adapted._transaction is None:
                 await adapted._start_transaction()
-            rows = await driver.fetch(sql, *args)
+            return await begun.driver.fetch(sql, *args)  # type: ignore[no-any-return]
     except BaseException as error:
         if not isinstance(error, Exception) or is_lost_connection(error):
             # Cancelled (or cut off) midway, the connection may be in a transaction the
             # adapter does not know of (a BEGIN whose answer never came back): SQLAlchemy
             # drops a connection a statement of its own left so, and so is this one.
-            await connection.invalidate(error)
+            await begun.connection.invalidate(error)
         raise
-    if heard:
-        await greenlet_spawn(dispatch.after_cursor_execute, sync, None, sql, args, None, False)
-    return rows  # type: ignore[no-any-return]

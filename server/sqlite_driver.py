@@ -223,6 +223,33 @@ def begin_on_the_loop(dbapi_connection: Any) -> None:
         dbapi_connection._in_loop = True
 
 
+def writes_on_the_loop(dbapi_connection: Any) -> bool:
+    """Tell whether this connection's write transaction runs its statements on the loop now.
+
+    True from its BEGIN IMMEDIATE to its end, while nothing is still queued on the driver's
+    thread for it: then ``run_on_the_loop`` may run a statement of it.
+    """
+    return (
+        isinstance(dbapi_connection, _Connection)
+        and dbapi_connection._in_loop
+        and dbapi_connection._thread_idle()
+    )
+
+
+def run_on_the_loop(dbapi_connection: Any, operation: str, parameters: Sequence[Any]) -> list[Any]:
+    """Run one statement of a write transaction on the loop (``writes_on_the_loop``); its rows.
+
+    As the driver's cursor runs it there, without the cursor: ``server.db.rows_of`` calls it
+    with the SQL and the positional values SQLAlchemy's dialect compiled and bound for it.
+    Raises the stdlib driver's own errors.
+    """
+    assert writes_on_the_loop(dbapi_connection), "a write transaction on the loop"
+    _description, rows, _count, _last = _run(
+        dbapi_connection._connection._conn, operation, parameters, False
+    )
+    return rows or []
+
+
 class _Dbapi(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
         adapted = super().connect(*arg, **kw)

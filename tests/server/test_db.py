@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Insert, Table, bindparam, event, insert, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db import Database
+from server.db import Database, per_dialect, rows_of
 from server.models import Store
 
 
@@ -84,3 +89,75 @@ async def test_no_statement_parameter_reaches_an_error_message(db: Database) -> 
                 await session.execute(failing, {"email": secret})
         assert "no_such_table" in str(failed.value)
         assert secret not in str(failed.value), open_one
+
+
+@per_dialect
+def _new_store(session: AsyncSession) -> Insert:
+    stores = cast(Table, Store.__table__)
+    return (
+        insert(stores)
+        .values(code=bindparam("code"), name=bindparam("name"))
+        .returning(stores.c.id, stores.c.code)
+    )
+
+
+@contextmanager
+def cursors_seen(db: Database) -> Iterator[list[tuple[str, bool]]]:
+    """Collect (first word, sent without a cursor) of every statement the engine sends."""
+    seen: list[tuple[str, bool]] = []
+
+    def note(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((statement.split()[0], cursor is None))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", note)
+
+
+async def store_codes(db: Database) -> list[str]:
+    async with db.transaction(write=False) as session:
+        return list((await session.execute(select(Store.code).order_by(Store.id))).scalars())
+
+
+async def test_a_built_write_runs_on_the_driver_inside_a_write_transaction_only(
+    db: Database,
+) -> None:
+    """``rows_of``: on the driver in a write transaction (each statement of it, and again in
+    the session's next transaction); on SQLite through the session in a read transaction."""
+    with cursors_seen(db) as seen:
+        async with db.transaction() as session:
+            first = await rows_of(session, _new_store(session), {"code": "A", "name": "A"})
+            second = await rows_of(session, _new_store(session), {"code": "B", "name": "B"})
+        async with db.transaction(write=False) as session:
+            third = await rows_of(session, _new_store(session), {"code": "C", "name": "C"})
+        async with db.session(write=True) as session:
+            for code in ("D", "E"):  # two transactions of one session
+                await db.lock_for_writing(session)
+                await rows_of(session, _new_store(session), {"code": code, "name": code})
+                await session.commit()
+    assert [row[1] for row in (*first, *second, *third)] == ["A", "B", "C"]
+    assert first[0][0] < second[0][0] < third[0][0]
+    inserts = [no_cursor for verb, no_cursor in seen if verb == "INSERT"]
+    assert inserts == [True, True, not db.is_sqlite, True, True]
+    assert await store_codes(db) == ["A", "B", "C", "D", "E"]
+
+
+async def test_a_built_write_the_database_refuses_raises_as_sqlalchemy_and_leaves_nothing(
+    db: Database,
+) -> None:
+    secret = "shopper-secret-code"
+    async with db.transaction() as session:
+        await rows_of(session, _new_store(session), {"code": secret, "name": "First"})
+    with pytest.raises(IntegrityError) as refused:
+        async with db.transaction() as session:
+            await rows_of(session, _new_store(session), {"code": "NEW", "name": "New"})
+            await rows_of(session, _new_store(session), {"code": secret, "name": "Again"})
+    assert "stores" in str(refused.value)
+    assert secret not in str(refused.value)
+    assert await store_codes(db) == [secret]
+    # The connection the refusal came back on serves the next write as before.
+    async with db.transaction() as session:
+        await rows_of(session, _new_store(session), {"code": "LATER", "name": "Later"})
+    assert await store_codes(db) == [secret, "LATER"]
