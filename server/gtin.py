@@ -19,6 +19,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, NoReturn
 from urllib.parse import unquote, urlsplit
 
@@ -177,6 +178,19 @@ def parse_gtin(text: str) -> Gtin:
     ``expected``) or ``no_gtin`` (an element string or link without AI 01); the lookup adds
     ``restricted`` (``unreadable_restricted``).
     """
+    if len(text) <= _KEPT_TEXT:
+        return _kept_reading(text)
+    return Gtin(_read_gtin14(text))
+
+
+# Readings of short texts are kept: every cart add and scan parses its barcode, and the
+# same few thousand codes come back all day. A Gtin is immutable, so one is shared; a
+# refusal raises and is never kept. Longer texts (GS1 element strings, links) are read anew.
+_KEPT_TEXT = 32
+
+
+@lru_cache(maxsize=8192)
+def _kept_reading(text: str) -> Gtin:
     return Gtin(_read_gtin14(text))
 
 

@@ -508,3 +508,16 @@ def test_the_chains_own_13_digit_codes_parse_back_from_every_form(prefix: str, r
     assert gtin.restricted
     for form in gtin.forms:
         assert parse_gtin(form) == gtin
+
+
+def test_a_short_code_read_again_is_the_kept_reading_and_a_refusal_is_never_kept() -> None:
+    first = parse_gtin(" 4006381333931 ")
+    assert parse_gtin(" 4006381333931 ") is first  # kept: no second parse
+    assert first.digits == EAN13
+    for _ in range(2):  # refused each time, by the same reason
+        with pytest.raises(InvalidGtin) as refused:
+            parse_gtin("4006381333932")
+        assert refused.value.details["reason"] == "check_digit"
+    long_text = "(01)04006381333931(21)" + "7" * 40  # read anew, not kept
+    assert parse_gtin(long_text) == first
+    assert parse_gtin(long_text) is not parse_gtin(long_text)
