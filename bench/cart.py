@@ -13,17 +13,20 @@ Every server is a real uvicorn process on loopback, and the writes come from wrk
   when there are enough.
 
 Throughput: ``--clients`` wrk connections send ``cartLinesAdd`` (or ``POST /add``) for
-``--seconds``, each request with its own prepared cart id and token, taken in turn from
-``--carts`` carts (many more than connections, so two writes in flight almost never share a
-cart); writes per second, wrk's p50/p99, errors, the server processes' CPU milliseconds
-per write (from /proc) and the ratio to plain are shown.
+``--seconds`` per setup, each request with its own prepared cart id and token, taken in
+turn from ``--carts`` carts (many more than connections, so two writes in flight almost
+never share a cart). The plain write and each omnicart setup take ``--rounds`` turns
+(plain, omnicart, plain, …), so both meet the same phases of the machine; each omnicart row
+is compared with the plain runs taken beside it. Writes per second, wrk's p50 (the median
+of the turns') and p99 (the highest), errors, the server processes' CPU milliseconds per
+write (from /proc) and the ratio to plain are shown.
 Event delay: one graphql-transport-ws subscriber on a cart, another connection sends a
 mutation, and the time until the subscriber holds the new version is measured (``--events``
 samples, p50/p99), next to the plain endpoint's write round trip (one client) as the baseline.
 
 Run: ``.venv/bin/python bench/cart.py [--database-url postgresql+asyncpg://…]
 [--workers 1 --workers 2] [--broker-url redis://127.0.0.1:6379/0] [--seconds 8]
-[--clients 8] [--carts 256] [--events 200] [--no-pin]``.
+[--rounds 4] [--clients 8] [--carts 256] [--events 200] [--no-pin]``.
 SQLite in a temporary directory is the default database.
 """
 
@@ -54,6 +57,7 @@ from bench.loadgen import (  # noqa: E402
     Measured,
     Prepared,
     Server,
+    combined,
     percentile,
     pinning,
     print_measured,
@@ -254,36 +258,74 @@ async def run(args: argparse.Namespace) -> None:
     console.print(f"database: {database}; {args.clients} clients, {args.seconds}s each")
     rows: list[tuple[str, int, Measured, Measured]] = []
     events: list[Figures] = []
-    server_cpus, load_cpus, pinned = pinning(1, pin=args.pin)
-    with served("bench.plain_writes:create_plain_app", env, cpus=server_cpus) as server:
-        plain = timed_writes("plain Starlette write", server, plain_file, load_cpus, args)
+    plain_cpus, plain_load, plain_pinned = pinning(1, pin=args.pin)
+    with served("bench.plain_writes:create_plain_app", env, cpus=plain_cpus) as plain_server:
         base = Figures("plain Starlette write")
-        base.write_ms = await baseline_latency(server.base, carts[-1][0], product_id, args.events)
-    rows.append((database, 1, plain, plain))
-    events.append(base)
-    console.print(f"  plain ({pinned}): {plain.rps:.0f}/s")
-    for workers in args.workers or [1, 2]:
-        server_cpus, load_cpus, pinned = pinning(workers, pin=args.pin)
-        name = f"omnicart, {workers} worker(s)"
-        with served("omnicart.app:app_from_env", env, workers=workers, cpus=server_cpus) as one:
-            measured = timed_writes("cartLinesAdd", one, graphql_file, load_cpus, args)
-            figures = Figures(name)
-            figures.write_ms, figures.event_ms = await event_delays(one.base, one.base, args.events)
-        rows.append((database, workers, measured, plain))
-        events.append(figures)
-        console.print(f"  {name} ({pinned}): {measured.rps:.0f}/s, {measured.cpu_ms:.2f} CPU ms")
+        base.write_ms = await baseline_latency(
+            plain_server.base, carts[-1][0], product_id, args.events
+        )
+        events.append(base)
+        plain = Setup("plain Starlette write", plain_server, plain_file, plain_load)
+        for workers in args.workers or [1, 2]:
+            server_cpus, load_cpus, pinned = pinning(workers, pin=args.pin)
+            name = f"omnicart, {workers} worker(s)"
+            with served("omnicart.app:app_from_env", env, workers=workers, cpus=server_cpus) as one:
+                app = Setup("cartLinesAdd", one, graphql_file, load_cpus)
+                baseline, measured = alternated(plain, app, args)
+                figures = Figures(name)
+                figures.write_ms, figures.event_ms = await event_delays(
+                    one.base, one.base, args.events
+                )
+            rows += [
+                (database, workers, baseline, baseline),
+                (database, workers, measured, baseline),
+            ]
+            events.append(figures)
+            console.print(
+                f"  {name} ({pinned}; plain: {plain_pinned}): {measured.rps:.0f}/s, "
+                f"{measured.cpu_ms:.2f} CPU ms; plain beside it {baseline.rps:.0f}/s"
+            )
     print_measured(f"Cart writes, wrk, {args.clients} connections, {args.carts} carts", rows)
     print_events(events)
 
 
-def timed_writes(
-    name: str, server: Server, requests: Path, cpus: str | None, args: argparse.Namespace
-) -> Measured:
-    """Warm the server up for a second, unmeasured, then measure ``args.seconds`` of writes."""
-    drive = Drive(args.clients, 1, cpus)
-    wrk_writes("warm-up", server, requests, mode="cycle", ok=OK[name], drive=drive)
-    drive = Drive(args.clients, args.seconds, cpus)
-    return wrk_writes(name, server, requests, mode="cycle", ok=OK[name], drive=drive)
+@dataclass(frozen=True)
+class Setup:
+    """One server under measure: the name of its runs, the server, its requests, wrk's CPUs."""
+
+    name: str
+    server: Server
+    requests: Path
+    cpus: str | None
+
+
+def alternated(plain: Setup, app: Setup, args: argparse.Namespace) -> tuple[Measured, Measured]:
+    """Measure the plain write and the app in turns, ``args.rounds`` runs each of
+    ``args.seconds / args.rounds``; return each one's runs combined.
+
+    Taking turns puts both under the same phases of a shared machine, whose speed drifts by
+    up to 2x over minutes; measured one after the other, the ratio drifted with it. Both
+    servers stay up: the idle one uses about 1 % of a core (its background tasks).
+    """
+    for setup in (plain, app):  # warm-up, unmeasured
+        drive = Drive(args.clients, 1, setup.cpus)
+        wrk_writes("warm-up", setup.server, setup.requests, mode="cycle", ok=OK[setup.name],
+                   drive=drive)  # fmt: skip
+    runs: dict[str, list[Measured]] = {plain.name: [], app.name: []}
+    for _ in range(args.rounds):
+        for setup in (plain, app):
+            drive = Drive(args.clients, max(1.0, args.seconds / args.rounds), setup.cpus)
+            runs[setup.name].append(
+                wrk_writes(
+                    setup.name,
+                    setup.server,
+                    setup.requests,
+                    mode="cycle",
+                    ok=OK[setup.name],
+                    drive=drive,
+                )  # fmt: skip
+            )
+    return combined(plain.name, runs[plain.name]), combined(app.name, runs[app.name])
 
 
 def print_events(results: list[Figures]) -> None:
@@ -314,7 +356,10 @@ def main() -> None:
     parser.add_argument(
         "--broker-url", default="", help="live events between workers (default: the database)"
     )
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured per setup")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="turns the plain write and the app take"
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--carts", type=int, default=256)
     parser.add_argument("--events", type=int, default=200)

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -239,6 +240,20 @@ class Measured:
     def cpu_ms(self) -> float:
         """Server CPU milliseconds per answered request."""
         return 1000 * self.cpu_seconds / self.requests if self.requests else float("nan")
+
+
+def combined(name: str, parts: Sequence[Measured]) -> Measured:
+    """Return the figures of several runs of one setup as one: their requests, time, errors
+    and CPU summed, the median of their p50s and the highest of their p99s."""
+    return Measured(
+        name=name,
+        requests=sum(p.requests for p in parts),
+        seconds=sum(p.seconds for p in parts),
+        p50_ms=statistics.median(p.p50_ms for p in parts),
+        p99_ms=max(p.p99_ms for p in parts),
+        errors=sum(p.errors for p in parts),
+        cpu_seconds=sum(p.cpu_seconds for p in parts),
+    )
 
 
 @dataclass(frozen=True)
