@@ -28,7 +28,7 @@ from strawberry.types.graphql import OperationType
 from schema.loaders import Loaders
 from schema.writes import UNKNOWN_SHAPE, OperationShape, shape_of, writes_in_query
 from server.accounts import guest_viewer, resolve_viewer
-from server.db import Session
+from server.db import Session, close_session
 from server.messages import error_language
 from server.models import utcnow
 from server.notifications.language import Language
@@ -109,8 +109,11 @@ class Context:
                 if self.write:
                     await self._resources.enter_async_context(self.runtime.db.writer_turn())
                 session = self.runtime.db.operation_session(write=self.write)
-                await session.begin()
-                if self.write:
+                if not self.write:
+                    await session.begin()
+                else:
+                    # Begun by its first statement, or on SQLite by lock_for_writing, which
+                    # takes the connection: one greenlet switch less than begin() first.
                     try:
                         await self.runtime.db.lock_for_writing(session)
                     except BaseException:
@@ -288,7 +291,7 @@ class Context:
                     else:
                         await session.rollback()
                 finally:
-                    await session.close()
+                    await close_session(session)
         finally:
             # Hands SQLite's write turn to the next writer once this one is done.
             await self._resources.aclose()

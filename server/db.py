@@ -218,6 +218,19 @@ class SerializedSession(AsyncSession):
             await super().refresh(*args, **kwargs)
 
 
+async def close_session(session: AsyncSession) -> None:
+    """Close a session; one whose transaction already ended closes without a greenlet switch.
+
+    After its commit or rollback a session holds no connection, so closing it only lets go
+    of its objects, which needs no I/O: done at once, as ``AsyncSession.close`` would do it
+    in a greenlet (some 8 µs a switch, on every write).
+    """
+    if session.sync_session.get_transaction() is None:
+        session.sync_session.close()
+        return
+    await session.close()
+
+
 def _kept_pool(size: int, burst: int) -> dict[str, int]:
     """Return the QueuePool arguments of a pool of ``size`` connections, ``burst`` more under
     a burst, that keeps the connections it opened.

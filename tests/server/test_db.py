@@ -9,10 +9,11 @@ from typing import Any, cast
 
 import pytest
 from sqlalchemy import Insert, Table, bindparam, event, insert, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db import Database, per_dialect, rows_of
+from server.db import Database, close_session, per_dialect, rows_of
 from server.models import Store
 
 
@@ -161,3 +162,22 @@ async def test_a_built_write_the_database_refuses_raises_as_sqlalchemy_and_leave
     async with db.transaction() as session:
         await rows_of(session, _new_store(session), {"code": "LATER", "name": "Later"})
     assert await store_codes(db) == [secret, "LATER"]
+
+
+async def test_closing_a_session_ends_what_it_holds_whether_its_transaction_ended_or_not(
+    db: Database,
+) -> None:
+    async with db.transaction() as session:
+        session.add(Store(code="KEPT", name="Kept"))
+    open_one = db.session(write=True)
+    await db.lock_for_writing(open_one)
+    open_one.add(Store(code="UNSAVED", name="Unsaved"))
+    await open_one.flush()
+    await close_session(open_one)  # its transaction was open: rolled back, connection back
+    assert db.engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    ended = db.session(write=False)
+    store = (await ended.execute(select(Store).where(Store.code == "KEPT"))).scalar_one()
+    await ended.commit()
+    await close_session(ended)  # ended already: its objects let go, without I/O
+    assert sa_inspect(store).detached
+    assert await store_codes(db) == ["KEPT"]
