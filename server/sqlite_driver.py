@@ -17,7 +17,10 @@ COMMIT or ROLLBACK a write transaction's statements run on the loop's own thread
 few dozen microseconds in WAL mode (no fsync at commit with ``synchronous=NORMAL``). Its
 BEGIN IMMEDIATE runs there too when the writer holds the line between omnicart processes
 (``begin_on_the_loop``, set by ``Database.lock_for_writing``), so it finds the lock free;
-otherwise, and whenever SQLite answered busy, BEGIN waits on aiosqlite's thread. A COMMIT or
+otherwise, and whenever SQLite answered busy, BEGIN waits on aiosqlite's thread. The hot
+writes of such a transaction (a cart change's version bump and line upsert) skip the
+adapter's cursor and SQLAlchemy's execution too: ``server.db.rows_of`` hands their compiled
+SQL and values to ``run_on_the_loop``, which runs them on the stdlib connection. A COMMIT or
 ROLLBACK with no transaction open (the pool's reset of a connection handed back) makes no
 trip. Neither ever overtakes a statement still queued on the thread for the same connection
 (one whose caller was cancelled): then they queue behind it. Everything else (errors,
