@@ -12,6 +12,7 @@ import itertools
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from stdnum import ean
 
 from server.db import Database
@@ -231,7 +232,6 @@ async def add_staff(
 
 async def stock_figures(db: Database, location_id: int, product_id: int) -> tuple[int, int, int]:
     """Return (on hand, reserved, units in held reservations) of a product at a location."""
-    from sqlalchemy import select
 
     from server.orders.stock import held_units
 
@@ -246,3 +246,9 @@ async def stock_figures(db: Database, location_id: int, product_id: int) -> tupl
         held = await held_units(session, location_id, product_id)
     on_hand, reserved = row if row is not None else (0, 0)
     return on_hand, reserved, held
+
+
+async def store_codes(db: Database) -> list[str]:
+    """Return the codes of every store, sorted."""
+    async with db.transaction(write=False) as session:
+        return sorted((await session.execute(select(Store.code))).scalars().all())

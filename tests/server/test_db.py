@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, cast
+from typing import cast
 
 import pytest
-from sqlalchemy import Insert, Table, bindparam, event, insert, select, text
+from sqlalchemy import Insert, Table, bindparam, insert, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import Database, close_session, per_dialect, rows_of
 from server.models import Store
+from tests.engine_events import cursors_seen
+from tests.rows import store_codes
 
 
 async def test_sqlite_writers_take_turns_in_arrival_order(sqlite_db: Database) -> None:
@@ -102,26 +102,6 @@ def _new_store(session: AsyncSession) -> Insert:
     )
 
 
-@contextmanager
-def cursors_seen(db: Database) -> Iterator[list[tuple[str, bool]]]:
-    """Collect (first word, sent without a cursor) of every statement the engine sends."""
-    seen: list[tuple[str, bool]] = []
-
-    def note(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append((statement.split()[0], cursor is None))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", note)
-
-
-async def store_codes(db: Database) -> list[str]:
-    async with db.transaction(write=False) as session:
-        return list((await session.execute(select(Store.code).order_by(Store.id))).scalars())
-
-
 async def test_a_built_write_runs_on_the_driver_inside_a_write_transaction_only(
     db: Database,
 ) -> None:
@@ -161,7 +141,7 @@ async def test_a_built_write_the_database_refuses_raises_as_sqlalchemy_and_leave
     # The connection the refusal came back on serves the next write as before.
     async with db.transaction() as session:
         await rows_of(session, _new_store(session), {"code": "LATER", "name": "Later"})
-    assert await store_codes(db) == [secret, "LATER"]
+    assert await store_codes(db) == sorted([secret, "LATER"])
 
 
 async def test_closing_a_session_ends_what_it_holds_whether_its_transaction_ended_or_not(

@@ -12,13 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-
 from schema.ids import encode_id
 from server.db import Database
 from server.indexing import Indexer
 from tests.clients import client_for, client_of, filled_cart, graphql, runtime_for, sign_up
 from tests.documents import ADD_LINES, CART
+from tests.engine_events import cursors_seen, listening
 from tests.rows import add_product, add_store, fresh_ean13
 
 # Statements per request, by database dialect. A cart add: (SQLite's BEGIN IMMEDIATE,)
@@ -70,12 +69,8 @@ def statements_of(db: Database) -> Iterator[list[str]]:
     def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         sent.append(" ".join(statement.split())[:120])
 
-    engine = db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with listening(db, "before_cursor_execute", note):
         yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
 
 async def five_products(db: Database) -> tuple[int, list[str]]:
@@ -110,19 +105,11 @@ async def test_a_cart_add_runs_its_two_writes_straight_on_the_driver(
     or on SQLite's connection on the event loop: they reach ``before_cursor_execute`` without
     a cursor, and still write what they wrote before."""
     _store_id, codes = await five_products(db)
-    seen: list[tuple[str, bool]] = []
-
-    def note(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append((statement.split()[0], cursor is None))
-
     async with client_for(db, tmp_path, index_on_start=False) as client:
         cart, reach = await filled_cart(client, [(codes[0], 1)])
         variables = {"input": {"cartId": cart["id"], "lines": [{"gtin": codes[0], "quantity": 2}]}}
-        event.listen(db.engine.sync_engine, "before_cursor_execute", note)
-        try:
+        with cursors_seen(db) as seen:
             body = await graphql(client, ADD_LINES, variables, reach)
-        finally:
-            event.remove(db.engine.sync_engine, "before_cursor_execute", note)
         again = await graphql(client, CART, {"id": cart["id"]}, reach)
     payload = body["data"]["cartLinesAdd"]  # type: ignore[index]
     assert payload["errors"] == []

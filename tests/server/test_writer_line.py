@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from server.db import Database
 from server.errors import ServiceUnavailable
 from server.models import Store
 from server.outages import is_database_busy
 from server.writer_line import WriterLine, database_file
+from tests.engine_events import listening
 from tests.live import ROOT, WAIT
 
 # Reads commands from stdin, one a line: "hold CODE" opens a write transaction that adds the
@@ -99,16 +100,8 @@ def counted_busy_answers(db: Database) -> Iterator[list[int]]:
     def count(context: Any) -> None:
         busy[0] += is_database_busy(context.original_exception)
 
-    event.listen(db.engine.sync_engine, "handle_error", count)
-    try:
+    with listening(db, "handle_error", count):
         yield busy
-    finally:
-        event.remove(db.engine.sync_engine, "handle_error", count)
-
-
-async def store_codes(db: Database) -> list[str]:
-    async with db.transaction(write=False) as session:
-        return sorted((await session.execute(select(Store.code))).scalars().all())
 
 
 async def write_store(db: Database, code: str) -> list[str]:
