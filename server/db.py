@@ -535,7 +535,7 @@ def _prepare_for_the_driver(statement: Any, dialect: Any) -> None:
 
     Only what runs exactly as through SQLAlchemy is kept: no parameter expanded at execution
     (``IN`` lists), no bind names SQLAlchemy escapes, and no returned column whose type
-    converts its values (an Enum, say), since its rows are handed over as asyncpg gives them.
+    converts its values (an Enum, say), since its rows are handed over as the driver gives them.
     """
     if dialect.driver not in _DRIVERS or not hasattr(statement, "compile"):
         return
