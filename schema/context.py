@@ -28,7 +28,7 @@ from strawberry.types.graphql import OperationType
 from schema.loaders import Loaders
 from schema.writes import UNKNOWN_SHAPE, OperationShape, shape_of, writes_in_query
 from server.accounts import guest_viewer, resolve_viewer
-from server.db import Session, close_session
+from server.db import Session
 from server.messages import error_language
 from server.models import utcnow
 from server.notifications.language import Language
@@ -291,7 +291,7 @@ class Context:
                     else:
                         await session.rollback()
                 finally:
-                    await close_session(session)
+                    await session.close()
         finally:
             # Hands SQLite's write turn to the next writer once this one is done.
             await self._resources.aclose()

@@ -11,7 +11,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db import Database, close_session, per_dialect, rows_of
+from server.db import Database, per_dialect, rows_of
 from server.models import Store
 from tests.engine_events import cursors_seen
 from tests.rows import store_codes
@@ -153,11 +153,11 @@ async def test_closing_a_session_ends_what_it_holds_whether_its_transaction_ende
     await db.lock_for_writing(open_one)
     open_one.add(Store(code="UNSAVED", name="Unsaved"))
     await open_one.flush()
-    await close_session(open_one)  # its transaction was open: rolled back, connection back
+    await open_one.close()  # its transaction was open: rolled back, connection back
     assert db.engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     ended = db.session(write=False)
     store = (await ended.execute(select(Store).where(Store.code == "KEPT"))).scalar_one()
     await ended.commit()
-    await close_session(ended)  # ended already: its objects let go, without I/O
+    await ended.close()  # ended already: its objects let go, without I/O
     assert sa_inspect(store).detached
     assert await store_codes(db) == ["KEPT"]
