@@ -307,24 +307,18 @@ def alternated(plain: Setup, app: Setup, args: argparse.Namespace) -> tuple[Meas
     up to 2x over minutes; measured one after the other, the ratio drifted with it. Both
     servers stay up: the idle one uses about 1 % of a core (its background tasks).
     """
-    for setup in (plain, app):  # warm-up, unmeasured
-        drive = Drive(args.clients, 1, setup.cpus)
-        wrk_writes("warm-up", setup.server, setup.requests, mode="cycle", ok=OK[setup.name],
-                   drive=drive)  # fmt: skip
+
+    def one_run(setup: Setup, seconds: float) -> Measured:
+        drive = Drive(args.clients, seconds, setup.cpus)
+        return wrk_writes(setup.name, setup.server, setup.requests, mode="cycle",
+                          ok=OK[setup.name], drive=drive)  # fmt: skip
+
+    for setup in (plain, app):
+        one_run(setup, 1)  # warm-up, unmeasured
     runs: dict[str, list[Measured]] = {plain.name: [], app.name: []}
     for _ in range(args.rounds):
         for setup in (plain, app):
-            drive = Drive(args.clients, max(1.0, args.seconds / args.rounds), setup.cpus)
-            runs[setup.name].append(
-                wrk_writes(
-                    setup.name,
-                    setup.server,
-                    setup.requests,
-                    mode="cycle",
-                    ok=OK[setup.name],
-                    drive=drive,
-                )  # fmt: skip
-            )
+            runs[setup.name].append(one_run(setup, max(1.0, args.seconds / args.rounds)))
     return combined(plain.name, runs[plain.name]), combined(app.name, runs[app.name])
 
 
